@@ -1,0 +1,1103 @@
+// bpmctl: the command-line client of bpmd. Each subcommand maps to one RPC of
+// the public API (proto/bpm/v1/bpm.proto) or of grpc.health.v1, sent with the
+// caller's development-mode identity as metadata (x-bpm-user, x-bpm-roles,
+// x-bpm-org) and a deadline. Results print as tables for people, or with
+// --json as one JSON document for scripts.
+//
+// Exit codes: 0 success; 1 the server answered with an error (including
+// UNAVAILABLE when it cannot be reached), a definition is invalid, or the
+// server is not SERVING; 2 usage errors (bad flags, bad JSON, unreadable
+// files). `validate` also exits 2 when it could not check a file at all.
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "core/cli/output.h"
+
+namespace bpm::cli {
+namespace {
+
+namespace pb = google::protobuf;
+namespace health = grpc::health::v1;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Debian's Abseil keeps its own string_view; output.h uses the std one.
+constexpr size_t kNotFound = std::string_view::npos;
+
+// ---- Plumbing -------------------------------------------------------------
+
+struct GlobalOptions {
+  std::string server = "127.0.0.1:7411";
+  std::string user;
+  std::string roles;
+  std::string org;
+  double timeout_seconds = 10;
+  bool json = false;
+};
+
+// Prints "bpmctl: COMMAND: MESSAGE" to stderr.
+void PrintError(absl::string_view command, absl::string_view message) {
+  std::cerr << "bpmctl: " << command << ": " << message << '\n';
+}
+
+absl::string_view StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN_CODE";
+  }
+}
+
+// The channel and identity of one invocation. Every RPC goes through Call.
+class Client {
+ public:
+  Client(const GlobalOptions& options, std::string command)
+      : options_(options), command_(std::move(command)) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);  // documents may be large
+    channel_ = grpc::CreateCustomChannel(options_.server, grpc::InsecureChannelCredentials(), args);
+  }
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const std::string& command() const { return command_; }
+  bool json() const { return options_.json; }
+
+  // Runs `rpc` with the identity metadata and the deadline set on its
+  // context. On failure prints "bpmctl: COMMAND: CODE: message" to stderr
+  // and returns false.
+  bool Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
+    grpc::ClientContext context;
+    if (!options_.user.empty()) context.AddMetadata("x-bpm-user", options_.user);
+    if (!options_.roles.empty()) context.AddMetadata("x-bpm-roles", options_.roles);
+    if (!options_.org.empty()) context.AddMetadata("x-bpm-org", options_.org);
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(options_.timeout_seconds));
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    const grpc::Status status = rpc(&context);
+    if (status.ok()) return true;
+    std::string message(StatusCodeName(status.error_code()));
+    if (!status.error_message().empty()) absl::StrAppend(&message, ": ", status.error_message());
+    PrintError(command_, message);
+    return false;
+  }
+
+ private:
+  GlobalOptions options_;
+  std::string command_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Reads a whole file, or standard input for "-". On failure sets *error.
+bool ReadFile(const std::string& path, std::string* content, std::string* error) {
+  const bool is_stdin = path == "-";
+  std::FILE* file = is_stdin ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
+    return false;
+  }
+  content->clear();
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) content->append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  const int read_errno = errno;
+  if (!is_stdin) std::fclose(file);
+  if (failed) {
+    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(read_errno));
+    return false;
+  }
+  return true;
+}
+
+// Protobuf strings must be UTF-8, so a definition file in another encoding
+// (GBK is common) is caught here. Returns false and fills *diagnostic with the
+// position of the first bad byte if `text` is not UTF-8.
+bool CheckUtf8(const std::string& text, const std::string& file, v1::Diagnostic* diagnostic) {
+  const size_t bad = FindInvalidUtf8(text);
+  if (bad == kNotFound) return true;
+  const size_t line_end = bad == 0 ? kNotFound : text.rfind('\n', bad - 1);
+  diagnostic->set_file(file);
+  diagnostic->set_line(1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n')));
+  diagnostic->set_column(static_cast<int>(line_end == kNotFound ? bad + 1 : bad - line_end));
+  diagnostic->set_message("not valid UTF-8 (convert the file, e.g. iconv -f GBK -t UTF-8)");
+  return false;
+}
+
+// "FILE:LINE:COL: message", like a compiler; `file` if the diagnostic has none.
+std::string FormatDiagnostic(const v1::Diagnostic& diagnostic, const std::string& file) {
+  std::string text = diagnostic.file().empty() ? file : diagnostic.file();
+  if (diagnostic.line() > 0) absl::StrAppend(&text, ":", diagnostic.line());
+  if (diagnostic.line() > 0 && diagnostic.column() > 0) {
+    absl::StrAppend(&text, ":", diagnostic.column());
+  }
+  absl::StrAppend(&text, ": ", diagnostic.message());
+  return text;
+}
+
+// ---- JSON -----------------------------------------------------------------
+
+// A message as proto3 JSON, as --json prints it (no trailing newline).
+std::string ToJson(const pb::Message& message) {
+  pb::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = pb::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) return absl::StrCat("{\"error\": \"", status.message().ToString(), "\"}");
+  // Protobuf indents by one space; use two like the rest of bpmctl. A JSON
+  // string never holds a raw newline, so leading blanks are all indentation.
+  std::string indented;
+  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
+    const size_t depth = line.find_first_not_of(' ');
+    indented.append(depth == absl::string_view::npos ? 0 : depth, ' ');
+    absl::StrAppend(&indented, line, "\n");
+  }
+  if (!indented.empty()) indented.pop_back();
+  return indented;
+}
+
+// Indents every line but the first by one level, to nest JSON text.
+std::string Nest(absl::string_view json, int levels = 1) {
+  return absl::StrReplaceAll(json, {{"\n", "\n" + std::string(2 * levels, ' ')}});
+}
+
+void AppendJsonString(absl::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char ch : text) {
+    switch (ch) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(ch));
+          out->append(escape);
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// Pretty JSON for a Value with object keys sorted, so people see variables
+// in a stable order (protobuf's printer keeps map order, which is not).
+void AppendPrettyJson(const pb::Value& value, int indent, std::string* out) {
+  const std::string pad(2 * (indent + 1), ' ');
+  const std::string close_pad(2 * indent, ' ');
+  switch (value.kind_case()) {
+    case pb::Value::kNumberValue: {
+      const double number = value.number_value();
+      if (!std::isfinite(number)) {
+        out->append("null");
+        break;
+      }
+      char buffer[32];
+      const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
+      out->append(buffer, result.ptr);
+      break;
+    }
+    case pb::Value::kStringValue:
+      AppendJsonString(value.string_value(), out);
+      break;
+    case pb::Value::kBoolValue:
+      out->append(value.bool_value() ? "true" : "false");
+      break;
+    case pb::Value::kStructValue: {
+      const auto& fields = value.struct_value().fields();
+      if (fields.empty()) {
+        out->append("{}");
+        break;
+      }
+      std::vector<const pb::Map<std::string, pb::Value>::value_type*> entries;
+      for (const auto& entry : fields) entries.push_back(&entry);
+      std::sort(entries.begin(), entries.end(),
+                [](const auto* a, const auto* b) { return a->first < b->first; });
+      out->append("{\n");
+      for (size_t i = 0; i < entries.size(); ++i) {
+        out->append(pad);
+        AppendJsonString(entries[i]->first, out);
+        out->append(": ");
+        AppendPrettyJson(entries[i]->second, indent + 1, out);
+        out->append(i + 1 < entries.size() ? ",\n" : "\n");
+      }
+      out->append(close_pad + "}");
+      break;
+    }
+    case pb::Value::kListValue: {
+      const auto& values = value.list_value().values();
+      if (values.empty()) {
+        out->append("[]");
+        break;
+      }
+      out->append("[\n");
+      for (int i = 0; i < values.size(); ++i) {
+        out->append(pad);
+        AppendPrettyJson(values[i], indent + 1, out);
+        out->append(i + 1 < values.size() ? ",\n" : "\n");
+      }
+      out->append(close_pad + "]");
+      break;
+    }
+    default:  // kNullValue, or unset
+      out->append("null");
+  }
+}
+
+std::string PrettyJson(const pb::Struct& object) {
+  pb::Value value;
+  *value.mutable_struct_value() = object;
+  std::string out;
+  AppendPrettyJson(value, 0, &out);
+  return out;
+}
+
+// Parses the value of a JSON-object flag, given inline or as @FILE (@- for
+// standard input). On failure prints "bpmctl: COMMAND: FLAG: …".
+bool ParseStructFlag(const Client& client, absl::string_view flag, const std::string& value,
+                     pb::Struct* out) {
+  std::string json = value;
+  if (!value.empty() && value[0] == '@') {
+    std::string error;
+    if (!ReadFile(value.substr(1), &json, &error)) {
+      PrintError(client.command(), absl::StrCat(flag, ": ", error));
+      return false;
+    }
+  }
+  const auto status = pb::util::JsonStringToMessage(json, out);
+  if (!status.ok()) {
+    std::string message = status.message().ToString();
+    if (absl::StrContains(message, "Root element must be a message")) {
+      message = "expected a JSON object {...}";
+    }
+    PrintError(client.command(),
+               absl::StrCat(flag, ": invalid JSON: ", absl::StripLeadingAsciiWhitespace(
+                                                          absl::StripPrefix(message, ":"))));
+    return false;
+  }
+  return true;
+}
+
+// Parses "--var KEY=VALUE": VALUE is JSON if it parses as JSON (numbers,
+// true/false/null, "quoted strings", objects, arrays), else a plain string.
+bool ParseVarFlag(const Client& client, const std::string& var, pb::Struct* out) {
+  const size_t equals = var.find('=');
+  if (equals == std::string::npos) {
+    PrintError(client.command(), absl::StrCat("--var: expected KEY=VALUE, got \"", var, "\""));
+    return false;
+  }
+  const std::string raw = var.substr(equals + 1);
+  pb::Value value;
+  if (raw.empty() || !pb::util::JsonStringToMessage(raw, &value).ok()) {
+    value.set_string_value(raw);
+  }
+  const std::string key(absl::StripAsciiWhitespace(var.substr(0, equals)));
+  if (key.empty()) {
+    PrintError(client.command(), absl::StrCat("--var: expected KEY=VALUE, got \"", var, "\""));
+    return false;
+  }
+  (*out->mutable_fields())[key] = std::move(value);
+  return true;
+}
+
+// A JSON object from '"key": value' members (values already nested once).
+std::string JsonObject(const std::vector<std::string>& members) {
+  if (members.empty()) return "{}";
+  return absl::StrCat("{\n  ", absl::StrJoin(members, ",\n  "), "\n}");
+}
+
+// Prints a JSON document on stdout.
+int PrintJson(absl::string_view json) {
+  std::cout << json << '\n';
+  return kExitOk;
+}
+int PrintJson(const pb::Message& message) { return PrintJson(ToJson(message)); }
+
+// ---- Human-readable output ------------------------------------------------
+
+std::string Assignee(const v1::Task& task) {
+  if (!task.assignee_user().empty()) return task.assignee_user();
+  if (task.assignee_org().empty()) return task.assignee_role();
+  return absl::StrCat(task.assignee_role(), "@", task.assignee_org());
+}
+
+std::string Actions(const v1::Task& task) { return absl::StrJoin(task.actions(), ","); }
+
+// Prints "Label:  value" lines with the values aligned.
+void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  int width = 0;
+  for (const auto& [label, value] : fields) width = std::max(width, DisplayWidth(label));
+  for (const auto& [label, value] : fields) {
+    std::cout << label << ':' << std::string(static_cast<size_t>(width - DisplayWidth(label)) + 2, ' ')
+              << value << '\n';
+  }
+}
+
+// The instance header, its variables and its open tasks.
+void PrintInstance(const v1::Instance& instance) {
+  PrintFields({
+      {"Instance", instance.id()},
+      {"Definition", absl::StrCat(instance.definition_key(), "@", instance.definition_version())},
+      {"Subject", instance.subject_ref()},
+      {"Org", instance.org()},
+      {"Status", instance.status()},
+      {"State", instance.state()},
+      {"Version", absl::StrCat(instance.version())},
+      {"Started by", instance.started_by()},
+      {"Created", FormatLocalTime(instance.created_unix_ms())},
+      {"Updated", FormatLocalTime(instance.updated_unix_ms())},
+  });
+  std::cout << "\nVariables:\n" << PrettyJson(instance.variables()) << "\n\nOpen tasks:";
+  if (instance.open_tasks().empty()) {
+    std::cout << " none\n";
+    return;
+  }
+  std::cout << '\n';
+  Table table({IdColumn("TASK ID"), {"NAME"}, {"TITLE"}, {"ASSIGNEE"}, {"ACTIONS"}, {"DUE"}});
+  for (const auto& task : instance.open_tasks()) {
+    table.AddRow({task.id(), task.name(), task.title(), Assignee(task), Actions(task),
+                  FormatLocalTime(task.due_unix_ms())});
+  }
+  table.Print(std::cout);
+}
+
+void PrintHistory(const pb::RepeatedPtrField<v1::Event>& events) {
+  Table table({IdColumn("SEQ"), IdColumn("TIME"), {"ACTOR"}, {"KIND"}, {"ACTION"}, {"FROM → TO"},
+               {"COMMENT"}});
+  for (const auto& event : events) {
+    std::string transition;
+    if (!event.from_state().empty() || !event.to_state().empty()) {
+      transition = absl::StrCat(event.from_state(), event.from_state().empty() ? "" : " ", "→ ",
+                                event.to_state());
+    }
+    table.AddRow({absl::StrCat(event.seq()), FormatLocalTime(event.at_unix_ms()), event.actor(),
+                  event.kind(), event.action(), transition, event.comment()});
+  }
+  table.Print(std::cout);
+}
+
+// Tells how to get the next page, on stderr so stdout stays a clean table.
+void PrintPageHint(const std::string& next_page_token) {
+  if (next_page_token.empty()) return;
+  std::cerr << "more results: repeat with --page-token " << next_page_token << " (or --all)\n";
+}
+
+// ---- Commands -------------------------------------------------------------
+//
+// Each command has an Add function (declares its flags on the app) and a Run
+// function (does the work; returns the exit code).
+
+struct Command {
+  CLI::App* app;
+  std::function<int(const Client&)> run;
+};
+
+// validate FILE...
+int RunValidate(const Client& client, const std::vector<std::string>& files) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  int exit_code = kExitOk;
+  std::vector<std::string> json_entries;
+  for (const auto& path : files) {
+    const std::string source_name = path == "-" ? "<stdin>" : path;
+    v1::ValidateDefinitionRequest request;
+    std::string error;
+    if (!ReadFile(path, request.mutable_yaml(), &error)) {
+      PrintError(client.command(), error);
+      exit_code = kExitUsage;
+      continue;
+    }
+    request.set_source_name(source_name);
+    v1::ValidateDefinitionResponse response;
+    if (v1::Diagnostic diagnostic; !CheckUtf8(request.yaml(), source_name, &diagnostic)) {
+      *response.add_diagnostics() = std::move(diagnostic);
+    } else if (!client.Call([&](grpc::ClientContext* context) {
+                 return stub->Validate(context, request, &response);
+               })) {
+      return kExitUsage;
+    }
+    if (!response.valid()) exit_code = std::max(exit_code, kExitFailure);
+    if (client.json()) {
+      std::string entry;
+      AppendJsonString(source_name, &entry);
+      json_entries.push_back(absl::StrCat(entry, ": ", Nest(ToJson(response))));
+      continue;
+    }
+    for (const auto& diagnostic : response.diagnostics()) {
+      std::cout << FormatDiagnostic(diagnostic, source_name) << '\n';
+    }
+    if (response.valid()) {
+      std::cout << source_name << ": ok (key " << response.key() << ")\n";
+    } else if (response.diagnostics().empty()) {
+      std::cout << source_name << ": invalid\n";
+    }
+  }
+  if (client.json()) PrintJson(JsonObject(json_entries));
+  return exit_code;
+}
+
+Command AddValidate(CLI::App& app) {
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* sub = app.add_subcommand(
+      "validate", "Check workflow definition files without deploying them (exit 1 if any is invalid)");
+  sub->add_option("FILE", *files, "YAML definition files (- for standard input)")->required();
+  return {sub, [files](const Client& client) { return RunValidate(client, *files); }};
+}
+
+// deploy FILE...
+int RunDeploy(const Client& client, const std::vector<std::string>& files) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  int exit_code = kExitOk;
+  std::vector<std::string> json_entries;
+  for (const auto& path : files) {
+    const std::string source_name = path == "-" ? "<stdin>" : path;
+    v1::DeployDefinitionRequest request;
+    std::string error;
+    if (!ReadFile(path, request.mutable_yaml(), &error)) {
+      PrintError(client.command(), error);
+      exit_code = kExitUsage;
+      break;
+    }
+    if (v1::Diagnostic diagnostic; !CheckUtf8(request.yaml(), source_name, &diagnostic)) {
+      PrintError(client.command(), FormatDiagnostic(diagnostic, source_name));
+      exit_code = kExitFailure;
+      break;
+    }
+    request.set_source_name(source_name);
+    v1::DeployDefinitionResponse response;
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->Deploy(context, request, &response);
+        })) {
+      exit_code = kExitFailure;
+      break;
+    }
+    const auto& definition = response.definition();
+    if (client.json()) {
+      std::string entry;
+      AppendJsonString(source_name, &entry);
+      json_entries.push_back(absl::StrCat(entry, ": ", Nest(ToJson(response))));
+    } else if (response.created()) {
+      std::cout << "deployed " << definition.key() << " version " << definition.version()
+                << " (sha256 " << definition.content_hash().substr(0, 12) << "…)\n";
+    } else {
+      std::cout << "unchanged: " << definition.key() << " version " << definition.version() << '\n';
+    }
+  }
+  // Files deployed before a failure stay deployed, so scripts see them too.
+  if (client.json()) PrintJson(JsonObject(json_entries));
+  return exit_code;
+}
+
+Command AddDeploy(CLI::App& app) {
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* sub = app.add_subcommand(
+      "deploy", "Deploy workflow definition files (a new version when the content changed)");
+  sub->add_option("FILE", *files, "YAML definition files (- for standard input)")->required();
+  return {sub, [files](const Client& client) { return RunDeploy(client, *files); }};
+}
+
+// defs [KEY]
+int RunDefs(const Client& client, const std::string& key) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::ListDefinitionsRequest request;
+  request.set_key(key);
+  v1::ListDefinitionsResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->List(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  Table table({IdColumn("KEY"), {"VERSION"}, {"TITLE"}, {"STATES"}, IdColumn("HASH"), {"CREATED"}});
+  for (const auto& definition : response.definitions()) {
+    table.AddRow({definition.key(), absl::StrCat(definition.version()), definition.title(),
+                  absl::StrJoin(definition.states(), ","), definition.content_hash().substr(0, 12),
+                  FormatLocalTime(definition.created_unix_ms())});
+  }
+  table.Print(std::cout);
+  return kExitOk;
+}
+
+Command AddDefs(CLI::App& app) {
+  auto key = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "defs", "List deployed definitions: the latest version of each, or every version of KEY");
+  sub->add_option("KEY", *key, "Definition key");
+  return {sub, [key](const Client& client) { return RunDefs(client, *key); }};
+}
+
+// def KEY [--version N]
+struct DefArgs {
+  std::string key;
+  int version = 0;
+};
+
+int RunDef(const Client& client, const DefArgs& args) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::GetDefinitionRequest request;
+  request.set_key(args.key);
+  request.set_version(args.version);
+  v1::GetDefinitionResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Get(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  std::cout << response.yaml();
+  if (!response.yaml().empty() && response.yaml().back() != '\n') std::cout << '\n';
+  return kExitOk;
+}
+
+Command AddDef(CLI::App& app) {
+  auto args = std::make_shared<DefArgs>();
+  CLI::App* sub = app.add_subcommand("def", "Print the YAML of a deployed definition");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  sub->add_option("--version", args->version, "Definition version (default: latest)")
+      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  return {sub, [args](const Client& client) { return RunDef(client, *args); }};
+}
+
+// start KEY --subject REF [--org ORG] [--var K=V]... [--vars-json JSON|@FILE]
+//       [--version N] [--idempotency-key K]
+struct StartArgs {
+  std::string key;
+  std::string subject;
+  std::string org;
+  std::string caller_org;  // the identity org, the default for --org
+  std::vector<std::string> vars;
+  std::string vars_json;
+  int version = 0;
+  std::string idempotency_key;
+};
+
+int RunStart(const Client& client, const StartArgs& args) {
+  v1::StartInstanceRequest request;
+  request.set_definition_key(args.key);
+  request.set_definition_version(args.version);
+  request.set_subject_ref(args.subject);
+  request.set_org(args.org.empty() ? args.caller_org : args.org);
+  request.set_idempotency_key(args.idempotency_key);
+  if (request.org().empty()) {
+    PrintError(client.command(), "--org is required (or give the caller's org with BPM_ORG)");
+    return kExitUsage;
+  }
+  if (!args.vars_json.empty() &&
+      !ParseStructFlag(client, "--vars-json", args.vars_json, request.mutable_variables())) {
+    return kExitUsage;
+  }
+  for (const auto& var : args.vars) {
+    if (!ParseVarFlag(client, var, request.mutable_variables())) return kExitUsage;
+  }
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::StartInstanceResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Start(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  PrintInstance(response.instance());
+  return kExitOk;
+}
+
+Command AddStart(CLI::App& app, const GlobalOptions& global) {
+  auto args = std::make_shared<StartArgs>();
+  CLI::App* sub = app.add_subcommand("start", "Start a workflow instance for a subject");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  sub->add_option("--subject", args->subject, "Subject reference, e.g. the project code")
+      ->required();
+  sub->add_option("--org", args->org,
+                  "Owning org (unit code); default: the caller's org. Written after the "
+                  "subcommand, --org means this, not the identity org");
+  sub->add_option("--var", args->vars,
+                  "Variable KEY=VALUE (repeatable); VALUE is JSON if it parses, else a string")
+      ->allow_extra_args(false);
+  sub->add_option("--vars-json", args->vars_json, "Variables as a JSON object, or @FILE");
+  sub->add_option("--version", args->version, "Definition version (default: latest)")
+      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--idempotency-key", args->idempotency_key,
+                  "Retry-safe key: repeating the call returns the same instance");
+  return {sub, [args, &global](const Client& client) {
+            args->caller_org = global.org;
+            return RunStart(client, *args);
+          }};
+}
+
+// show ID / history ID
+int RunShow(const Client& client, const std::string& id, bool history_only) {
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::GetInstanceResponse instance;
+  if (!history_only) {
+    v1::GetInstanceRequest request;
+    request.set_id(id);
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->Get(context, request, &instance);
+        })) {
+      return kExitFailure;
+    }
+  }
+  v1::GetHistoryRequest request;
+  request.set_instance_id(id);
+  v1::GetHistoryResponse history;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->GetHistory(context, request, &history);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) {
+    if (history_only) return PrintJson(history);
+    std::vector<std::string> events;
+    for (const auto& event : history.events()) events.push_back(Nest(ToJson(event), 2));
+    const std::string events_json =
+        events.empty() ? "[]" : absl::StrCat("[\n    ", absl::StrJoin(events, ",\n    "), "\n  ]");
+    return PrintJson(absl::StrCat("{\n  \"instance\": ", Nest(ToJson(instance.instance())),
+                                  ",\n  \"history\": ", events_json, "\n}"));
+  }
+  if (!history_only) {
+    PrintInstance(instance.instance());
+    std::cout << "\nHistory:\n";
+  }
+  PrintHistory(history.events());
+  return kExitOk;
+}
+
+Command AddShow(CLI::App& app, bool history_only) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* sub =
+      history_only
+          ? app.add_subcommand("history", "Show the event history of an instance")
+          : app.add_subcommand("show", "Show an instance: state, variables, open tasks, history");
+  sub->add_option("ID", *id, "Instance id")->required();
+  return {sub, [id, history_only](const Client& client) {
+            return RunShow(client, *id, history_only);
+          }};
+}
+
+// list [--definition K] [--subject S] [--org O] [--status S] [--state S]
+//      [--page-size N] [--page-token T] [--all]
+struct ListArgs {
+  v1::ListInstancesRequest request;
+  bool all = false;
+};
+
+int RunList(const Client& client, const ListArgs& args) {
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::ListInstancesRequest request = args.request;
+  v1::ListInstancesResponse merged;
+  while (true) {
+    v1::ListInstancesResponse page;
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->List(context, request, &page);
+        })) {
+      return kExitFailure;
+    }
+    merged.mutable_instances()->MergeFrom(page.instances());
+    merged.set_next_page_token(page.next_page_token());
+    if (!args.all || page.next_page_token().empty()) break;
+    if (page.next_page_token() == request.page_token()) {
+      PrintError(client.command(), "server returned the same page token twice; stopping");
+      return kExitFailure;
+    }
+    request.set_page_token(page.next_page_token());
+  }
+  if (client.json()) return PrintJson(merged);
+  Table table({IdColumn("ID"), {"SUBJECT"}, {"ORG"}, {"DEFINITION"}, {"STATE"}, {"STATUS"},
+               {"VERSION"}, {"UPDATED"}});
+  for (const auto& instance : merged.instances()) {
+    table.AddRow({instance.id(), instance.subject_ref(), instance.org(),
+                  absl::StrCat(instance.definition_key(), "@", instance.definition_version()),
+                  instance.state(), instance.status(), absl::StrCat(instance.version()),
+                  FormatLocalTime(instance.updated_unix_ms())});
+  }
+  table.Print(std::cout);
+  PrintPageHint(merged.next_page_token());
+  return kExitOk;
+}
+
+// Declares --page-size, --page-token and --all, shared by list and inbox.
+void AddPagingFlags(CLI::App* sub, int* page_size, std::string* page_token, bool* all) {
+  sub->add_option("--page-size", *page_size, "Results per page (server default 50, max 500)")
+      ->check(CLI::Range(1, 500));
+  sub->add_option("--page-token", *page_token, "Continue from this token of an earlier page");
+  sub->add_flag("--all", *all, "Follow next-page tokens and print every result");
+}
+
+Command AddList(CLI::App& app) {
+  // CLI11 binds plain variables; copy them into the request when run.
+  struct Flags {
+    std::string definition, subject, org, status, state, page_token;
+    int page_size = 0;
+    bool all = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* sub = app.add_subcommand("list", "List workflow instances");
+  sub->add_option("--definition", flags->definition, "Only instances of this definition key");
+  sub->add_option("--subject", flags->subject, "Only instances for this subject");
+  sub->add_option("--org", flags->org,
+                  "Only instances owned by this org. Written after the subcommand, --org "
+                  "means this filter, not the identity org");
+  sub->add_option("--status", flags->status, "Only this lifecycle status: running|completed|terminated");
+  sub->add_option("--state", flags->state, "Only instances in this workflow state");
+  AddPagingFlags(sub, &flags->page_size, &flags->page_token, &flags->all);
+  return {sub, [flags](const Client& client) {
+            ListArgs args;
+            args.request.set_definition_key(flags->definition);
+            args.request.set_subject_ref(flags->subject);
+            args.request.set_org(flags->org);
+            args.request.set_status(flags->status);
+            args.request.set_state(flags->state);
+            args.request.set_page_size(flags->page_size);
+            args.request.set_page_token(flags->page_token);
+            args.all = flags->all;
+            return RunList(client, args);
+          }};
+}
+
+// inbox [--page-size N] [--page-token T] [--all]
+struct InboxArgs {
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+};
+
+int RunInbox(const Client& client, const InboxArgs& args) {
+  auto stub = v1::TaskService::NewStub(client.channel());
+  v1::InboxRequest request;
+  request.set_page_size(args.page_size);
+  request.set_page_token(args.page_token);
+  v1::InboxResponse merged;
+  while (true) {
+    v1::InboxResponse page;
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->Inbox(context, request, &page);
+        })) {
+      return kExitFailure;
+    }
+    merged.mutable_tasks()->MergeFrom(page.tasks());
+    merged.set_next_page_token(page.next_page_token());
+    if (!args.all || page.next_page_token().empty()) break;
+    if (page.next_page_token() == request.page_token()) {
+      PrintError(client.command(), "server returned the same page token twice; stopping");
+      return kExitFailure;
+    }
+    request.set_page_token(page.next_page_token());
+  }
+  if (client.json()) return PrintJson(merged);
+  Table table({IdColumn("TASK ID"), IdColumn("INSTANCE"), {"SUBJECT"}, {"STATE"}, {"NAME/TITLE"},
+               {"ACTIONS"}, {"DUE"}, {"CREATED"}});
+  for (const auto& task : merged.tasks()) {
+    std::string name = task.name();
+    if (!task.title().empty()) absl::StrAppend(&name, " / ", task.title());
+    table.AddRow({task.id(), task.instance_id(), task.subject_ref(), task.state(), name,
+                  Actions(task), FormatLocalTime(task.due_unix_ms()),
+                  FormatLocalTime(task.created_unix_ms())});
+  }
+  table.Print(std::cout);
+  PrintPageHint(merged.next_page_token());
+  return kExitOk;
+}
+
+Command AddInbox(CLI::App& app) {
+  auto args = std::make_shared<InboxArgs>();
+  CLI::App* sub = app.add_subcommand("inbox", "List the open tasks the caller may act on");
+  AddPagingFlags(sub, &args->page_size, &args->page_token, &args->all);
+  return {sub, [args](const Client& client) { return RunInbox(client, *args); }};
+}
+
+// act TASK_ID ACTION [--payload JSON|@FILE] [--comment TEXT] [--expect-version N]
+//     [--idempotency-key K]
+struct ActArgs {
+  std::string task_id;
+  std::string action;
+  std::string payload;
+  std::string comment;
+  int64_t expect_version = 0;
+  std::string idempotency_key;
+};
+
+int RunAct(const Client& client, const ActArgs& args) {
+  v1::ActRequest request;
+  request.set_task_id(args.task_id);
+  request.set_action(args.action);
+  request.set_comment(args.comment);
+  request.set_expected_version(args.expect_version);
+  request.set_idempotency_key(args.idempotency_key);
+  if (!args.payload.empty() &&
+      !ParseStructFlag(client, "--payload", args.payload, request.mutable_payload())) {
+    return kExitUsage;
+  }
+  auto stub = v1::TaskService::NewStub(client.channel());
+  v1::ActResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Act(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  const auto& instance = response.instance();
+  std::cout << "ok: instance " << instance.id() << " now in state " << instance.state()
+            << " (version " << instance.version() << ")\n\n";
+  PrintInstance(instance);
+  return kExitOk;
+}
+
+Command AddAct(CLI::App& app) {
+  auto args = std::make_shared<ActArgs>();
+  CLI::App* sub = app.add_subcommand("act", "Take an action on a task (approve, reject, submit, …)");
+  sub->add_option("TASK_ID", args->task_id, "Task id")->required();
+  sub->add_option("ACTION", args->action, "Action name, one of the task's actions")->required();
+  sub->add_option("--payload", args->payload, "Action data as a JSON object, or @FILE");
+  sub->add_option("--comment", args->comment, "Comment recorded in the history");
+  sub->add_option("--expect-version", args->expect_version,
+                  "Fail with ABORTED unless the instance is still at this version")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  sub->add_option("--idempotency-key", args->idempotency_key,
+                  "Retry-safe key: repeating the call does not act twice");
+  return {sub, [args](const Client& client) { return RunAct(client, *args); }};
+}
+
+// docs INSTANCE_ID
+int RunDocs(const Client& client, const std::string& instance_id) {
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::ListDocumentsRequest request;
+  request.set_instance_id(instance_id);
+  v1::ListDocumentsResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->ListDocuments(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  Table table({IdColumn("ID"), {"KIND"}, {"STATE"}, IdColumn("SHA256"), {"CREATED"}});
+  for (const auto& document : response.documents()) {
+    table.AddRow({document.id(), document.kind(), document.state(),
+                  document.sha256().substr(0, 12), FormatLocalTime(document.created_unix_ms())});
+  }
+  table.Print(std::cout);
+  return kExitOk;
+}
+
+Command AddDocs(CLI::App& app) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("docs", "List the documents an instance produced");
+  sub->add_option("INSTANCE_ID", *id, "Instance id")->required();
+  return {sub, [id](const Client& client) { return RunDocs(client, *id); }};
+}
+
+// doc DOC_ID [--out FILE]
+struct DocArgs {
+  std::string id;
+  std::string out;
+};
+
+bool WriteFile(const std::string& path, const std::string& content, std::string* error) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  bool ok = file != nullptr &&
+            std::fwrite(content.data(), 1, content.size(), file) == content.size();
+  int write_errno = errno;
+  if (file != nullptr && std::fclose(file) != 0 && ok) {
+    ok = false;
+    write_errno = errno;
+  }
+  if (!ok) *error = absl::StrCat("cannot write ", path, ": ", std::strerror(write_errno));
+  return ok;
+}
+
+int RunDoc(const Client& client, const DocArgs& args) {
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::GetDocumentRequest request;
+  request.set_id(args.id);
+  v1::GetDocumentResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->GetDocument(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  const auto& document = response.document();
+  if (!args.out.empty()) {
+    std::string error;
+    if (!WriteFile(args.out, document.content(), &error)) {
+      PrintError(client.command(), error);
+      return kExitFailure;
+    }
+  }
+  if (client.json()) return PrintJson(response);
+  if (args.out.empty()) {
+    std::cout.write(document.content().data(), static_cast<std::streamsize>(document.content().size()));
+    std::cout.flush();
+  }
+  std::cerr << "sha256 " << document.sha256() << '\n';
+  return kExitOk;
+}
+
+Command AddDoc(CLI::App& app) {
+  auto args = std::make_shared<DocArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "doc", "Write a document's content to stdout (or --out FILE); its sha256 goes to stderr");
+  sub->add_option("DOC_ID", args->id, "Document id")->required();
+  sub->add_option("--out", args->out, "Write the content to this file instead of stdout");
+  return {sub, [args](const Client& client) { return RunDoc(client, *args); }};
+}
+
+// health
+int RunHealth(const Client& client) {
+  auto stub = health::Health::NewStub(client.channel());
+  health::HealthCheckRequest request;  // service "": the server as a whole
+  health::HealthCheckResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Check(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) {
+    PrintJson(response);
+  } else {
+    std::cout << health::HealthCheckResponse::ServingStatus_Name(response.status()) << '\n';
+  }
+  return response.status() == health::HealthCheckResponse::SERVING ? kExitOk : kExitFailure;
+}
+
+Command AddHealth(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("health", "Ask the server whether it is serving (exit 0 if so)");
+  return {sub, RunHealth};
+}
+
+// ---- Main -----------------------------------------------------------------
+
+void AddGlobalFlags(CLI::App& app, GlobalOptions* global) {
+  app.add_option("--server", global->server, "bpmd address HOST:PORT")
+      ->envname("BPM_SERVER")
+      ->capture_default_str();
+  app.add_option("--user", global->user, "Caller user id")->envname("BPM_USER");
+  app.add_option("--roles", global->roles, "Caller roles, comma separated")->envname("BPM_ROLES");
+  app.add_option("--org", global->org, "Caller org (unit code)")->envname("BPM_ORG");
+  app.add_option("--timeout", global->timeout_seconds, "Deadline of each call, in seconds")
+      ->check(CLI::Range(0.001, 31536000.0))
+      ->capture_default_str();
+  app.add_flag("--json", global->json, "Print the response as JSON instead of tables");
+}
+
+// Identity goes into gRPC metadata, which only carries printable ASCII.
+bool CheckGlobalOptions(GlobalOptions* global) {
+  std::vector<std::string> roles = absl::StrSplit(global->roles, ',', absl::SkipWhitespace());
+  for (auto& role : roles) role = std::string(absl::StripAsciiWhitespace(role));
+  global->roles = absl::StrJoin(roles, ",");
+  const std::pair<absl::string_view, const std::string*> identity[] = {
+      {"--user", &global->user}, {"--roles", &global->roles}, {"--org", &global->org}};
+  for (const auto& [flag, value] : identity) {
+    for (const char ch : *value) {
+      if (ch < 0x20 || ch > 0x7E) {
+        std::cerr << "bpmctl: " << flag << ": only printable ASCII is allowed (gRPC metadata)\n";
+        return false;
+      }
+    }
+  }
+  if (global->server.empty()) {
+    std::cerr << "bpmctl: --server: must not be empty\n";
+    return false;
+  }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  // Proto strings must be UTF-8; catch a non-UTF-8 terminal early and clearly.
+  for (int i = 1; i < argc; ++i) {
+    if (FindInvalidUtf8(argv[i]) != kNotFound) {
+      std::cerr << "bpmctl: argument " << i << " is not valid UTF-8 (is the terminal UTF-8?)\n";
+      return kExitUsage;
+    }
+  }
+
+  CLI::App app("bpmctl: command-line client of bpmd, the budget-performance workflow engine",
+               "bpmctl");
+  app.footer(
+      "Global flags may come before or after the subcommand.\n"
+      "Exit codes: 0 ok; 1 error from the server (or unreachable), invalid definition,\n"
+      "not serving; 2 usage error.");
+  GlobalOptions global;
+  AddGlobalFlags(app, &global);
+  app.fallthrough();  // inherited by the subcommands added below
+  app.require_subcommand(1);
+
+  const std::vector<Command> commands = {
+      AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
+      AddStart(app, global), AddShow(app, /*history_only=*/false),
+      AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
+      AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),
+  };
+
+  app.failure_message([](const CLI::App*, const CLI::Error& error) {
+    return absl::StrCat("bpmctl: ", error.what(), "\nRun with --help for more information.\n");
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? kExitOk : kExitUsage;
+  }
+  if (!CheckGlobalOptions(&global)) return kExitUsage;
+
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run(Client(global, command.app->get_name()));
+  }
+  return kExitUsage;  // unreachable: require_subcommand(1)
+}
+
+}  // namespace
+}  // namespace bpm::cli
+
+int main(int argc, char** argv) {
+  try {
+    return bpm::cli::Main(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "bpmctl: internal error: " << error.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,54 @@
+#include "core/common/util.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "bpm/plugin/sdk.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace bpm {
+
+std::string NewId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  return std::string(buf, 32);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+std::string CanonicalJson(const google::protobuf::Struct& s) {
+  return ::bpm::plugin::CanonicalJson(s);
+}
+
+StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
+                                                   std::string_view what) {
+  google::protobuf::Struct s;
+  if (json.empty()) return s;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &s);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), ": not a JSON object: ", std::string(status.message())));
+  }
+  return s;
+}
+
+}  // namespace bpm

@@ -1,0 +1,191 @@
+#include "core/plugin/loader.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "bpm/plugin/abi.h"
+
+namespace bpm::plugin {
+namespace {
+
+// Calls one hook of the C table: request bytes in, response bytes out.
+// Translates failure codes into INTERNAL with the plugin's own message.
+class InProcessStage final : public StageHandle {
+ public:
+  InProcessStage(void* handle, const bpm_plugin_v1* table, std::string path)
+      : handle_(handle), table_(table), path_(std::move(path)) {}
+  ~InProcessStage() override {
+    // The Registry owning this handle outlives every call into the plugin.
+    if (handle_ != nullptr) dlclose(handle_);
+  }
+
+  Status Init() {
+    pb::DescribeRequest req;
+    req.set_host_abi_major(BPM_PLUGIN_ABI_MAJOR);
+    req.set_host_abi_minor(BPM_PLUGIN_ABI_MINOR);
+    Status s = Call("describe", table_->describe, req, &description_);
+    if (!s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("plugin ", path_, ": describe failed: ", s.message()));
+    }
+    if (description_.name() != table_->name || description_.version() != table_->version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "plugin ", path_, ": describe names stage '", description_.name(), "' ",
+          description_.version(), " but its entry table names '", table_->name, "' ",
+          table_->version));
+    }
+    return absl::OkStatus();
+  }
+
+  const pb::DescribeResponse& description() const override { return description_; }
+  const std::string& origin() const override { return path_; }
+
+  StatusOr<pb::ValidateConfigResponse> ValidateConfig(
+      const pb::ValidateConfigRequest& request) const override {
+    pb::ValidateConfigResponse resp;
+    BPM_RETURN_IF_ERROR(Call("validate_config", table_->validate_config, request, &resp));
+    return resp;
+  }
+  StatusOr<pb::Decision> Enter(const pb::EnterRequest& request) const override {
+    return CallDecision("enter", table_->enter, request);
+  }
+  StatusOr<pb::Decision> Act(const pb::ActRequest& request) const override {
+    return CallDecision("act", table_->act, request);
+  }
+  StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const override {
+    return CallDecision("on_timer", table_->on_timer, request);
+  }
+
+ private:
+  template <typename Req>
+  StatusOr<pb::Decision> CallDecision(const char* hook, bpm_plugin_hook_fn fn,
+                                      const Req& request) const {
+    pb::Decision d;
+    BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d));
+    return d;
+  }
+
+  Status Call(const char* hook, bpm_plugin_hook_fn fn,
+              const google::protobuf::Message& request,
+              google::protobuf::Message* response) const {
+    std::string in = request.SerializeAsString();
+    uint8_t* out = nullptr;
+    size_t out_len = 0;
+    int rc = fn(reinterpret_cast<const uint8_t*>(in.data()), in.size(), &out, &out_len);
+    std::string bytes(reinterpret_cast<const char*>(out), out == nullptr ? 0 : out_len);
+    if (out != nullptr) table_->free_buffer(out, out_len);
+    if (rc != BPM_PLUGIN_OK) {
+      return absl::InternalError(absl::StrCat("stage plugin '", table_->name, "' ",
+                                              table_->version, " (", path_, ") ", hook,
+                                              " failed: ", bytes));
+    }
+    if (!response->ParseFromString(bytes)) {
+      return absl::InternalError(absl::StrCat("stage plugin '", table_->name, "' ",
+                                              table_->version, " (", path_, ") ", hook,
+                                              " returned bytes that are not a ",
+                                              response->GetTypeName()));
+    }
+    return absl::OkStatus();
+  }
+
+  void* handle_;
+  const bpm_plugin_v1* table_;
+  std::string path_;
+  pb::DescribeResponse description_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path) {
+  // RTLD_LOCAL keeps each plugin's symbols to itself; RTLD_NOW surfaces
+  // missing symbols at load, not at the first call.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* err = dlerror();
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", path, ": cannot dlopen: ", err != nullptr ? err : "unknown"));
+  }
+  auto entry = reinterpret_cast<bpm_plugin_entry_v1_fn>(dlsym(handle, BPM_PLUGIN_ENTRY_SYMBOL));
+  if (entry == nullptr) {
+    dlclose(handle);
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", path, ": missing entry symbol ", BPM_PLUGIN_ENTRY_SYMBOL));
+  }
+  const bpm_plugin_v1* table = entry();
+  if (table == nullptr) {
+    dlclose(handle);
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", path, ": entry symbol returned no table"));
+  }
+  if (table->abi_major != BPM_PLUGIN_ABI_MAJOR || table->abi_minor > BPM_PLUGIN_ABI_MINOR) {
+    std::string name = table->name != nullptr ? table->name : "?";
+    std::string version = table->version != nullptr ? table->version : "?";
+    Status s = absl::FailedPreconditionError(absl::StrCat(
+        "plugin ", path, ": ABI ", table->abi_major, ".", table->abi_minor,
+        " is incompatible with host ABI ", BPM_PLUGIN_ABI_MAJOR, ".", BPM_PLUGIN_ABI_MINOR,
+        " (stage '", name, "' ", version, ")"));
+    dlclose(handle);
+    return s;
+  }
+  if (table->name == nullptr || table->version == nullptr || table->describe == nullptr ||
+      table->validate_config == nullptr || table->enter == nullptr || table->act == nullptr ||
+      table->on_timer == nullptr || table->free_buffer == nullptr) {
+    dlclose(handle);
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", path, ": entry table has a null name, version or hook"));
+  }
+  auto stage = std::make_unique<InProcessStage>(handle, table, path);
+  BPM_RETURN_IF_ERROR(stage->Init());
+  return std::unique_ptr<StageHandle>(std::move(stage));
+}
+
+Status Registry::Add(std::unique_ptr<StageHandle> stage) {
+  const std::string& name = stage->description().name();
+  auto it = stages_.find(name);
+  if (it != stages_.end()) {
+    return absl::AlreadyExistsError(absl::StrCat("plugin ", stage->origin(), ": stage '", name,
+                                                 "' is already provided by ",
+                                                 it->second->origin()));
+  }
+  stages_.emplace(name, std::move(stage));
+  return absl::OkStatus();
+}
+
+Status Registry::LoadDirectory(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("plugin directory ", dir, " does not exist"));
+  }
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".so") files.push_back(entry.path().string());
+  }
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin directory ", dir, ": ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    BPM_ASSIGN_OR_RETURN(auto stage, LoadPluginFile(file));
+    BPM_RETURN_IF_ERROR(Add(std::move(stage)));
+  }
+  return absl::OkStatus();
+}
+
+const StageHandle* Registry::Find(const std::string& name) const {
+  auto it = stages_.find(name);
+  return it == stages_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Registry::Names() const {
+  std::vector<std::string> names;
+  for (const auto& kv : stages_) names.push_back(kv.first);
+  return names;
+}
+
+}  // namespace bpm::plugin

@@ -1,0 +1,50 @@
+// Loading in-process stage plugins (dlopen) and the registry of stages.
+//
+// LoadPluginFile opens one shared object, resolves bpm_plugin_entry_v1, checks
+// the ABI (major must equal the host's, minor must not be newer), calls
+// Describe and checks that the described name/version equal the table's.
+// Registry owns every loaded stage by name and refuses duplicates.
+//
+// Errors (exact prefixes are asserted by tests):
+//   FAILED_PRECONDITION "plugin <path>: cannot dlopen: ..."
+//   FAILED_PRECONDITION "plugin <path>: missing entry symbol bpm_plugin_entry_v1"
+//   FAILED_PRECONDITION "plugin <path>: ABI <M.m> is incompatible with host ABI <M.m> ..."
+//   FAILED_PRECONDITION "plugin <path>: describe failed: ..."
+//   ALREADY_EXISTS      "plugin <path>: stage '<name>' is already provided by <path>"
+// Thread safety: a Registry is filled at start-up, then read-only and safe to
+// share. Loaded libraries stay loaded until the Registry is destroyed.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/common/status.h"
+#include "core/plugin/stage.h"
+
+namespace bpm::plugin {
+
+// Loads one plugin shared object.
+StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path);
+
+class Registry {
+ public:
+  Registry() = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Takes ownership; ALREADY_EXISTS when the stage name is taken.
+  Status Add(std::unique_ptr<StageHandle> stage);
+  // Loads every *.so of dir (sorted by name) and adds it. Stops at the first
+  // error. NOT_FOUND when dir does not exist.
+  Status LoadDirectory(const std::string& dir);
+  // nullptr when no stage has that name.
+  const StageHandle* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<StageHandle>> stages_;
+};
+
+}  // namespace bpm::plugin

@@ -1,0 +1,158 @@
+// bpmd — the bpm workflow server.
+//
+// Start-up is all or nothing ("startup errors are fatal"): it opens the store
+// and applies migrations, loads every stage plugin from the plugin
+// directories, deploys every workflow YAML of the workflow directories
+// (identical content keeps its version), and only then listens. Any error is
+// printed with its file/line and bpmd exits non-zero.
+//
+// Stops cleanly on SIGINT/SIGTERM: in-flight calls finish, then it exits 0.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "core/common/clock.h"
+#include "core/engine/engine.h"
+#include "core/plugin/loader.h"
+#include "core/server/services.h"
+#include "core/store/store.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "bpmd: " << message << std::endl;
+  return 1;
+}
+
+bpm::Status DeployDirectory(bpm::engine::Engine& engine, const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::NotFoundError("workflow directory " + dir + " does not exist");
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    auto ext = entry.path().extension();
+    if (ext == ".yaml" || ext == ".yml") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return absl::UnavailableError("cannot read " + file.string());
+    auto deployed = engine.Deploy(text.str(), file.string());
+    if (!deployed.ok()) return deployed.status();
+    std::cout << "bpmd: workflow " << deployed->definition().key() << " version "
+              << deployed->definition().version() << (deployed->created() ? " deployed" : " unchanged")
+              << " from " << file.string() << std::endl;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bpmd — budget performance management workflow server"};
+  std::string listen = "127.0.0.1:7411";
+  std::string store_url = "sqlite:data/bpm.db";
+  std::vector<std::string> workflow_dirs;
+  std::vector<std::string> plugin_dirs;
+  std::string port_file;
+  bool dev_identity = false;
+  int pool = 8;
+  size_t max_payload = 64 * 1024;
+  app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--store", store_url, "sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DB")
+      ->capture_default_str()
+      ->envname("BPM_STORE");
+  app.add_option("--workflows", workflow_dirs, "directory of workflow YAML files to deploy at start");
+  app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
+      ->required();
+  app.add_option("--port-file", port_file, "write the port actually bound to this file");
+  app.add_flag("--dev-identity", dev_identity,
+               "DEVELOPMENT ONLY: trust the identity callers send in x-bpm-* metadata");
+  app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
+  app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (!dev_identity) {
+    return Fail(
+        "no authentication is configured. Start with --dev-identity to trust the x-bpm-user/"
+        "x-bpm-roles/x-bpm-org metadata callers send (development only)");
+  }
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto store = bpm::store::Store::Open(store_url, pool);
+  if (!store.ok()) return Fail(std::string(store.status().message()));
+
+  bpm::plugin::Registry plugins;
+  for (const auto& dir : plugin_dirs) {
+    auto s = plugins.LoadDirectory(dir);
+    if (!s.ok()) return Fail(std::string(s.message()));
+  }
+  for (const auto& name : plugins.Names()) {
+    const auto* stage = plugins.Find(name);
+    std::cout << "bpmd: stage plugin " << name << " " << stage->description().version() << " from "
+              << stage->origin() << std::endl;
+  }
+
+  bpm::SystemClock clock;
+  bpm::engine::EngineOptions options;
+  options.max_payload_bytes = max_payload;
+  bpm::engine::Engine engine(**store, plugins, clock, options);
+  for (const auto& dir : workflow_dirs) {
+    auto s = DeployDirectory(engine, dir);
+    if (!s.ok()) return Fail(std::string(s.message()));
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  auto services = bpm::server::MakeServices(engine);
+  for (auto& s : services) builder.RegisterService(s.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) return Fail("cannot listen on " + listen);
+
+  std::string host = listen.substr(0, listen.rfind(':'));
+  std::string address = host + ":" + std::to_string(port);
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::filesystem::rename(tmp, port_file);
+  }
+  std::cout << "bpmd " << BPM_VERSION << ": listening on " << address << " (store "
+            << (*store)->dialect() << ", " << plugins.Names().size() << " stage plugins)\n"
+            << "bpmd: DEVELOPMENT IDENTITY MODE: callers name themselves with x-bpm-user/"
+               "x-bpm-roles/x-bpm-org; do not expose this server\n"
+            << "bpmd: try: BPM_SERVER=" << address << " bpmctl defs" << std::endl;
+
+  std::thread waiter([&]() {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cout << "bpmd: signal " << sig << ", shutting down" << std::endl;
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  waiter.join();
+  return 0;
+}

@@ -1,0 +1,151 @@
+#include "core/server/services.h"
+
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "bpm/v1/bpm.grpc.pb.h"
+
+namespace bpm::server {
+namespace {
+
+namespace v1 = ::bpm::v1;
+
+std::string Metadata(const grpc::ServerContext& ctx, const char* key) {
+  auto range = ctx.client_metadata().equal_range(key);
+  if (range.first == range.second) return "";
+  return std::string(range.first->second.data(), range.first->second.size());
+}
+
+// Reads the development-mode identity from metadata.
+StatusOr<engine::Caller> CallerOf(const grpc::ServerContext& ctx) {
+  engine::Caller c;
+  c.user = Metadata(ctx, "x-bpm-user");
+  if (c.user.empty()) {
+    return absl::UnauthenticatedError(
+        "no identity: send metadata x-bpm-user (and x-bpm-roles, x-bpm-org); bpmd runs in "
+        "development identity mode");
+  }
+  if (c.user.size() > 128) return absl::InvalidArgumentError("x-bpm-user: longer than 128 bytes");
+  for (absl::string_view r : absl::StrSplit(Metadata(ctx, "x-bpm-roles"), ',', absl::SkipEmpty())) {
+    c.roles.emplace_back(absl::StripAsciiWhitespace(r));
+  }
+  if (c.roles.size() > 64) return absl::InvalidArgumentError("x-bpm-roles: more than 64 roles");
+  c.org = Metadata(ctx, "x-bpm-org");
+  return c;
+}
+
+// Runs fn(caller) and copies its value into *out, translating the status.
+template <typename Fn, typename Out>
+grpc::Status Handle(const grpc::ServerContext* ctx, Out* out, Fn&& fn) {
+  auto caller = CallerOf(*ctx);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  auto result = fn(*caller);
+  if (!result.ok()) return ToGrpc(result.status());
+  *out = *std::move(result);
+  return grpc::Status::OK;
+}
+
+class DefinitionServiceImpl final : public v1::DefinitionService::Service {
+ public:
+  explicit DefinitionServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status Validate(grpc::ServerContext* ctx, const v1::ValidateDefinitionRequest* req,
+                        v1::ValidateDefinitionResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) -> StatusOr<v1::ValidateDefinitionResponse> {
+      return engine_.Validate(req->yaml(), req->source_name());
+    });
+  }
+  grpc::Status Deploy(grpc::ServerContext* ctx, const v1::DeployDefinitionRequest* req,
+                      v1::DeployDefinitionResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) {
+      return engine_.Deploy(req->yaml(), req->source_name());
+    });
+  }
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetDefinitionRequest* req,
+                   v1::GetDefinitionResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) {
+      return engine_.GetDefinition(req->key(), req->version());
+    });
+  }
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListDefinitionsRequest* req,
+                    v1::ListDefinitionsResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller&) { return engine_.ListDefinitions(req->key()); });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
+class InstanceServiceImpl final : public v1::InstanceService::Service {
+ public:
+  explicit InstanceServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status Start(grpc::ServerContext* ctx, const v1::StartInstanceRequest* req,
+                     v1::StartInstanceResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Start(c, *req); });
+  }
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetInstanceRequest* req,
+                   v1::GetInstanceResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller&) { return engine_.GetInstance(req->id()); });
+  }
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListInstancesRequest* req,
+                    v1::ListInstancesResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.ListInstances(*req); });
+  }
+  grpc::Status GetHistory(grpc::ServerContext* ctx, const v1::GetHistoryRequest* req,
+                          v1::GetHistoryResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller&) { return engine_.History(req->instance_id()); });
+  }
+  grpc::Status ListDocuments(grpc::ServerContext* ctx, const v1::ListDocumentsRequest* req,
+                             v1::ListDocumentsResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller&) { return engine_.Documents(req->instance_id()); });
+  }
+  grpc::Status GetDocument(grpc::ServerContext* ctx, const v1::GetDocumentRequest* req,
+                           v1::GetDocumentResponse* resp) override {
+    return Handle(ctx, resp->mutable_document(),
+                  [&](const engine::Caller&) { return engine_.GetDocument(req->id()); });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
+class TaskServiceImpl final : public v1::TaskService::Service {
+ public:
+  explicit TaskServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
+                     v1::InboxResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.Inbox(c, *req); });
+  }
+  grpc::Status Act(grpc::ServerContext* ctx, const v1::ActRequest* req,
+                   v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Act(c, *req); });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
+}  // namespace
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
+  out.push_back(std::make_unique<InstanceServiceImpl>(engine));
+  out.push_back(std::make_unique<TaskServiceImpl>(engine));
+  return out;
+}
+
+}  // namespace bpm::server

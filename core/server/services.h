@@ -1,0 +1,28 @@
+// gRPC services of bpmd. Handlers only translate: metadata -> Caller,
+// request -> engine call, Status -> grpc::Status. No business logic here.
+//
+// Identity (development mode until real authentication lands): the caller
+// names itself in metadata x-bpm-user, x-bpm-roles (comma separated),
+// x-bpm-org. A call without x-bpm-user gets UNAUTHENTICATED.
+//
+// Thread safety: the services are stateless apart from the borrowed Engine
+// and are called concurrently by gRPC's sync-server thread pool.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "core/engine/engine.h"
+
+namespace bpm::server {
+
+// Creates the three API services over engine (borrowed; must outlive them).
+std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine);
+
+// absl::Status -> grpc::Status (same code, same message).
+grpc::Status ToGrpc(const Status& status);
+
+}  // namespace bpm::server

@@ -1,0 +1,201 @@
+// bpm::store — the one place that talks SQL.
+//
+// A Store is opened from a URL:
+//   sqlite:PATH                                   (embedded default; WAL, synchronous=FULL)
+//   mysql://USER:PASSWORD@HOST:PORT/DATABASE      (MariaDB >= 10.6 / MySQL >= 8.0)
+// Open() applies the dialect's versioned migrations (core/store/migrations/).
+//
+// Reads return rows; all writes of one engine command go through Apply(), which
+// runs them in ONE transaction: the instance row (inserted, or updated with an
+// optimistic version check), task inserts and completions, history events,
+// documents and the idempotency record. Either all of it is stored or none.
+// Apply() is the seam where concurrent commands can later share a commit.
+//
+// Errors: NOT_FOUND for a missing row where a function says so; ABORTED when
+// Apply() loses a race (instance version moved, task no longer open,
+// idempotency key taken meanwhile); UNAVAILABLE when the database cannot be
+// reached; INTERNAL for anything else (with the SQL error text).
+// Only bound parameters are used; no SQL is built from user data.
+//
+// Thread safety: a Store is safe to use from many threads; it keeps a pool
+// of sessions. On SQLite, writers are serialized by one mutex (one writer at a
+// time is SQLite's model anyway); readers run concurrently (WAL).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/common/status.h"
+
+namespace bpm::store {
+
+struct DefinitionRow {
+  std::string key;
+  int64_t version = 0;
+  std::string content_hash;
+  std::string title;
+  std::string source_name;
+  std::string yaml;
+  int64_t created_ms = 0;
+};
+
+struct InstanceRow {
+  std::string id;
+  std::string def_key;
+  int64_t def_version = 0;
+  std::string subject_ref;
+  std::string org;
+  std::string status;          // lifecycle: running | completed | terminated
+  std::string state;           // workflow state
+  std::string variables_json;  // canonical JSON object
+  int64_t version = 0;         // optimistic-concurrency version, 1 after insert
+  int64_t event_seq = 0;       // seq of the last history event
+  std::string started_by;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t row_id = 0;          // assigned by the database; paging cursor
+};
+
+struct TaskRow {
+  std::string id;
+  std::string instance_id;
+  std::string state;
+  std::string name;
+  std::string title;
+  std::string status;  // open | completed | cancelled
+  std::string assignee_user;
+  std::string assignee_role;
+  std::string assignee_org;
+  std::string actions_json;  // JSON array of strings
+  std::string data_json;     // JSON object
+  int64_t due_ms = 0;
+  int64_t created_ms = 0;
+  int64_t completed_ms = 0;
+  std::string completed_by;
+  std::string action;
+  int64_t row_id = 0;
+};
+
+struct EventRow {
+  std::string instance_id;
+  int64_t seq = 0;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string kind;
+  std::string action;
+  std::string from_state;
+  std::string to_state;
+  std::string task_id;
+  std::string comment;
+  std::string payload_digest;
+  std::string note;
+};
+
+struct DocumentRow {
+  std::string id;
+  std::string instance_id;
+  std::string state;
+  std::string kind;
+  std::string content_type;
+  std::string content;  // raw bytes
+  std::string sha256;
+  int64_t created_ms = 0;
+};
+
+struct IdempotencyRow {
+  std::string scope;
+  std::string key;
+  std::string request_hash;
+  std::string response;  // raw bytes (a serialized response message)
+  int64_t created_ms = 0;
+};
+
+// A task's transition out of `open`.
+struct TaskClose {
+  std::string id;
+  std::string status;  // completed | cancelled
+  int64_t completed_ms = 0;
+  std::string completed_by;
+  std::string action;
+};
+
+// Everything one command writes.
+struct Commit {
+  std::optional<InstanceRow> insert_instance;
+  // Update of an existing instance: applied only when its stored version is
+  // expected_version (the new row carries expected_version + 1).
+  std::optional<InstanceRow> update_instance;
+  int64_t expected_version = 0;
+  std::vector<TaskClose> close_tasks;  // each must still be open
+  std::vector<TaskRow> insert_tasks;
+  std::vector<EventRow> events;
+  std::vector<DocumentRow> documents;
+  std::optional<IdempotencyRow> idempotency;
+};
+
+struct InstanceFilter {
+  std::string def_key;
+  std::string subject_ref;
+  std::string org;
+  std::string status;
+  std::string state;
+};
+
+struct Caller {
+  std::string user;
+  std::vector<std::string> roles;
+  std::string org;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Opens the database named by url, creating it (SQLite) and applying the
+  // migrations. INVALID_ARGUMENT for a malformed url; UNAVAILABLE when the
+  // database cannot be reached.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8);
+
+  virtual std::string dialect() const = 0;  // "sqlite3" or "mysql"
+  // Highest applied migration number.
+  virtual StatusOr<int64_t> SchemaVersion() = 0;
+
+  // Inserts the definition unless the same key already has the same content,
+  // in which case the existing row is returned and *created is false. The new
+  // version is the key's highest version + 1.
+  virtual StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& row, bool* created) = 0;
+  // version 0: the latest. NOT_FOUND when absent.
+  virtual StatusOr<DefinitionRow> GetDefinition(const std::string& key, int64_t version) = 0;
+  // Empty key: the latest version of every key; else every version of key.
+  virtual StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) = 0;
+
+  virtual StatusOr<InstanceRow> GetInstance(const std::string& id) = 0;  // NOT_FOUND
+  // Instances with row_id > after_row_id matching filter, by row_id, at most limit.
+  virtual StatusOr<std::vector<InstanceRow>> ListInstances(const InstanceFilter& filter,
+                                                           int64_t after_row_id,
+                                                           int limit) = 0;
+  virtual StatusOr<TaskRow> GetTask(const std::string& id) = 0;  // NOT_FOUND
+  virtual StatusOr<std::vector<TaskRow>> ListTasks(const std::string& instance_id,
+                                                   bool open_only) = 0;
+  // Open tasks the caller may act on: assigned to the user, or to one of its
+  // roles with no org or the caller's org. By row_id after after_row_id.
+  virtual StatusOr<std::vector<TaskRow>> Inbox(const Caller& caller, int64_t after_row_id,
+                                               int limit) = 0;
+  virtual StatusOr<std::vector<EventRow>> ListEvents(const std::string& instance_id) = 0;
+  virtual StatusOr<DocumentRow> GetDocument(const std::string& id) = 0;  // NOT_FOUND
+  virtual StatusOr<std::vector<DocumentRow>> ListDocuments(const std::string& instance_id) = 0;
+  // nullopt when the key was never used in scope.
+  virtual StatusOr<std::optional<IdempotencyRow>> GetIdempotency(const std::string& scope,
+                                                                 const std::string& key) = 0;
+
+  // Writes one command's changes atomically (see the file comment).
+  virtual Status Apply(const Commit& commit) = 0;
+};
+
+}  // namespace bpm::store

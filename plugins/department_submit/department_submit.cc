@@ -1,0 +1,410 @@
+// Stage "department_submit" (填报): a unit fills in a form and submits it.
+//
+// Config:
+//   assignee   who fills in; default {role: unit_filer, org: "${org}"}
+//   title      task title; default "填报"
+//   into       variable that receives the submitted form; default "form"
+//   form       required: {fields: [field, ...]}, where a field is
+//     name        required, unique
+//     label       display label
+//     type        required: string | number | integer | boolean | enum | date | table
+//     required    bool, default false ("required" means present and, for strings
+//                 and tables, not empty)
+//     min, max    number and integer fields
+//     max_length  string fields, in characters; default 2000
+//     values      enum fields: required non-empty list of strings
+//     columns     table fields: required non-empty list of scalar fields (any
+//                 type but table)
+//     min_rows, max_rows   table fields
+//
+// Enter opens one task "fill" with the action submit. Act submit checks the
+// payload against the form, reporting every problem at once with paths such as
+// "payload.indicators[1].weight"; when it is valid the form is stored in
+// variables[into], the filer in variables.submitted_by, and the stage emits
+// outcome "submitted".
+#include <string>
+#include <vector>
+
+#include "bpm/plugin/sdk.h"
+
+namespace bpm::plugins::department_submit {
+namespace {
+
+using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
+
+constexpr double kDefaultMaxLength = 2000;
+const std::vector<std::string> kTypes = {"string", "number", "integer", "boolean",
+                                         "enum",   "date",   "table"};
+const std::vector<std::string> kFieldKeys = {"name",   "label",   "type",       "required",
+                                             "min",    "max",     "max_length", "values",
+                                             "columns", "min_rows", "max_rows"};
+
+constexpr char kSchema[] = R"json({
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["form"],
+  "properties": {
+    "assignee": {"$ref": "#/$defs/assignee"},
+    "title": {"type": "string", "default": "填报"},
+    "into": {"type": "string", "minLength": 1, "default": "form"},
+    "form": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["fields"],
+      "properties": {
+        "fields": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/field"}}
+      }
+    }
+  },
+  "$defs": {
+    "assignee": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "role": {"type": "string", "minLength": 1, "default": "unit_filer"},
+        "org": {"type": "string", "default": "${org}"},
+        "user": {"type": "string", "minLength": 1}
+      }
+    },
+    "scalar": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["name", "type"],
+      "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "label": {"type": "string"},
+        "type": {"enum": ["string", "number", "integer", "boolean", "enum", "date"]},
+        "required": {"type": "boolean", "default": false},
+        "min": {"type": "number"},
+        "max": {"type": "number"},
+        "max_length": {"type": "integer", "minimum": 1, "default": 2000},
+        "values": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string"}}
+      }
+    },
+    "field": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["name", "type"],
+      "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "label": {"type": "string"},
+        "type": {"enum": ["string", "number", "integer", "boolean", "enum", "date", "table"]},
+        "required": {"type": "boolean", "default": false},
+        "min": {"type": "number"},
+        "max": {"type": "number"},
+        "max_length": {"type": "integer", "minimum": 1, "default": 2000},
+        "values": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string"}},
+        "columns": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/scalar"}},
+        "min_rows": {"type": "integer", "minimum": 0},
+        "max_rows": {"type": "integer", "minimum": 0}
+      }
+    }
+  }
+})json";
+
+// ---- Config --------------------------------------------------------------------
+
+// Reports a key that only some types accept.
+void CheckOnlyFor(const Struct& spec, const std::string& key, const std::string& type,
+                  const std::vector<std::string>& types, const std::string& path,
+                  std::vector<pb::ConfigError>* errors) {
+  if (Field(spec, key) == nullptr ||
+      std::find(types.begin(), types.end(), type) != types.end()) {
+    return;
+  }
+  AddError(errors, JoinPath(path, key),
+           "is only allowed for fields of type " + JoinStrings(types, " or ") +
+               ", not " + type + ".");
+}
+
+// Validates one field spec at path; tables recurse into their columns with
+// allow_table false.
+void ValidateFieldSpec(const Value& value, const std::string& path, bool allow_table,
+                       std::vector<pb::ConfigError>* errors) {
+  if (value.kind_case() != Value::kStructValue) {
+    AddError(errors, path, "must be a mapping with at least name and type.");
+    return;
+  }
+  const Struct& spec = value.struct_value();
+  CheckKnownKeys(spec, path, kFieldKeys, errors);
+
+  if (Field(spec, "name") == nullptr) AddError(errors, JoinPath(path, "name"), "is required.");
+  CheckNonEmptyString(spec, "name", path, errors);
+  TypedField(spec, "label", Value::kStringValue, path, errors);
+  TypedField(spec, "required", Value::kBoolValue, path, errors);
+
+  std::string type;
+  if (Field(spec, "type") == nullptr) {
+    AddError(errors, JoinPath(path, "type"),
+             "is required; use one of: " + JoinStrings(kTypes, ", ") + ".");
+  } else if (const Value* t = TypedField(spec, "type", Value::kStringValue, path, errors)) {
+    type = t->string_value();
+    if (std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) {
+      AddError(errors, JoinPath(path, "type"),
+               "unknown type \"" + type + "\"; use one of: " + JoinStrings(kTypes, ", ") + ".");
+      type.clear();
+    } else if (type == "table" && !allow_table) {
+      AddError(errors, JoinPath(path, "type"), "a table column cannot itself be a table.");
+      type.clear();
+    }
+  }
+
+  // min/max
+  const Value* min = TypedField(spec, "min", Value::kNumberValue, path, errors);
+  const Value* max = TypedField(spec, "max", Value::kNumberValue, path, errors);
+  if (min != nullptr && max != nullptr && min->number_value() > max->number_value()) {
+    AddError(errors, JoinPath(path, "min"), "must not be greater than max.");
+  }
+  CheckIntegerInRange(spec, "max_length", path, 1, 1e9, errors);
+
+  // values
+  if (type == "enum" && Field(spec, "values") == nullptr) {
+    AddError(errors, JoinPath(path, "values"),
+             "is required for an enum field: list the allowed values.");
+  }
+  CheckStringList(spec, "values", path, /*non_empty=*/true, errors);
+
+  // columns and rows
+  if (type == "table" && Field(spec, "columns") == nullptr) {
+    AddError(errors, JoinPath(path, "columns"),
+             "is required for a table field: list the column fields.");
+  }
+  if (const Value* cols = TypedField(spec, "columns", Value::kListValue, path, errors);
+      cols != nullptr && allow_table) {
+    const std::string cols_path = JoinPath(path, "columns");
+    if (cols->list_value().values_size() == 0) {
+      AddError(errors, cols_path, "must list at least one column.");
+    }
+    std::vector<std::string> names;
+    for (int i = 0; i < cols->list_value().values_size(); ++i) {
+      const Value& col = cols->list_value().values(i);
+      ValidateFieldSpec(col, IndexPath(cols_path, i), /*allow_table=*/false, errors);
+      std::string name = col.kind_case() == Value::kStructValue
+                             ? StringOr(col.struct_value(), "name", "")
+                             : "";
+      if (name.empty()) continue;
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        AddError(errors, JoinPath(IndexPath(cols_path, i), "name"),
+                 "repeats column name \"" + name + "\"; names must be unique.");
+      }
+      names.push_back(name);
+    }
+  }
+  CheckIntegerInRange(spec, "min_rows", path, 0, 1e9, errors);
+  CheckIntegerInRange(spec, "max_rows", path, 0, 1e9, errors);
+  if (NumberOr(spec, "min_rows", 0) > NumberOr(spec, "max_rows", 1e18)) {
+    AddError(errors, JoinPath(path, "min_rows"), "must not be greater than max_rows.");
+  }
+
+  if (type.empty()) return;  // the type error says enough
+  CheckOnlyFor(spec, "min", type, {"number", "integer"}, path, errors);
+  CheckOnlyFor(spec, "max", type, {"number", "integer"}, path, errors);
+  CheckOnlyFor(spec, "max_length", type, {"string"}, path, errors);
+  CheckOnlyFor(spec, "values", type, {"enum"}, path, errors);
+  if (allow_table) {
+    CheckOnlyFor(spec, "columns", type, {"table"}, path, errors);
+  } else if (Field(spec, "columns") != nullptr) {
+    AddError(errors, JoinPath(path, "columns"), "is not allowed in a table column.");
+  }
+  CheckOnlyFor(spec, "min_rows", type, {"table"}, path, errors);
+  CheckOnlyFor(spec, "max_rows", type, {"table"}, path, errors);
+}
+
+// ---- Payload -------------------------------------------------------------------
+
+bool IsDate(const std::string& s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  int year = std::stoi(s.substr(0, 4));
+  int month = std::stoi(s.substr(5, 2));
+  int day = std::stoi(s.substr(8, 2));
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  int days = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  return day <= days;
+}
+
+void ValidateValue(const Struct& spec, const Value* value, const std::string& path,
+                   pb::Decision* bad);
+
+// Checks every field of form (a list of specs) in object, plus unknown keys.
+void ValidateObject(const ListValue& fields, const Struct& object, const std::string& path,
+                    pb::Decision* bad) {
+  std::vector<std::string> names;
+  for (const Value& f : fields.values()) names.push_back(StringOr(f.struct_value(), "name", ""));
+  RejectUnknownFields(object, path, names, bad);
+  for (const Value& f : fields.values()) {
+    const std::string name = StringOr(f.struct_value(), "name", "");
+    ValidateValue(f.struct_value(), Field(object, name), JoinPath(path, name), bad);
+  }
+}
+
+void ValidateValue(const Struct& spec, const Value* value, const std::string& path,
+                   pb::Decision* bad) {
+  const std::string type = StringOr(spec, "type", "");
+  const bool required = BoolOr(spec, "required", false);
+  if (value == nullptr || value->kind_case() == Value::kNullValue ||
+      value->kind_case() == Value::KIND_NOT_SET) {
+    if (required) AddRejection(bad, path, "is required (必填)");
+    return;
+  }
+  const Value::KindCase kind = value->kind_case();
+
+  if (type == "string") {
+    if (kind != Value::kStringValue) return AddRejection(bad, path, "must be a string");
+    if (required && Trim(value->string_value()).empty()) {
+      return AddRejection(bad, path, "is required (必填)");
+    }
+    double max_length = NumberOr(spec, "max_length", kDefaultMaxLength);
+    if (static_cast<double>(Utf8Length(value->string_value())) > max_length) {
+      AddRejection(bad, path, "must be at most " + FormatNumber(max_length) + " characters");
+    }
+  } else if (type == "number" || type == "integer") {
+    if (kind != Value::kNumberValue) return AddRejection(bad, path, "must be a number");
+    double d = value->number_value();
+    if (type == "integer" && !IsInteger(d)) {
+      return AddRejection(bad, path, "must be a whole number (integer)");
+    }
+    if (const Value* min = Field(spec, "min"); min != nullptr && d < min->number_value()) {
+      AddRejection(bad, path, "must be at least " + FormatNumber(min->number_value()));
+    }
+    if (const Value* max = Field(spec, "max"); max != nullptr && d > max->number_value()) {
+      AddRejection(bad, path, "must be at most " + FormatNumber(max->number_value()));
+    }
+  } else if (type == "boolean") {
+    if (kind != Value::kBoolValue) AddRejection(bad, path, "must be true or false");
+  } else if (type == "enum") {
+    std::vector<std::string> values = StringList(spec, "values");
+    if (kind != Value::kStringValue ||
+        std::find(values.begin(), values.end(), value->string_value()) == values.end()) {
+      AddRejection(bad, path, "must be one of " + JoinStrings(values, ", "));
+    }
+  } else if (type == "date") {
+    if (kind != Value::kStringValue || !IsDate(value->string_value())) {
+      AddRejection(bad, path, "must be a real date written YYYY-MM-DD");
+    }
+  } else if (type == "table") {
+    if (kind != Value::kListValue) return AddRejection(bad, path, "must be a list of rows");
+    const ListValue& rows = value->list_value();
+    const Value* columns = Field(spec, "columns");
+    if (required && rows.values_size() == 0) return AddRejection(bad, path, "is required (必填)");
+    if (const Value* min = Field(spec, "min_rows");
+        min != nullptr && rows.values_size() < min->number_value()) {
+      AddRejection(bad, path, "must have at least " + FormatNumber(min->number_value()) + " rows");
+    }
+    if (const Value* max = Field(spec, "max_rows");
+        max != nullptr && rows.values_size() > max->number_value()) {
+      AddRejection(bad, path, "must have at most " + FormatNumber(max->number_value()) + " rows");
+    }
+    for (int i = 0; i < rows.values_size(); ++i) {
+      const Value& row = rows.values(i);
+      if (row.kind_case() != Value::kStructValue) {
+        AddRejection(bad, IndexPath(path, i), "must be an object (one table row)");
+        continue;
+      }
+      ValidateObject(columns != nullptr ? columns->list_value() : ListValue::default_instance(),
+                     row.struct_value(), IndexPath(path, i), bad);
+    }
+  }
+}
+
+class DepartmentSubmitStage : public Stage {
+ public:
+  pb::DescribeResponse Describe() const override {
+    pb::DescribeResponse d;
+    d.set_name("department_submit");
+    d.set_version("1.0.0");
+    d.set_description(
+        "填报：单位按表单填写并提交（如绩效目标申报表）。"
+        " A unit fills in the configured form and submits it; the payload is "
+        "checked field by field and stored in an instance variable.");
+    AddAction(&d, "submit", "提交填报内容 / submit the filled-in form");
+    d.add_outcomes("submitted");
+    d.set_config_schema_json(kSchema);
+    return d;
+  }
+
+  void ValidateConfig(const Struct& config,
+                      std::vector<pb::ConfigError>* errors) const override {
+    CheckKnownKeys(config, "", {"assignee", "title", "into", "form"}, errors);
+    ValidateAssignee(config, "assignee", errors);
+    TypedField(config, "title", Value::kStringValue, "", errors);
+    CheckNonEmptyString(config, "into", "", errors);
+    if (StringOr(config, "into", "") == "submitted_by") {
+      AddError(errors, "into", "cannot be \"submitted_by\": that variable records the filer.");
+    }
+    if (Field(config, "form") == nullptr) {
+      AddError(errors, "form", "is required: describe the form as {fields: [...]}.");
+      return;
+    }
+    const Value* form = TypedField(config, "form", Value::kStructValue, "", errors);
+    if (form == nullptr) return;
+    CheckKnownKeys(form->struct_value(), "form", {"fields"}, errors);
+    if (Field(form->struct_value(), "fields") == nullptr) {
+      AddError(errors, "form.fields", "is required: list the form's fields.");
+      return;
+    }
+    const Value* fields =
+        TypedField(form->struct_value(), "fields", Value::kListValue, "form", errors);
+    if (fields == nullptr) return;
+    if (fields->list_value().values_size() == 0) {
+      AddError(errors, "form.fields", "must list at least one field.");
+    }
+    std::vector<std::string> names;
+    for (int i = 0; i < fields->list_value().values_size(); ++i) {
+      const Value& f = fields->list_value().values(i);
+      const std::string path = IndexPath("form.fields", i);
+      ValidateFieldSpec(f, path, /*allow_table=*/true, errors);
+      std::string name =
+          f.kind_case() == Value::kStructValue ? StringOr(f.struct_value(), "name", "") : "";
+      if (name.empty()) continue;
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        AddError(errors, JoinPath(path, "name"),
+                 "repeats field name \"" + name + "\"; names must be unique.");
+      }
+      names.push_back(name);
+    }
+  }
+
+  pb::Decision Enter(const pb::EnterRequest& request) const override {
+    const pb::StageContext& ctx = request.context();
+    pb::Decision d = Accept();
+    Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
+    *d.add_open_tasks() =
+        MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, {"submit"});
+    return d;
+  }
+
+  pb::Decision Act(const pb::ActRequest& request) const override {
+    if (request.task().name() != "fill" || request.action() != "submit") {
+      return RejectUnknownAction(request);
+    }
+    const pb::StageContext& ctx = request.context();
+    Struct form = StructOr(ctx.config(), "form");
+    const Value* fields = Field(form, "fields");
+    if (fields == nullptr || fields->kind_case() != Value::kListValue) {
+      return Reject("config.form", "the stage has no form configured");
+    }
+    pb::Decision bad;
+    ValidateObject(fields->list_value(), request.payload(), "payload", &bad);
+    if (bad.rejections_size() > 0) return bad;
+
+    const std::string& user = ctx.actor().user();
+    pb::Decision d = Accept("submitted");
+    auto& vars = *d.mutable_set_variables()->mutable_fields();
+    vars[StringOr(ctx.config(), "into", "form")] = StructValue(request.payload());
+    vars["submitted_by"] = StringValue(user);
+    d.set_note("submitted by " + user);
+    return d;
+  }
+};
+
+}  // namespace
+}  // namespace bpm::plugins::department_submit
+
+BPM_PLUGIN_EXPORT(bpm::plugins::department_submit::DepartmentSubmitStage, "department_submit",
+                  "1.0.0")

@@ -1,0 +1,674 @@
+// C++ SDK for bpm stage plugins.
+//
+// A plugin author derives from bpm::plugin::Stage, implements the hooks as
+// pure functions of their request, and exports the class with one macro:
+//
+//   class ReviewStage : public bpm::plugin::Stage { ... };
+//   BPM_PLUGIN_EXPORT(ReviewStage, "review", "1.0.0")
+//
+// The macro defines the single exported C symbol bpm_plugin_entry_v1 (see
+// abi.h). Every hook is wrapped: requests are parsed from bytes, responses
+// serialized to bytes, and every exception is caught at the boundary and
+// returned as BPM_PLUGIN_INTERNAL with its message, so no exception and no C++
+// type ever crosses into the host.
+//
+// Thread safety: the host calls hooks concurrently on one shared Stage
+// object, so hooks must be const and keep no mutable state.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bpm/plugin/abi.h"
+#include "bpm/plugin/v1/plugin.pb.h"
+
+namespace bpm::plugin {
+
+namespace pb = ::bpm::plugin::v1;
+using ::google::protobuf::ListValue;
+using ::google::protobuf::Struct;
+using ::google::protobuf::Value;
+
+// The interface a stage implements. Default OnTimer stays in the state.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Name, version, actions and outcomes. name/version must equal the ones
+  // given to BPM_PLUGIN_EXPORT (the host checks).
+  virtual pb::DescribeResponse Describe() const = 0;
+  // Appends one ConfigError per problem; none means the config is accepted.
+  virtual void ValidateConfig(const Struct& config,
+                              std::vector<pb::ConfigError>* errors) const = 0;
+  virtual pb::Decision Enter(const pb::EnterRequest& request) const = 0;
+  virtual pb::Decision Act(const pb::ActRequest& request) const = 0;
+  virtual pb::Decision OnTimer(const pb::TimerRequest& request) const {
+    (void)request;
+    pb::Decision d;
+    d.set_accepted(true);
+    return d;
+  }
+};
+
+// ---- Helpers for reading Struct values ------------------------------------
+
+// Returns the field or nullptr when absent.
+inline const Value* Field(const Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+inline std::string StringOr(const Struct& s, const std::string& key,
+                            const std::string& fallback) {
+  const Value* v = Field(s, key);
+  return v != nullptr && v->kind_case() == Value::kStringValue ? v->string_value()
+                                                                 : fallback;
+}
+
+inline double NumberOr(const Struct& s, const std::string& key, double fallback) {
+  const Value* v = Field(s, key);
+  return v != nullptr && v->kind_case() == Value::kNumberValue ? v->number_value()
+                                                                 : fallback;
+}
+
+inline bool BoolOr(const Struct& s, const std::string& key, bool fallback) {
+  const Value* v = Field(s, key);
+  return v != nullptr && v->kind_case() == Value::kBoolValue ? v->bool_value()
+                                                               : fallback;
+}
+
+// Strings of a list field; non-string items are skipped.
+inline std::vector<std::string> StringList(const Struct& s, const std::string& key) {
+  std::vector<std::string> out;
+  const Value* v = Field(s, key);
+  if (v == nullptr || v->kind_case() != Value::kListValue) return out;
+  for (const Value& item : v->list_value().values()) {
+    if (item.kind_case() == Value::kStringValue) out.push_back(item.string_value());
+  }
+  return out;
+}
+
+inline Value StringValue(const std::string& s) {
+  Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+inline Value NumberValue(double n) {
+  Value v;
+  v.set_number_value(n);
+  return v;
+}
+
+// Replaces ${org}, ${subject} and ${var.NAME} (string variables) in text.
+inline std::string Substitute(const std::string& text, const pb::StageContext& ctx) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("${", i);
+    if (open == std::string::npos) break;
+    size_t close = text.find('}', open);
+    if (close == std::string::npos) break;
+    out.append(text, i, open - i);
+    std::string name = text.substr(open + 2, close - open - 2);
+    if (name == "org") {
+      out += ctx.org();
+    } else if (name == "subject") {
+      out += ctx.subject_ref();
+    } else if (name.rfind("var.", 0) == 0) {
+      out += StringOr(ctx.variables(), name.substr(4), "");
+    } else {
+      out.append(text, open, close - open + 1);
+    }
+    i = close + 1;
+  }
+  out.append(text, i, std::string::npos);
+  return out;
+}
+
+// ---- Canonical JSON ----------------------------------------------------------
+// Deterministic JSON text of a Value/Struct: object keys sorted bytewise, no
+// spaces, integral numbers without a fraction, strings escaped minimally
+// (UTF-8 kept as is). Used for content hashes, so the output must never change.
+
+inline void AppendCanonicalJson(const Value& v, std::string* out);
+
+inline void AppendJsonString(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          static const char* kHex = "0123456789abcdef";
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+inline void AppendCanonicalJson(const Struct& s, std::string* out) {
+  std::vector<const std::string*> keys;
+  keys.reserve(s.fields().size());
+  for (const auto& kv : s.fields()) keys.push_back(&kv.first);
+  std::sort(keys.begin(), keys.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  out->push_back('{');
+  bool first = true;
+  for (const std::string* k : keys) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(*k, out);
+    out->push_back(':');
+    AppendCanonicalJson(s.fields().at(*k), out);
+  }
+  out->push_back('}');
+}
+
+inline void AppendCanonicalJson(const Value& v, std::string* out) {
+  switch (v.kind_case()) {
+    case Value::kNullValue:
+    case Value::KIND_NOT_SET:
+      out->append("null");
+      break;
+    case Value::kBoolValue:
+      out->append(v.bool_value() ? "true" : "false");
+      break;
+    case Value::kNumberValue: {
+      double d = v.number_value();
+      char buf[40];
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
+        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
+      } else if (std::isfinite(d)) {
+        std::snprintf(buf, sizeof buf, "%.17g", d);
+      } else {
+        std::snprintf(buf, sizeof buf, "null");
+      }
+      out->append(buf);
+      break;
+    }
+    case Value::kStringValue:
+      AppendJsonString(v.string_value(), out);
+      break;
+    case Value::kStructValue:
+      AppendCanonicalJson(v.struct_value(), out);
+      break;
+    case Value::kListValue: {
+      out->push_back('[');
+      bool first = true;
+      for (const Value& item : v.list_value().values()) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendCanonicalJson(item, out);
+      }
+      out->push_back(']');
+      break;
+    }
+  }
+}
+
+inline std::string CanonicalJson(const Struct& s) {
+  std::string out;
+  AppendCanonicalJson(s, &out);
+  return out;
+}
+
+// ---- Helpers for building decisions ----------------------------------------
+
+inline pb::Decision Accept(const std::string& outcome = "") {
+  pb::Decision d;
+  d.set_accepted(true);
+  d.set_outcome(outcome);
+  return d;
+}
+
+inline pb::Decision Reject(const std::string& field, const std::string& message) {
+  pb::Decision d;
+  d.set_accepted(false);
+  pb::Rejection* r = d.add_rejections();
+  r->set_field(field);
+  r->set_message(message);
+  return d;
+}
+
+inline void AddError(std::vector<pb::ConfigError>* errors, const std::string& path,
+                     const std::string& message) {
+  pb::ConfigError e;
+  e.set_path(path);
+  e.set_message(message);
+  errors->push_back(std::move(e));
+}
+
+inline void AddAction(pb::DescribeResponse* d, const std::string& name,
+                      const std::string& description) {
+  pb::ActionSpec* a = d->add_actions();
+  a->set_name(name);
+  a->set_description(description);
+}
+
+// ---- More value helpers -------------------------------------------------------
+
+inline Value BoolValue(bool b) {
+  Value v;
+  v.set_bool_value(b);
+  return v;
+}
+
+inline Value StructValue(const Struct& s) {
+  Value v;
+  *v.mutable_struct_value() = s;
+  return v;
+}
+
+inline Value StringListValue(const std::vector<std::string>& items) {
+  Value v;
+  ListValue* list = v.mutable_list_value();
+  for (const std::string& s : items) *list->add_values() = StringValue(s);
+  return v;
+}
+
+// The struct stored under key, or an empty Struct when absent or not a struct.
+inline Struct StructOr(const Struct& s, const std::string& key) {
+  const Value* v = Field(s, key);
+  return v != nullptr && v->kind_case() == Value::kStructValue ? v->struct_value()
+                                                                 : Struct();
+}
+
+// True for finite numbers without a fraction.
+inline bool IsInteger(double d) { return std::isfinite(d) && d == std::floor(d); }
+
+// Numbers for messages: integers without a fraction ("30"), others as %g.
+inline std::string FormatNumber(double d) {
+  char buf[40];
+  if (IsInteger(d) && std::fabs(d) < 9.007199254740992e15) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", d);
+  }
+  return buf;
+}
+
+inline std::string JoinStrings(const std::vector<std::string>& items,
+                               const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+// Strips ASCII whitespace and the ideographic space U+3000 from both ends, so
+// a comment of only "　" (common with Chinese input methods) counts as empty.
+inline std::string Trim(const std::string& s) {
+  static const std::string kIdeographicSpace = "\xE3\x80\x80";
+  auto ascii_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  };
+  size_t begin = 0;
+  size_t end = s.size();
+  while (begin < end) {
+    if (ascii_space(s[begin])) {
+      ++begin;
+    } else if (end - begin >= 3 && s.compare(begin, 3, kIdeographicSpace) == 0) {
+      begin += 3;
+    } else {
+      break;
+    }
+  }
+  while (begin < end) {
+    if (ascii_space(s[end - 1])) {
+      --end;
+    } else if (end - begin >= 3 && s.compare(end - 3, 3, kIdeographicSpace) == 0) {
+      end -= 3;
+    } else {
+      break;
+    }
+  }
+  return s.substr(begin, end - begin);
+}
+
+// Number of characters (UTF-8 code points) of s, for length limits that
+// count 汉字 as one character each.
+inline size_t Utf8Length(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+// ---- Paths ------------------------------------------------------------------
+// Config errors and rejections name their place with dotted paths and list
+// indexes: "form.fields[2].type", "payload.indicators[1].weight".
+
+inline std::string JoinPath(const std::string& base, const std::string& key) {
+  return base.empty() ? key : base + "." + key;
+}
+
+inline std::string IndexPath(const std::string& base, int index) {
+  return base + "[" + std::to_string(index) + "]";
+}
+
+// Keys of s that are not in allowed, sorted (Struct maps have no order, and
+// messages must be deterministic).
+inline std::vector<std::string> UnknownKeys(const Struct& s,
+                                            const std::vector<std::string>& allowed) {
+  std::vector<std::string> out;
+  for (const auto& kv : s.fields()) {
+    if (std::find(allowed.begin(), allowed.end(), kv.first) == allowed.end()) {
+      out.push_back(kv.first);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// "a string", "a number", ... for messages about a Value's kind.
+inline const char* KindName(Value::KindCase kind) {
+  switch (kind) {
+    case Value::kStringValue: return "a string";
+    case Value::kNumberValue: return "a number";
+    case Value::kBoolValue: return "a boolean (true or false)";
+    case Value::kStructValue: return "a mapping";
+    case Value::kListValue: return "a list";
+    case Value::kNullValue: return "null";
+    case Value::KIND_NOT_SET: break;
+  }
+  return "empty";
+}
+
+// ---- Config validation ---------------------------------------------------------
+// All take the path of the enclosing mapping (base, "" at the top) and append
+// ConfigErrors at JoinPath(base, key).
+
+// One error per key of s outside allowed: "unknown key; allowed keys: a, b".
+inline void CheckKnownKeys(const Struct& s, const std::string& base,
+                           const std::vector<std::string>& allowed,
+                           std::vector<pb::ConfigError>* errors) {
+  for (const std::string& key : UnknownKeys(s, allowed)) {
+    AddError(errors, JoinPath(base, key),
+             "unknown key; allowed keys are: " + JoinStrings(allowed, ", ") + ".");
+  }
+}
+
+// The value of key when present and of the expected kind; nullptr when absent
+// (no error) or of another kind (error "must be a string.", etc.).
+inline const Value* TypedField(const Struct& s, const std::string& key,
+                               Value::KindCase kind, const std::string& base,
+                               std::vector<pb::ConfigError>* errors) {
+  const Value* v = Field(s, key);
+  if (v == nullptr) return nullptr;
+  if (v->kind_case() != kind) {
+    AddError(errors, JoinPath(base, key), std::string("must be ") + KindName(kind) + ".");
+    return nullptr;
+  }
+  return v;
+}
+
+// A non-empty string when present.
+inline void CheckNonEmptyString(const Struct& s, const std::string& key,
+                                const std::string& base,
+                                std::vector<pb::ConfigError>* errors) {
+  const Value* v = TypedField(s, key, Value::kStringValue, base, errors);
+  if (v != nullptr && Trim(v->string_value()).empty()) {
+    AddError(errors, JoinPath(base, key), "must not be empty.");
+  }
+}
+
+// An integer within [min, max] when present.
+inline void CheckIntegerInRange(const Struct& s, const std::string& key,
+                                const std::string& base, double min, double max,
+                                std::vector<pb::ConfigError>* errors) {
+  const Value* v = TypedField(s, key, Value::kNumberValue, base, errors);
+  if (v == nullptr) return;
+  double d = v->number_value();
+  if (!IsInteger(d) || d < min || d > max) {
+    AddError(errors, JoinPath(base, key),
+             "must be a whole number from " + FormatNumber(min) + " to " +
+                 FormatNumber(max) + ".");
+  }
+}
+
+// A list of non-empty, distinct strings when present; non_empty also forbids [].
+inline void CheckStringList(const Struct& s, const std::string& key, const std::string& base,
+                            bool non_empty, std::vector<pb::ConfigError>* errors) {
+  const Value* v = TypedField(s, key, Value::kListValue, base, errors);
+  if (v == nullptr) return;
+  const std::string path = JoinPath(base, key);
+  if (non_empty && v->list_value().values_size() == 0) {
+    AddError(errors, path, "must list at least one item.");
+  }
+  std::vector<std::string> seen;
+  for (int i = 0; i < v->list_value().values_size(); ++i) {
+    const Value& item = v->list_value().values(i);
+    if (item.kind_case() != Value::kStringValue || item.string_value().empty()) {
+      AddError(errors, IndexPath(path, i), "must be a non-empty string.");
+    } else if (std::find(seen.begin(), seen.end(), item.string_value()) != seen.end()) {
+      AddError(errors, IndexPath(path, i),
+               "repeats \"" + item.string_value() + "\"; items must be distinct.");
+    } else {
+      seen.push_back(item.string_value());
+    }
+  }
+}
+
+// ---- Assignees ----------------------------------------------------------------
+// Every bundled stage says who gets its tasks with a mapping in its config:
+//
+//   assignee: {role: unit_filer, org: "${org}"}   # holders of a role in an org
+//   assignee: {role: authority_reviewer}          # holders of a role, any org
+//   assignee: {user: zhang.san}                   # one person
+//
+// All keys are optional; each absent key keeps the stage's default. `user`
+// names one person and cannot be combined with role or org (a configured user
+// drops the default role/org). org "" means any org. org and user go through
+// Substitute(), so "${org}" is the instance's owning org.
+
+struct Assignee {
+  std::string role;
+  std::string org;
+  std::string user;
+};
+
+// Validates config[key] as an assignee mapping; absent is fine.
+inline void ValidateAssignee(const Struct& config, const std::string& key,
+                             std::vector<pb::ConfigError>* errors) {
+  const Value* v = TypedField(config, key, Value::kStructValue, "", errors);
+  if (v == nullptr) return;
+  const Struct& a = v->struct_value();
+  CheckKnownKeys(a, key, {"role", "org", "user"}, errors);
+  CheckNonEmptyString(a, "role", key, errors);
+  TypedField(a, "org", Value::kStringValue, key, errors);
+  CheckNonEmptyString(a, "user", key, errors);
+  if (Field(a, "user") != nullptr && (Field(a, "role") != nullptr || Field(a, "org") != nullptr)) {
+    AddError(errors, JoinPath(key, "user"),
+             "names one person and cannot be combined with role or org.");
+  }
+}
+
+// config[key] laid over defaults, with ${...} substituted in org and user.
+inline Assignee ResolveAssignee(const pb::StageContext& ctx, const std::string& key,
+                                const Assignee& defaults) {
+  Assignee out = defaults;
+  const Value* v = Field(ctx.config(), key);
+  if (v != nullptr && v->kind_case() == Value::kStructValue) {
+    const Struct& a = v->struct_value();
+    if (Field(a, "user") != nullptr) out = Assignee{};
+    out.role = StringOr(a, "role", out.role);
+    out.org = StringOr(a, "org", out.org);
+    out.user = StringOr(a, "user", out.user);
+  }
+  out.org = Substitute(out.org, ctx);
+  out.user = Substitute(out.user, ctx);
+  return out;
+}
+
+// A task for who, offering actions; due_unix_ms 0 means no due date.
+inline pb::TaskSpec MakeTask(const std::string& name, const std::string& title,
+                             const Assignee& who, const std::vector<std::string>& actions,
+                             int64_t due_unix_ms = 0) {
+  pb::TaskSpec t;
+  t.set_name(name);
+  t.set_title(title);
+  if (!who.user.empty()) {
+    t.set_assignee_user(who.user);
+  } else {
+    t.set_assignee_role(who.role);
+    t.set_assignee_org(who.org);
+  }
+  for (const std::string& a : actions) t.add_actions(a);
+  t.set_due_unix_ms(due_unix_ms);
+  return t;
+}
+
+// ---- Rejections ----------------------------------------------------------------
+// Act hooks collect every problem with a request before refusing it:
+//
+//   pb::Decision bad;            // accepted == false until proven otherwise
+//   RejectUnknownFields(req.payload(), "payload", {"grade"}, &bad);
+//   ...
+//   if (bad.rejections_size() > 0) return bad;
+
+inline void AddRejection(pb::Decision* d, const std::string& field,
+                         const std::string& message) {
+  d->set_accepted(false);
+  pb::Rejection* r = d->add_rejections();
+  r->set_field(field);
+  r->set_message(message);
+}
+
+// "<base>.<key>: unknown field (未知字段)" for every key outside allowed.
+inline void RejectUnknownFields(const Struct& s, const std::string& base,
+                                const std::vector<std::string>& allowed, pb::Decision* d) {
+  for (const std::string& key : UnknownKeys(s, allowed)) {
+    AddRejection(d, JoinPath(base, key), "unknown field (未知字段)");
+  }
+}
+
+// A Rejection for a request whose task or action this stage does not know
+// (the engine checks actions against the task, so this means a mismatch
+// between definition and plugin).
+inline pb::Decision RejectUnknownAction(const pb::ActRequest& request) {
+  return Reject("action", "task '" + request.task().name() + "' of this stage has no action '" +
+                              request.action() + "'");
+}
+
+namespace internal {
+
+inline int WriteOut(const std::string& bytes, uint8_t** out, size_t* out_len) {
+  *out = nullptr;
+  *out_len = 0;
+  if (bytes.empty()) return 0;
+  auto* buf = static_cast<uint8_t*>(std::malloc(bytes.size()));
+  if (buf == nullptr) return -1;
+  std::memcpy(buf, bytes.data(), bytes.size());
+  *out = buf;
+  *out_len = bytes.size();
+  return 0;
+}
+
+inline int Fail(int code, const std::string& message, uint8_t** out, size_t* out_len) {
+  WriteOut(message, out, out_len);
+  return code;
+}
+
+// Parses Req, runs fn, serializes the result; converts every failure
+// (including exceptions) into an error code plus message.
+template <typename Req, typename Fn>
+int CallHook(const char* hook, const uint8_t* request, size_t request_len,
+             uint8_t** out, size_t* out_len, Fn&& fn) noexcept {
+  *out = nullptr;
+  *out_len = 0;
+  try {
+    Req req;
+    if (!req.ParseFromArray(request, static_cast<int>(request_len))) {
+      return Fail(BPM_PLUGIN_BAD_REQUEST,
+                  std::string(hook) + ": request is not a valid " +
+                      Req::descriptor()->full_name(),
+                  out, out_len);
+    }
+    std::string bytes = fn(req).SerializeAsString();
+    if (WriteOut(bytes, out, out_len) != 0) {
+      return Fail(BPM_PLUGIN_INTERNAL, std::string(hook) + ": out of memory", out, out_len);
+    }
+    return BPM_PLUGIN_OK;
+  } catch (const std::exception& e) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw an exception: " + e.what(), out, out_len);
+  } catch (...) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw a non-standard exception", out, out_len);
+  }
+}
+
+inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
+
+}  // namespace internal
+}  // namespace bpm::plugin
+
+// Exports CLASS as the stage plugin NAME, VERSION. Use once per plugin.
+#define BPM_PLUGIN_EXPORT(CLASS, NAME, VERSION)                                       \
+  namespace {                                                                         \
+  const CLASS& BpmPluginInstance() {                                                  \
+    static const CLASS instance;                                                      \
+    return instance;                                                                  \
+  }                                                                                   \
+  int BpmHookDescribe(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {          \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::DescribeRequest>(     \
+        "describe", r, n, o, on,                                                      \
+        [](const ::bpm::plugin::pb::DescribeRequest&) {                               \
+          return BpmPluginInstance().Describe();                                      \
+        });                                                                           \
+  }                                                                                   \
+  int BpmHookValidate(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {          \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::ValidateConfigRequest>( \
+        "validate_config", r, n, o, on,                                               \
+        [](const ::bpm::plugin::pb::ValidateConfigRequest& q) {                       \
+          std::vector<::bpm::plugin::pb::ConfigError> errors;                         \
+          BpmPluginInstance().ValidateConfig(q.config(), &errors);                    \
+          ::bpm::plugin::pb::ValidateConfigResponse resp;                             \
+          for (auto& e : errors) *resp.add_errors() = std::move(e);                   \
+          return resp;                                                                \
+        });                                                                           \
+  }                                                                                   \
+  int BpmHookEnter(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {             \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::EnterRequest>(        \
+        "enter", r, n, o, on,                                                         \
+        [](const ::bpm::plugin::pb::EnterRequest& q) { return BpmPluginInstance().Enter(q); }); \
+  }                                                                                   \
+  int BpmHookAct(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {               \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::ActRequest>(          \
+        "act", r, n, o, on,                                                           \
+        [](const ::bpm::plugin::pb::ActRequest& q) { return BpmPluginInstance().Act(q); }); \
+  }                                                                                   \
+  int BpmHookTimer(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {             \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::TimerRequest>(        \
+        "on_timer", r, n, o, on,                                                      \
+        [](const ::bpm::plugin::pb::TimerRequest& q) { return BpmPluginInstance().OnTimer(q); }); \
+  }                                                                                   \
+  const bpm_plugin_v1 kBpmPluginTable = {                                             \
+      BPM_PLUGIN_ABI_MAJOR, BPM_PLUGIN_ABI_MINOR, NAME, VERSION,                      \
+      &BpmHookDescribe,     &BpmHookValidate,     &BpmHookEnter,                      \
+      &BpmHookAct,          &BpmHookTimer,        &::bpm::plugin::internal::FreeBuffer}; \
+  }                                                                                   \
+  extern "C" __attribute__((visibility("default"))) const bpm_plugin_v1*              \
+  bpm_plugin_entry_v1(void) {                                                         \
+    return &kBpmPluginTable;                                                          \
+  }

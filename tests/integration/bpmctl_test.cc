@@ -1,0 +1,591 @@
+// End to end through the command line: the real bpmctl binary, run as a
+// subprocess the way a newcomer would run it from a shell, against a real
+// bpmd (subprocess, port 0, real plugins, the bundled workflows). Identity and
+// server come from the environment (BPM_SERVER, BPM_USER, BPM_ROLES, BPM_ORG).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/support/test_env.h"
+
+extern char** environ;
+
+namespace bpm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+namespace v1 = ::bpm::v1;
+
+// ---- Running bpmctl ---------------------------------------------------------
+
+struct Result {
+  int exit = -1;  // exit status; -1 if killed (timeout) or not run
+  std::string out, err;
+};
+
+using EnvVars = std::map<std::string, std::string>;
+
+// Runs BPM_BINARY_DIR/bin/bpmctl with `args`, the test's environment minus
+// any BPM_SERVER/BPM_USER/BPM_ROLES/BPM_ORG plus `env`, stdin from /dev/null,
+// in directory `cwd` (if set). Kills it after 30 s.
+Result Run(const std::vector<std::string>& args, const EnvVars& env, const std::string& cwd = "") {
+  Result result;
+  std::vector<std::string> argv_s = {testing::BinaryDir() + "/bin/bpmctl"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    if (name == "BPM_SERVER" || name == "BPM_USER" || name == "BPM_ROLES" || name == "BPM_ORG" ||
+        env.count(name)) {
+      continue;
+    }
+    env_s.push_back(entry);
+  }
+  for (const auto& [name, value] : env) env_s.push_back(name + "=" + value);
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2 failed";
+    return result;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_pipe[1], 1) < 0 ||
+        dup2(err_pipe[1], 2) < 0 || (!cwd.empty() && chdir(cwd.c_str()) != 0)) {
+      _exit(126);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool timed_out = false;
+  int open_fds = 2;
+  while (open_fds > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buffer[4096];
+      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (timed_out) {
+    ADD_FAILURE() << "bpmctl timed out after 30 s: " << argv_s[1];
+  } else if (WIFEXITED(status)) {
+    result.exit = WEXITSTATUS(status);
+  }
+  return result;
+}
+
+// For failure messages: what a command printed.
+std::string Dump(const Result& r) {
+  return "exit " + std::to_string(r.exit) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
+}
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
+  return message;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// How many lines of `text` match `pattern` entirely.
+int CountMatching(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  int n = 0;
+  for (const auto& line : Lines(text)) n += std::regex_match(line, re) ? 1 : 0;
+  return n;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// ---- Identities and data (as in chain_test) ----------------------------------
+
+struct Who {
+  std::string user, roles, org;
+};
+const Who kUnit{"zhang", "unit_filer", "906017"};
+const Who kAuthority{"li", "authority_reviewer", "906"};
+const Who kFinance{"wang", "finance_reviewer", "czj"};
+const Who kPerformance{"zhao", "performance_section", "czj"};
+const Who kStranger{"mallory", "unit_filer", "999999"};
+
+const char* kTargetPayload = R"({
+  "project_name": "乡村道路养护", "amount": 1200000, "annual_goal": "完成道路养护120公里",
+  "indicators": [
+    {"level1": "产出指标", "level2": "数量指标", "name": "养护里程", "operator": "≥",
+     "target": "120", "unit": "公里", "weight": 40},
+    {"level1": "效益指标", "level2": "社会效益指标", "name": "通行条件改善", "operator": "定性",
+     "target": "明显改善", "weight": 30},
+    {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "群众满意度",
+     "operator": "≥", "target": "90", "unit": "%", "weight": 30}]})";
+
+// A definition whose only non-final state names a stage plugin that does not
+// exist: line 5, column 12 is "nosuch".
+const char* kUnknownStage =
+    "key: y\n"
+    "initial: a\n"
+    "states:\n"
+    "  a:\n"
+    "    stage: nosuch\n"
+    "    on: { done: z }\n"
+    "  z: { final: true }\n";
+
+class BpmctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "bpmctl"));
+    ASSERT_TRUE(bpmd_->Start());
+  }
+
+  EnvVars As(const Who& who) const {
+    return {{"BPM_SERVER", bpmd_->address()},
+            {"BPM_USER", who.user},
+            {"BPM_ROLES", who.roles},
+            {"BPM_ORG", who.org}};
+  }
+
+  Result Ctl(const Who& who, const std::vector<std::string>& args, const std::string& cwd = "") {
+    return Run(args, As(who), cwd);
+  }
+
+  // Starts target-filing for subject P-1 owned by the unit; returns the instance.
+  v1::Instance StartOne() {
+    const Result r =
+        Ctl(kUnit, {"start", "target-filing", "--subject", "P-1", "--org", "906017", "--json"});
+    EXPECT_EQ(r.exit, 0) << Dump(r);
+    return ParseJson<v1::StartInstanceResponse>(r.out).instance();
+  }
+
+  // The one task of `instance_id` in who's inbox (via `bpmctl inbox --json`).
+  v1::Task InboxTask(const Who& who, const std::string& instance_id) {
+    const Result r = Ctl(who, {"inbox", "--json"});
+    EXPECT_EQ(r.exit, 0) << Dump(r);
+    EXPECT_EQ(r.err, "");
+    std::vector<v1::Task> found;
+    for (const auto& task : ParseJson<v1::InboxResponse>(r.out).tasks()) {
+      if (task.instance_id() == instance_id) found.push_back(task);
+    }
+    EXPECT_EQ(found.size(), 1u) << who.user << "'s inbox:\n" << r.out;
+    return found.empty() ? v1::Task() : found[0];
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BpmdProcess> bpmd_;
+};
+
+// ---- Tests ------------------------------------------------------------------
+
+TEST_F(BpmctlTest, HealthPrintsServing) {
+  const Result r = Ctl(kUnit, {"health"});
+  EXPECT_EQ(r.exit, 0) << Dump(r);
+  EXPECT_EQ(r.out, "SERVING\n");
+  EXPECT_EQ(r.err, "");
+
+  // --server on the command line wins over BPM_SERVER; nobody listens on port 1.
+  const Result down = Ctl(kUnit, {"health", "--server", "127.0.0.1:1", "--timeout", "5"});
+  EXPECT_EQ(down.exit, 1) << Dump(down);
+  EXPECT_EQ(down.out, "");
+  EXPECT_THAT(down.err, StartsWith("bpmctl: health: UNAVAILABLE"));
+}
+
+TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
+  const Result json = Ctl(kUnit, {"defs", "--json"});
+  ASSERT_EQ(json.exit, 0) << Dump(json);
+  const auto defs = ParseJson<v1::ListDefinitionsResponse>(json.out);
+  ASSERT_EQ(defs.definitions_size(), 1) << json.out;
+  const auto& def = defs.definitions(0);
+  EXPECT_EQ(def.key(), "target-filing");
+  EXPECT_EQ(def.version(), 1);
+  EXPECT_EQ(def.title(), "绩效目标填报与审核");
+  EXPECT_EQ(def.content_hash().size(), 64u);
+  EXPECT_THAT(def.states(), ElementsAre("draft", "authority_review", "finance_review",
+                                        "rectification", "disclosure", "done", "closed"));
+
+  const Result table = Ctl(kUnit, {"defs"});
+  EXPECT_EQ(table.exit, 0) << Dump(table);
+  EXPECT_EQ(table.err, "");
+  const auto lines = Lines(table.out);
+  ASSERT_EQ(lines.size(), 2u) << table.out;
+  EXPECT_THAT(lines[0], StartsWith("KEY            VERSION  TITLE"));
+  EXPECT_THAT(lines[1], StartsWith("target-filing  1        绩效目标填报与审核  draft,"));
+  EXPECT_THAT(lines[1], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
+}
+
+TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
+  // Run from the source tree with a relative path, as the README does.
+  const Result good =
+      Ctl(kUnit, {"validate", "workflows/target-filing.yaml"}, testing::SourceDir());
+  EXPECT_EQ(good.exit, 0) << Dump(good);
+  EXPECT_EQ(good.out, "workflows/target-filing.yaml: ok (key target-filing)\n");
+  EXPECT_EQ(good.err, "");
+
+  const std::string bad = dir_.path() + "/bad.yaml";
+  WriteFile(bad, kUnknownStage);
+  const Result invalid = Ctl(kUnit, {"validate", bad});
+  EXPECT_EQ(invalid.exit, 1) << Dump(invalid);
+  EXPECT_EQ(invalid.err, "");
+  const auto lines = Lines(invalid.out);
+  ASSERT_EQ(lines.size(), 1u) << invalid.out;
+  EXPECT_THAT(lines[0], StartsWith(bad + ":5:12: state 'a': unknown stage plugin 'nosuch'; loaded: "));
+  EXPECT_THAT(lines[0], HasSubstr("department_submit"));
+
+  // A YAML syntax error: the position of the unclosed flow sequence's end.
+  const std::string broken = dir_.path() + "/broken.yaml";
+  WriteFile(broken, "key: x\ninitial: a\nstates:\n  a:\n    stage: [review\n");
+  const Result syntax = Ctl(kUnit, {"validate", broken});
+  EXPECT_EQ(syntax.exit, 1) << Dump(syntax);
+  EXPECT_THAT(syntax.out, StartsWith(broken + ":6:1: YAML syntax"));
+
+  // Several files: each reported, the exit code is the worst.
+  const Result both = Ctl(kUnit, {"validate", testing::SourceDir() + "/workflows/target-filing.yaml", bad});
+  EXPECT_EQ(both.exit, 1) << Dump(both);
+  EXPECT_THAT(both.out, HasSubstr("/workflows/target-filing.yaml: ok (key target-filing)\n"));
+  EXPECT_THAT(both.out, HasSubstr(bad + ":5:12: "));
+
+  // A file that cannot be read is a usage error.
+  const Result missing = Ctl(kUnit, {"validate", dir_.path() + "/nope.yaml"});
+  EXPECT_EQ(missing.exit, 2) << Dump(missing);
+  EXPECT_EQ(missing.err, "bpmctl: validate: cannot read " + dir_.path() +
+                             "/nope.yaml: No such file or directory\n");
+
+  // Deploying the invalid file fails with the same position.
+  const Result deploy = Ctl(kUnit, {"deploy", bad});
+  EXPECT_EQ(deploy.exit, 1) << Dump(deploy);
+  EXPECT_EQ(deploy.out, "");
+  EXPECT_THAT(deploy.err, StartsWith("bpmctl: deploy: INVALID_ARGUMENT: "));
+  EXPECT_THAT(deploy.err, HasSubstr(bad + ":5:12: state 'a': unknown stage plugin 'nosuch'"));
+}
+
+TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
+  const std::string copy = dir_.path() + "/target-filing.yaml";
+  WriteFile(copy, testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml") +
+                      "# 2026 revision\n");
+
+  const Result first = Ctl(kFinance, {"deploy", copy});
+  EXPECT_EQ(first.exit, 0) << Dump(first);
+  EXPECT_EQ(first.err, "");
+  const Result listed = Ctl(kFinance, {"defs", "target-filing", "--json"});
+  ASSERT_EQ(listed.exit, 0) << Dump(listed);
+  const auto defs = ParseJson<v1::ListDefinitionsResponse>(listed.out);
+  ASSERT_EQ(defs.definitions_size(), 2) << listed.out;
+  std::string v2_hash;
+  for (const auto& def : defs.definitions()) {
+    if (def.version() == 2) v2_hash = def.content_hash();
+  }
+  ASSERT_EQ(v2_hash.size(), 64u) << listed.out;
+  EXPECT_EQ(first.out, "deployed target-filing version 2 (sha256 " + v2_hash.substr(0, 12) + "…)\n");
+
+  const Result again = Ctl(kFinance, {"deploy", copy});
+  EXPECT_EQ(again.exit, 0) << Dump(again);
+  EXPECT_EQ(again.out, "unchanged: target-filing version 2\n");
+  EXPECT_EQ(again.err, "");
+
+  // The latest version is what `defs` shows and what new instances use.
+  const Result latest = Ctl(kFinance, {"defs", "--json"});
+  ASSERT_EQ(latest.exit, 0) << Dump(latest);
+  const auto latest_defs = ParseJson<v1::ListDefinitionsResponse>(latest.out);
+  ASSERT_EQ(latest_defs.definitions_size(), 1) << latest.out;
+  EXPECT_EQ(latest_defs.definitions(0).version(), 2);
+  EXPECT_EQ(StartOne().definition_version(), 2);
+
+  // `def` prints the deployed YAML back, byte for byte.
+  const Result yaml = Ctl(kFinance, {"def", "target-filing", "--version", "2"});
+  EXPECT_EQ(yaml.exit, 0) << Dump(yaml);
+  EXPECT_EQ(yaml.out, testing::ReadFile(copy));
+}
+
+TEST_F(BpmctlTest, WholeChainFromTheCommandLine) {
+  // Start, as the unit.
+  const v1::Instance started = StartOne();
+  const std::string id = started.id();
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(started.definition_key(), "target-filing");
+  EXPECT_EQ(started.definition_version(), 1);
+  EXPECT_EQ(started.subject_ref(), "P-1");
+  EXPECT_EQ(started.org(), "906017");
+  EXPECT_EQ(started.state(), "draft");
+  EXPECT_EQ(started.status(), "running");
+  EXPECT_EQ(started.started_by(), "zhang");
+  EXPECT_EQ(started.version(), 1);
+
+  // The unit's inbox: the filing task, as JSON and as a table.
+  const v1::Task draft = InboxTask(kUnit, id);
+  EXPECT_EQ(draft.state(), "draft");
+  EXPECT_EQ(draft.subject_ref(), "P-1");
+  EXPECT_THAT(draft.actions(), ElementsAre("submit"));
+  const Result inbox = Ctl(kUnit, {"inbox"});
+  EXPECT_EQ(inbox.exit, 0) << Dump(inbox);
+  const auto inbox_lines = Lines(inbox.out);
+  ASSERT_EQ(inbox_lines.size(), 2u) << inbox.out;
+  EXPECT_THAT(inbox_lines[0], StartsWith("TASK ID"));
+  EXPECT_THAT(inbox_lines[1], StartsWith(draft.id() + "  " + id + "  P-1  "));
+  EXPECT_THAT(inbox_lines[1], HasSubstr("  submit  "));
+  // Another unit does not see it.
+  const Result other = Ctl(kStranger, {"inbox", "--json"});
+  EXPECT_EQ(other.exit, 0) << Dump(other);
+  EXPECT_EQ(ParseJson<v1::InboxResponse>(other.out).tasks_size(), 0) << other.out;
+
+  // Submit the form from a file.
+  const std::string form = dir_.path() + "/form.json";
+  WriteFile(form, kTargetPayload);
+  Result r = Ctl(kUnit, {"act", draft.id(), "submit", "--payload", "@" + form});
+  ASSERT_EQ(r.exit, 0) << Dump(r);
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, StartsWith("ok: instance " + id + " now in state authority_review (version 2)\n\n"
+                                "Instance:    " + id + "\n"));
+
+  // Competent department approves.
+  const v1::Task review = InboxTask(kAuthority, id);
+  EXPECT_EQ(review.state(), "authority_review");
+  r = Ctl(kAuthority, {"act", review.id(), "approve", "--comment", "同意"});
+  ASSERT_EQ(r.exit, 0) << Dump(r);
+  EXPECT_THAT(r.out, StartsWith("ok: instance " + id + " now in state finance_review (version 3)\n"));
+
+  // Finance approves with grade 优.
+  const v1::Task final_review = InboxTask(kFinance, id);
+  EXPECT_EQ(final_review.state(), "finance_review");
+  r = Ctl(kFinance, {"act", final_review.id(), "approve", "--payload", R"({"grade":"优"})"});
+  ASSERT_EQ(r.exit, 0) << Dump(r);
+  EXPECT_THAT(r.out, StartsWith("ok: instance " + id + " now in state disclosure (version 4)\n"));
+
+  // Performance section publishes; the instance is done.
+  const v1::Task disclosure = InboxTask(kPerformance, id);
+  EXPECT_EQ(disclosure.state(), "disclosure");
+  r = Ctl(kPerformance, {"act", disclosure.id(), "publish", "--json"});
+  ASSERT_EQ(r.exit, 0) << Dump(r);
+  const v1::Instance done = ParseJson<v1::ActResponse>(r.out).instance();
+  EXPECT_EQ(done.state(), "done");
+  EXPECT_EQ(done.status(), "completed");
+  EXPECT_EQ(done.open_tasks_size(), 0);
+  EXPECT_EQ(done.version(), 5);
+  // Nothing left in anyone's inbox.
+  for (const Who& who : {kUnit, kAuthority, kFinance, kPerformance}) {
+    const Result empty = Ctl(who, {"inbox"});
+    EXPECT_EQ(empty.exit, 0) << Dump(empty);
+    EXPECT_EQ(Lines(empty.out).size(), 1u) << who.user << ":\n" << empty.out;
+  }
+
+  // show: header fields, variables, no open tasks, then the history.
+  const Result show = Ctl(kFinance, {"show", id});
+  ASSERT_EQ(show.exit, 0) << Dump(show);
+  EXPECT_EQ(show.err, "");
+  EXPECT_THAT(show.out, StartsWith("Instance:    " + id + "\n"
+                                   "Definition:  target-filing@1\n"
+                                   "Subject:     P-1\n"
+                                   "Org:         906017\n"
+                                   "Status:      completed\n"
+                                   "State:       done\n"
+                                   "Version:     5\n"
+                                   "Started by:  zhang\n"));
+  EXPECT_THAT(show.out, HasSubstr("\nVariables:\n{\n"));
+  EXPECT_THAT(show.out, HasSubstr("\n  \"grade\": \"优\""));
+  EXPECT_THAT(show.out, HasSubstr("\n\nOpen tasks: none\n\nHistory:\nSEQ  "));
+  EXPECT_EQ(CountMatching(show.out, R"(\d+ +\S+ \S+ +li +acted +approve +authority_review → finance_review +同意)"), 1)
+      << show.out;
+
+  // history: the same table alone, one row per event of `history --json`.
+  const Result history_json = Ctl(kFinance, {"history", id, "--json"});
+  ASSERT_EQ(history_json.exit, 0) << Dump(history_json);
+  const auto events = ParseJson<v1::GetHistoryResponse>(history_json.out).events();
+  ASSERT_GE(events.size(), 6) << history_json.out;
+  EXPECT_EQ(events.begin()->kind(), "started");
+  EXPECT_EQ(events.rbegin()->kind(), "completed");
+  const Result history = Ctl(kFinance, {"history", id});
+  ASSERT_EQ(history.exit, 0) << Dump(history);
+  EXPECT_EQ(history.err, "");
+  const auto history_lines = Lines(history.out);
+  ASSERT_EQ(history_lines.size(), static_cast<size_t>(events.size()) + 1) << history.out;
+  EXPECT_THAT(history_lines[0], StartsWith("SEQ  TIME"));
+  EXPECT_THAT(history_lines[0], HasSubstr("ACTOR"));
+  EXPECT_THAT(history_lines[1], StartsWith("1    "));
+  EXPECT_THAT(history_lines[1], HasSubstr("  zhang  "));
+  EXPECT_THAT(history_lines[1], HasSubstr("  started"));
+  EXPECT_THAT(show.out, HasSubstr("\nHistory:\n" + history.out));
+  const std::string row = R"(\d+ +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +)";
+  EXPECT_EQ(CountMatching(history.out, row + "zhang +acted +submit +draft → authority_review"), 1)
+      << history.out;
+  EXPECT_EQ(CountMatching(history.out, row + "li +acted +approve +authority_review → finance_review +同意"), 1)
+      << history.out;
+  EXPECT_EQ(CountMatching(history.out, row + "wang +acted +approve +finance_review → disclosure"), 1)
+      << history.out;
+  EXPECT_EQ(CountMatching(history.out, row + "zhao +acted +publish +disclosure → done"), 1)
+      << history.out;
+
+  // docs: the disclosure snapshot; doc: its content, with the hash on stderr.
+  const Result docs_json = Ctl(kFinance, {"docs", id, "--json"});
+  ASSERT_EQ(docs_json.exit, 0) << Dump(docs_json);
+  const auto docs = ParseJson<v1::ListDocumentsResponse>(docs_json.out);
+  ASSERT_EQ(docs.documents_size(), 1) << docs_json.out;
+  const v1::Document& doc = docs.documents(0);
+  EXPECT_EQ(doc.kind(), "disclosure");
+  EXPECT_EQ(doc.sha256().size(), 64u);
+  const Result docs_table = Ctl(kFinance, {"docs", id});
+  ASSERT_EQ(docs_table.exit, 0) << Dump(docs_table);
+  const auto doc_lines = Lines(docs_table.out);
+  ASSERT_EQ(doc_lines.size(), 2u) << docs_table.out;
+  EXPECT_THAT(doc_lines[0], StartsWith("ID"));
+  EXPECT_THAT(doc_lines[1], StartsWith(doc.id() + "  disclosure  " + doc.state()));
+  EXPECT_THAT(doc_lines[1], HasSubstr("  " + doc.sha256().substr(0, 12) + "  "));
+  const Result content = Ctl(kFinance, {"doc", doc.id()});
+  ASSERT_EQ(content.exit, 0) << Dump(content);
+  EXPECT_EQ(content.out, doc.content());
+  EXPECT_THAT(content.out, HasSubstr("乡村道路养护"));
+  EXPECT_THAT(content.out, HasSubstr("\"grade\":\"优\""));
+  EXPECT_EQ(content.err, "sha256 " + doc.sha256() + "\n");
+
+  // list: the instance, completed.
+  const Result list = Ctl(kFinance, {"list", "--subject", "P-1", "--json"});
+  ASSERT_EQ(list.exit, 0) << Dump(list);
+  const auto listed = ParseJson<v1::ListInstancesResponse>(list.out);
+  ASSERT_EQ(listed.instances_size(), 1) << list.out;
+  EXPECT_EQ(listed.instances(0).id(), id);
+  EXPECT_EQ(listed.instances(0).status(), "completed");
+}
+
+TEST_F(BpmctlTest, ErrorsHaveExactMessagesAndExitCodes) {
+  const v1::Instance inst = StartOne();
+  const v1::Task task = InboxTask(kUnit, inst.id());
+  const std::string form = dir_.path() + "/form.json";
+  WriteFile(form, kTargetPayload);
+
+  // Unknown task: the server's NOT_FOUND, exit 1.
+  Result r = Ctl(kUnit, {"act", "nope", "submit", "--payload", "@" + form});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, StartsWith("bpmctl: act: NOT_FOUND: task"));
+  EXPECT_EQ(r.err, "bpmctl: act: NOT_FOUND: task nope not found\n");
+
+  // Malformed JSON payload: a usage error, exit 2, nothing sent.
+  r = Ctl(kUnit, {"act", task.id(), "submit", "--payload", R"({"project_name": )"});
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, StartsWith("bpmctl: act: --payload: invalid JSON: "));
+  // JSON that is not an object.
+  r = Ctl(kUnit, {"act", task.id(), "submit", "--payload", "[1, 2]"});
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_THAT(r.err, StartsWith("bpmctl: act: --payload: invalid JSON: "));
+  // A payload file that does not exist.
+  r = Ctl(kUnit, {"act", task.id(), "submit", "--payload", "@" + dir_.path() + "/none.json"});
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_EQ(r.err, "bpmctl: act: --payload: cannot read " + dir_.path() +
+                       "/none.json: No such file or directory\n");
+
+  // Wrong actor: a unit_filer of another org.
+  r = Ctl(kStranger, {"act", task.id(), "submit", "--payload", "@" + form});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "bpmctl: act: PERMISSION_DENIED: user mallory (roles unit_filer; org 999999) "
+                   "may not act on task " + task.id() +
+                   ", which is assigned to role unit_filer in org 906017\n");
+
+  // An action the task does not offer.
+  r = Ctl(kUnit, {"act", task.id(), "frobnicate"});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_EQ(r.err, "bpmctl: act: INVALID_ARGUMENT: action: 'frobnicate' is not offered by task " +
+                       task.id() + " in state 'draft'; offered: submit\n");
+
+  // A stale --expect-version.
+  r = Ctl(kUnit, {"act", task.id(), "submit", "--payload", "@" + form, "--expect-version", "8"});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_EQ(r.err, "bpmctl: act: ABORTED: instance " + inst.id() +
+                       " (target-filing v1) is at version 1, not 8: re-read and retry\n");
+
+  // None of that changed the instance: still one event, same open task.
+  const Result history = Ctl(kUnit, {"history", inst.id(), "--json"});
+  ASSERT_EQ(history.exit, 0) << Dump(history);
+  EXPECT_EQ(ParseJson<v1::GetHistoryResponse>(history.out).events_size(), 1) << history.out;
+  EXPECT_EQ(InboxTask(kUnit, inst.id()).id(), task.id());
+
+  // No identity at all.
+  r = Run({"inbox"}, {{"BPM_SERVER", bpmd_->address()}});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_THAT(r.err, StartsWith("bpmctl: inbox: UNAUTHENTICATED: no identity: send metadata x-bpm-user"));
+
+  // start without any org: a usage error before any call.
+  r = Run({"start", "target-filing", "--subject", "P-9"},
+          {{"BPM_SERVER", bpmd_->address()}, {"BPM_USER", "zhang"}, {"BPM_ROLES", "unit_filer"}});
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_EQ(r.err, "bpmctl: start: --org is required (or give the caller's org with BPM_ORG)\n");
+
+  // Unknown instance.
+  r = Ctl(kUnit, {"show", "no-such-instance"});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_THAT(r.err, StartsWith("bpmctl: show: NOT_FOUND: "));
+
+  // Command-line usage errors.
+  r = Ctl(kUnit, {"frobnicate"});
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_THAT(r.err, StartsWith("bpmctl: "));
+  r = Ctl(kUnit, {"act", task.id()});  // ACTION missing
+  EXPECT_EQ(r.exit, 2) << Dump(r);
+  EXPECT_THAT(r.err, StartsWith("bpmctl: "));
+  r = Ctl(kUnit, {"--help"});
+  EXPECT_EQ(r.exit, 0) << Dump(r);
+  EXPECT_THAT(r.out, HasSubstr("validate"));
+}
+
+}  // namespace
+}  // namespace bpm

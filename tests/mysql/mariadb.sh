@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Starts or stops a private MariaDB for the test suite, on 127.0.0.1 and a free
+# port, without systemd. Used by ctest as the "mariadb" fixture:
+#   mariadb.sh start DIR   -> server running; DIR/info has two lines:
+#                             the store URL prefix (append a database name)
+#                             and an admin client command line
+#   mariadb.sh stop DIR    -> server stopped, DIR removed
+set -euo pipefail
+
+cmd=${1:?usage: mariadb.sh start|stop DIR}
+dir=${2:?usage: mariadb.sh start|stop DIR}
+
+stop() {
+  if [[ -f "$dir/mariadb.pid" ]]; then
+    local pid
+    pid=$(cat "$dir/mariadb.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  fi
+  rm -rf "$dir"
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$(( (RANDOM % 20000) + 30000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "mariadb.sh: no free port found" >&2
+  return 1
+}
+
+start() {
+  stop
+  mkdir -p "$dir/data"
+  for tool in mariadb-install-db mariadbd mariadb; do
+    command -v "$tool" >/dev/null || { echo "mariadb.sh: $tool not found (apt-get install mariadb-server-core mariadb-client-core)" >&2; exit 1; }
+  done
+  local user port sock
+  user=$(id -un)
+  port=$(free_port)
+  sock="$dir/mariadb.sock"
+  mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" \
+    --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve --force \
+    >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; exit 1; }
+  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --socket="$sock" --port="$port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/error.log" \
+    --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --innodb-log-file-size=16M --max-connections=500 >"$dir/stdout.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$dir/mariadb.pid"
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "mariadb.sh: mariadbd died at start:" >&2; cat "$dir/error.log" >&2; exit 1
+    fi
+    if mariadb --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  mariadb --no-defaults --socket="$sock" -uroot -e "
+    CREATE USER 'bpm'@'127.0.0.1' IDENTIFIED BY 'bpm';
+    CREATE USER 'bpm'@'localhost' IDENTIFIED BY 'bpm';
+    GRANT ALL ON *.* TO 'bpm'@'127.0.0.1';
+    GRANT ALL ON *.* TO 'bpm'@'localhost';"
+  printf 'mysql://bpm:bpm@127.0.0.1:%s/\nmariadb --no-defaults -h127.0.0.1 -P%s -ubpm -pbpm\n' \
+    "$port" "$port" >"$dir/info"
+  echo "mariadb.sh: MariaDB on 127.0.0.1:$port (pid $pid, data in $dir)"
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: mariadb.sh start|stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,72 @@
+// Test support: where the build put things, temporary directories, the
+// private MariaDB started by the ctest fixture, and a real bpmd subprocess.
+// Thread safety: none needed (tests use these from one thread).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
+
+namespace bpm::testing {
+
+std::string Env(const char* name);          // "" when unset
+std::string SourceDir();                     // BPM_SOURCE_DIR
+std::string PluginDir();                     // BPM_PLUGIN_DIR
+std::string FixturePluginDir();              // BPM_FIXTURE_PLUGIN_DIR
+std::string BinaryDir();                     // BPM_BINARY_DIR
+std::string ReadFile(const std::string& path);
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// "sqlite" or "mysql", from BPM_TEST_BACKEND (default sqlite).
+std::string Backend();
+
+// A store URL for a fresh, empty database of the current backend. For mysql it
+// creates a new database on the fixture's server (named after `tag` plus a
+// random suffix); for sqlite a file in dir.
+std::string FreshStoreUrl(const std::string& dir, const std::string& tag);
+
+// A running bpmd on 127.0.0.1 and a random port, with the real plugins.
+class BpmdProcess {
+ public:
+  BpmdProcess(std::string store_url, std::vector<std::string> extra_args = {});
+  ~BpmdProcess();  // SIGTERM, then wait
+  // Starts and waits until the health service answers SERVING. Fails the
+  // current test (ADD_FAILURE) and returns false on timeout.
+  bool Start();
+  void Kill();     // SIGKILL, then wait
+  void Stop();     // SIGTERM, then wait
+  std::string address() const;
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  const std::string& log_path() const { return log_; }
+
+ private:
+  std::string store_url_;
+  std::vector<std::string> extra_args_;
+  TempDir dir_;
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Client context with development identity metadata and a 10 s deadline.
+std::unique_ptr<grpc::ClientContext> Context(const std::string& user,
+                                             const std::string& roles,
+                                             const std::string& org);
+
+}  // namespace bpm::testing

@@ -1,0 +1,248 @@
+// One conformance suite for every Store backend. ctest runs it twice: on
+// SQLite (label unit) and on the private MariaDB (label mysql), selected by
+// BPM_TEST_BACKEND.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/store/store.h"
+#include "tests/support/test_env.h"
+
+namespace bpm::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = testing::FreshStoreUrl(dir_.path(), "store");
+    auto s = Store::Open(url_, 4);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+
+  InstanceRow NewInstance(const std::string& id, const std::string& subject = "P1") {
+    InstanceRow r;
+    r.id = id;
+    r.def_key = "target-filing";
+    r.def_version = 1;
+    r.subject_ref = subject;
+    r.org = "906017";
+    r.status = "running";
+    r.state = "draft";
+    r.variables_json = R"({"名称":"乡村振兴"})";
+    r.version = 1;
+    r.event_seq = 1;
+    r.started_by = "u1";
+    r.created_ms = 1000;
+    r.updated_ms = 1000;
+    return r;
+  }
+
+  TaskRow NewTask(const std::string& id, const std::string& instance, const std::string& role,
+                  const std::string& org, const std::string& user = "") {
+    TaskRow t;
+    t.id = id;
+    t.instance_id = instance;
+    t.state = "draft";
+    t.name = "fill";
+    t.title = "填报";
+    t.status = "open";
+    t.assignee_user = user;
+    t.assignee_role = role;
+    t.assignee_org = org;
+    t.actions_json = R"(["submit"])";
+    t.data_json = "{}";
+    t.created_ms = 1000;
+    return t;
+  }
+
+  EventRow NewEvent(const std::string& instance, int64_t seq) {
+    EventRow e;
+    e.instance_id = instance;
+    e.seq = seq;
+    e.at_ms = 1000 + seq;
+    e.actor = "u1";
+    e.kind = "acted";
+    e.comment = "意见 " + std::to_string(seq);
+    return e;
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, MigrationsApplied) {
+  auto v = store_->SchemaVersion();
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 1);
+  // Reopening applies nothing twice.
+  auto again = Store::Open(url_, 1);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*(*again)->SchemaVersion(), 1);
+}
+
+TEST_F(StoreTest, DefinitionsVersionByContent) {
+  DefinitionRow d{"k", 0, std::string(64, 'a'), "标题", "k.yaml", "key: k\n", 5};
+  bool created = false;
+  auto v1 = store_->PutDefinition(d, &created);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_TRUE(created);
+  EXPECT_EQ(v1->version, 1);
+  auto same = store_->PutDefinition(d, &created);
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(created);
+  EXPECT_EQ(same->version, 1);
+  d.content_hash = std::string(64, 'b');
+  d.yaml = "key: k\n# v2\n";
+  auto v2 = store_->PutDefinition(d, &created);
+  ASSERT_TRUE(v2.ok());
+  EXPECT_TRUE(created);
+  EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(store_->GetDefinition("k", 0)->version, 2);
+  EXPECT_EQ(store_->GetDefinition("k", 1)->yaml, "key: k\n");
+  EXPECT_EQ(store_->GetDefinition("k", 1)->title, "标题");
+  EXPECT_EQ(store_->ListDefinitions("k")->size(), 2u);
+  EXPECT_EQ(store_->ListDefinitions("")->size(), 1u);
+  auto missing = store_->GetDefinition("k", 9);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "workflow definition k version 9 not found");
+}
+
+TEST_F(StoreTest, CommitWritesEverythingAtomically) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  c.events.push_back(NewEvent("i1", 1));
+  c.documents.push_back({"d1", "i1", "draft", "disclosure", "application/json",
+                         std::string("{\"a\":\"公开\"}\0tail", 20), "ff", 7});
+  c.idempotency = IdempotencyRow{"start:u1", "key-1", "hash", std::string("\x01\x00\x02", 3), 9};
+  ASSERT_TRUE(store_->Apply(c).ok());
+
+  auto inst = store_->GetInstance("i1");
+  ASSERT_TRUE(inst.ok());
+  EXPECT_EQ(inst->variables_json, R"({"名称":"乡村振兴"})");
+  EXPECT_EQ(inst->version, 1);
+  EXPECT_GT(inst->row_id, 0);
+  EXPECT_EQ(store_->ListTasks("i1", true)->size(), 1u);
+  EXPECT_EQ(store_->ListEvents("i1")->at(0).comment, "意见 1");
+  auto doc = store_->GetDocument("d1");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->content, std::string("{\"a\":\"公开\"}\0tail", 20));
+  auto idem = store_->GetIdempotency("start:u1", "key-1");
+  ASSERT_TRUE(idem.ok());
+  ASSERT_TRUE(idem->has_value());
+  EXPECT_EQ((*idem)->response, std::string("\x01\x00\x02", 3));
+  EXPECT_FALSE(store_->GetIdempotency("start:u2", "key-1")->has_value());
+}
+
+TEST_F(StoreTest, StaleVersionIsAbortedAndWritesNothing) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  ASSERT_TRUE(store_->Apply(c).ok());
+
+  Commit win;
+  win.update_instance = NewInstance("i1");
+  win.update_instance->version = 2;
+  win.update_instance->state = "review";
+  win.expected_version = 1;
+  win.close_tasks.push_back({"t1", "completed", 2000, "u1", "submit"});
+  win.events.push_back(NewEvent("i1", 2));
+  ASSERT_TRUE(store_->Apply(win).ok());
+
+  Commit lose = win;  // same expected version: lost the race
+  lose.events = {NewEvent("i1", 3)};
+  lose.insert_tasks.push_back(NewTask("t2", "i1", "x", ""));
+  Status s = store_->Apply(lose);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("instance i1 changed meanwhile"));
+  EXPECT_EQ(store_->ListEvents("i1")->size(), 1u);   // event 3 rolled back
+  EXPECT_EQ(store_->GetTask("t2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetInstance("i1")->state, "review");
+
+  Commit closed;  // closing a task that is no longer open
+  closed.close_tasks.push_back({"t1", "completed", 3000, "u2", "submit"});
+  s = store_->Apply(closed);
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(s.message(), "task t1 is no longer open: re-read and retry");
+  EXPECT_EQ(store_->GetTask("t1")->completed_by, "u1");
+}
+
+TEST_F(StoreTest, DuplicateIdempotencyKeyIsAborted) {
+  Commit a;
+  a.insert_instance = NewInstance("i1");
+  a.idempotency = IdempotencyRow{"s", "k", "h1", "r1", 1};
+  ASSERT_TRUE(store_->Apply(a).ok());
+  Commit b;
+  b.insert_instance = NewInstance("i2");
+  b.idempotency = IdempotencyRow{"s", "k", "h2", "r2", 2};
+  EXPECT_EQ(store_->Apply(b).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetInstance("i2").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  c.insert_tasks = {NewTask("mine", "i1", "", "", "alice"),
+                    NewTask("role-org", "i1", "unit_filer", "906017"),
+                    NewTask("role-any", "i1", "finance_reviewer", ""),
+                    NewTask("other-org", "i1", "unit_filer", "906018"),
+                    NewTask("for-bob", "i1", "", "", "bob")};
+  ASSERT_TRUE(store_->Apply(c).ok());
+  auto ids = [](const std::vector<TaskRow>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.id);
+    return out;
+  };
+  Caller alice{"alice", {"unit_filer", "finance_reviewer"}, "906017"};
+  EXPECT_THAT(ids(*store_->Inbox(alice, 0, 10)),
+              ::testing::ElementsAre("mine", "role-org", "role-any"));
+  Caller nobody{"carol", {}, "906017"};
+  EXPECT_TRUE(store_->Inbox(nobody, 0, 10)->empty());
+  // Paging by row_id.
+  auto first = *store_->Inbox(alice, 0, 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_THAT(ids(*store_->Inbox(alice, first[1].row_id, 10)), ::testing::ElementsAre("role-any"));
+}
+
+TEST_F(StoreTest, ListInstancesFiltersAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    Commit c;
+    c.insert_instance = NewInstance("i" + std::to_string(i), i % 2 ? "odd" : "even");
+    ASSERT_TRUE(store_->Apply(c).ok());
+  }
+  InstanceFilter f;
+  f.subject_ref = "even";
+  EXPECT_EQ(store_->ListInstances(f, 0, 10)->size(), 3u);
+  f = {};
+  auto page = *store_->ListInstances(f, 0, 2);
+  ASSERT_EQ(page.size(), 2u);
+  auto rest = *store_->ListInstances(f, page[1].row_id, 10);
+  EXPECT_EQ(rest.size(), 3u);
+  f.state = "nope";
+  EXPECT_TRUE(store_->ListInstances(f, 0, 10)->empty());
+}
+
+TEST_F(StoreTest, DataSurvivesReopen) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  ASSERT_TRUE(store_->Apply(c).ok());
+  store_.reset();
+  auto again = Store::Open(url_, 2);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->GetInstance("i1")->subject_ref, "P1");
+}
+
+TEST(StoreOpenTest, BadUrls) {
+  auto s = Store::Open("postgres://x");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("use sqlite:PATH or mysql://"));
+  EXPECT_EQ(Store::Open("sqlite:").status().code(), absl::StatusCode::kInvalidArgument);
+  auto down = Store::Open("mysql://u:p@127.0.0.1:1/db", 1);
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace bpm::store
