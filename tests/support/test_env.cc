@@ -152,6 +152,7 @@ void BpmdProcess::Kill() {
 
 void BpmdProcess::Stop() {
   if (pid_ <= 0) return;
+  channel_.reset();
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what bpm needs from Debian 12 (only packages that are missing),
+# then configures and builds. Shared by deploy/run.sh and deploy/test.sh.
+#
+#   deploy/setup.sh [--build-dir DIR] [--werror] [--sanitize] [--no-tests] [TARGET...]
+#
+# Idempotent and non-interactive; re-running only rebuilds what changed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$root/build"
+cmake_args=()
+targets=()
+tests=ON
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) build_dir=$2; shift 2 ;;
+    --werror) cmake_args+=(-DBPM_WERROR=ON); shift ;;
+    --sanitize) cmake_args+=(-DBPM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug); shift ;;
+    --no-tests) tests=OFF; shift ;;
+    -*) echo "setup.sh: unknown option $1" >&2; exit 2 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libsoci-dev libmariadb-dev libsqlite3-dev libboost-dev libyaml-cpp-dev
+  libssl-dev libcli11-dev libgtest-dev libgmock-dev
+  mariadb-server-core mariadb-client-core
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup.sh: installing ${missing[*]}"
+  sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -f "$build_dir/CMakeCache.txt" ]] || [[ ${#cmake_args[@]} -gt 0 ]] || \
+   ! grep -q "BPM_BUILD_TESTS:BOOL=$tests" "$build_dir/CMakeCache.txt"; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DBPM_BUILD_TESTS=$tests "${cmake_args[@]}"
+fi
+jobs=$(nproc 2>/dev/null || echo 2)
+if [[ ${#targets[@]} -gt 0 ]]; then
+  cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
+else
+  cmake --build "$build_dir" -j "$jobs"
+fi
