@@ -49,8 +49,8 @@ class Parser {
   void ForEachKey(const YAML::Node& map, const std::string& where,
                   const std::vector<std::string>& allowed, Fn&& fn) {
     std::map<std::string, Position> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& k = it->first;
+    for (const auto& kv : map) {  // kv is a value: its nodes stay alive in the body
+      const YAML::Node& k = kv.first;
       if (!k.IsScalar()) {
         Error(k, absl::StrCat(where, ": keys must be plain names, not ", TypeName(k)));
         continue;
@@ -68,7 +68,7 @@ class Parser {
                               absl::StrJoin(allowed, ", ")));
         continue;
       }
-      fn(key, k, it->second);
+      fn(key, k, kv.second);
     }
   }
 

@@ -494,9 +494,10 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
   }
 
   Working w;
-  BPM_ASSIGN_OR_RETURN(w.def, Compiled(req.definition_key(), req.definition_version()));
+  // Resolve "latest" to a fixed version first; the instance stays on it.
   BPM_ASSIGN_OR_RETURN(store::DefinitionRow defrow,
                        store_.GetDefinition(req.definition_key(), req.definition_version()));
+  BPM_ASSIGN_OR_RETURN(w.def, Compiled(defrow.key, defrow.version));
   w.caller = caller;
   w.now = clock_.NowMillis();
   w.vars = req.variables();

@@ -1,5 +1,9 @@
 #include "core/engine/lifecycle.h"
 
+// GCC 12 reports a false -Wuse-after-free inside Boost.Statechart 1.74's
+// intrusive reference counting (counted_base.hpp) when inlining at -O2.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuse-after-free"
 #include <boost/mpl/list.hpp>
 #include <boost/statechart/custom_reaction.hpp>
 #include <boost/statechart/event.hpp>
@@ -7,6 +11,7 @@
 #include <boost/statechart/state.hpp>
 #include <boost/statechart/state_machine.hpp>
 #include <boost/statechart/transition.hpp>
+#pragma GCC diagnostic pop
 #include <vector>
 
 #include "absl/strings/str_cat.h"

@@ -212,7 +212,9 @@ TEST_F(ChainTest, WholeChainWithReturnAndRectificationLoop) {
       saw_return_comment = true;
       EXPECT_EQ(e.actor(), "li");
     }
-    if (e.action() == "submit" && e.from_state() == "draft") EXPECT_EQ(e.payload_digest().size(), 64u);
+    if (e.action() == "submit" && e.from_state() == "draft") {
+      EXPECT_EQ(e.payload_digest().size(), 64u);
+    }
   }
   EXPECT_EQ(acted, 11);
   EXPECT_TRUE(saw_return_comment);
