@@ -206,6 +206,41 @@ void Post(TaskMachine& m, TaskEvent e) {
 
 }  // namespace
 
+// ---- Shared by both lifecycles ------------------------------------------------
+
+namespace {
+
+template <typename Event>
+using Paths = std::vector<std::pair<std::string, std::vector<Event>>>;
+
+// Rebuilds a machine in the stored status by replaying the events that lead
+// there; null for a status no path names.
+template <typename Wrapper, typename Event>
+std::unique_ptr<Wrapper> Replay(const Paths<Event>& paths, const std::string& status) {
+  for (const auto& [name, path] : paths) {
+    if (name != status) continue;
+    auto m = std::make_unique<Wrapper>();
+    m->sm.initiate();
+    for (Event e : path) Post(m->sm, e);
+    return m;
+  }
+  return nullptr;
+}
+
+template <typename Wrapper, typename Event>
+Status FireOn(Wrapper& m, Event event, const std::string& subject) {
+  std::string before = m.sm.status;
+  m.sm.consumed = true;
+  Post(m.sm, event);
+  if (!m.sm.consumed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(subject, " is ", before, "; ", ToString(event), " is not allowed"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 // ---- InstanceLifecycle ------------------------------------------------------------
 
 struct InstanceLifecycle::Machine {
@@ -217,15 +252,10 @@ InstanceLifecycle::~InstanceLifecycle() = default;
 InstanceLifecycle::InstanceLifecycle(InstanceLifecycle&&) noexcept = default;
 InstanceLifecycle& InstanceLifecycle::operator=(InstanceLifecycle&&) noexcept = default;
 
-InstanceLifecycle InstanceLifecycle::New() {
-  auto m = std::make_unique<Machine>();
-  m->sm.initiate();
-  return InstanceLifecycle(std::move(m));
-}
+InstanceLifecycle InstanceLifecycle::New() { return *Restore("created"); }
 
 StatusOr<InstanceLifecycle> InstanceLifecycle::Restore(const std::string& status) {
-  // The stored status is reached by replaying the events that lead to it.
-  static const std::vector<std::pair<std::string, std::vector<InstanceEvent>>> kPaths = {
+  static const Paths<InstanceEvent> kPaths = {
       {"created", {}},
       {"running", {InstanceEvent::kStart}},
       {"suspended", {InstanceEvent::kStart, InstanceEvent::kSuspend}},
@@ -233,24 +263,15 @@ StatusOr<InstanceLifecycle> InstanceLifecycle::Restore(const std::string& status
       {"completed", {InstanceEvent::kStart, InstanceEvent::kComplete}},
       {"terminated", {InstanceEvent::kStart, InstanceEvent::kTerminate}},
   };
-  for (const auto& [name, path] : kPaths) {
-    if (name != status) continue;
-    InstanceLifecycle lc = New();
-    for (InstanceEvent e : path) Post(lc.m_->sm, e);
-    return lc;
+  auto m = Replay<Machine>(kPaths, status);
+  if (m == nullptr) {
+    return absl::InternalError(absl::StrCat("unknown stored instance status '", status, "'"));
   }
-  return absl::InternalError(absl::StrCat("unknown stored instance status '", status, "'"));
+  return InstanceLifecycle(std::move(m));
 }
 
 Status InstanceLifecycle::Fire(InstanceEvent event, const std::string& subject) {
-  std::string before = m_->sm.status;
-  m_->sm.consumed = true;
-  Post(m_->sm, event);
-  if (!m_->sm.consumed) {
-    return absl::FailedPreconditionError(absl::StrCat(subject, " is ", before, "; ",
-                                                      ToString(event), " is not allowed"));
-  }
-  return absl::OkStatus();
+  return FireOn(*m_, event, subject);
 }
 
 std::string InstanceLifecycle::status() const { return m_->sm.status; }
@@ -267,7 +288,7 @@ TaskLifecycle::TaskLifecycle(TaskLifecycle&&) noexcept = default;
 TaskLifecycle& TaskLifecycle::operator=(TaskLifecycle&&) noexcept = default;
 
 StatusOr<TaskLifecycle> TaskLifecycle::Restore(const std::string& status) {
-  static const std::vector<std::pair<std::string, std::vector<TaskEvent>>> kPaths = {
+  static const Paths<TaskEvent> kPaths = {
       {"open", {}},
       {"claimed", {TaskEvent::kClaim}},
       {"delegated", {TaskEvent::kDelegate}},
@@ -275,25 +296,15 @@ StatusOr<TaskLifecycle> TaskLifecycle::Restore(const std::string& status) {
       {"completed", {TaskEvent::kComplete}},
       {"cancelled", {TaskEvent::kCancel}},
   };
-  for (const auto& [name, path] : kPaths) {
-    if (name != status) continue;
-    auto m = std::make_unique<Machine>();
-    m->sm.initiate();
-    for (TaskEvent e : path) Post(m->sm, e);
-    return TaskLifecycle(std::move(m));
+  auto m = Replay<Machine>(kPaths, status);
+  if (m == nullptr) {
+    return absl::InternalError(absl::StrCat("unknown stored task status '", status, "'"));
   }
-  return absl::InternalError(absl::StrCat("unknown stored task status '", status, "'"));
+  return TaskLifecycle(std::move(m));
 }
 
 Status TaskLifecycle::Fire(TaskEvent event, const std::string& subject) {
-  std::string before = m_->sm.status;
-  m_->sm.consumed = true;
-  Post(m_->sm, event);
-  if (!m_->sm.consumed) {
-    return absl::FailedPreconditionError(absl::StrCat(subject, " is ", before, "; ",
-                                                      ToString(event), " is not allowed"));
-  }
-  return absl::OkStatus();
+  return FireOn(*m_, event, subject);
 }
 
 std::string TaskLifecycle::status() const { return m_->sm.status; }
