@@ -23,6 +23,5 @@ done
 
 "$root/deploy/setup.sh" --build-dir "$build_dir" "${setup_args[@]}"
 cd "$build_dir"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" "${ctest_args[@]}"

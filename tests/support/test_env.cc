@@ -157,6 +157,12 @@ void BpmdProcess::Stop() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+  // A clean stop exits 0; anything else (a sanitizer report, a crash) fails
+  // the test that owned this bpmd.
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    ADD_FAILURE() << "bpmd did not stop cleanly (status " << status << "); log:\n"
+                  << ReadFile(log_);
+  }
 }
 
 std::string BpmdProcess::address() const { return "127.0.0.1:" + std::to_string(port_); }
