@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
             << (*store)->dialect() << ", " << plugins.Names().size() << " stage plugins)\n"
             << "bpmd: DEVELOPMENT IDENTITY MODE: callers name themselves with x-bpm-user/"
                "x-bpm-roles/x-bpm-org; do not expose this server\n"
-            << "bpmd: try: BPM_SERVER=" << address << " BPM_USER=zhang bpmctl defs   (README: the walkthrough)" << std::endl;
+            << "bpmd: try: BPM_SERVER=" << address
+            << " BPM_USER=zhang build/bin/bpmctl defs   (README: the walkthrough)" << std::endl;
 
   std::thread waiter([&]() {
     int sig = 0;

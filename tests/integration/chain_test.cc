@@ -7,6 +7,8 @@
 #include <atomic>
 #include <thread>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/support/test_env.h"
@@ -397,6 +399,47 @@ TEST_F(ChainTest, RestartMidChainLosesNothing) {
   inst = Step(kFinance, inst.id(), "approve", R"({"grade": "良"})");
   inst = Step(kPerformance, inst.id(), "publish");
   EXPECT_EQ(inst.state(), "done");
+}
+
+// Server reflection (v1alpha in gRPC 1.51) lists the API services. Debian
+// ships no reflection client, so this speaks the protocol with raw bytes:
+// ServerReflectionRequest{list_services: ""} is field 7, an empty string.
+TEST_F(ChainTest, ReflectionListsTheServices) {
+  grpc::GenericStub stub(bpmd_->channel());
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto wait = [&](intptr_t want) {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), want);
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(wait(1));
+  const std::string request("\x3a\x00", 2);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer out(&slice, 1);
+  call->Write(out, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(wait(2));
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(wait(3));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  wait(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  wait(5);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(in.Dump(&slices).ok());
+  std::string response;
+  for (const auto& s : slices) response.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const char* service : {"bpm.v1.DefinitionService", "bpm.v1.InstanceService",
+                              "bpm.v1.TaskService", "grpc.health.v1.Health"}) {
+    EXPECT_THAT(response, HasSubstr(service));
+  }
 }
 
 }  // namespace
