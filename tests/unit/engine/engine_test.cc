@@ -197,6 +197,39 @@ TEST_F(EngineTest, ConcurrentRetriesOfOneStartMakeOneInstance) {
   EXPECT_EQ(engine_->ListInstances(list)->instances_size(), 1);
 }
 
+TEST_F(EngineTest, RunningInstancesStayOnTheirVersion) {
+  v1::Instance old = Start("auto-publish");
+  EXPECT_EQ(old.definition_version(), 1);
+  // Version 2 sends approvals straight to the end, without disclosure.
+  std::string v2 = kAutoDisclosure;
+  const std::string from = "on: { approved: publish, returned: review }";
+  v2.replace(v2.find(from), from.size(), "on: { approved: done, returned: publish }");
+  auto deployed = engine_->Deploy(v2, "v2.yaml");
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  EXPECT_EQ(deployed->definition().version(), 2);
+  EXPECT_TRUE(deployed->created());
+  v1::Instance fresh = Start("auto-publish");
+  EXPECT_EQ(fresh.definition_version(), 2);
+
+  Caller reviewer{"li", {"authority_reviewer"}, "906"};
+  v1::ActRequest act;
+  act.set_action("approve");
+  act.set_task_id(old.open_tasks(0).id());
+  auto a = engine_->Act(reviewer, act);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(engine_->Documents(old.id())->documents_size(), 1);  // v1 path: disclosure ran
+  act.set_task_id(fresh.open_tasks(0).id());
+  auto b = engine_->Act(reviewer, act);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->state(), "done");
+  EXPECT_EQ(engine_->Documents(fresh.id())->documents_size(), 0);  // v2 path: none
+  // Identical content deploys nothing new.
+  auto again = engine_->Deploy(v2, "v2-again.yaml");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created());
+  EXPECT_EQ(again->definition().version(), 2);
+}
+
 TEST_F(EngineTest, PagingThroughInstances) {
   for (int i = 0; i < 5; ++i) Start("auto-publish");
   v1::ListInstancesRequest req;
