@@ -1,31 +1,17 @@
 // The SOCI implementation of Store for SQLite and MySQL/MariaDB. This is the
 // only file that includes SOCI; every SOCI exception is caught here and
 // converted to a Status.
-#include <soci/mysql/soci-mysql.h>
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
-
-#include <filesystem>
-#include <mutex>
-#include <regex>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "core/store/migrations.h"
+#include "core/store/internal/soci_db.h"
 #include "core/store/store.h"
 
 namespace bpm::store {
 namespace {
 
+using internal::Prep;
 using soci::into;
 using soci::use;
-using Prep = soci::details::prepare_temp_type;
-
-constexpr int kSqliteConstraint = 19;
-constexpr int kSqliteBusy = 5;
-constexpr int kSqliteLocked = 6;
-constexpr int kMysqlDuplicateKey = 1062;
 
 const char* kInstanceCols =
     "row_id, id, def_key, def_version, subject_ref, org, status, state, variables, version, "
@@ -79,89 +65,21 @@ Status Finish(DocumentBinding& b) {
   return absl::OkStatus();
 }
 
-// Runs a prepared SELECT and collects every row via a reusable binding.
+// FetchRows with this file's Into() overloads.
 template <typename Row, typename Bind>
 std::vector<Row> FetchAll(soci::session& sql, const std::string& query, Bind&& bind_params) {
-  std::vector<Row> out;
-  Row row;
-  Prep p = (sql.prepare << query);
-  Into(p, row);
-  bind_params(p);
-  soci::statement st(p);
-  st.execute();
-  while (st.fetch()) out.push_back(row);
-  return out;
-}
-
-struct Url {
-  std::string dialect;
-  std::string connect;  // SOCI connection string
-  std::string path;     // sqlite file
-};
-
-StatusOr<Url> ParseUrl(const std::string& url) {
-  if (url.rfind("sqlite:", 0) == 0) {
-    std::string path = url.substr(7);
-    if (path.rfind("//", 0) == 0) path = path.substr(2);
-    if (path.empty()) {
-      return absl::InvalidArgumentError("store url 'sqlite:' needs a file path, e.g. sqlite:data/bpm.db");
-    }
-    return Url{"sqlite3", absl::StrCat("db=\"", path, "\" timeout=10"), path};
-  }
-  static const std::regex kMysql(R"(^mysql://([^:@/]+)(:([^@]*))?@([^:/]+)(:(\d+))?/([A-Za-z0-9_]+)$)");
-  std::smatch m;
-  if (std::regex_match(url, m, kMysql)) {
-    std::string connect = absl::StrCat("db=", m[7].str(), " user=", m[1].str(), " host=",
-                                       m[4].str(), " charset=utf8mb4");
-    if (m[3].matched) absl::StrAppend(&connect, " password='", m[3].str(), "'");
-    if (m[6].matched) absl::StrAppend(&connect, " port=", m[6].str());
-    return Url{"mysql", connect, ""};
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "store url '", url,
-      "' is not understood; use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE"));
+  return internal::FetchRows<Row>(sql, query, [](Prep& p, Row& r) { Into(p, r); },
+                                  std::forward<Bind>(bind_params));
 }
 
 class SociStore final : public Store {
  public:
-  SociStore(Url url, int pool_size) : url_(std::move(url)), pool_(pool_size), size_(pool_size) {}
+  explicit SociStore(std::shared_ptr<internal::SociDb> db) : db_(std::move(db)) {}
 
-  Status Init() {
-    if (!url_.path.empty()) {
-      std::filesystem::path parent = std::filesystem::path(url_.path).parent_path();
-      std::error_code ec;
-      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-      if (ec) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot create directory ", parent.string(), ": ", ec.message()));
-      }
-    }
-    for (int i = 0; i < size_; ++i) {
-      Status s = Guard("open", [&]() -> Status {
-        soci::session& sql = pool_.at(i);
-        if (url_.dialect == "sqlite3") {
-          sql.open(soci::sqlite3, url_.connect);
-          sql << "PRAGMA journal_mode=WAL";
-          sql << "PRAGMA synchronous=FULL";
-          sql << "PRAGMA foreign_keys=ON";
-        } else {
-          sql.open(soci::mysql, url_.connect);
-          sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-        }
-        return absl::OkStatus();
-      });
-      if (!s.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot open ", url_.dialect, " store: ", s.message()));
-      }
-    }
-    return Migrate();
-  }
-
-  std::string dialect() const override { return url_.dialect; }
+  std::string dialect() const override { return db_->dialect(); }
 
   StatusOr<int64_t> SchemaVersion() override {
-    return Session("schema version", [&](soci::session& sql) -> StatusOr<int64_t> {
+    return db_->Session("schema version", [&](soci::session& sql) -> StatusOr<int64_t> {
       long long v = 0;
       soci::indicator ind;
       sql << "SELECT MAX(version) FROM schema_migrations", into(v, ind);
@@ -170,7 +88,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& in, bool* created) override {
-    return Write("put definition", [&](soci::session& sql) -> StatusOr<DefinitionRow> {
+    return db_->Write("put definition", [&](soci::session& sql) -> StatusOr<DefinitionRow> {
       soci::transaction tr(sql);
       auto existing = FetchAll<DefinitionRow>(
           sql,
@@ -199,7 +117,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<DefinitionRow> GetDefinition(const std::string& key, int64_t version) override {
-    return Session("get definition", [&](soci::session& sql) -> StatusOr<DefinitionRow> {
+    return db_->Session("get definition", [&](soci::session& sql) -> StatusOr<DefinitionRow> {
       std::vector<DefinitionRow> rows;
       if (version > 0) {
         rows = FetchAll<DefinitionRow>(
@@ -225,7 +143,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) override {
-    return Session("list definitions",
+    return db_->Session("list definitions",
                    [&](soci::session& sql) -> StatusOr<std::vector<DefinitionRow>> {
                      if (!key.empty()) {
                        return FetchAll<DefinitionRow>(
@@ -245,7 +163,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<InstanceRow> GetInstance(const std::string& id) override {
-    return Session("get instance", [&](soci::session& sql) -> StatusOr<InstanceRow> {
+    return db_->Session("get instance", [&](soci::session& sql) -> StatusOr<InstanceRow> {
       auto rows = FetchAll<InstanceRow>(
           sql, absl::StrCat("SELECT ", kInstanceCols, " FROM instances WHERE id = :id"),
           [&](Prep& p) { p, use(id, "id"); });
@@ -256,7 +174,7 @@ class SociStore final : public Store {
 
   StatusOr<std::vector<InstanceRow>> ListInstances(const InstanceFilter& f, int64_t after,
                                                    int limit) override {
-    return Session("list instances", [&](soci::session& sql) -> StatusOr<std::vector<InstanceRow>> {
+    return db_->Session("list instances", [&](soci::session& sql) -> StatusOr<std::vector<InstanceRow>> {
       // Fixed fragments chosen by which filters are set; values always bound.
       std::string q = absl::StrCat("SELECT ", kInstanceCols, " FROM instances WHERE row_id > :after");
       if (!f.def_key.empty()) q += " AND def_key = :dk";
@@ -279,7 +197,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<TaskRow> GetTask(const std::string& id) override {
-    return Session("get task", [&](soci::session& sql) -> StatusOr<TaskRow> {
+    return db_->Session("get task", [&](soci::session& sql) -> StatusOr<TaskRow> {
       auto rows = FetchAll<TaskRow>(
           sql, absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :id"),
           [&](Prep& p) { p, use(id, "id"); });
@@ -290,7 +208,7 @@ class SociStore final : public Store {
 
   StatusOr<std::vector<TaskRow>> ListTasks(const std::string& instance_id,
                                            bool open_only) override {
-    return Session("list tasks", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
+    return db_->Session("list tasks", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
       std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE instance_id = :iid");
       if (open_only) q += " AND status = 'open'";
       q += " ORDER BY row_id";
@@ -299,7 +217,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<std::vector<TaskRow>> Inbox(const Caller& caller, int64_t after, int limit) override {
-    return Session("inbox", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
+    return db_->Session("inbox", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
       std::string q = absl::StrCat("SELECT ", kTaskCols,
                                    " FROM tasks WHERE status = 'open' AND row_id > :after AND "
                                    "(assignee_user = :u");
@@ -326,7 +244,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<std::vector<EventRow>> ListEvents(const std::string& instance_id) override {
-    return Session("list events", [&](soci::session& sql) -> StatusOr<std::vector<EventRow>> {
+    return db_->Session("list events", [&](soci::session& sql) -> StatusOr<std::vector<EventRow>> {
       return FetchAll<EventRow>(
           sql,
           absl::StrCat("SELECT ", kEventCols, " FROM events WHERE instance_id = :iid ORDER BY seq"),
@@ -335,7 +253,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<DocumentRow> GetDocument(const std::string& id) override {
-    return Session("get document", [&](soci::session& sql) -> StatusOr<DocumentRow> {
+    return db_->Session("get document", [&](soci::session& sql) -> StatusOr<DocumentRow> {
       auto rows = FetchAll<DocumentBinding>(
           sql, absl::StrCat("SELECT ", kDocumentCols, " FROM documents WHERE id = :id"),
           [&](Prep& p) { p, use(id, "id"); });
@@ -346,7 +264,7 @@ class SociStore final : public Store {
   }
 
   StatusOr<std::vector<DocumentRow>> ListDocuments(const std::string& instance_id) override {
-    return Session("list documents", [&](soci::session& sql) -> StatusOr<std::vector<DocumentRow>> {
+    return db_->Session("list documents", [&](soci::session& sql) -> StatusOr<std::vector<DocumentRow>> {
       auto rows = FetchAll<DocumentBinding>(
           sql,
           absl::StrCat("SELECT ", kDocumentCols,
@@ -363,7 +281,7 @@ class SociStore final : public Store {
 
   StatusOr<std::optional<IdempotencyRow>> GetIdempotency(const std::string& scope,
                                                          const std::string& key) override {
-    return Session("get idempotency key",
+    return db_->Session("get idempotency key",
                    [&](soci::session& sql) -> StatusOr<std::optional<IdempotencyRow>> {
                      IdempotencyRow row;
                      std::string b64;
@@ -381,7 +299,7 @@ class SociStore final : public Store {
   }
 
   Status Apply(const Commit& c) override {
-    return Write("commit", [&](soci::session& sql) -> Status {
+    return db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       if (c.insert_instance) {
         const InstanceRow& r = *c.insert_instance;
@@ -465,135 +383,17 @@ class SociStore final : public Store {
   }
 
  private:
-  // Converts SOCI exceptions into statuses. Constraint violations become
-  // ABORTED (a concurrent command took the row); lost connections UNAVAILABLE.
-  template <typename Fn>
-  auto Guard(const char* what, Fn&& fn, soci::session* sql = nullptr) -> decltype(fn()) {
-    try {
-      return fn();
-    } catch (const soci::mysql_soci_error& e) {
-      if (e.err_num_ == kMysqlDuplicateKey) {
-        return absl::AbortedError(absl::StrCat(what, ": a concurrent command wrote the same row: ",
-                                               e.get_error_message()));
-      }
-      if (e.get_error_category() == soci::soci_error::connection_error) {
-        Reconnect(sql);
-        return absl::UnavailableError(absl::StrCat(what, ": database unreachable: ",
-                                                   e.get_error_message()));
-      }
-      return absl::InternalError(absl::StrCat(what, ": ", e.get_error_message()));
-    } catch (const soci::sqlite3_soci_error& e) {
-      if (e.result() == kSqliteConstraint) {
-        return absl::AbortedError(absl::StrCat(what, ": a concurrent command wrote the same row: ",
-                                               e.get_error_message()));
-      }
-      if (e.result() == kSqliteBusy || e.result() == kSqliteLocked) {
-        return absl::UnavailableError(absl::StrCat(what, ": database busy: ", e.get_error_message()));
-      }
-      return absl::InternalError(absl::StrCat(what, ": ", e.get_error_message()));
-    } catch (const soci::soci_error& e) {
-      if (e.get_error_category() == soci::soci_error::connection_error) {
-        Reconnect(sql);
-        return absl::UnavailableError(absl::StrCat(what, ": database unreachable: ",
-                                                   e.get_error_message()));
-      }
-      return absl::InternalError(absl::StrCat(what, ": ", e.get_error_message()));
-    } catch (const std::bad_cast& e) {
-      return absl::InternalError(absl::StrCat(what, ": column type mismatch: ", e.what()));
-    }
-  }
-
-  // A session that lost its server is reconnected so the next lease works.
-  void Reconnect(soci::session* sql) {
-    if (sql == nullptr) return;
-    try {
-      sql->reconnect();
-    } catch (const soci::soci_error& e) {
-      // Still unreachable: the next use fails again and retries the reconnect.
-      (void)e;
-    }
-  }
-
-  // Leases a session from the pool for fn.
-  template <typename Fn>
-  auto Session(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
-    soci::session sql(pool_);
-    return Guard(what, [&]() { return fn(sql); }, &sql);
-  }
-
-  // Like Session, but serialized with other writers on SQLite.
-  template <typename Fn>
-  auto Write(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
-    std::unique_lock<std::mutex> lock(write_mu_, std::defer_lock);
-    if (url_.dialect == "sqlite3") lock.lock();
-    return Session(what, std::forward<Fn>(fn));
-  }
-
-  Status Migrate() {
-    return Write("migrate", [&](soci::session& sql) -> Status {
-      bool mysql = url_.dialect == "mysql";
-      if (mysql) {
-        int got = 0;
-        sql << "SELECT GET_LOCK('bpm_migrate', 60)", into(got);
-        if (got != 1) return absl::UnavailableError("migrate: could not take the migration lock");
-      }
-      sql << "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
-             "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL)";
-      long long current = 0;
-      soci::indicator ind;
-      sql << "SELECT MAX(version) FROM schema_migrations", into(current, ind);
-      if (ind != soci::i_ok) current = 0;
-      for (const Migration& m : Migrations(url_.dialect)) {
-        if (m.number <= current) continue;
-        soci::transaction tr(sql);
-        for (const std::string& stmt : SplitStatements(m.sql)) sql << stmt;
-        long long n = m.number;
-        std::string name = m.name;
-        long long now = static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   std::chrono::system_clock::now().time_since_epoch())
-                                                   .count());
-        sql << "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (:v, :n, :t)",
-            use(n, "v"), use(name, "n"), use(now, "t");
-        tr.commit();
-      }
-      if (mysql) {
-        int released = 0;
-        sql << "SELECT RELEASE_LOCK('bpm_migrate')", into(released);
-      }
-      return absl::OkStatus();
-    });
-  }
-
-  static std::vector<std::string> SplitStatements(const std::string& text) {
-    std::string cleaned;
-    for (absl::string_view line : absl::StrSplit(text, '\n')) {
-      absl::string_view trimmed = line;
-      while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
-      if (trimmed.rfind("--", 0) == 0) continue;
-      absl::StrAppend(&cleaned, line, "\n");
-    }
-    std::vector<std::string> out;
-    for (absl::string_view part : absl::StrSplit(cleaned, ';')) {
-      std::string s(part);
-      if (s.find_first_not_of(" \n\t\r") != std::string::npos) out.push_back(s);
-    }
-    return out;
-  }
-
-  Url url_;
-  soci::connection_pool pool_;
-  int size_;
-  std::mutex write_mu_;
+  std::shared_ptr<internal::SociDb> db_;
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_size) {
-  BPM_ASSIGN_OR_RETURN(Url parsed, ParseUrl(url));
+  BPM_ASSIGN_OR_RETURN(internal::Url parsed, internal::ParseUrl(url));
   if (pool_size < 1) pool_size = 1;
-  auto store = std::make_unique<SociStore>(std::move(parsed), pool_size);
-  BPM_RETURN_IF_ERROR(store->Init());
-  return std::unique_ptr<Store>(std::move(store));
+  auto db = std::make_shared<internal::SociDb>(std::move(parsed), pool_size);
+  BPM_RETURN_IF_ERROR(db->Init());
+  return std::unique_ptr<Store>(std::make_unique<SociStore>(std::move(db)));
 }
 
 }  // namespace bpm::store

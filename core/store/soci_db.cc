@@ -1,0 +1,124 @@
+#include "core/store/internal/soci_db.h"
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+
+#include "absl/strings/str_split.h"
+#include "core/store/migrations.h"
+
+namespace bpm::store::internal {
+
+using soci::into;
+using soci::use;
+
+StatusOr<Url> ParseUrl(const std::string& url) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    std::string path = url.substr(7);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);
+    if (path.empty()) {
+      return absl::InvalidArgumentError("store url 'sqlite:' needs a file path, e.g. sqlite:data/bpm.db");
+    }
+    return Url{"sqlite3", absl::StrCat("db=\"", path, "\" timeout=10"), path};
+  }
+  static const std::regex kMysql(R"(^mysql://([^:@/]+)(:([^@]*))?@([^:/]+)(:(\d+))?/([A-Za-z0-9_]+)$)");
+  std::smatch m;
+  if (std::regex_match(url, m, kMysql)) {
+    std::string connect = absl::StrCat("db=", m[7].str(), " user=", m[1].str(), " host=",
+                                       m[4].str(), " charset=utf8mb4");
+    if (m[3].matched) absl::StrAppend(&connect, " password='", m[3].str(), "'");
+    if (m[6].matched) absl::StrAppend(&connect, " port=", m[6].str());
+    return Url{"mysql", connect, ""};
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "store url '", url,
+      "' is not understood; use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE"));
+}
+
+
+Status SociDb::Init() {
+    if (!url_.path.empty()) {
+      std::filesystem::path parent = std::filesystem::path(url_.path).parent_path();
+      std::error_code ec;
+      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot create directory ", parent.string(), ": ", ec.message()));
+      }
+    }
+    for (int i = 0; i < size_; ++i) {
+      Status s = Guard("open", [&]() -> Status {
+        soci::session& sql = pool_.at(i);
+        if (url_.dialect == "sqlite3") {
+          sql.open(soci::sqlite3, url_.connect);
+          sql << "PRAGMA journal_mode=WAL";
+          sql << "PRAGMA synchronous=FULL";
+          sql << "PRAGMA foreign_keys=ON";
+        } else {
+          sql.open(soci::mysql, url_.connect);
+          sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+        }
+        return absl::OkStatus();
+      });
+      if (!s.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot open ", url_.dialect, " store: ", s.message()));
+      }
+    }
+    return Migrate();
+  }
+
+
+Status SociDb::Migrate() {
+    return Write("migrate", [&](soci::session& sql) -> Status {
+      bool mysql = url_.dialect == "mysql";
+      if (mysql) {
+        int got = 0;
+        sql << "SELECT GET_LOCK('bpm_migrate', 60)", into(got);
+        if (got != 1) return absl::UnavailableError("migrate: could not take the migration lock");
+      }
+      sql << "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
+             "name VARCHAR(200) NOT NULL, applied_ms BIGINT NOT NULL)";
+      long long current = 0;
+      soci::indicator ind;
+      sql << "SELECT MAX(version) FROM schema_migrations", into(current, ind);
+      if (ind != soci::i_ok) current = 0;
+      for (const Migration& m : Migrations(url_.dialect)) {
+        if (m.number <= current) continue;
+        soci::transaction tr(sql);
+        for (const std::string& stmt : SplitStatements(m.sql)) sql << stmt;
+        long long n = m.number;
+        std::string name = m.name;
+        long long now = static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count());
+        sql << "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (:v, :n, :t)",
+            use(n, "v"), use(name, "n"), use(now, "t");
+        tr.commit();
+      }
+      if (mysql) {
+        int released = 0;
+        sql << "SELECT RELEASE_LOCK('bpm_migrate')", into(released);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+std::vector<std::string> SociDb::SplitStatements(const std::string& text) {
+    std::string cleaned;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      absl::string_view trimmed = line;
+      while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
+      if (trimmed.rfind("--", 0) == 0) continue;
+      absl::StrAppend(&cleaned, line, "\n");
+    }
+    std::vector<std::string> out;
+    for (absl::string_view part : absl::StrSplit(cleaned, ';')) {
+      std::string s(part);
+      if (s.find_first_not_of(" \n\t\r") != std::string::npos) out.push_back(s);
+    }
+    return out;
+  }
+
+
+}  // namespace bpm::store::internal
