@@ -1,48 +1,13 @@
 #include "core/server/services.h"
 
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "core/server/identity.h"
+
 #include "bpm/v1/bpm.grpc.pb.h"
 
 namespace bpm::server {
 namespace {
 
 namespace v1 = ::bpm::v1;
-
-std::string Metadata(const grpc::ServerContext& ctx, const char* key) {
-  auto range = ctx.client_metadata().equal_range(key);
-  if (range.first == range.second) return "";
-  return std::string(range.first->second.data(), range.first->second.size());
-}
-
-// Reads the development-mode identity from metadata.
-StatusOr<engine::Caller> CallerOf(const grpc::ServerContext& ctx) {
-  engine::Caller c;
-  c.user = Metadata(ctx, "x-bpm-user");
-  if (c.user.empty()) {
-    return absl::UnauthenticatedError(
-        "no identity: send metadata x-bpm-user (and x-bpm-roles, x-bpm-org); bpmd runs in "
-        "development identity mode");
-  }
-  if (c.user.size() > 128) return absl::InvalidArgumentError("x-bpm-user: longer than 128 bytes");
-  for (absl::string_view r : absl::StrSplit(Metadata(ctx, "x-bpm-roles"), ',', absl::SkipEmpty())) {
-    c.roles.emplace_back(absl::StripAsciiWhitespace(r));
-  }
-  if (c.roles.size() > 64) return absl::InvalidArgumentError("x-bpm-roles: more than 64 roles");
-  c.org = Metadata(ctx, "x-bpm-org");
-  return c;
-}
-
-// Runs fn(caller) and copies its value into *out, translating the status.
-template <typename Fn, typename Out>
-grpc::Status Handle(const grpc::ServerContext* ctx, Out* out, Fn&& fn) {
-  auto caller = CallerOf(*ctx);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  auto result = fn(*caller);
-  if (!result.ok()) return ToGrpc(result.status());
-  *out = *std::move(result);
-  return grpc::Status::OK;
-}
 
 class DefinitionServiceImpl final : public v1::DefinitionService::Service {
  public:
@@ -133,12 +98,6 @@ class TaskServiceImpl final : public v1::TaskService::Service {
 };
 
 }  // namespace
-
-grpc::Status ToGrpc(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine) {
   std::vector<std::unique_ptr<grpc::Service>> out;

@@ -22,7 +22,4 @@ namespace bpm::server {
 // Creates the three API services over engine (borrowed; must outlive them).
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine);
 
-// absl::Status -> grpc::Status (same code, same message).
-grpc::Status ToGrpc(const Status& status);
-
 }  // namespace bpm::server

@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/store/internal/soci_db.h"
+#include "core/store/internal/soci_org_store.h"
 #include "core/store/store.h"
 
 namespace bpm::store {
@@ -74,7 +75,10 @@ std::vector<Row> FetchAll(soci::session& sql, const std::string& query, Bind&& b
 
 class SociStore final : public Store {
  public:
-  explicit SociStore(std::shared_ptr<internal::SociDb> db) : db_(std::move(db)) {}
+  explicit SociStore(std::shared_ptr<internal::SociDb> db)
+      : db_(db), orgs_(internal::NewSociOrgStore(db)) {}
+
+  OrgStore& orgs() override { return *orgs_; }
 
   std::string dialect() const override { return db_->dialect(); }
 
@@ -384,6 +388,7 @@ class SociStore final : public Store {
 
  private:
   std::shared_ptr<internal::SociDb> db_;
+  std::unique_ptr<OrgStore> orgs_;
 };
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/common/status.h"
+#include "core/store/org_store.h"
 
 namespace bpm::store {
 
@@ -196,6 +197,9 @@ class Store {
 
   // Writes one command's changes atomically (see the file comment).
   virtual Status Apply(const Commit& commit) = 0;
+
+  // The org model, sharing this store's database and pool.
+  virtual OrgStore& orgs() = 0;
 };
 
 }  // namespace bpm::store
