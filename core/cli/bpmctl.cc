@@ -39,6 +39,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "core/cli/org_commands.h"
 #include "core/cli/output.h"
 
 namespace bpm::cli {
@@ -1072,6 +1073,7 @@ int Main(int argc, char** argv) {
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),
+      OrgCommand<Command>(app),
   };
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {

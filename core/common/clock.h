@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
+#include <string>
 
 namespace bpm {
 
@@ -32,6 +34,24 @@ class FakeClock final : public Clock {
 
  private:
   std::atomic<int64_t> now_ms_;
+};
+
+// Reads "now" (Unix milliseconds, decimal) from a file on every call, or the
+// system time while the file is missing or empty. For tests that must move
+// time forward in a running bpmd (its --test-clock-file flag); never for
+// production. Thread safety: stateless apart from the file.
+class FileClock final : public Clock {
+ public:
+  explicit FileClock(std::string path) : path_(std::move(path)) {}
+  int64_t NowMillis() const override {
+    std::ifstream in(path_);
+    long long ms = 0;
+    if (in >> ms && ms > 0) return ms;
+    return SystemClock().NowMillis();
+  }
+
+ private:
+  std::string path_;
 };
 
 }  // namespace bpm

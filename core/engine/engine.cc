@@ -1,231 +1,64 @@
+// The interpreter and the two central commands (start, act), definitions and
+// queries. Task and instance operations, timers and re-routing are in
+// operations.cc.
 #include "core/engine/engine.h"
 
 #include <algorithm>
-#include <charconv>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "bpm/plugin/sdk.h"
+#include "bpm/v1/snapshot.pb.h"
 #include "core/common/util.h"
-#include "core/engine/lifecycle.h"
+#include "core/engine/internal/working.h"
 
 namespace bpm::engine {
+
+using internal::CheckLength;
+using internal::PageSize;
+using internal::ParsePageToken;
+using internal::StringsFromJson;
+using internal::StringsToJson;
+using internal::StructFromJson;
+using internal::ToInstance;
+namespace pb = ::bpm::plugin::v1;
+
 namespace {
 
-namespace pb = ::bpm::plugin::v1;
-using google::protobuf::ListValue;
-using google::protobuf::Struct;
-using google::protobuf::Value;
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
 constexpr size_t kMaxIdLength = 128;
+constexpr int64_t kHourMs = 3600 * 1000;
 
-std::string StringsToJson(const google::protobuf::RepeatedPtrField<std::string>& items) {
-  Value v;
-  for (const std::string& s : items) v.mutable_list_value()->add_values()->set_string_value(s);
-  std::string out;
-  plugin::AppendCanonicalJson(v, &out);
-  return out;
-}
-
-std::vector<std::string> StringsFromJson(const std::string& json) {
+std::vector<std::string> StateNames(const definition::Definition* def) {
   std::vector<std::string> out;
-  auto parsed = ParseJsonObject(absl::StrCat("{\"v\":", json, "}"), "stored list");
-  if (!parsed.ok()) return out;
-  return plugin::StringList(*parsed, "v");
-}
-
-Struct StructFromJson(const std::string& json) {
-  auto parsed = ParseJsonObject(json, "stored object");
-  return parsed.ok() ? *std::move(parsed) : Struct();
-}
-
-pb::TaskInfo ToTaskInfo(const store::TaskRow& t) {
-  pb::TaskInfo info;
-  info.set_id(t.id);
-  info.set_name(t.name);
-  info.set_assignee_user(t.assignee_user);
-  info.set_assignee_role(t.assignee_role);
-  info.set_assignee_org(t.assignee_org);
-  for (auto& a : StringsFromJson(t.actions_json)) info.add_actions(a);
-  info.set_due_unix_ms(t.due_ms);
-  *info.mutable_data() = StructFromJson(t.data_json);
-  return info;
-}
-
-v1::Task ToTask(const store::TaskRow& t, const store::InstanceRow* inst) {
-  v1::Task out;
-  out.set_id(t.id);
-  out.set_instance_id(t.instance_id);
-  out.set_state(t.state);
-  out.set_name(t.name);
-  out.set_title(t.title);
-  out.set_status(t.status);
-  out.set_assignee_user(t.assignee_user);
-  out.set_assignee_role(t.assignee_role);
-  out.set_assignee_org(t.assignee_org);
-  for (auto& a : StringsFromJson(t.actions_json)) out.add_actions(a);
-  out.set_due_unix_ms(t.due_ms);
-  out.set_created_unix_ms(t.created_ms);
-  out.set_completed_unix_ms(t.completed_ms);
-  out.set_completed_by(t.completed_by);
-  out.set_action(t.action);
-  *out.mutable_data() = StructFromJson(t.data_json);
-  if (inst != nullptr) {
-    out.set_definition_key(inst->def_key);
-    out.set_subject_ref(inst->subject_ref);
+  if (def != nullptr) {
+    for (const auto& st : def->states) out.push_back(st.name);
   }
   return out;
 }
 
-v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::TaskRow>& open) {
-  v1::Instance out;
-  out.set_id(r.id);
-  out.set_definition_key(r.def_key);
-  out.set_definition_version(static_cast<int32_t>(r.def_version));
-  out.set_subject_ref(r.subject_ref);
-  out.set_org(r.org);
-  out.set_status(r.status);
-  out.set_state(r.state);
-  *out.mutable_variables() = StructFromJson(r.variables_json);
-  out.set_version(r.version);
-  out.set_created_unix_ms(r.created_ms);
-  out.set_updated_unix_ms(r.updated_ms);
-  out.set_started_by(r.started_by);
-  for (const auto& t : open) {
-    if (t.status == "open") *out.add_open_tasks() = ToTask(t, &r);
-  }
-  return out;
-}
-
-bool MayAct(const Caller& c, const store::TaskRow& t) {
-  if (!t.assignee_user.empty()) return c.user == t.assignee_user;
-  if (t.assignee_role.empty()) return false;
-  if (std::find(c.roles.begin(), c.roles.end(), t.assignee_role) == c.roles.end()) return false;
-  return t.assignee_org.empty() || t.assignee_org == c.org;
+std::string Rejections(const pb::Decision& d) {
+  std::vector<std::string> reasons;
+  for (const auto& r : d.rejections()) reasons.push_back(absl::StrCat(r.field(), ": ", r.message()));
+  return absl::StrJoin(reasons, "; ");
 }
 
 std::string DescribeAssignee(const store::TaskRow& t) {
-  if (!t.assignee_user.empty()) return absl::StrCat("user ", t.assignee_user);
-  if (t.assignee_org.empty()) return absl::StrCat("role ", t.assignee_role);
-  return absl::StrCat("role ", t.assignee_role, " in org ", t.assignee_org);
+  if (t.status == "claimed") return absl::StrCat("claimed by ", t.claimed_by);
+  if (t.status == "delegated") return absl::StrCat("delegated to ", t.delegated_to);
+  if (!t.assignee_user.empty()) return absl::StrCat("assigned to user ", t.assignee_user);
+  if (t.assignee_org.empty()) return absl::StrCat("assigned to role ", t.assignee_role);
+  return absl::StrCat("assigned to role ", t.assignee_role, " in org ", t.assignee_org);
 }
 
-Status CheckLength(const std::string& value, size_t max, const char* field) {
-  if (value.size() > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", value.size(), " bytes exceeds the limit of ", max));
-  }
-  return absl::OkStatus();
-}
-
-StatusOr<int64_t> ParsePageToken(const std::string& token) {
-  if (token.empty()) return 0;
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
-  if (ec != std::errc() || ptr != token.data() + token.size() || v < 0) {
-    return absl::InvalidArgumentError("page_token: not a token this server issued");
-  }
-  return v;
-}
-
-StatusOr<int> PageSize(int requested) {
-  if (requested < 0 || requested > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize));
-  }
-  return requested == 0 ? kDefaultPageSize : requested;
-}
-
-v1::DefinitionSummary Summary(const store::DefinitionRow& row,
-                              const definition::Definition* def) {
-  v1::DefinitionSummary s;
-  s.set_key(row.key);
-  s.set_version(static_cast<int32_t>(row.version));
-  s.set_content_hash(row.content_hash);
-  s.set_title(row.title);
-  s.set_source_name(row.source_name);
-  s.set_created_unix_ms(row.created_ms);
-  if (def != nullptr) {
-    for (const auto& st : def->states) s.add_states(st.name);
-  }
-  return s;
+bool HasRole(const Caller& c, const std::string& role) {
+  return std::find(c.roles.begin(), c.roles.end(), role) != c.roles.end();
 }
 
 }  // namespace
 
-// Everything one command reads and writes.
-struct Engine::Working {
-  std::shared_ptr<const definition::Definition> def;
-  store::InstanceRow inst;
-  Struct vars;
-  std::vector<store::TaskRow> open;  // open tasks of the current state
-  std::vector<bool> persisted;       // parallel to open: already in the database
-  store::Commit commit;
-  Caller caller;
-  int64_t now = 0;
-  InstanceLifecycle lifecycle = InstanceLifecycle::New();
-
-  void AddEvent(std::string kind, std::string action, std::string from, std::string to,
-                std::string task_id = "", std::string comment = "", std::string digest = "",
-                std::string note = "") {
-    store::EventRow e;
-    e.instance_id = inst.id;
-    e.seq = ++inst.event_seq;
-    e.at_ms = now;
-    e.actor = caller.user;
-    e.kind = std::move(kind);
-    e.action = std::move(action);
-    e.from_state = std::move(from);
-    e.to_state = std::move(to);
-    e.task_id = std::move(task_id);
-    e.comment = std::move(comment);
-    e.payload_digest = std::move(digest);
-    e.note = std::move(note);
-    commit.events.push_back(std::move(e));
-  }
-
-  // Closes an open task (completed or cancelled) in this command.
-  void CloseTask(size_t i, const std::string& status, const std::string& action) {
-    if (persisted[i]) {
-      commit.close_tasks.push_back({open[i].id, status, now, caller.user, action});
-    } else {
-      for (auto& t : commit.insert_tasks) {
-        if (t.id == open[i].id) {
-          t.status = status;
-          t.completed_ms = now;
-          t.completed_by = caller.user;
-          t.action = action;
-        }
-      }
-    }
-    open.erase(open.begin() + static_cast<long>(i));
-    persisted.erase(persisted.begin() + static_cast<long>(i));
-  }
-
-  pb::StageContext Context(const definition::State& state) const {
-    pb::StageContext ctx;
-    ctx.set_instance_id(inst.id);
-    ctx.set_definition_key(inst.def_key);
-    ctx.set_definition_version(static_cast<int32_t>(inst.def_version));
-    ctx.set_state(state.name);
-    ctx.set_subject_ref(inst.subject_ref);
-    ctx.set_org(inst.org);
-    *ctx.mutable_variables() = vars;
-    *ctx.mutable_config() = state.config;
-    ctx.mutable_actor()->set_user(caller.user);
-    for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);
-    ctx.mutable_actor()->set_org(caller.org);
-    ctx.set_now_unix_ms(now);
-    for (const auto& t : open) *ctx.add_open_tasks() = ToTaskInfo(t);
-    return ctx;
-  }
-};
-
 Engine::Engine(store::Store& store, const plugin::Registry& plugins, const Clock& clock,
                EngineOptions options)
-    : store_(store), plugins_(plugins), clock_(clock), options_(options) {}
+    : store_(store), plugins_(plugins), clock_(clock), options_(std::move(options)) {}
 
 // ---- definitions -------------------------------------------------------------------
 
@@ -276,7 +109,7 @@ StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
     cache_.emplace(std::make_pair(stored.key, stored.version), def);
   }
   v1::DeployDefinitionResponse resp;
-  *resp.mutable_definition() = Summary(stored, def.get());
+  *resp.mutable_definition() = internal::Summary(stored, StateNames(def.get()));
   resp.set_created(created);
   return resp;
 }
@@ -307,7 +140,7 @@ StatusOr<v1::GetDefinitionResponse> Engine::GetDefinition(const std::string& key
   BPM_ASSIGN_OR_RETURN(store::DefinitionRow row, store_.GetDefinition(key, version));
   auto def = Compiled(row.key, row.version);
   v1::GetDefinitionResponse resp;
-  *resp.mutable_definition() = Summary(row, def.ok() ? def->get() : nullptr);
+  *resp.mutable_definition() = internal::Summary(row, StateNames(def.ok() ? def->get() : nullptr));
   resp.set_yaml(row.yaml);
   return resp;
 }
@@ -317,15 +150,84 @@ StatusOr<v1::ListDefinitionsResponse> Engine::ListDefinitions(const std::string&
   v1::ListDefinitionsResponse resp;
   for (const auto& row : rows) {
     auto def = Compiled(row.key, row.version);
-    *resp.add_definitions() = Summary(row, def.ok() ? def->get() : nullptr);
+    *resp.add_definitions() =
+        internal::Summary(row, StateNames(def.ok() ? def->get() : nullptr));
   }
   return resp;
 }
 
 // ---- the interpreter ---------------------------------------------------------------
 
-Status Engine::ApplyDecision(Working& w, const definition::State& state,
-                             const pb::Decision& d) {
+Status Engine::LoadOrgContext(Working& w) {
+  if (w.org_context_loaded || !options_.org_resolver) return absl::OkStatus();
+  auto ctx = options_.org_resolver(w.inst.org, w.now);
+  if (ctx.ok()) {
+    w.org_context = *std::move(ctx);
+  } else if (!absl::IsNotFound(ctx.status())) {
+    return ctx.status();
+  }
+  w.org_context_loaded = true;
+  return absl::OkStatus();
+}
+
+Status Engine::OpenTask(Working& w, const definition::State& state, const pb::TaskSpec& spec) {
+  const std::string& stage = state.stage;
+  if (spec.name().empty() || spec.actions_size() == 0 ||
+      (spec.assignee_user().empty() && spec.assignee_role().empty())) {
+    return absl::InternalError(absl::StrCat(
+        "stage plugin '", stage, "' opened a task without a name, actions or assignee"));
+  }
+  store::TaskRow t;
+  t.id = NewId();
+  t.instance_id = w.inst.id;
+  t.state = state.name;
+  t.name = spec.name();
+  t.title = spec.title().empty() ? (state.title.empty() ? state.name : state.title)
+                                 : spec.title();
+  t.status = "open";
+  t.assignee_user = spec.assignee_user();
+  t.assignee_role = spec.assignee_role();
+  t.assignee_org = spec.assignee_org();
+  t.actions_json = StringsToJson(spec.actions());
+  t.data_json = CanonicalJson(spec.data());
+  t.exclude_users_json = StringsToJson(spec.exclude_users());
+  t.created_ms = w.now;
+  t.due_ms = spec.due_unix_ms();
+  if (t.due_ms == 0 && spec.due().working_days() > 0) {
+    if (!options_.due.add_working_days) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state '", state.name, "' (stage ", stage,
+          ") asks for a due date in working days, but bpmd has no working-day calendar loaded "
+          "(start it with --calendars DIR)"));
+    }
+    BPM_ASSIGN_OR_RETURN(t.due_ms, options_.due.add_working_days(w.now, spec.due().working_days()));
+  } else if (t.due_ms == 0 && spec.due().days() > 0) {
+    if (options_.due.add_days) {
+      BPM_ASSIGN_OR_RETURN(t.due_ms, options_.due.add_days(w.now, spec.due().days()));
+    } else {
+      t.due_ms = w.now + int64_t{spec.due().days()} * 24 * kHourMs;
+    }
+  }
+  auto add_timer = [&](const std::string& name, int64_t due) {
+    store::TimerRow timer;
+    timer.id = NewId();
+    timer.instance_id = w.inst.id;
+    timer.task_id = t.id;
+    timer.name = name;
+    timer.due_ms = due;
+    w.commit.insert_timers.push_back(std::move(timer));
+  };
+  if (t.due_ms > 0 && spec.remind_before_hours() > 0) {
+    int64_t at = t.due_ms - int64_t{spec.remind_before_hours()} * kHourMs;
+    if (at > w.now) add_timer("remind", at);
+  }
+  if (t.due_ms > 0 && spec.overdue_timer()) add_timer("overdue", t.due_ms);
+  w.tasks.push_back({std::move(t), "", false, true});
+  return absl::OkStatus();
+}
+
+Status Engine::ApplyDecision(Working& w, const definition::State& state, const pb::Decision& d,
+                             const std::string& task_id) {
   const std::string& stage = state.stage;
   if (!d.outcome().empty() && d.open_tasks_size() > 0) {
     return absl::InternalError(absl::StrCat("stage plugin '", stage, "' in state '", state.name,
@@ -333,41 +235,15 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state,
   }
   for (const auto& [k, v] : d.set_variables().fields()) (*w.vars.mutable_fields())[k] = v;
   for (const std::string& id : d.cancel_tasks()) {
-    auto it = std::find_if(w.open.begin(), w.open.end(),
-                           [&](const store::TaskRow& t) { return t.id == id; });
-    if (it == w.open.end()) {
-      return absl::InternalError(absl::StrCat("stage plugin '", stage,
-                                              "' cancelled task ", id,
+    Working::Task* t = w.Find(id);
+    if (t == nullptr || !store::IsActiveTaskStatus(t->row.status) || t->row.state != state.name) {
+      return absl::InternalError(absl::StrCat("stage plugin '", stage, "' cancelled task ", id,
                                               ", which is not an open task of state '",
                                               state.name, "'"));
     }
-    w.CloseTask(static_cast<size_t>(it - w.open.begin()), "cancelled", "");
+    w.Close(*t, "cancelled", "");
   }
-  for (const pb::TaskSpec& spec : d.open_tasks()) {
-    if (spec.name().empty() || spec.actions_size() == 0 ||
-        (spec.assignee_user().empty() && spec.assignee_role().empty())) {
-      return absl::InternalError(absl::StrCat(
-          "stage plugin '", stage, "' opened a task without a name, actions or assignee"));
-    }
-    store::TaskRow t;
-    t.id = NewId();
-    t.instance_id = w.inst.id;
-    t.state = state.name;
-    t.name = spec.name();
-    t.title = spec.title().empty() ? (state.title.empty() ? state.name : state.title)
-                                   : spec.title();
-    t.status = "open";
-    t.assignee_user = spec.assignee_user();
-    t.assignee_role = spec.assignee_role();
-    t.assignee_org = spec.assignee_org();
-    t.actions_json = StringsToJson(spec.actions());
-    t.data_json = CanonicalJson(spec.data());
-    t.due_ms = spec.due_unix_ms();
-    t.created_ms = w.now;
-    w.commit.insert_tasks.push_back(t);
-    w.open.push_back(std::move(t));
-    w.persisted.push_back(false);
-  }
+  for (const pb::TaskSpec& spec : d.open_tasks()) BPM_RETURN_IF_ERROR(OpenTask(w, state, spec));
   for (const pb::DocumentSpec& doc : d.documents()) {
     store::DocumentRow row;
     row.id = NewId();
@@ -379,6 +255,20 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state,
     row.sha256 = Sha256Hex(doc.content());
     row.created_ms = w.now;
     w.commit.documents.push_back(std::move(row));
+  }
+  for (const pb::Notification& n : d.notifications()) {
+    store::NotificationRow row;
+    row.id = NewId();
+    row.user_id = n.user();
+    row.role = n.role();
+    row.org = n.org();
+    row.instance_id = w.inst.id;
+    row.task_id = task_id;
+    row.kind = n.kind();
+    row.text = n.text();
+    row.from_user = w.caller.user;
+    row.created_ms = w.now;
+    w.commit.notifications.push_back(std::move(row));
   }
   return absl::OkStatus();
 }
@@ -392,12 +282,12 @@ Status Engine::FollowOutcome(Working& w, const definition::State& from,
   }
   BPM_ASSIGN_OR_RETURN(std::string target, w.def->Next(from, outcome, w.vars));
   // Leaving a state cancels whatever is still open there.
-  while (!w.open.empty()) w.CloseTask(0, "cancelled", "");
+  for (Working::Task* t : w.Active(from.name)) w.Close(*t, "cancelled", "");
   w.AddEvent("transitioned", outcome, from.name, target);
   return EnterState(w, target, depth + 1);
 }
 
-Status Engine::EnterState(Working& w, const std::string& name, int depth) {
+Status Engine::EnterState(Working& w, const std::string& name, int depth, bool reentry) {
   const definition::State* state = w.def->Find(name);
   if (state == nullptr) {
     return absl::InternalError(absl::StrCat("workflow ", w.def->key, ": state '", name,
@@ -408,6 +298,7 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth) {
     BPM_RETURN_IF_ERROR(w.lifecycle.Fire(InstanceEvent::kComplete,
                                          absl::StrCat("instance ", w.inst.id)));
     w.inst.status = w.lifecycle.status();
+    w.commit.delete_snapshot = true;  // nothing to withdraw into once completed
     w.AddEvent("completed", "", name, name);
     return absl::OkStatus();
   }
@@ -416,17 +307,16 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth) {
     return absl::FailedPreconditionError(absl::StrCat("stage plugin '", state->stage,
                                                       "' of state '", name, "' is not loaded"));
   }
+  BPM_RETURN_IF_ERROR(LoadOrgContext(w));
   pb::EnterRequest req;
   *req.mutable_context() = w.Context(*state);
+  req.set_reentry(reentry);
   BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->Enter(req));
   if (!d.accepted()) {
-    std::vector<std::string> reasons;
-    for (const auto& r : d.rejections()) reasons.push_back(absl::StrCat(r.field(), ": ", r.message()));
     return absl::FailedPreconditionError(absl::StrCat("state '", name, "' (stage ", state->stage,
-                                                      ") refused entry: ",
-                                                      absl::StrJoin(reasons, "; ")));
+                                                      ") refused entry: ", Rejections(d)));
   }
-  BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d));
+  BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d, ""));
   if (!d.outcome().empty()) return FollowOutcome(w, *state, d.outcome(), depth);
   return absl::OkStatus();
 }
@@ -447,7 +337,16 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
     w.commit.expected_version = w.inst.version - 1;
     w.commit.update_instance = w.inst;
   }
-  v1::Instance result = ToInstance(w.inst, w.open);
+  std::vector<store::TaskRow> rows;
+  for (const auto& t : w.tasks) {
+    rows.push_back(t.row);
+    if (!t.persisted) {
+      w.commit.insert_tasks.push_back(t.row);
+    } else if (t.changed) {
+      w.commit.update_tasks.push_back({t.row, t.stored_status});
+    }
+  }
+  v1::Instance result = ToInstance(w.inst, rows);
   if (w.commit.idempotency) w.commit.idempotency->response = result.SerializeAsString();
   BPM_RETURN_IF_ERROR(store_.Apply(w.commit));
   return result;
@@ -470,9 +369,99 @@ StatusOr<std::optional<v1::Instance>> Engine::Replay(const std::string& scope,
   return std::optional<v1::Instance>(std::move(inst));
 }
 
+StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::string& instance_id,
+                                          int64_t expected_version, const std::string& scope,
+                                          const std::string& idempotency_key,
+                                          const std::string& request_hash,
+                                          const CommandBody& body, InstanceEvent lifecycle_event) {
+  BPM_RETURN_IF_ERROR(CheckLength(idempotency_key, kMaxIdLength, "idempotency_key"));
+  if (!idempotency_key.empty()) {
+    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
+    if (replay) return *std::move(replay);
+  }
+  Working w;
+  BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(instance_id));
+  BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
+  const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
+                                           w.inst.def_version, ")");
+  BPM_RETURN_IF_ERROR(w.lifecycle.Fire(lifecycle_event, subject));
+  if (expected_version != 0 && expected_version != w.inst.version) {
+    return absl::AbortedError(absl::StrCat(subject, " is at version ", w.inst.version, ", not ",
+                                           expected_version, ": re-read and retry"));
+  }
+  BPM_ASSIGN_OR_RETURN(w.def, Compiled(w.inst.def_key, w.inst.def_version));
+  BPM_ASSIGN_OR_RETURN(auto active, store_.ListTasks(w.inst.id, true));
+  for (auto& t : active) {
+    std::string status = t.status;
+    w.tasks.push_back({std::move(t), std::move(status), true, false});
+  }
+  w.caller = caller;
+  w.acting_as = caller.user;
+  w.now = clock_.NowMillis();
+  w.vars = StructFromJson(w.inst.variables_json);
+  if (!idempotency_key.empty()) {
+    w.commit.idempotency =
+        store::IdempotencyRow{scope, idempotency_key, request_hash, "", w.now};
+  }
+  BPM_RETURN_IF_ERROR(body(w));
+  auto result = Finish(w);
+  if (absl::IsAborted(result.status()) && !idempotency_key.empty()) {
+    // A concurrent retry with the same key committed first: answer with its result.
+    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
+    if (replay) return *std::move(replay);
+  }
+  return result;
+}
+
+StatusOr<std::string> Engine::ActingAs(const Caller& caller, const store::TaskRow& t,
+                                       int64_t now) {
+  std::vector<std::string> excluded = StringsFromJson(t.exclude_users_json);
+  auto is_excluded = [&](const std::string& u) {
+    return std::find(excluded.begin(), excluded.end(), u) != excluded.end();
+  };
+  auto refuse_sod = [&](const std::string& u) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "separation of duties: ", u, " may not act on task ", t.id,
+        " (the filing's submitter or initiator never reviews it)"));
+  };
+  if (is_excluded(caller.user)) return refuse_sod(caller.user);
+  std::string holder;  // the single user who holds the task, if any
+  if (t.status == "claimed") {
+    holder = t.claimed_by;
+  } else if (t.status == "delegated") {
+    holder = t.delegated_to;
+  } else if (!t.assignee_user.empty()) {
+    holder = t.assignee_user;
+  }
+  if (holder.empty()) {
+    // An open group task: anyone holding the role in the org.
+    if (HasRole(caller, t.assignee_role) && (t.assignee_org.empty() || t.assignee_org == caller.org)) {
+      return caller.user;
+    }
+  } else if (holder == caller.user) {
+    return caller.user;
+  } else {
+    BPM_ASSIGN_OR_RETURN(auto principals, store_.ActivePrincipals(caller.user, now));
+    if (std::find(principals.begin(), principals.end(), holder) != principals.end()) {
+      if (is_excluded(holder)) return refuse_sod(holder);
+      return holder;
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "user ", caller.user, " (roles ", absl::StrJoin(caller.roles, ","), "; org ", caller.org,
+      ") may not act on task ", t.id, ", which is ", DescribeAssignee(t)));
+}
+
 // ---- commands ---------------------------------------------------------------------
 
 StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstanceRequest& req) {
+  return StartInstance(caller, req, "", 0);
+}
+
+StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
+                                             const v1::StartInstanceRequest& req,
+                                             const std::string& campaign_id,
+                                             int64_t deadline_ms) {
   if (req.definition_key().empty()) return absl::InvalidArgumentError("definition_key: is required");
   if (req.subject_ref().empty()) {
     return absl::InvalidArgumentError("subject_ref: is required (e.g. the project code)");
@@ -499,6 +488,7 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
                        store_.GetDefinition(req.definition_key(), req.definition_version()));
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(defrow.key, defrow.version));
   w.caller = caller;
+  w.acting_as = caller.user;
   w.now = clock_.NowMillis();
   w.vars = req.variables();
   w.inst.id = NewId();
@@ -509,6 +499,7 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
   w.inst.started_by = caller.user;
   w.inst.created_ms = w.now;
   w.inst.version = 0;
+  w.inst.campaign_id = campaign_id;
   w.commit.insert_instance = w.inst;
   BPM_RETURN_IF_ERROR(w.lifecycle.Fire(InstanceEvent::kStart, "new instance"));
   w.inst.status = w.lifecycle.status();
@@ -518,6 +509,21 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
   w.AddEvent("started", "", "", w.def->initial, "", "",
              vars_json == "{}" ? "" : Sha256Hex(vars_json));
   BPM_RETURN_IF_ERROR(EnterState(w, w.def->initial, 0));
+  if (deadline_ms > 0) {
+    // A campaign's deadline binds the first tasks (the filing), with an
+    // overdue timer each.
+    for (Working::Task* t : w.Active()) {
+      if (t->row.due_ms != 0) continue;
+      t->row.due_ms = deadline_ms;
+      store::TimerRow timer;
+      timer.id = NewId();
+      timer.instance_id = w.inst.id;
+      timer.task_id = t->row.id;
+      timer.name = "overdue";
+      timer.due_ms = deadline_ms;
+      w.commit.insert_timers.push_back(std::move(timer));
+    }
+  }
   auto result = Finish(w);
   if (absl::IsAborted(result.status()) && !req.idempotency_key().empty()) {
     // A concurrent retry with the same key committed first: answer with its result.
@@ -527,11 +533,32 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
   return result;
 }
 
+namespace {
+
+// What the instance looked like before an action, for withdraw.
+std::string SnapshotBody(const store::InstanceRow& inst,
+                         const google::protobuf::Struct& vars,
+                         const std::vector<store::TaskRow>& active,
+                         const std::vector<store::TimerRow>& timers) {
+  v1::InstanceSnapshot snap;
+  *snap.mutable_instance() = ToInstance(inst, active);
+  *snap.mutable_instance()->mutable_variables() = vars;
+  for (const auto& t : timers) {
+    if (t.fired_ms != 0) continue;
+    v1::PendingTimer* p = snap.add_timers();
+    p->set_task_id(t.task_id);
+    p->set_name(t.name);
+    p->set_due_unix_ms(t.due_ms);
+  }
+  return absl::Base64Escape(snap.SerializeAsString());
+}
+
+}  // namespace
+
 StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& req) {
   if (req.task_id().empty()) return absl::InvalidArgumentError("task_id: is required");
   if (req.action().empty()) return absl::InvalidArgumentError("action: is required");
   BPM_RETURN_IF_ERROR(CheckLength(req.task_id(), kMaxIdLength, "task_id"));
-  BPM_RETURN_IF_ERROR(CheckLength(req.idempotency_key(), kMaxIdLength, "idempotency_key"));
   if (req.comment().size() > options_.max_comment_chars * 4) {
     return absl::InvalidArgumentError(absl::StrCat("comment: ", req.comment().size(),
                                                    " bytes exceeds the limit of ",
@@ -548,93 +575,68 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
                                             payload_json, "\n", req.comment(), "\n",
                                             req.expected_version()));
   if (!req.idempotency_key().empty()) {
+    // Answer a retry before looking at the task, which the first try completed.
     BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, req.idempotency_key(), hash));
     if (replay) return *std::move(replay);
   }
-
   BPM_ASSIGN_OR_RETURN(store::TaskRow task, store_.GetTask(req.task_id()));
-  Working w;
-  BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(task.instance_id));
-  BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
-  const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
-                                           w.inst.def_version, ")");
-  BPM_RETURN_IF_ERROR(w.lifecycle.Fire(InstanceEvent::kAct, subject));
-  if (req.expected_version() != 0 && req.expected_version() != w.inst.version) {
-    return absl::AbortedError(absl::StrCat(subject, " is at version ", w.inst.version,
-                                           ", not ", req.expected_version(),
-                                           ": re-read and retry"));
-  }
-  BPM_ASSIGN_OR_RETURN(TaskLifecycle task_lc, TaskLifecycle::Restore(task.status));
-  BPM_RETURN_IF_ERROR(task_lc.Fire(TaskEvent::kComplete, absl::StrCat("task ", task.id)));
-  if (!MayAct(caller, task)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "user ", caller.user, " (roles ", absl::StrJoin(caller.roles, ","), "; org ",
-        caller.org, ") may not act on task ", task.id, ", which is assigned to ",
-        DescribeAssignee(task)));
-  }
-  std::vector<std::string> offered = StringsFromJson(task.actions_json);
-  if (std::find(offered.begin(), offered.end(), req.action()) == offered.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("action: '", req.action(),
-                                                   "' is not offered by task ", task.id,
-                                                   " in state '", task.state,
-                                                   "'; offered: ", absl::StrJoin(offered, ", ")));
-  }
-  BPM_ASSIGN_OR_RETURN(w.def, Compiled(w.inst.def_key, w.inst.def_version));
-  const definition::State* state = w.def->Find(w.inst.state);
-  if (state == nullptr || state->final || task.state != w.inst.state) {
-    return absl::FailedPreconditionError(absl::StrCat("task ", task.id, " belongs to state '",
-                                                      task.state, "' but ", subject,
-                                                      " is in state '", w.inst.state, "'"));
-  }
-  const plugin::StageHandle* stage = plugins_.Find(state->stage);
-  if (stage == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("stage plugin '", state->stage,
-                                                      "' of state '", state->name,
-                                                      "' is not loaded"));
-  }
-  w.caller = caller;
-  w.now = clock_.NowMillis();
-  w.vars = StructFromJson(w.inst.variables_json);
-  BPM_ASSIGN_OR_RETURN(auto open, store_.ListTasks(w.inst.id, true));
-  for (auto& t : open) {
-    if (t.state != w.inst.state) continue;
-    w.open.push_back(std::move(t));
-    w.persisted.push_back(true);
-  }
-  if (!req.idempotency_key().empty()) {
-    w.commit.idempotency = store::IdempotencyRow{scope, req.idempotency_key(), hash, "", w.now};
-  }
+  return RunCommand(
+      caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,
+      [&](Working& w) -> Status {
+        BPM_ASSIGN_OR_RETURN(TaskLifecycle task_lc, TaskLifecycle::Restore(task.status));
+        BPM_RETURN_IF_ERROR(task_lc.Fire(TaskEvent::kComplete, absl::StrCat("task ", task.id)));
+        Working::Task* t = w.Find(task.id);
+        if (t == nullptr) {
+          return absl::AbortedError(
+              absl::StrCat("task ", task.id, " is no longer open: re-read and retry"));
+        }
+        BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t->row, w.now));
+        std::vector<std::string> offered = StringsFromJson(t->row.actions_json);
+        if (std::find(offered.begin(), offered.end(), req.action()) == offered.end()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "action: '", req.action(), "' is not offered by task ", task.id, " in state '",
+              task.state, "'; offered: ", absl::StrJoin(offered, ", ")));
+        }
+        const definition::State* state = w.def->Find(w.inst.state);
+        if (state == nullptr || state->final || t->row.state != w.inst.state) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("task ", task.id, " belongs to state '", t->row.state,
+                           "' but the instance is in state '", w.inst.state, "'"));
+        }
+        const plugin::StageHandle* stage = plugins_.Find(state->stage);
+        if (stage == nullptr) {
+          return absl::FailedPreconditionError(absl::StrCat("stage plugin '", state->stage,
+                                                            "' of state '", state->name,
+                                                            "' is not loaded"));
+        }
+        // The state before the action, so its actor can withdraw it.
+        std::vector<store::TaskRow> before;
+        for (Working::Task* a : w.Active()) before.push_back(a->row);
+        BPM_ASSIGN_OR_RETURN(auto timers, store_.ListTimers(w.inst.id));
+        w.commit.snapshot = store::SnapshotRow{
+            w.inst.id, w.inst.version + 1, caller.user,
+            SnapshotBody(w.inst, w.vars, before, timers), w.now};
 
-  pb::ActRequest act;
-  *act.mutable_context() = w.Context(*state);
-  *act.mutable_task() = ToTaskInfo(task);
-  act.set_action(req.action());
-  *act.mutable_payload() = req.payload();
-  act.set_comment(req.comment());
-  BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->Act(act));
-  if (!d.accepted()) {
-    std::vector<std::string> reasons;
-    for (const auto& r : d.rejections()) reasons.push_back(absl::StrCat(r.field(), ": ", r.message()));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "state '", state->name, "' (stage ", state->stage, ") refused action '", req.action(),
-        "' on task ", task.id, ": ", absl::StrJoin(reasons, "; ")));
-  }
-  auto it = std::find_if(w.open.begin(), w.open.end(),
-                         [&](const store::TaskRow& t) { return t.id == task.id; });
-  if (it == w.open.end()) {
-    return absl::AbortedError(absl::StrCat("task ", task.id, " is no longer open: re-read and retry"));
-  }
-  w.CloseTask(static_cast<size_t>(it - w.open.begin()), "completed", req.action());
-  w.AddEvent("acted", req.action(), state->name, state->name, task.id, req.comment(),
-             payload_json == "{}" ? "" : Sha256Hex(payload_json), d.note());
-  BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d));
-  if (!d.outcome().empty()) BPM_RETURN_IF_ERROR(FollowOutcome(w, *state, d.outcome(), 0));
-  auto result = Finish(w);
-  if (absl::IsAborted(result.status()) && !req.idempotency_key().empty()) {
-    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, req.idempotency_key(), hash));
-    if (replay) return *std::move(replay);
-  }
-  return result;
+        BPM_RETURN_IF_ERROR(LoadOrgContext(w));
+        pb::ActRequest act;
+        *act.mutable_context() = w.Context(*state);
+        *act.mutable_task() = internal::ToTaskInfo(t->row);
+        act.set_action(req.action());
+        *act.mutable_payload() = req.payload();
+        act.set_comment(req.comment());
+        BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->Act(act));
+        if (!d.accepted()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "state '", state->name, "' (stage ", state->stage, ") refused action '",
+              req.action(), "' on task ", task.id, ": ", Rejections(d)));
+        }
+        if (!d.keep_task()) w.Close(*t, "completed", req.action());
+        w.AddEvent("acted", req.action(), state->name, state->name, task.id, req.comment(),
+                   payload_json == "{}" ? "" : Sha256Hex(payload_json), d.note());
+        BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d, task.id));
+        if (!d.outcome().empty()) BPM_RETURN_IF_ERROR(FollowOutcome(w, *state, d.outcome(), 0));
+        return absl::OkStatus();
+      });
 }
 
 // ---- queries -------------------------------------------------------------------------
@@ -649,7 +651,7 @@ StatusOr<v1::Instance> Engine::GetInstance(const std::string& id) {
 StatusOr<v1::ListInstancesResponse> Engine::ListInstances(const v1::ListInstancesRequest& req) {
   BPM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
   BPM_ASSIGN_OR_RETURN(int64_t after, ParsePageToken(req.page_token()));
-  store::InstanceFilter f{req.definition_key(), req.subject_ref(), req.org(), req.status(),
+  store::InstanceFilter f{"", req.definition_key(), req.subject_ref(), req.org(), req.status(),
                           req.state()};
   BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, size + 1));
   v1::ListInstancesResponse resp;
@@ -667,70 +669,112 @@ StatusOr<v1::GetHistoryResponse> Engine::History(const std::string& instance_id)
   BPM_RETURN_IF_ERROR(store_.GetInstance(instance_id).status());
   BPM_ASSIGN_OR_RETURN(auto events, store_.ListEvents(instance_id));
   v1::GetHistoryResponse resp;
-  for (const auto& e : events) {
-    v1::Event* out = resp.add_events();
-    out->set_seq(e.seq);
-    out->set_at_unix_ms(e.at_ms);
-    out->set_actor(e.actor);
-    out->set_kind(e.kind);
-    out->set_action(e.action);
-    out->set_from_state(e.from_state);
-    out->set_to_state(e.to_state);
-    out->set_task_id(e.task_id);
-    out->set_comment(e.comment);
-    out->set_payload_digest(e.payload_digest);
-    out->set_note(e.note);
-  }
+  for (const auto& e : events) *resp.add_events() = internal::ToEvent(e);
   return resp;
 }
-
-namespace {
-v1::Document ToDocument(const store::DocumentRow& d) {
-  v1::Document out;
-  out.set_id(d.id);
-  out.set_instance_id(d.instance_id);
-  out.set_state(d.state);
-  out.set_kind(d.kind);
-  out.set_content_type(d.content_type);
-  out.set_content(d.content);
-  out.set_sha256(d.sha256);
-  out.set_created_unix_ms(d.created_ms);
-  return out;
-}
-}  // namespace
 
 StatusOr<v1::ListDocumentsResponse> Engine::Documents(const std::string& instance_id) {
   if (instance_id.empty()) return absl::InvalidArgumentError("instance_id: is required");
   BPM_RETURN_IF_ERROR(store_.GetInstance(instance_id).status());
   BPM_ASSIGN_OR_RETURN(auto docs, store_.ListDocuments(instance_id));
   v1::ListDocumentsResponse resp;
-  for (const auto& d : docs) *resp.add_documents() = ToDocument(d);
+  for (const auto& d : docs) *resp.add_documents() = internal::ToDocument(d);
   return resp;
 }
 
 StatusOr<v1::Document> Engine::GetDocument(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("id: is required");
   BPM_ASSIGN_OR_RETURN(auto d, store_.GetDocument(id));
-  return ToDocument(d);
+  return internal::ToDocument(d);
 }
 
 StatusOr<v1::InboxResponse> Engine::Inbox(const Caller& caller, const v1::InboxRequest& req) {
   BPM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
   BPM_ASSIGN_OR_RETURN(int64_t after, ParsePageToken(req.page_token()));
-  BPM_ASSIGN_OR_RETURN(auto rows, store_.Inbox(caller, after, size + 1));
+  const std::string view = req.view().empty() ? "pending" : req.view();
+  const int64_t now = clock_.NowMillis();
   v1::InboxResponse resp;
   std::map<std::string, store::InstanceRow> instances;
-  for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
-    auto it = instances.find(rows[i].instance_id);
+  auto instance = [&](const std::string& id) -> StatusOr<const store::InstanceRow*> {
+    auto it = instances.find(id);
     if (it == instances.end()) {
-      BPM_ASSIGN_OR_RETURN(auto inst, store_.GetInstance(rows[i].instance_id));
-      it = instances.emplace(rows[i].instance_id, std::move(inst)).first;
+      BPM_ASSIGN_OR_RETURN(auto inst, store_.GetInstance(id));
+      it = instances.emplace(id, std::move(inst)).first;
     }
-    *resp.add_tasks() = ToTask(rows[i], &it->second);
+    return &it->second;
+  };
+  if (view == "cc") {
+    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListCc(caller.user, after, size + 1));
+    for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
+      BPM_ASSIGN_OR_RETURN(const store::InstanceRow* inst, instance(rows[i].instance_id));
+      v1::CcEntry* e = resp.add_cc();
+      e->set_id(rows[i].id);
+      e->set_instance_id(rows[i].instance_id);
+      e->set_from_user(rows[i].from_user);
+      e->set_note(rows[i].note);
+      e->set_created_unix_ms(rows[i].created_ms);
+      e->set_definition_key(inst->def_key);
+      e->set_subject_ref(inst->subject_ref);
+      e->set_state(inst->state);
+    }
+    if (static_cast<int>(rows.size()) > size) {
+      resp.set_next_page_token(std::to_string(rows[size - 1].row_id));
+    }
+    return resp;
   }
-  if (static_cast<int>(rows.size()) > size) {
-    resp.set_next_page_token(std::to_string(rows[size - 1].row_id));
+  if (view != "pending" && view != "done" && view != "overdue") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "view: '", view, "' is not one of pending, done, cc, overdue"));
   }
+  store::InboxQuery q;
+  q.view = view;
+  q.users = {caller.user};
+  if (view != "done") {
+    BPM_ASSIGN_OR_RETURN(auto principals, store_.ActivePrincipals(caller.user, now));
+    q.users.insert(q.users.end(), principals.begin(), principals.end());
+  }
+  q.roles = caller.roles;
+  q.org = caller.org;
+  q.def_key = req.definition_key();
+  q.state = req.state();
+  q.instance_org = req.org();
+  q.now_ms = now;
+  if (req.year() != 0) {
+    if (req.year() < 2000 || req.year() > 2100) {
+      return absl::InvalidArgumentError("year: must be between 2000 and 2100");
+    }
+    // Years in China time (UTC+8).
+    auto start_of = [](int year) {
+      int64_t days = 0;
+      for (int y = 1970; y < year; ++y) days += (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 366 : 365;
+      return days * 86400000 - 8 * kHourMs;
+    };
+    q.created_from_ms = start_of(req.year());
+    q.created_to_ms = start_of(req.year() + 1);
+  }
+  // Tasks the caller is excluded from (separation of duties) are not shown;
+  // fetch in rounds so a page is still full.
+  int64_t cursor = after;
+  bool more = true;
+  while (resp.tasks_size() < size && more) {
+    BPM_ASSIGN_OR_RETURN(auto rows, store_.Inbox(q, cursor, size + 1));
+    more = static_cast<int>(rows.size()) > size;
+    for (const auto& row : rows) {
+      if (resp.tasks_size() == size) {
+        more = true;
+        break;
+      }
+      cursor = row.row_id;
+      std::vector<std::string> excluded = StringsFromJson(row.exclude_users_json);
+      if (view != "done" &&
+          std::find(excluded.begin(), excluded.end(), caller.user) != excluded.end()) {
+        continue;
+      }
+      BPM_ASSIGN_OR_RETURN(const store::InstanceRow* inst, instance(row.instance_id));
+      *resp.add_tasks() = internal::ToTask(row, inst);
+    }
+  }
+  if (more) resp.set_next_page_token(std::to_string(cursor));
   return resp;
 }
 

@@ -1,17 +1,22 @@
 // bpm::engine — command → decision → commit.
 //
-// Every command (start an instance, act on a task) runs the same way:
-//   1. load the instance and the open tasks of its current state (store);
+// Every command (start an instance, act on a task, a task or instance
+// operation, a timer firing) runs the same way:
+//   1. load the instance and its active tasks (store);
 //   2. check the lifecycles (Boost.Statechart, lifecycle.h): is the instance
-//      running, is the task open;
-//   3. ask the current state's stage plugin to decide (a pure function);
+//      running, is the task in a status that allows this;
+//   3. ask the current state's stage plugin to decide (a pure function), with
+//      the org context of the instance's owning org;
 //   4. interpret the decision: its outcome event picks the definition's
 //      transition (structured conditions), the old state's tasks are
 //      cancelled, the new state's plugin is entered (which may decide again);
 //   5. write everything — instance row with an optimistic version check, task
-//      changes, history events, documents, idempotency record — in ONE
+//      changes, history events, documents, timers, notifications, CC entries,
+//      the withdraw snapshot, the idempotency record — in ONE
 //      Store::Apply transaction.
-// Nothing is written unless the whole command succeeds.
+// Nothing is written unless the whole command succeeds. Every command that
+// changes an instance bumps its version, so "nobody acted after me" is a
+// version comparison (withdraw relies on it).
 //
 // Idempotency: a command with an idempotency key whose (scope, key) was seen
 // returns the first result and changes nothing; the same key with a different
@@ -23,19 +28,23 @@
 // INTERNAL (a plugin failed; message names plugin and hook).
 //
 // Thread safety: an Engine is safe to use from many threads. It borrows the
-// store, registry and clock, which must outlive it.
+// store, registry, clock and calendar, which must outlive it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "bpm/plugin/v1/plugin.pb.h"
 #include "bpm/v1/bpm.pb.h"
 #include "core/common/clock.h"
 #include "core/common/status.h"
 #include "core/definition/definition.h"
+#include "core/engine/lifecycle.h"
 #include "core/plugin/loader.h"
 #include "core/store/store.h"
 
@@ -44,11 +53,26 @@ namespace bpm::engine {
 namespace v1 = ::bpm::v1;
 using Caller = store::Caller;
 
+// Resolves the org model around an org at a time (core/org). NOT_FOUND when
+// the org is not in the model: stages then get an empty org context.
+using OrgResolver =
+    std::function<StatusOr<plugin::v1::OrgContext>(const std::string& org, int64_t at_ms)>;
+
+// Adds calendar or PRC working days to an instant (core/calendar).
+// FAILED_PRECONDITION when no calendar covers the dates.
+struct DueCalculator {
+  std::function<StatusOr<int64_t>(int64_t from_ms, int days)> add_days;
+  std::function<StatusOr<int64_t>(int64_t from_ms, int working_days)> add_working_days;
+};
+
 struct EngineOptions {
   size_t max_payload_bytes = 64 * 1024;   // canonical JSON of payload / variables
   size_t max_yaml_bytes = 1024 * 1024;
   size_t max_comment_chars = 4000;
   int max_automatic_transitions = 50;     // guards against outcome cycles
+  size_t max_cc_users = 100;
+  OrgResolver org_resolver;               // empty: no org model
+  DueCalculator due;                      // empty functions: only absolute due times
 };
 
 class Engine {
@@ -74,25 +98,84 @@ class Engine {
   StatusOr<v1::GetHistoryResponse> History(const std::string& instance_id);
   StatusOr<v1::ListDocumentsResponse> Documents(const std::string& instance_id);
   StatusOr<v1::Document> GetDocument(const std::string& id);
+  // 撤销: only the initiator, only while running.
+  StatusOr<v1::Instance> Cancel(const Caller& caller, const v1::InstanceOperationRequest& req);
+  // 撤回: only the actor of the instance's latest action, only while nothing
+  // happened after it (FAILED_PRECONDITION otherwise, saying why).
+  StatusOr<v1::Instance> Withdraw(const Caller& caller, const v1::InstanceOperationRequest& req);
+  StatusOr<v1::Instance> Comment(const Caller& caller, const v1::InstanceOperationRequest& req);
+  StatusOr<v1::Instance> Urge(const Caller& caller, const v1::InstanceOperationRequest& req);
+  StatusOr<v1::Instance> Cc(const Caller& caller, const v1::InstanceOperationRequest& req);
 
   // ---- tasks
   StatusOr<v1::InboxResponse> Inbox(const Caller& caller, const v1::InboxRequest& request);
   StatusOr<v1::Instance> Act(const Caller& caller, const v1::ActRequest& request);
+  StatusOr<v1::Instance> Claim(const Caller& caller, const v1::TaskOperationRequest& req);
+  StatusOr<v1::Instance> Unclaim(const Caller& caller, const v1::TaskOperationRequest& req);
+  StatusOr<v1::Instance> Transfer(const Caller& caller, const v1::TaskOperationRequest& req);
+  StatusOr<v1::Instance> Delegate(const Caller& caller, const v1::TaskOperationRequest& req);
+  StatusOr<v1::Instance> ResolveDelegation(const Caller& caller,
+                                           const v1::TaskOperationRequest& req);
+  StatusOr<v1::Proxy> SetProxy(const Caller& caller, const v1::SetProxyRequest& req);
+  StatusOr<v1::ListProxiesResponse> ListProxies(const Caller& caller,
+                                                const v1::ListProxiesRequest& req);
+  Status RemoveProxy(const Caller& caller, const std::string& id);
+  StatusOr<v1::ListNotificationsResponse> ListNotifications(
+      const Caller& caller, const v1::ListNotificationsRequest& req);
+
+  // ---- campaigns (一对多下发): one instance per target, then a progress view
+  StatusOr<v1::Campaign> StartCampaign(const Caller& caller, const v1::StartCampaignRequest& req);
+  StatusOr<v1::GetCampaignResponse> GetCampaign(const std::string& id);
+  StatusOr<v1::ListCampaignsResponse> ListCampaigns();
+  StatusOr<int> UrgeCampaign(const Caller& caller, const v1::CampaignOperationRequest& req);
+  StatusOr<int> ExtendCampaignDeadline(const Caller& caller,
+                                       const v1::CampaignOperationRequest& req);
+
+  // ---- time and org changes (called by the scheduler)
+  // Fires due timers leased to `owner`; returns how many took effect.
+  // A timer fires exactly once: its "pending" row is checked in the commit.
+  StatusOr<int> RunDueTimers(const std::string& owner, int limit);
+  // Re-enters the current state of running instances owned by orgs whose org
+  // model changed in (after_ms, until_ms], so open tasks follow the new org.
+  StatusOr<int> RerouteOrgChanges(int64_t after_ms, int64_t until_ms);
+  // Re-enters one instance's current state (its tasks are re-resolved).
+  StatusOr<v1::Instance> Reroute(const std::string& instance_id, const std::string& reason);
 
  private:
   struct Working;
+  using CommandBody = std::function<Status(Working&)>;
 
+  // Loads instance + active tasks, checks the lifecycle and expected
+  // version, runs body, commits. scope/key/hash: idempotency (key may be "").
+  StatusOr<v1::Instance> RunCommand(const Caller& caller, const std::string& instance_id,
+                                    int64_t expected_version, const std::string& scope,
+                                    const std::string& idempotency_key,
+                                    const std::string& request_hash, const CommandBody& body,
+                                    InstanceEvent lifecycle_event = InstanceEvent::kAct);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
-  Status EnterState(Working& w, const std::string& state, int depth);
+  Status LoadOrgContext(Working& w);
+  Status EnterState(Working& w, const std::string& state, int depth, bool reentry = false);
   Status FollowOutcome(Working& w, const definition::State& from, const std::string& outcome,
                        int depth);
   Status ApplyDecision(Working& w, const definition::State& state,
-                       const plugin::pb::Decision& decision);
+                       const plugin::v1::Decision& decision, const std::string& task_id);
+  Status OpenTask(Working& w, const definition::State& state, const plugin::v1::TaskSpec& spec);
   StatusOr<v1::Instance> Finish(Working& w);
   // Looks up an idempotency key; returns the stored Instance when replayed.
   StatusOr<std::optional<v1::Instance>> Replay(const std::string& scope, const std::string& key,
                                                const std::string& request_hash);
+  // Whom the caller acts as on task t (itself, or a principal it is proxy
+  // for); PERMISSION_DENIED with the reason otherwise.
+  StatusOr<std::string> ActingAs(const Caller& caller, const store::TaskRow& t, int64_t now);
+  // Runs op on the active task req.task_id inside a command (op finds it
+  // with Working::Find).
+  StatusOr<v1::Instance> TaskOperation(const Caller& caller, const v1::TaskOperationRequest& req,
+                                       const char* name, const CommandBody& op);
+  Status FireTimer(const store::TimerRow& timer);
+  // Start's body, with the campaign's id and deadline when issued by one.
+  StatusOr<v1::Instance> StartInstance(const Caller& caller, const v1::StartInstanceRequest& req,
+                                       const std::string& campaign_id, int64_t deadline_ms);
 
   store::Store& store_;
   const plugin::Registry& plugins_;

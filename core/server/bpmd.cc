@@ -18,11 +18,18 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <optional>
 #include <thread>
 
+#include <unistd.h>
+
+#include "core/calendar/calendar.h"
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
+#include "core/org/context.h"
 #include "core/plugin/loader.h"
+#include "core/scheduler/scheduler.h"
+#include "core/server/org_service.h"
 #include "core/server/services.h"
 #include "core/store/store.h"
 
@@ -70,6 +77,9 @@ int main(int argc, char** argv) {
   bool dev_identity = false;
   int pool = 8;
   size_t max_payload = 64 * 1024;
+  std::string calendar_dir;
+  std::string test_clock_file;
+  int tick_ms = 500;
   app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--store", store_url, "sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DB")
@@ -84,6 +94,12 @@ int main(int argc, char** argv) {
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
+  app.add_option("--calendars", calendar_dir,
+                 "directory of PRC working-day calendars cn-YYYY.yaml (deploy/calendars)");
+  app.add_option("--tick-ms", tick_ms, "how often due timers are looked for")
+      ->capture_default_str();
+  app.add_option("--test-clock-file", test_clock_file,
+                 "TESTS ONLY: read the current time (Unix ms) from this file");
   CLI11_PARSE(app, argc, argv);
 
   if (!dev_identity) {
@@ -113,10 +129,40 @@ int main(int argc, char** argv) {
               << stage->origin() << std::endl;
   }
 
-  bpm::SystemClock clock;
+  std::unique_ptr<bpm::Clock> clock = std::make_unique<bpm::SystemClock>();
+  if (!test_clock_file.empty()) {
+    clock = std::make_unique<bpm::FileClock>(test_clock_file);
+    std::cout << "bpmd: TEST CLOCK: the time is read from " << test_clock_file << std::endl;
+  }
   bpm::engine::EngineOptions options;
   options.max_payload_bytes = max_payload;
-  bpm::engine::Engine engine(**store, plugins, clock, options);
+  std::optional<bpm::calendar::WorkCalendar> calendar;
+  if (!calendar_dir.empty()) {
+    auto loaded = bpm::calendar::WorkCalendar::LoadDirectory(calendar_dir);
+    if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
+    calendar = *std::move(loaded);
+    for (const auto& y : calendar->Years()) {
+      std::cout << "bpmd: working-day calendar " << y.year << " ("
+                << bpm::calendar::YearStatusName(y.status) << ") from " << y.file << std::endl;
+      if (y.status == bpm::calendar::YearStatus::kProvisional) {
+        std::cout << "bpmd: WARNING: calendar " << y.year
+                  << " is provisional: replace it when the State Council publishes the year's "
+                     "holiday notice"
+                  << std::endl;
+      }
+    }
+    options.due.add_days = [&calendar](int64_t from, int n) {
+      return calendar->AddCalendarDays(from, n);
+    };
+    options.due.add_working_days = [&calendar](int64_t from, int n) {
+      return calendar->AddWorkingDays(from, n);
+    };
+  }
+  bpm::store::OrgStore& orgs = (*store)->orgs();
+  options.org_resolver = [&orgs](const std::string& org, int64_t at) {
+    return bpm::org::ResolveOrgContext(orgs, org, at);
+  };
+  bpm::engine::Engine engine(**store, plugins, *clock, options);
   for (const auto& dir : workflow_dirs) {
     auto s = DeployDirectory(engine, dir);
     if (!s.ok()) return Fail(std::string(s.message()));
@@ -129,6 +175,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   auto services = bpm::server::MakeServices(engine);
+  services.push_back(bpm::server::MakeOrgService(orgs, *clock));
   for (auto& s : services) builder.RegisterService(s.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail("cannot listen on " + listen);
@@ -147,6 +194,14 @@ int main(int argc, char** argv) {
             << "bpmd: try: BPM_SERVER=" << address
             << " BPM_USER=zhang build/bin/bpmctl defs   (README: the walkthrough)" << std::endl;
 
+  bpm::scheduler::SchedulerOptions sched_options;
+  sched_options.tick_ms = tick_ms;
+  char hostname[256] = {0};
+  gethostname(hostname, sizeof hostname - 1);
+  sched_options.owner = std::string(hostname) + ":" + std::to_string(getpid());
+  bpm::scheduler::Scheduler scheduler(engine, *clock, sched_options);
+  scheduler.Start();
+
   std::thread waiter([&]() {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -155,5 +210,6 @@ int main(int argc, char** argv) {
   });
   server->Wait();
   waiter.join();
+  scheduler.Stop();
   return 0;
 }

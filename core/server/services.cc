@@ -74,6 +74,31 @@ class InstanceServiceImpl final : public v1::InstanceService::Service {
     return Handle(ctx, resp->mutable_document(),
                   [&](const engine::Caller&) { return engine_.GetDocument(req->id()); });
   }
+  grpc::Status Cancel(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                      v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Cancel(c, *req); });
+  }
+  grpc::Status Withdraw(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                        v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Withdraw(c, *req); });
+  }
+  grpc::Status Comment(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                       v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Comment(c, *req); });
+  }
+  grpc::Status Urge(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                    v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Urge(c, *req); });
+  }
+  grpc::Status Cc(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                  v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Cc(c, *req); });
+  }
 
  private:
   engine::Engine& engine_;
@@ -92,6 +117,93 @@ class TaskServiceImpl final : public v1::TaskService::Service {
     return Handle(ctx, resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_.Act(c, *req); });
   }
+  grpc::Status Claim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
+                     v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Claim(c, *req); });
+  }
+  grpc::Status Unclaim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
+                       v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Unclaim(c, *req); });
+  }
+  grpc::Status Transfer(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
+                        v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Transfer(c, *req); });
+  }
+  grpc::Status Delegate(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
+                        v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Delegate(c, *req); });
+  }
+  grpc::Status ResolveDelegation(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
+                                 v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.ResolveDelegation(c, *req); });
+  }
+  grpc::Status SetProxy(grpc::ServerContext* ctx, const v1::SetProxyRequest* req,
+                        v1::Proxy* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.SetProxy(c, *req); });
+  }
+  grpc::Status ListProxies(grpc::ServerContext* ctx, const v1::ListProxiesRequest* req,
+                           v1::ListProxiesResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller& c) { return engine_.ListProxies(c, *req); });
+  }
+  grpc::Status RemoveProxy(grpc::ServerContext* ctx, const v1::RemoveProxyRequest* req,
+                           v1::RemoveProxyResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::RemoveProxyResponse> {
+      BPM_RETURN_IF_ERROR(engine_.RemoveProxy(c, req->id()));
+      return v1::RemoveProxyResponse();
+    });
+  }
+  grpc::Status ListNotifications(grpc::ServerContext* ctx,
+                                 const v1::ListNotificationsRequest* req,
+                                 v1::ListNotificationsResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller& c) { return engine_.ListNotifications(c, *req); });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
+class CampaignServiceImpl final : public v1::CampaignService::Service {
+ public:
+  explicit CampaignServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status Start(grpc::ServerContext* ctx, const v1::StartCampaignRequest* req,
+                     v1::Campaign* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller& c) { return engine_.StartCampaign(c, *req); });
+  }
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetCampaignRequest* req,
+                   v1::GetCampaignResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.GetCampaign(req->id()); });
+  }
+  grpc::Status List(grpc::ServerContext* ctx, const v1::ListCampaignsRequest*,
+                    v1::ListCampaignsResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.ListCampaigns(); });
+  }
+  grpc::Status Urge(grpc::ServerContext* ctx, const v1::CampaignOperationRequest* req,
+                    v1::CampaignOperationResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
+      BPM_ASSIGN_OR_RETURN(int n, engine_.UrgeCampaign(c, *req));
+      v1::CampaignOperationResponse out;
+      out.set_affected(n);
+      return out;
+    });
+  }
+  grpc::Status ExtendDeadline(grpc::ServerContext* ctx, const v1::CampaignOperationRequest* req,
+                              v1::CampaignOperationResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
+      BPM_ASSIGN_OR_RETURN(int n, engine_.ExtendCampaignDeadline(c, *req));
+      v1::CampaignOperationResponse out;
+      out.set_affected(n);
+      return out;
+    });
+  }
 
  private:
   engine::Engine& engine_;
@@ -104,6 +216,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine)
   out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
   out.push_back(std::make_unique<InstanceServiceImpl>(engine));
   out.push_back(std::make_unique<TaskServiceImpl>(engine));
+  out.push_back(std::make_unique<CampaignServiceImpl>(engine));
   return out;
 }
 

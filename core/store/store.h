@@ -57,7 +57,29 @@ struct InstanceRow {
   std::string started_by;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  std::string campaign_id;     // "" unless issued by a campaign
   int64_t row_id = 0;          // assigned by the database; paging cursor
+};
+
+struct CampaignRow {
+  std::string id;
+  std::string title;
+  std::string def_key;
+  int64_t def_version = 0;
+  int64_t deadline_ms = 0;
+  int64_t target_count = 0;
+  std::string created_by;
+  int64_t created_ms = 0;
+};
+
+// One instance of a campaign with what its progress view needs.
+struct CampaignMember {
+  std::string instance_id;
+  std::string org;
+  std::string state;
+  std::string status;
+  int64_t acted = 0;          // "acted" history events
+  int64_t overdue_tasks = 0;  // active tasks past due at the given time
 };
 
 struct TaskRow {
@@ -77,8 +99,17 @@ struct TaskRow {
   int64_t completed_ms = 0;
   std::string completed_by;
   std::string action;
+  std::string claimed_by;          // status claimed
+  std::string delegated_to;        // status delegated
+  std::string owner_user;          // status delegated: who delegated it
+  std::string exclude_users_json = "[]";  // JSON array: may never act (separation of duties)
   int64_t row_id = 0;
 };
+
+// Task statuses in which a task still waits for someone.
+inline bool IsActiveTaskStatus(const std::string& s) {
+  return s == "open" || s == "claimed" || s == "delegated";
+}
 
 struct EventRow {
   std::string instance_id;
@@ -114,13 +145,66 @@ struct IdempotencyRow {
   int64_t created_ms = 0;
 };
 
-// A task's transition out of `open`.
-struct TaskClose {
+// A change of one task: every mutable column takes row's value, but only
+// when the stored status is still expected_status (else Apply is ABORTED).
+struct TaskUpdate {
+  TaskRow row;
+  std::string expected_status;
+};
+
+struct TimerRow {
   std::string id;
-  std::string status;  // completed | cancelled
-  int64_t completed_ms = 0;
-  std::string completed_by;
-  std::string action;
+  std::string instance_id;
+  std::string task_id;
+  std::string name;        // remind | overdue | a plugin's own
+  int64_t due_ms = 0;
+  int64_t fired_ms = 0;    // 0 pending; >0 fired at; -1 cancelled
+  std::string lease_owner;
+  int64_t lease_until_ms = 0;
+};
+
+struct NotificationRow {
+  std::string id;
+  std::string user_id;     // or role (+ org) for a group
+  std::string role;
+  std::string org;
+  std::string instance_id;
+  std::string task_id;
+  std::string kind;
+  std::string text;
+  std::string from_user;
+  int64_t created_ms = 0;
+  int64_t row_id = 0;
+};
+
+struct CcRow {
+  std::string id;
+  std::string instance_id;
+  std::string user_id;
+  std::string from_user;
+  std::string note;
+  int64_t created_ms = 0;
+  int64_t row_id = 0;
+};
+
+struct ProxyRow {
+  std::string id;
+  std::string principal;
+  std::string proxy_user;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  std::string created_by;
+  int64_t created_ms = 0;
+};
+
+// The state of an instance before an action, kept so its actor can withdraw
+// it (撤回) while nothing happened after it.
+struct SnapshotRow {
+  std::string instance_id;
+  int64_t version_after = 0;  // the instance version the action produced
+  std::string actor;
+  std::string body;           // serialized by the engine
+  int64_t created_ms = 0;
 };
 
 // Everything one command writes.
@@ -130,14 +214,38 @@ struct Commit {
   // expected_version (the new row carries expected_version + 1).
   std::optional<InstanceRow> update_instance;
   int64_t expected_version = 0;
-  std::vector<TaskClose> close_tasks;  // each must still be open
-  std::vector<TaskRow> insert_tasks;
+  std::vector<TaskRow> insert_tasks;  // written before task updates
+  std::vector<TaskUpdate> update_tasks;
   std::vector<EventRow> events;
   std::vector<DocumentRow> documents;
   std::optional<IdempotencyRow> idempotency;
+  std::vector<TimerRow> insert_timers;
+  // Timers this command fires: each must still be pending (else ABORTED), so a
+  // timer takes effect exactly once even with several bpmd processes.
+  std::vector<std::string> fire_timers;
+  // Pending timers of these tasks are cancelled (fired_ms = -1).
+  std::vector<std::string> cancel_timers_of_tasks;
+  std::vector<NotificationRow> notifications;
+  std::vector<CcRow> cc;
+  std::optional<SnapshotRow> snapshot;   // replaces the instance's snapshot
+  bool delete_snapshot = false;          // the instance's snapshot is consumed
+};
+
+struct InboxQuery {
+  std::string view = "pending";    // pending | done | overdue
+  std::vector<std::string> users;  // the caller, then principals it is proxy for
+  std::vector<std::string> roles;
+  std::string org;
+  std::string def_key;             // filters on the task's instance
+  std::string state;
+  std::string instance_org;
+  int64_t created_from_ms = 0;     // [from, to) on task creation; 0 = open
+  int64_t created_to_ms = 0;
+  int64_t now_ms = 0;              // overdue: due_ms in (0, now)
 };
 
 struct InstanceFilter {
+  std::string campaign_id;
   std::string def_key;
   std::string subject_ref;
   std::string org;
@@ -182,12 +290,38 @@ class Store {
                                                            int64_t after_row_id,
                                                            int limit) = 0;
   virtual StatusOr<TaskRow> GetTask(const std::string& id) = 0;  // NOT_FOUND
+  // active_only: statuses open, claimed, delegated.
   virtual StatusOr<std::vector<TaskRow>> ListTasks(const std::string& instance_id,
-                                                   bool open_only) = 0;
-  // Open tasks the caller may act on: assigned to the user, or to one of its
-  // roles with no org or the caller's org. By row_id after after_row_id.
-  virtual StatusOr<std::vector<TaskRow>> Inbox(const Caller& caller, int64_t after_row_id,
+                                                   bool active_only) = 0;
+  // pending/overdue: active tasks for one of q.users (assigned, claimed by,
+  // delegated to), or open group tasks of one of q.roles with no org or q.org.
+  // done: tasks completed by q.users[0]. Filters by the task's instance.
+  // By row_id after after_row_id. Separation-of-duties exclusions are the
+  // engine's to apply.
+  virtual StatusOr<std::vector<TaskRow>> Inbox(const InboxQuery& q, int64_t after_row_id,
                                                int limit) = 0;
+  virtual StatusOr<std::vector<CcRow>> ListCc(const std::string& user, int64_t after_row_id,
+                                              int limit) = 0;
+  virtual StatusOr<std::vector<NotificationRow>> ListNotifications(const Caller& caller,
+                                                                   int64_t after_row_id,
+                                                                   int limit) = 0;
+
+  virtual Status PutProxy(const ProxyRow& row) = 0;
+  virtual Status DeleteProxy(const std::string& id) = 0;  // NOT_FOUND
+  virtual StatusOr<ProxyRow> GetProxy(const std::string& id) = 0;  // NOT_FOUND
+  // Proxies where user is principal or proxy, newest first.
+  virtual StatusOr<std::vector<ProxyRow>> ListProxies(const std::string& user) = 0;
+  // Principals for whom user is an active proxy at now_ms.
+  virtual StatusOr<std::vector<std::string>> ActivePrincipals(const std::string& user,
+                                                              int64_t now_ms) = 0;
+
+  // Leases up to limit pending timers due at now_ms whose lease expired to
+  // owner until now_ms + lease_ms (FOR UPDATE SKIP LOCKED on MySQL), so
+  // several bpmd processes share the work.
+  virtual StatusOr<std::vector<TimerRow>> LeaseDueTimers(const std::string& owner, int64_t now_ms,
+                                                         int64_t lease_ms, int limit) = 0;
+  virtual StatusOr<std::vector<TimerRow>> ListTimers(const std::string& instance_id) = 0;
+  virtual StatusOr<std::optional<SnapshotRow>> GetSnapshot(const std::string& instance_id) = 0;
   virtual StatusOr<std::vector<EventRow>> ListEvents(const std::string& instance_id) = 0;
   virtual StatusOr<DocumentRow> GetDocument(const std::string& id) = 0;  // NOT_FOUND
   virtual StatusOr<std::vector<DocumentRow>> ListDocuments(const std::string& instance_id) = 0;
@@ -197,6 +331,13 @@ class Store {
 
   // Writes one command's changes atomically (see the file comment).
   virtual Status Apply(const Commit& commit) = 0;
+
+  virtual Status PutCampaign(const CampaignRow& row) = 0;
+  virtual StatusOr<CampaignRow> GetCampaign(const std::string& id) = 0;  // NOT_FOUND
+  virtual Status SetCampaignDeadline(const std::string& id, int64_t deadline_ms) = 0;
+  virtual StatusOr<std::vector<CampaignRow>> ListCampaigns() = 0;         // newest first
+  virtual StatusOr<std::vector<CampaignMember>> CampaignMembers(const std::string& campaign_id,
+                                                                int64_t now_ms) = 0;
 
   // The org model, sharing this store's database and pool.
   virtual OrgStore& orgs() = 0;

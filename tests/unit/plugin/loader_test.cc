@@ -22,7 +22,7 @@ TEST(LoaderTest, LoadsTheFiveBundledStages) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(r.Names(), ::testing::ElementsAre("department_submit", "disclosure", "final_review",
                                                 "rectification", "review"));
-  EXPECT_EQ(r.Find("review")->description().version(), "1.0.0");
+  EXPECT_EQ(r.Find("review")->description().version(), "2.0.0");
   EXPECT_EQ(r.Find("nope"), nullptr);
 }
 

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/store/migrations.h"
 #include "core/store/store.h"
 #include "tests/support/test_env.h"
 
@@ -76,11 +77,13 @@ class StoreTest : public ::testing::Test {
 TEST_F(StoreTest, MigrationsApplied) {
   auto v = store_->SchemaVersion();
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(*v, 1);
+  const int64_t latest = Migrations(store_->dialect()).back().number;
+  EXPECT_GE(latest, 4);
+  EXPECT_EQ(*v, latest);
   // Reopening applies nothing twice.
   auto again = Store::Open(url_, 1);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(*(*again)->SchemaVersion(), 1);
+  EXPECT_EQ(*(*again)->SchemaVersion(), latest);
 }
 
 TEST_F(StoreTest, DefinitionsVersionByContent) {
@@ -126,6 +129,7 @@ TEST_F(StoreTest, CommitWritesEverythingAtomically) {
   EXPECT_EQ(inst->version, 1);
   EXPECT_GT(inst->row_id, 0);
   EXPECT_EQ(store_->ListTasks("i1", true)->size(), 1u);
+  EXPECT_EQ(store_->ListTasks("i1", true)->at(0).exclude_users_json, "[]");
   EXPECT_EQ(store_->ListEvents("i1")->at(0).comment, "意见 1");
   auto doc = store_->GetDocument("d1");
   ASSERT_TRUE(doc.ok());
@@ -148,7 +152,12 @@ TEST_F(StoreTest, StaleVersionIsAbortedAndWritesNothing) {
   win.update_instance->version = 2;
   win.update_instance->state = "review";
   win.expected_version = 1;
-  win.close_tasks.push_back({"t1", "completed", 2000, "u1", "submit"});
+  TaskRow done = NewTask("t1", "i1", "unit_filer", "906017");
+  done.status = "completed";
+  done.completed_ms = 2000;
+  done.completed_by = "u1";
+  done.action = "submit";
+  win.update_tasks.push_back({done, "open"});
   win.events.push_back(NewEvent("i1", 2));
   ASSERT_TRUE(store_->Apply(win).ok());
 
@@ -163,7 +172,8 @@ TEST_F(StoreTest, StaleVersionIsAbortedAndWritesNothing) {
   EXPECT_EQ(store_->GetInstance("i1")->state, "review");
 
   Commit closed;  // closing a task that is no longer open
-  closed.close_tasks.push_back({"t1", "completed", 3000, "u2", "submit"});
+  done.completed_by = "u2";
+  closed.update_tasks.push_back({done, "open"});
   s = store_->Apply(closed);
   EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(s.message(), "task t1 is no longer open: re-read and retry");
@@ -196,15 +206,26 @@ TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
     for (const auto& r : rows) out.push_back(r.id);
     return out;
   };
-  Caller alice{"alice", {"unit_filer", "finance_reviewer"}, "906017"};
+  InboxQuery alice;
+  alice.users = {"alice"};
+  alice.roles = {"unit_filer", "finance_reviewer"};
+  alice.org = "906017";
   EXPECT_THAT(ids(*store_->Inbox(alice, 0, 10)),
               ::testing::ElementsAre("mine", "role-org", "role-any"));
-  Caller nobody{"carol", {}, "906017"};
+  InboxQuery nobody;
+  nobody.users = {"carol"};
+  nobody.org = "906017";
   EXPECT_TRUE(store_->Inbox(nobody, 0, 10)->empty());
   // Paging by row_id.
   auto first = *store_->Inbox(alice, 0, 2);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_THAT(ids(*store_->Inbox(alice, first[1].row_id, 10)), ::testing::ElementsAre("role-any"));
+  // A proxy sees its principal's tasks; filters narrow by the instance.
+  InboxQuery proxy;
+  proxy.users = {"carol", "bob"};
+  EXPECT_THAT(ids(*store_->Inbox(proxy, 0, 10)), ::testing::ElementsAre("for-bob"));
+  alice.def_key = "other";
+  EXPECT_TRUE(store_->Inbox(alice, 0, 10)->empty());
 }
 
 TEST_F(StoreTest, ListInstancesFiltersAndPages) {

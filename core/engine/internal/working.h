@@ -1,0 +1,119 @@
+// Internal to core/engine: the working set of one command — everything it
+// read and everything it will write. Built by a command, changed by the
+// interpreter, turned into one store::Commit by Engine::Finish.
+// Thread safety: none; one per command.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/definition/definition.h"
+#include "core/engine/engine.h"
+#include "core/engine/internal/convert.h"
+#include "core/engine/lifecycle.h"
+
+namespace bpm::engine {
+
+struct Engine::Working {
+  // One task the command knows: read from the store, or opened by it.
+  struct Task {
+    store::TaskRow row;
+    std::string stored_status;  // status in the database ("" when new)
+    bool persisted = false;
+    bool changed = false;
+  };
+
+  std::shared_ptr<const definition::Definition> def;
+  store::InstanceRow inst;
+  google::protobuf::Struct vars;
+  std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
+  store::Commit commit;
+  Caller caller;
+  std::string acting_as;    // caller.user, or the principal it acts for as proxy
+  int64_t now = 0;
+  InstanceLifecycle lifecycle = InstanceLifecycle::New();
+  internal::pb::OrgContext org_context;
+  bool org_context_loaded = false;
+
+  std::string Actor() const {
+    return acting_as.empty() || acting_as == caller.user
+               ? caller.user
+               : caller.user + " (for " + acting_as + ")";
+  }
+
+  void AddEvent(std::string kind, std::string action, std::string from, std::string to,
+                std::string task_id = "", std::string comment = "", std::string digest = "",
+                std::string note = "") {
+    store::EventRow e;
+    e.instance_id = inst.id;
+    e.seq = ++inst.event_seq;
+    e.at_ms = now;
+    e.actor = Actor();
+    e.kind = std::move(kind);
+    e.action = std::move(action);
+    e.from_state = std::move(from);
+    e.to_state = std::move(to);
+    e.task_id = std::move(task_id);
+    e.comment = std::move(comment);
+    e.payload_digest = std::move(digest);
+    e.note = std::move(note);
+    commit.events.push_back(std::move(e));
+  }
+
+  Task* Find(const std::string& task_id) {
+    for (auto& t : tasks)
+      if (t.row.id == task_id) return &t;
+    return nullptr;
+  }
+
+  // Active tasks of one state (all states when state is empty).
+  std::vector<Task*> Active(const std::string& state = "") {
+    std::vector<Task*> out;
+    for (auto& t : tasks) {
+      if (store::IsActiveTaskStatus(t.row.status) && (state.empty() || t.row.state == state)) {
+        out.push_back(&t);
+      }
+    }
+    return out;
+  }
+
+  // Ends a task (completed or cancelled); its pending timers are cancelled.
+  void Close(Task& t, const std::string& status, const std::string& action) {
+    t.row.status = status;
+    t.row.completed_ms = now;
+    t.row.completed_by = status == "completed" ? Actor() : "";
+    t.row.action = action;
+    t.changed = true;
+    if (t.persisted) {
+      commit.cancel_timers_of_tasks.push_back(t.row.id);
+    } else {
+      auto& timers = commit.insert_timers;
+      timers.erase(std::remove_if(timers.begin(), timers.end(),
+                                  [&](const store::TimerRow& r) { return r.task_id == t.row.id; }),
+                   timers.end());
+    }
+  }
+
+  internal::pb::StageContext Context(const definition::State& state) {
+    internal::pb::StageContext ctx;
+    ctx.set_instance_id(inst.id);
+    ctx.set_definition_key(inst.def_key);
+    ctx.set_definition_version(static_cast<int32_t>(inst.def_version));
+    ctx.set_state(state.name);
+    ctx.set_subject_ref(inst.subject_ref);
+    ctx.set_org(inst.org);
+    *ctx.mutable_variables() = vars;
+    *ctx.mutable_config() = state.config;
+    ctx.mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
+    for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);
+    ctx.mutable_actor()->set_org(caller.org);
+    ctx.set_now_unix_ms(now);
+    for (Task* t : Active(state.name)) *ctx.add_open_tasks() = internal::ToTaskInfo(t->row);
+    *ctx.mutable_org_context() = org_context;
+    ctx.set_started_by(inst.started_by);
+    return ctx;
+  }
+};
+
+}  // namespace bpm::engine

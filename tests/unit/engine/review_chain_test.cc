@@ -1,0 +1,562 @@
+// Review chains and task operations, in process: the real engine, the real
+// review/department_submit plugins (dlopen), a real SQLite store, a fake
+// clock, and a fixed org context (the org model is tested on its own).
+// Covers each approval mode and the combinations other engines got wrong.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/common/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "core/engine/engine.h"
+#include "tests/support/test_env.h"
+
+namespace bpm::engine {
+namespace {
+
+using ::testing::HasSubstr;
+namespace pb = ::bpm::plugin::v1;
+
+constexpr int64_t kDay = 24 * 3600 * 1000LL;
+
+// 906017 (unit) -> 906001 (sub-department) -> 906 (department), owned by
+// finance section S1; performance section P; leadership L.
+pb::OrgContext CountyContext() {
+  pb::OrgContext c;
+  auto ref = [](pb::OrgRef* r, const char* code, const char* kind) {
+    r->set_code(code);
+    r->set_kind(kind);
+  };
+  ref(c.mutable_unit(), "906017", "unit");
+  ref(c.add_ancestors(), "906001", "unit");
+  ref(c.add_ancestors(), "906", "department");
+  ref(c.mutable_owning_section(), "S1", "finance_section");
+  ref(c.mutable_performance_section(), "P", "finance_section");
+  ref(c.mutable_leadership(), "L", "finance_section");
+  auto members = [&](const char* org, const char* role, std::vector<std::string> users) {
+    pb::RoleMembers* m = c.add_members();
+    m->set_org(org);
+    m->set_role(role);
+    for (auto& u : users) m->add_users(u);
+  };
+  members("906017", "unit_filer", {"zhang"});
+  members("906017", "unit_leader", {"ul"});
+  members("906001", "dept_reviewer", {"d1"});
+  members("906", "dept_reviewer", {"d2a", "d2b"});
+  members("S1", "section_reviewer", {"s1", "s2"});
+  members("S1", "head", {"shead"});
+  members("P", "perf_reviewer", {"p1", "p2", "p3"});
+  members("L", "leader", {"boss"});
+  return c;
+}
+
+std::string Workflow(const std::string& review_config) {
+  return R"(
+key: chain
+initial: draft
+states:
+  draft:
+    stage: department_submit
+    config: { form: { fields: [ { name: title, type: string, required: true } ] } }
+    on: { submitted: review }
+  review:
+    stage: review
+    config:
+)" + review_config + R"(
+    on: { approved: done, returned: draft }
+  done: { final: true }
+)";
+}
+
+const char* kFourLevels = R"(      chain:
+        - { level: unit_leader }
+        - { level: department, depth: 2 }
+        - { level: owning_section, mode: all }
+        - { level: performance_section, mode: vote, pass_ratio: 0.6, weights: { p1: 2 } }
+      resume: returning_step)";
+
+class ReviewChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(registry_.LoadDirectory(testing::PluginDir()).ok());
+    auto store = store::Store::Open("sqlite:" + dir_.path() + "/chain.db", 4);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    EngineOptions options;
+    options.org_resolver = [this](const std::string& org, int64_t) -> StatusOr<pb::OrgContext> {
+      if (org != "906017") return absl::NotFoundError("unknown org " + org);
+      return context_;
+    };
+    engine_ = std::make_unique<Engine>(*store_, registry_, clock_, options);
+  }
+
+  void Deploy(const std::string& config) {
+    auto d = engine_->Deploy(Workflow(config), "chain.yaml");
+    ASSERT_TRUE(d.ok()) << d.status();
+  }
+
+  // Starts and submits as zhang; returns the instance.
+  v1::Instance StartAndSubmit() {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("chain");
+    req.set_subject_ref("P-1");
+    req.set_org("906017");
+    auto inst = engine_->Start(kZhang, req);
+    EXPECT_TRUE(inst.ok()) << inst.status();
+    return Act(kZhang, Only(*inst), "submit", R"({"title": "x"})");
+  }
+
+  v1::Task Only(const v1::Instance& inst) {
+    EXPECT_EQ(inst.open_tasks_size(), 1) << inst.DebugString();
+    return inst.open_tasks_size() ? inst.open_tasks(0) : v1::Task();
+  }
+
+  // The open task that user may take (assigned to them, or their group's).
+  v1::Task TaskFor(const v1::Instance& inst, const Caller& who) {
+    auto fresh = engine_->GetInstance(inst.id());
+    EXPECT_TRUE(fresh.ok());
+    for (const auto& t : fresh->open_tasks()) {
+      if (t.assignee_user() == who.user || t.claimed_by() == who.user ||
+          (t.assignee_user().empty() && t.claimed_by().empty() &&
+           std::find(who.roles.begin(), who.roles.end(), t.assignee_role()) != who.roles.end() &&
+           (t.assignee_org().empty() || t.assignee_org() == who.org))) {
+        return t;
+      }
+    }
+    ADD_FAILURE() << "no task for " << who.user << " in " << fresh->DebugString();
+    return v1::Task();
+  }
+
+  StatusOr<v1::Instance> TryAct(const Caller& who, const v1::Task& task, const std::string& action,
+                                const std::string& payload = "", const std::string& comment = "") {
+    v1::ActRequest req;
+    req.set_task_id(task.id());
+    req.set_action(action);
+    if (!payload.empty()) {
+      auto p = ParseJson(payload);
+      *req.mutable_payload() = p;
+    }
+    req.set_comment(comment);
+    return engine_->Act(who, req);
+  }
+
+  v1::Instance Act(const Caller& who, const v1::Task& task, const std::string& action,
+                   const std::string& payload = "", const std::string& comment = "") {
+    auto r = TryAct(who, task, action, payload, comment);
+    EXPECT_TRUE(r.ok()) << who.user << " " << action << ": " << r.status();
+    return r.ok() ? *r : v1::Instance();
+  }
+
+  // Acts on the user's own task of the instance.
+  v1::Instance Do(const v1::Instance& inst, const Caller& who, const std::string& action,
+                  const std::string& payload = "", const std::string& comment = "") {
+    return Act(who, TaskFor(inst, who), action, payload, comment);
+  }
+
+  static google::protobuf::Struct ParseJson(const std::string& text);
+
+  std::vector<std::string> Assignees(const v1::Instance& inst) {
+    auto fresh = engine_->GetInstance(inst.id());
+    std::vector<std::string> out;
+    for (const auto& t : fresh->open_tasks()) {
+      out.push_back(!t.claimed_by().empty()     ? t.claimed_by()
+                    : !t.assignee_user().empty() ? t.assignee_user()
+                                                 : t.assignee_role() + "@" + t.assignee_org());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  const Caller kZhang{"zhang", {"unit_filer"}, "906017"};
+  const Caller kUl{"ul", {"unit_leader"}, "906017"};
+  const Caller kD1{"d1", {"dept_reviewer"}, "906001"};
+  const Caller kD2a{"d2a", {"dept_reviewer"}, "906"};
+  const Caller kS1{"s1", {"section_reviewer"}, "S1"};
+  const Caller kS2{"s2", {"section_reviewer"}, "S1"};
+  const Caller kP1{"p1", {"perf_reviewer"}, "P"};
+  const Caller kP2{"p2", {"perf_reviewer"}, "P"};
+  const Caller kP3{"p3", {"perf_reviewer"}, "P"};
+
+  testing::TempDir dir_;
+  plugin::Registry registry_;
+  std::unique_ptr<store::Store> store_;
+  FakeClock clock_{1'790'000'000'000};  // 2026-09
+  std::unique_ptr<Engine> engine_;
+  pb::OrgContext context_ = CountyContext();
+};
+
+google::protobuf::Struct ReviewChainTest::ParseJson(const std::string& text) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok()) << text;
+  return s;
+}
+
+TEST_F(ReviewChainTest, FourLevelsThroughEveryMode) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  EXPECT_EQ(inst.state(), "review");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("unit_leader@906017"));
+  inst = Do(inst, kUl, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("dept_reviewer@906001"));  // level 1
+  inst = Do(inst, kD1, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("dept_reviewer@906"));     // level 2
+  inst = Do(inst, kD2a, "approve");
+  // 会签: both section reviewers, each their own task.
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s1", "s2"));
+  inst = Do(inst, kS1, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s2"));
+  inst = Do(inst, kS2, "approve");
+  // 票签: p1 weighs 2 of 4; 0.6 needs p1 plus one more.
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("p1", "p2", "p3"));
+  inst = Do(inst, kP1, "approve");
+  EXPECT_EQ(inst.state(), "review");
+  inst = Do(inst, kP3, "approve");  // 3/4 >= 0.6: decided; p2's task is cancelled
+  EXPECT_EQ(inst.state(), "done");
+  EXPECT_EQ(inst.open_tasks_size(), 0);
+}
+
+TEST_F(ReviewChainTest, VoteFailsAsSoonAsItCannotPass) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1, &kD2a, &kS1, &kS2}) inst = Do(inst, *c, "approve");
+  inst = Do(inst, kP1, "return", "", "指标不合理");  // 2 of 4 gone: 2/4 < 0.6 can never pass
+  // Default return_to previous: back to the 会签 level, both reviewers again.
+  EXPECT_EQ(inst.state(), "review");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s1", "s2"));
+}
+
+TEST_F(ReviewChainTest, OneVetoEndsCountersignAndTheOtherTaskIsCancelled) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1, &kD2a}) inst = Do(inst, *c, "approve");
+  inst = Do(inst, kS1, "return", R"({"to": "initiator"})", "不同意");
+  EXPECT_EQ(inst.state(), "draft");
+  auto s2_task = engine_->Inbox(kS2, v1::InboxRequest());
+  ASSERT_TRUE(s2_task.ok());
+  EXPECT_EQ(s2_task->tasks_size(), 0);
+}
+
+TEST_F(ReviewChainTest, CountersignWithoutVetoDecidesByMajority) {
+  Deploy(R"(      chain:
+        - { level: performance_section, mode: all, veto: false })");
+  v1::Instance inst = StartAndSubmit();
+  inst = Do(inst, kP1, "return", "", "不同意");
+  EXPECT_EQ(inst.state(), "review");  // no veto: the others still vote
+  inst = Do(inst, kP2, "approve");
+  inst = Do(inst, kP3, "approve");
+  EXPECT_EQ(inst.state(), "done");
+}
+
+TEST_F(ReviewChainTest, SequentialGoesOneByOne) {
+  Deploy(R"(      chain:
+        - { level: performance_section, mode: sequential })");
+  v1::Instance inst = StartAndSubmit();
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("p1"));
+  inst = Do(inst, kP1, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("p2"));
+  inst = Do(inst, kP2, "approve");
+  inst = Do(inst, kP3, "approve");
+  EXPECT_EQ(inst.state(), "done");
+}
+
+TEST_F(ReviewChainTest, AddSignerBeforeThenTheAddedSignerReturns) {
+  Deploy(R"(      chain:
+        - { level: owning_section, mode: all }
+        - { level: leadership })");
+  v1::Instance inst = StartAndSubmit();
+  // s1 adds shead before herself: shead must decide first.
+  inst = Do(inst, kS1, "add_signer", R"({"user": "shead", "position": "before"})");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s2", "shead"));
+  Caller shead{"shead", {"head"}, "S1"};
+  inst = Do(inst, shead, "return", R"({"to": "initiator"})", "加签人不同意");
+  EXPECT_EQ(inst.state(), "draft");  // the veto of an added signer ends the 会签
+  // History shows the 加签 and the return.
+  auto history = engine_->History(inst.id());
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> actions;
+  for (const auto& e : history->events()) {
+    if (e.kind() == "acted") actions.push_back(e.action() + ":" + e.actor());
+  }
+  EXPECT_THAT(actions, ::testing::ElementsAre("submit:zhang", "add_signer:s1", "return:shead"));
+}
+
+TEST_F(ReviewChainTest, AddSignerAfterAndRemoveSigner) {
+  Deploy(R"(      chain:
+        - { level: owning_section, mode: all })");
+  v1::Instance inst = StartAndSubmit();
+  inst = Do(inst, kS1, "add_signer", R"({"user": "shead", "position": "after"})");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s1", "s2"));  // s1 keeps her task
+  inst = Do(inst, kS1, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s2", "shead"));
+  // 减签: s2 removes shead, who has not acted yet; then s2's approval ends it.
+  inst = Do(inst, kS2, "remove_signer", R"({"user": "shead"})");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s2"));
+  inst = Do(inst, kS2, "approve");
+  EXPECT_EQ(inst.state(), "done");
+  // Adding the submitter is refused (separation of duties).
+  v1::Instance again = StartAndSubmit();
+  auto r = TryAct(kS1, TaskFor(again, kS1), "add_signer", R"({"user": "zhang"})");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("payload.user: separation of duties: zhang submitted or initiated"));
+}
+
+TEST_F(ReviewChainTest, ReturnToInitiatorResumesAtTheReturningStep) {
+  Deploy(kFourLevels);  // resume: returning_step
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1}) inst = Do(inst, *c, "approve");
+  inst = Do(inst, kD2a, "return", R"({"to": "initiator"})", "补充材料");
+  EXPECT_EQ(inst.state(), "draft");
+  inst = Do(inst, kZhang, "submit", R"({"title": "y"})");
+  // Resumes at department level 2, skipping the levels that already approved.
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("dept_reviewer@906"));
+}
+
+TEST_F(ReviewChainTest, ReturnToInitiatorWithRerunStartsOver) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1}) inst = Do(inst, *c, "approve");
+  inst = Do(inst, kD2a, "return", R"({"to": "initiator", "resume": "rerun"})", "重新走流程");
+  inst = Do(inst, kZhang, "submit", R"({"title": "y"})");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("unit_leader@906017"));
+}
+
+TEST_F(ReviewChainTest, ReturnToAnEarlierStep) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1, &kD2a}) inst = Do(inst, *c, "approve");
+  inst = Do(inst, kS1, "return", R"({"to": "step", "step": "unit_leader"})", "请单位负责人复核");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("unit_leader@906017"));
+  auto bad = TryAct(kUl, TaskFor(inst, kUl), "return", R"({"to": "step", "step": "owning_section"})", "x");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("payload.step: 'owning_section' is not an earlier step of this review"));
+}
+
+TEST_F(ReviewChainTest, WithdrawBeforeAndAfterTheNextLevelActed) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  const v1::Task ul_task = TaskFor(inst, kUl);
+  inst = Do(inst, kUl, "approve");
+  v1::InstanceOperationRequest w;
+  w.set_instance_id(inst.id());
+  // Someone else cannot withdraw ul's action.
+  auto other = engine_->Withdraw(kD1, w);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(other.status().message()), HasSubstr("the latest was by ul"));
+  // ul withdraws: the level-1 task is gone, ul's task is back (same id).
+  auto back = engine_->Withdraw(kUl, w);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(Assignees(*back), ::testing::ElementsAre("unit_leader@906017"));
+  EXPECT_EQ(TaskFor(*back, kUl).id(), ul_task.id());
+  // Approve again; the next level acts; now the withdraw is refused.
+  inst = Do(*back, kUl, "approve");
+  inst = Do(inst, kD1, "approve");
+  auto late = engine_->Withdraw(kUl, w);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(late.status().message()), HasSubstr("has no action to withdraw"));
+  // d1 can still withdraw (nobody acted after d1).
+  EXPECT_TRUE(engine_->Withdraw(kD1, w).ok());
+}
+
+TEST_F(ReviewChainTest, WithdrawAcrossStatesBringsTheSubmissionBack) {
+  Deploy(kFourLevels);
+  v1::StartInstanceRequest req;
+  req.set_definition_key("chain");
+  req.set_subject_ref("P-1");
+  req.set_org("906017");
+  auto started = engine_->Start(kZhang, req);
+  ASSERT_TRUE(started.ok());
+  v1::Instance inst = Act(kZhang, Only(*started), "submit", R"({"title": "x"})");
+  EXPECT_EQ(inst.state(), "review");
+  v1::InstanceOperationRequest w;
+  w.set_instance_id(inst.id());
+  auto back = engine_->Withdraw(kZhang, w);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->state(), "draft");
+  EXPECT_EQ(Only(*back).id(), Only(*started).id());
+}
+
+TEST_F(ReviewChainTest, ClaimTransferDelegateAndTakeBack) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  for (const Caller* c : {&kUl, &kD1}) inst = Do(inst, *c, "approve");
+  // Level 2 is a group task of 906's dept reviewers: d2a claims it.
+  v1::Task group = TaskFor(inst, kD2a);
+  v1::TaskOperationRequest op;
+  op.set_task_id(group.id());
+  ASSERT_TRUE(engine_->Claim(kD2a, op).ok());
+  Caller d2b{"d2b", {"dept_reviewer"}, "906"};
+  auto stolen = TryAct(d2b, group, "approve");
+  EXPECT_EQ(stolen.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(stolen.status().message()), HasSubstr("which is claimed by d2a"));
+  // d2a delegates to d2b; a transfer of the delegated task is refused.
+  op.set_target_user("d2b");
+  ASSERT_TRUE(engine_->Delegate(kD2a, op).ok());
+  op.set_target_user("ul");
+  auto transfer = engine_->Transfer(kD2a, op);
+  EXPECT_EQ(transfer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(transfer.status().message()),
+              HasSubstr("is delegated to d2b by d2a: the owner takes it back"));
+  // The delegate may not approve; it resolves, and the owner gets it back.
+  auto by_delegate = TryAct(d2b, group, "approve");
+  EXPECT_EQ(by_delegate.status().code(), absl::StatusCode::kFailedPrecondition);
+  op.set_comment("已核实，建议通过");
+  ASSERT_TRUE(engine_->ResolveDelegation(d2b, op).ok());
+  // Now the owner transfers it to d2b outright, who approves.
+  op.set_target_user("d2b");
+  ASSERT_TRUE(engine_->Transfer(kD2a, op).ok());
+  inst = Act(d2b, group, "approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s1", "s2"));
+  auto history = engine_->History(inst.id());
+  std::vector<std::string> kinds;
+  for (const auto& e : history->events()) kinds.push_back(e.kind());
+  EXPECT_THAT(kinds, ::testing::IsSupersetOf({"claimed", "delegated", "delegation_resolved",
+                                              "transferred"}));
+}
+
+TEST_F(ReviewChainTest, ProxyWhoseRangeEndsMidTask) {
+  Deploy(R"(      chain:
+        - { level: user, user: boss })");
+  v1::Instance inst = StartAndSubmit();
+  Caller boss{"boss", {"leader"}, "L"};
+  Caller deputy{"deputy", {}, "L"};
+  v1::SetProxyRequest proxy;
+  proxy.set_proxy_user("deputy");
+  proxy.set_from_unix_ms(clock_.NowMillis() - kDay);
+  proxy.set_to_unix_ms(clock_.NowMillis() + kDay);
+  ASSERT_TRUE(engine_->SetProxy(boss, proxy).ok());
+  // While the proxy runs, deputy sees and could act on boss's task.
+  auto inbox = engine_->Inbox(deputy, v1::InboxRequest());
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->tasks_size(), 1);
+  // The range ends before deputy acts: refused; boss still can.
+  clock_.Advance(2 * kDay);
+  auto late = TryAct(deputy, inbox->tasks(0), "approve");
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(engine_->Inbox(deputy, v1::InboxRequest())->tasks_size(), 0);
+  inst = Act(boss, inbox->tasks(0), "approve");
+  EXPECT_EQ(inst.state(), "done");
+}
+
+TEST_F(ReviewChainTest, ProxyActsForThePrincipalAndIsAudited) {
+  Deploy(R"(      chain:
+        - { level: user, user: boss })");
+  v1::Instance inst = StartAndSubmit();
+  Caller boss{"boss", {"leader"}, "L"};
+  Caller deputy{"deputy", {}, "L"};
+  v1::SetProxyRequest proxy;
+  proxy.set_proxy_user("deputy");
+  proxy.set_from_unix_ms(clock_.NowMillis() - 1);
+  proxy.set_to_unix_ms(clock_.NowMillis() + kDay);
+  ASSERT_TRUE(engine_->SetProxy(boss, proxy).ok());
+  inst = Act(deputy, TaskFor(inst, boss), "approve");
+  EXPECT_EQ(inst.state(), "done");
+  auto history = engine_->History(inst.id());
+  bool found = false;
+  for (const auto& e : history->events()) found |= e.actor() == "deputy (for boss)";
+  EXPECT_TRUE(found);
+}
+
+TEST_F(ReviewChainTest, SubmitterIsNeverItsOwnReviewer) {
+  // zhang is also the unit leader.
+  for (auto& m : *context_.mutable_members()) {
+    if (m.role() == "unit_leader") m.set_users(0, "zhang");
+  }
+  Deploy(R"(      chain:
+        - { level: unit_leader }
+        - { level: user, user: boss })");
+  v1::Instance inst = StartAndSubmit();
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("boss"));  // on_self: skip
+}
+
+TEST_F(ReviewChainTest, SelfApprovalPassesToTheSuperior) {
+  for (auto& m : *context_.mutable_members()) {
+    if (m.role() == "unit_leader") m.set_users(0, "zhang");
+  }
+  pb::RoleMembers* head = context_.add_members();
+  head->set_org("906017");
+  head->set_role("head");
+  head->add_users("director");
+  Deploy(R"(      chain:
+        - { level: unit_leader }
+      on_self: superior)");
+  v1::Instance inst = StartAndSubmit();
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("head@906017"));
+}
+
+TEST_F(ReviewChainTest, NobodyToReviewFailsLoudlyOrSkips) {
+  Deploy(R"(      chain:
+        - { level: role, role: auditor, org: "906" }
+        - { level: user, user: boss })");
+  v1::StartInstanceRequest req;
+  req.set_definition_key("chain");
+  req.set_subject_ref("P-1");
+  req.set_org("906017");
+  auto inst = engine_->Start(kZhang, req);
+  ASSERT_TRUE(inst.ok());
+  auto r = TryAct(kZhang, Only(*inst), "submit", R"({"title": "x"})");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("review level 'role' has no one to review: nobody holds role auditor in "
+                        "org 906 (on_empty: fail)"));
+  // Nothing was stored: the submission is still open.
+  EXPECT_EQ(engine_->GetInstance(inst->id())->state(), "draft");
+}
+
+TEST_F(ReviewChainTest, UrgeCcCommentAndCancel) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  v1::InstanceOperationRequest op;
+  op.set_instance_id(inst.id());
+  op.set_comment("月底前请完成");
+  ASSERT_TRUE(engine_->Urge(kZhang, op).ok());
+  v1::ListNotificationsRequest nreq;
+  auto notes = engine_->ListNotifications(kUl, nreq);
+  ASSERT_TRUE(notes.ok());
+  ASSERT_EQ(notes->notifications_size(), 1);
+  EXPECT_EQ(notes->notifications(0).kind(), "urge");
+  EXPECT_EQ(notes->notifications(0).text(), "月底前请完成");
+  op.add_users("auditor1");
+  op.set_comment("供参阅");
+  ASSERT_TRUE(engine_->Cc(kZhang, op).ok());
+  v1::InboxRequest cc;
+  cc.set_view("cc");
+  auto cc_list = engine_->Inbox(Caller{"auditor1", {}, ""}, cc);
+  ASSERT_TRUE(cc_list.ok());
+  ASSERT_EQ(cc_list->cc_size(), 1);
+  EXPECT_EQ(cc_list->cc(0).from_user(), "zhang");
+  op.clear_users();
+  op.set_comment("请注意口径");
+  ASSERT_TRUE(engine_->Comment(kUl, op).ok());
+  // Only the initiator cancels, with a reason.
+  op.set_comment("项目取消");
+  EXPECT_EQ(engine_->Cancel(kUl, op).status().code(), absl::StatusCode::kPermissionDenied);
+  auto cancelled = engine_->Cancel(kZhang, op);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->status(), "terminated");
+  EXPECT_EQ(cancelled->open_tasks_size(), 0);
+  auto again = engine_->Cancel(kZhang, op);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ReviewChainTest, DoneInboxAndFilters) {
+  Deploy(kFourLevels);
+  v1::Instance inst = StartAndSubmit();
+  inst = Do(inst, kUl, "approve");
+  v1::InboxRequest done;
+  done.set_view("done");
+  auto d = engine_->Inbox(kUl, done);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->tasks_size(), 1);
+  EXPECT_EQ(d->tasks(0).action(), "approve");
+  v1::InboxRequest pending;
+  pending.set_definition_key("other");
+  EXPECT_EQ(engine_->Inbox(kD1, pending)->tasks_size(), 0);
+  pending.set_definition_key("chain");
+  EXPECT_EQ(engine_->Inbox(kD1, pending)->tasks_size(), 1);
+  pending.set_year(2020);
+  EXPECT_EQ(engine_->Inbox(kD1, pending)->tasks_size(), 0);
+}
+
+}  // namespace
+}  // namespace bpm::engine
