@@ -138,6 +138,9 @@ class Engine {
   // Re-enters the current state of running instances owned by orgs whose org
   // model changed in (after_ms, until_ms], so open tasks follow the new org.
   StatusOr<int> RerouteOrgChanges(int64_t after_ms, int64_t until_ms);
+  // Re-enters the current state of running instances owned by these orgs or
+  // any org below them (as of now). Returns how many were re-routed.
+  StatusOr<int> RerouteOrgs(const std::vector<std::string>& org_codes);
   // Re-enters one instance's current state (its tasks are re-resolved).
   StatusOr<v1::Instance> Reroute(const std::string& instance_id, const std::string& reason);
 

@@ -542,16 +542,23 @@ StatusOr<v1::Instance> Engine::Reroute(const std::string& instance_id,
 
 StatusOr<int> Engine::RerouteOrgChanges(int64_t after_ms, int64_t until_ms) {
   BPM_ASSIGN_OR_RETURN(auto changes, store_.orgs().ChangesBetween(after_ms, until_ms));
+  std::vector<std::string> codes;
+  for (const auto& c : changes) codes.push_back(c.code);
+  return RerouteOrgs(codes);
+}
+
+StatusOr<int> Engine::RerouteOrgs(const std::vector<std::string>& org_codes) {
+  const int64_t now = clock_.NowMillis();
   std::set<std::string> orgs;
   std::vector<std::string> queue;
-  for (const auto& c : changes) {
-    if (orgs.insert(c.code).second) queue.push_back(c.code);
+  for (const auto& code : org_codes) {
+    if (orgs.insert(code).second) queue.push_back(code);
   }
   // Units below a moved org move with it.
   for (size_t i = 0; i < queue.size(); ++i) {
     store::OrgFilter f;
     f.parent_code = queue[i];
-    auto children = store_.orgs().ListOrgs(f, until_ms);
+    auto children = store_.orgs().ListOrgs(f, now);
     if (!children.ok()) continue;
     for (const auto& c : *children) {
       if (orgs.insert(c.code).second) queue.push_back(c.code);

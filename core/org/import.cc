@@ -855,6 +855,7 @@ class Importer {
       f.write = !base || !SameContent(*base, f.row);
       if (f.write) {
         ++report_.orgs.written;
+        report_.changed_orgs.emplace_back(f.row.code, f.row.valid_from_ms);
       } else {
         ++report_.orgs.unchanged;
       }

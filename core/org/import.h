@@ -89,6 +89,9 @@ struct ImportReport {
   ImportCounts orgs;  // org versions
   ImportCounts users;
   ImportCounts grants;
+  // Org versions written, as (code, valid_from_ms): callers re-route the open
+  // tasks of those already in effect.
+  std::vector<std::pair<std::string, int64_t>> changed_orgs;
 };
 
 StatusOr<ImportReport> ImportOrgFile(store::OrgStore& store, std::string_view text,

@@ -175,7 +175,15 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   auto services = bpm::server::MakeServices(engine);
-  services.push_back(bpm::server::MakeOrgService(orgs, *clock));
+  services.push_back(bpm::server::MakeOrgService(
+      orgs, *clock, [&engine](const std::vector<std::string>& codes) {
+        auto n = engine.RerouteOrgs(codes);
+        if (!n.ok()) {
+          std::cerr << "bpmd: re-route after an org change: " << n.status() << std::endl;
+        } else if (*n > 0) {
+          std::cout << "bpmd: re-routed " << *n << " instances after an org change" << std::endl;
+        }
+      }));
   for (auto& s : services) builder.RegisterService(s.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail("cannot listen on " + listen);

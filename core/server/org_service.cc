@@ -86,7 +86,8 @@ v1::ImportCounts ToProto(const org::ImportCounts& c) {
 
 class OrgServiceImpl final : public v1::OrgService::Service {
  public:
-  OrgServiceImpl(store::OrgStore& orgs, const Clock& clock) : orgs_(orgs), clock_(clock) {}
+  OrgServiceImpl(store::OrgStore& orgs, const Clock& clock, OrgChangeHook on_change)
+      : orgs_(orgs), clock_(clock), on_change_(std::move(on_change)) {}
 
   grpc::Status PutRegion(grpc::ServerContext* ctx, const v1::PutRegionRequest* req,
                          v1::PutRegionResponse* resp) override {
@@ -116,6 +117,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
       store::OrgRow row = FromProto(req->org());
       row.valid_from_ms = Or(row.valid_from_ms);
       BPM_RETURN_IF_ERROR(orgs_.PutOrg(row));
+      Changed({{row.code, row.valid_from_ms}});
       BPM_ASSIGN_OR_RETURN(std::vector<store::OrgRow> history, orgs_.OrgHistory(row.code));
       v1::PutOrgResponse out;
       for (const auto& v : history) {
@@ -215,6 +217,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
       options.dry_run = req->dry_run();
       BPM_ASSIGN_OR_RETURN(org::ImportReport report,
                            org::ImportOrgFile(orgs_, req->text(), options));
+      if (!req->dry_run()) Changed(report.changed_orgs);
       v1::ImportOrgsResponse out;
       *out.mutable_regions() = ToProto(report.regions);
       *out.mutable_orgs() = ToProto(report.orgs);
@@ -240,14 +243,26 @@ class OrgServiceImpl final : public v1::OrgService::Service {
   // A request time: 0 means now.
   int64_t Or(int64_t ms) const { return ms != 0 ? ms : clock_.NowMillis(); }
 
+  void Changed(const std::vector<std::pair<std::string, int64_t>>& versions) {
+    if (!on_change_) return;
+    const int64_t now = clock_.NowMillis();
+    std::vector<std::string> codes;
+    for (const auto& [code, from] : versions) {
+      if (from <= now) codes.push_back(code);
+    }
+    if (!codes.empty()) on_change_(codes);
+  }
+
   store::OrgStore& orgs_;
   const Clock& clock_;
+  OrgChangeHook on_change_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeOrgService(store::OrgStore& orgs, const Clock& clock) {
-  return std::make_unique<OrgServiceImpl>(orgs, clock);
+std::unique_ptr<grpc::Service> MakeOrgService(store::OrgStore& orgs, const Clock& clock,
+                                              OrgChangeHook on_change) {
+  return std::make_unique<OrgServiceImpl>(orgs, clock, std::move(on_change));
 }
 
 }  // namespace bpm::server

@@ -12,14 +12,24 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/common/clock.h"
 #include "core/store/org_store.h"
 
 namespace bpm::server {
 
-// orgs and clock are borrowed and must outlive the service.
-std::unique_ptr<grpc::Service> MakeOrgService(store::OrgStore& orgs, const Clock& clock);
+// Called after org versions were written with the codes of those already in
+// effect (valid_from <= now), so their open tasks can re-route at once;
+// versions dated later are picked up by the scheduler when they take effect.
+using OrgChangeHook = std::function<void(const std::vector<std::string>& org_codes)>;
+
+// orgs and clock are borrowed and must outlive the service. on_change may be
+// empty.
+std::unique_ptr<grpc::Service> MakeOrgService(store::OrgStore& orgs, const Clock& clock,
+                                              OrgChangeHook on_change = {});
 
 }  // namespace bpm::server

@@ -223,5 +223,54 @@ TEST_F(CountyChainTest, OverdueEscalationFiresAfterARestart) {
   (void)inst;
 }
 
+// 906017 moves from 教育局 (906) to 卫健委 (907): its open task at the
+// competent-department level follows the unit — at once for a change in
+// effect, and when its date comes for a change dated later.
+TEST_F(CountyChainTest, OpenTasksRerouteWhenTheUnitMoves) {
+  const std::string id = StartAndSubmit();
+  Act(kChen, id, "approve");
+  EXPECT_THAT(Assignees(id), ElementsAre("dept_reviewer@906"));
+  auto move = [&](const std::string& parent, int64_t from) {
+    v1::PutOrgRequest req;
+    v1::Org* o = req.mutable_org();
+    o->set_code("906017");
+    o->set_name("安远县第一中学");
+    o->set_kind("unit");
+    o->set_parent_code(parent);
+    o->set_region_code("360726000");
+    o->set_valid_from_unix_ms(from);
+    v1::PutOrgResponse resp;
+    auto ctx = testing::Context("admin", "", "");
+    grpc::Status s = orgs_->PutOrg(ctx.get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  move("907", kStart);  // in effect now: re-routed by the org service at once
+  EXPECT_THAT(Assignees(id), ElementsAre("dept_reviewer@907"));
+  // Back to 906 from tomorrow: nothing changes today ...
+  constexpr int64_t kDay = 24 * 3600 * 1000LL;
+  move("906", kStart + kDay);
+  EXPECT_THAT(Assignees(id), ElementsAre("dept_reviewer@907"));
+  // ... and the scheduler re-routes when the day comes.
+  SetClock(kStart + kDay + 1000);
+  std::vector<std::string> now;
+  for (int i = 0; i < 200; ++i) {
+    now = Assignees(id);
+    if (now != std::vector<std::string>{"dept_reviewer@907"}) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(now, ElementsAre("dept_reviewer@906"));
+  // The history says why.
+  v1::GetHistoryRequest hreq;
+  hreq.set_instance_id(id);
+  v1::GetHistoryResponse history;
+  auto hctx = testing::Context("observer", "", "");
+  ASSERT_TRUE(instances_->GetHistory(hctx.get(), hreq, &history).ok());
+  int rerouted = 0;
+  for (const auto& e : history.events()) rerouted += e.kind() == "rerouted";
+  EXPECT_EQ(rerouted, 2);
+  Act(kLi, id, "approve");
+  EXPECT_THAT(Assignees(id), ElementsAre("section_reviewer@czj-jkw"));
+}
+
 }  // namespace
 }  // namespace bpm
