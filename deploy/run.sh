@@ -22,4 +22,5 @@ exec "$root/build/bin/bpmd" \
   --store "sqlite:$data/bpm.db" \
   --workflows "$root/workflows" \
   --plugins "$root/build/plugins" \
+  --calendars "$root/deploy/calendars" \
   --dev-identity

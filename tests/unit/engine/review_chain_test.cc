@@ -539,6 +539,61 @@ TEST_F(ReviewChainTest, UrgeCcCommentAndCancel) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Overdue policies: the timer fires once, and the policy acts.
+class OverdueTest : public ReviewChainTest {
+ protected:
+  v1::Instance Overdue(const std::string& policy_config) {
+    Deploy(R"(      chain:
+        - { level: owning_section }
+        - { level: leadership }
+      due: { days: 2 }
+      remind_before_hours: 24
+)" + policy_config);
+    v1::Instance inst = StartAndSubmit();
+    EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("section_reviewer@S1"));
+    clock_.Advance(3 * kDay);
+    int fired = 0;
+    for (int round = 0; round < 3; ++round) fired += *engine_->RunDueTimers("t", 10);
+    EXPECT_EQ(fired, 2);  // the reminder, then the overdue timer; each once
+    return *engine_->GetInstance(inst.id());
+  }
+};
+
+TEST_F(OverdueTest, RemindThenNotify) {
+  v1::Instance inst = Overdue("      on_overdue: notify");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("section_reviewer@S1"));
+  auto notes = engine_->ListNotifications(kS1, v1::ListNotificationsRequest());
+  ASSERT_TRUE(notes.ok());
+  std::vector<std::string> kinds;
+  for (const auto& n : notes->notifications()) kinds.push_back(n.kind());
+  EXPECT_THAT(kinds, ::testing::ElementsAre("remind", "overdue"));
+}
+
+TEST_F(OverdueTest, Escalate) {
+  v1::Instance inst = Overdue("      on_overdue: escalate");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("head@S1"));
+}
+
+TEST_F(OverdueTest, EscalateWithoutAHeadGoesToTheNextLevel) {
+  v1::Instance inst = Overdue("      on_overdue: escalate\n      escalate_role: nobody");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("leader@L"));
+}
+
+TEST_F(OverdueTest, Reassign) {
+  v1::Instance inst = Overdue("      on_overdue: reassign\n      reassign_to: { user: s2 }");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("s2"));
+}
+
+TEST_F(OverdueTest, AutoApprove) {
+  v1::Instance inst = Overdue("      on_overdue: auto_approve");
+  EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("leader@L"));  // the next level
+}
+
+TEST_F(OverdueTest, AutoReturn) {
+  v1::Instance inst = Overdue("      on_overdue: auto_return");
+  EXPECT_EQ(inst.state(), "draft");
+}
+
 TEST_F(ReviewChainTest, DoneInboxAndFilters) {
   Deploy(kFourLevels);
   v1::Instance inst = StartAndSubmit();
