@@ -41,6 +41,7 @@
 #include "grpcpp/grpcpp.h"
 #include "core/cli/org_commands.h"
 #include "core/cli/output.h"
+#include "core/cli/task_commands.h"
 
 namespace bpm::cli {
 namespace {
@@ -365,6 +366,11 @@ int PrintJson(const pb::Message& message) { return PrintJson(ToJson(message)); }
 // ---- Human-readable output ------------------------------------------------
 
 std::string Assignee(const v1::Task& task) {
+  if (!task.delegated_to().empty()) {
+    return absl::StrCat("delegated to ", task.delegated_to(),
+                        task.owner_user().empty() ? "" : " by ", task.owner_user());
+  }
+  if (!task.claimed_by().empty()) return absl::StrCat("claimed by ", task.claimed_by());
   if (!task.assignee_user().empty()) return task.assignee_user();
   if (task.assignee_org().empty()) return task.assignee_role();
   return absl::StrCat(task.assignee_role(), "@", task.assignee_org());
@@ -802,18 +808,51 @@ Command AddList(CLI::App& app) {
           }};
 }
 
-// inbox [--page-size N] [--page-token T] [--all]
+// inbox [--view pending|done|cc|overdue] [--definition K] [--state S] [--org O]
+//       [--year N] [--page-size N] [--page-token T] [--all]
 struct InboxArgs {
   int page_size = 0;
   std::string page_token;
   bool all = false;
+  std::string view, definition, state, org;
+  int year = 0;
 };
+
+void PrintInboxTasks(const v1::InboxResponse& inbox, bool done) {
+  Table table({IdColumn("TASK ID"), IdColumn("INSTANCE"), {"SUBJECT"}, {"STATE"}, {"NAME/TITLE"},
+               {"ASSIGNEE"}, {done ? "ACTION" : "ACTIONS"}, {done ? "COMPLETED" : "DUE"},
+               {"CREATED"}});
+  for (const auto& task : inbox.tasks()) {
+    std::string name = task.name();
+    if (!task.title().empty()) absl::StrAppend(&name, " / ", task.title());
+    table.AddRow({task.id(), task.instance_id(), task.subject_ref(), task.state(), name,
+                  Assignee(task), done ? task.action() : Actions(task),
+                  FormatLocalTime(done ? task.completed_unix_ms() : task.due_unix_ms()),
+                  FormatLocalTime(task.created_unix_ms())});
+  }
+  table.Print(std::cout);
+}
+
+void PrintInboxCc(const v1::InboxResponse& inbox) {
+  Table table({IdColumn("ID"), IdColumn("INSTANCE"), {"SUBJECT"}, {"STATE"}, {"FROM"}, {"NOTE"},
+               {"TIME"}});
+  for (const auto& cc : inbox.cc()) {
+    table.AddRow({cc.id(), cc.instance_id(), cc.subject_ref(), cc.state(), cc.from_user(),
+                  cc.note(), FormatLocalTime(cc.created_unix_ms())});
+  }
+  table.Print(std::cout);
+}
 
 int RunInbox(const Client& client, const InboxArgs& args) {
   auto stub = v1::TaskService::NewStub(client.channel());
   v1::InboxRequest request;
   request.set_page_size(args.page_size);
   request.set_page_token(args.page_token);
+  request.set_view(args.view);
+  request.set_definition_key(args.definition);
+  request.set_state(args.state);
+  request.set_org(args.org);
+  request.set_year(args.year);
   v1::InboxResponse merged;
   while (true) {
     v1::InboxResponse page;
@@ -823,6 +862,7 @@ int RunInbox(const Client& client, const InboxArgs& args) {
       return kExitFailure;
     }
     merged.mutable_tasks()->MergeFrom(page.tasks());
+    merged.mutable_cc()->MergeFrom(page.cc());
     merged.set_next_page_token(page.next_page_token());
     if (!args.all || page.next_page_token().empty()) break;
     if (page.next_page_token() == request.page_token()) {
@@ -832,23 +872,29 @@ int RunInbox(const Client& client, const InboxArgs& args) {
     request.set_page_token(page.next_page_token());
   }
   if (client.json()) return PrintJson(merged);
-  Table table({IdColumn("TASK ID"), IdColumn("INSTANCE"), {"SUBJECT"}, {"STATE"}, {"NAME/TITLE"},
-               {"ACTIONS"}, {"DUE"}, {"CREATED"}});
-  for (const auto& task : merged.tasks()) {
-    std::string name = task.name();
-    if (!task.title().empty()) absl::StrAppend(&name, " / ", task.title());
-    table.AddRow({task.id(), task.instance_id(), task.subject_ref(), task.state(), name,
-                  Actions(task), FormatLocalTime(task.due_unix_ms()),
-                  FormatLocalTime(task.created_unix_ms())});
+  if (args.view == "cc") {
+    PrintInboxCc(merged);
+  } else {
+    PrintInboxTasks(merged, args.view == "done");
   }
-  table.Print(std::cout);
   PrintPageHint(merged.next_page_token());
   return kExitOk;
 }
 
 Command AddInbox(CLI::App& app) {
   auto args = std::make_shared<InboxArgs>();
-  CLI::App* sub = app.add_subcommand("inbox", "List the open tasks the caller may act on");
+  CLI::App* sub = app.add_subcommand(
+      "inbox", "List the open tasks the caller may act on (or done tasks, CC entries, overdue)");
+  sub->add_option("--view", args->view,
+                  "pending (待办, default), done (已办), cc (抄送) or overdue (逾期)")
+      ->check(CLI::IsMember({"pending", "done", "cc", "overdue"}));
+  sub->add_option("--definition", args->definition, "Only tasks of this definition key");
+  sub->add_option("--state", args->state, "Only tasks of this workflow state");
+  sub->add_option("--org", args->org,
+                  "Only tasks of instances owned by this org. Written after the subcommand, "
+                  "--org means this filter, not the identity org");
+  sub->add_option("--year", args->year, "Only tasks created in this year (China time)")
+      ->check(CLI::Range(2000, 2100));
   AddPagingFlags(sub, &args->page_size, &args->page_token, &args->all);
   return {sub, [args](const Client& client) { return RunInbox(client, *args); }};
 }
@@ -1068,13 +1114,18 @@ int Main(int argc, char** argv) {
   app.fallthrough();  // inherited by the subcommands added below
   app.require_subcommand(1);
 
-  const std::vector<Command> commands = {
+  std::vector<Command> commands = {
       AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
+  for (Command& command : TaskCommands<Command, Client>(
+           app, {PrintInstance, PrintFields, ToJson, AddPagingFlags, PrintPageHint, ReadFile,
+                 ParseVarFlag})) {
+    commands.push_back(std::move(command));
+  }
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return absl::StrCat("bpmctl: ", error.what(), "\nRun with --help for more information.\n");

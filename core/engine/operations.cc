@@ -59,6 +59,11 @@ store::NotificationRow NotifyHolder(const store::TaskRow& t, const std::string& 
   return n;
 }
 
+// "text" or "text: comment".
+std::string WithComment(const std::string& text, const std::string& comment) {
+  return comment.empty() ? text : absl::StrCat(text, ": ", comment);
+}
+
 Status RequireComment(const std::string& comment, const char* why) {
   if (comment.find_first_not_of(" \t\n") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("comment: ", why));
@@ -151,7 +156,7 @@ StatusOr<v1::Instance> Engine::Transfer(const Caller& caller,
     t.row.claimed_by.clear();
     t.changed = true;
     w.commit.notifications.push_back(
-        NotifyHolder(t.row, "transferred", absl::StrCat(from, " 转办给您: ", req.comment()),
+        NotifyHolder(t.row, "transferred", WithComment(absl::StrCat(from, " 转办给您"), req.comment()),
                      caller.user, w.now));
     w.AddEvent("transferred", "transfer", w.inst.state, w.inst.state, t.row.id, req.comment(),
                "", absl::StrCat(from, " -> ", req.target_user()));
@@ -184,7 +189,8 @@ StatusOr<v1::Instance> Engine::Delegate(const Caller& caller,
     t.row.delegated_to = req.target_user();
     t.changed = true;
     w.commit.notifications.push_back(
-        NotifyHolder(t.row, "delegated", absl::StrCat(t.row.owner_user, " 委派给您: ", req.comment()),
+        NotifyHolder(t.row, "delegated",
+                     WithComment(absl::StrCat(t.row.owner_user, " 委派给您"), req.comment()),
                      caller.user, w.now));
     w.AddEvent("delegated", "delegate", w.inst.state, w.inst.state, t.row.id, req.comment(), "",
                absl::StrCat(t.row.owner_user, " -> ", req.target_user()));
@@ -221,7 +227,8 @@ StatusOr<v1::Instance> Engine::ResolveDelegation(const Caller& caller,
     t.changed = true;
     if (by_delegate) {
       w.commit.notifications.push_back(NotifyHolder(
-          t.row, "delegation_resolved", absl::StrCat(caller.user, " 已处理委派: ", req.comment()),
+          t.row, "delegation_resolved",
+          WithComment(absl::StrCat(caller.user, " 已处理委派"), req.comment()),
           caller.user, w.now));
     }
     w.AddEvent(by_delegate ? "delegation_resolved" : "delegation_taken_back",
