@@ -183,25 +183,6 @@ std::string FormatDiagnostic(const v1::Diagnostic& diagnostic, const std::string
 
 // ---- JSON -----------------------------------------------------------------
 
-// A message as proto3 JSON, as --json prints it (no trailing newline).
-std::string ToJson(const pb::Message& message) {
-  pb::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  const auto status = pb::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) return absl::StrCat("{\"error\": \"", status.message().ToString(), "\"}");
-  // Protobuf indents by one space; use two like the rest of bpmctl. A JSON
-  // string never holds a raw newline, so leading blanks are all indentation.
-  std::string indented;
-  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
-    const size_t depth = line.find_first_not_of(' ');
-    indented.append(depth == absl::string_view::npos ? 0 : depth, ' ');
-    absl::StrAppend(&indented, line, "\n");
-  }
-  if (!indented.empty()) indented.pop_back();
-  return indented;
-}
 
 // Indents every line but the first by one level, to nest JSON text.
 std::string Nest(absl::string_view json, int levels = 1) {

@@ -51,23 +51,6 @@ bool ParseDateFlag(const std::string& command, const std::string& flag, const st
   return true;
 }
 
-// A message as proto3 JSON with two-space indentation (as bpmctl --json).
-std::string ToJson(const pb::Message& message) {
-  pb::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  const auto status = pb::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) return absl::StrCat("{\"error\": \"", status.message().ToString(), "\"}");
-  std::string indented;
-  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
-    const size_t depth = line.find_first_not_of(' ');
-    indented.append(depth == absl::string_view::npos ? 0 : depth, ' ');
-    absl::StrAppend(&indented, line, "\n");
-  }
-  if (!indented.empty()) indented.pop_back();
-  return indented;
-}
 
 int PrintJson(const pb::Message& message) {
   std::cout << ToJson(message) << '\n';

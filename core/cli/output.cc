@@ -1,6 +1,12 @@
 // Table printing and value formatting for bpmctl; see output.h.
 #include "core/cli/output.h"
 
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_split.h"
+
+#include "absl/strings/str_cat.h"
+
 #include <algorithm>
 #include <ctime>
 
@@ -166,6 +172,25 @@ void Table::Print(std::ostream& out) const {
   for (const auto& row : rows_) {
     print_line([&](size_t i) -> const std::string& { return row[i]; });
   }
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) return absl::StrCat("{\"error\": \"", status.message().ToString(), "\"}");
+  // Protobuf indents by one space; use two like the rest of bpmctl. A JSON
+  // string never holds a raw newline, so leading blanks are all indentation.
+  std::string indented;
+  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
+    const size_t depth = line.find_first_not_of(' ');
+    indented.append(depth == absl::string_view::npos ? 0 : depth, ' ');
+    absl::StrAppend(&indented, line, "\n");
+  }
+  if (!indented.empty()) indented.pop_back();
+  return indented;
 }
 
 }  // namespace bpm::cli

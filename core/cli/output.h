@@ -8,6 +8,8 @@
 // the process time zone).
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
@@ -75,5 +77,9 @@ class Table {
   int max_cell_width_;
   std::vector<std::vector<std::string>> rows_;  // already cleaned and cut
 };
+
+// A message as proto3 JSON, as --json prints it: field names as in the
+// .proto, two-space indentation, no trailing newline.
+std::string ToJson(const google::protobuf::Message& message);
 
 }  // namespace bpm::cli

@@ -2,10 +2,7 @@
 // subprocess the way a newcomer would run it from a shell, against a real
 // bpmd (subprocess, port 0, real plugins, the bundled workflows). Identity and
 // server come from the environment (BPM_SERVER, BPM_USER, BPM_ROLES, BPM_ORG).
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -22,9 +19,9 @@
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/support/bpmctl_runner.h"
 #include "tests/support/test_env.h"
 
-extern char** environ;
 
 namespace bpm {
 namespace {
@@ -34,124 +31,15 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace v1 = ::bpm::v1;
 
-// ---- Running bpmctl ---------------------------------------------------------
+// ---- Running bpmctl: tests/support/bpmctl_runner.h --------------------------
 
-struct Result {
-  int exit = -1;  // exit status; -1 if killed (timeout) or not run
-  std::string out, err;
-};
-
-using EnvVars = std::map<std::string, std::string>;
-
-// RunBpmctl: runs BPM_BINARY_DIR/bin/bpmctl with `args`, the test's environment minus
-// any BPM_SERVER/BPM_USER/BPM_ROLES/BPM_ORG plus `env`, stdin from /dev/null,
-// in directory `cwd` (if set). Kills it after 30 s.
-Result RunBpmctl(const std::vector<std::string>& args, const EnvVars& env, const std::string& cwd = "") {
-  Result result;
-  std::vector<std::string> argv_s = {testing::BinaryDir() + "/bin/bpmctl"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    const std::string name = entry.substr(0, entry.find('='));
-    if (name == "BPM_SERVER" || name == "BPM_USER" || name == "BPM_ROLES" || name == "BPM_ORG" ||
-        env.count(name)) {
-      continue;
-    }
-    env_s.push_back(entry);
-  }
-  for (const auto& [name, value] : env) env_s.push_back(name + "=" + value);
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "pipe2 failed";
-    return result;
-  }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_pipe[1], 1) < 0 ||
-        dup2(err_pipe[1], 2) < 0 || (!cwd.empty() && chdir(cwd.c_str()) != 0)) {
-      _exit(126);
-    }
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  bool timed_out = false;
-  int open_fds = 2;
-  while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    if (poll(fds, 2, static_cast<int>(left.count())) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      char buffer[4096];
-      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        sinks[i]->append(buffer, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  if (timed_out) kill(pid, SIGKILL);
-  for (auto& fd : fds) {
-    if (fd.fd >= 0) close(fd.fd);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (timed_out) {
-    ADD_FAILURE() << "bpmctl timed out after 30 s: " << argv_s[1];
-  } else if (WIFEXITED(status)) {
-    result.exit = WEXITSTATUS(status);
-  }
-  return result;
-}
-
-// For failure messages: what a command printed.
-std::string Dump(const Result& r) {
-  return "exit " + std::to_string(r.exit) + "\n--- stdout:\n" + r.out + "--- stderr:\n" + r.err;
-}
-
-template <typename Message>
-Message ParseJson(const std::string& json) {
-  Message message;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
-  EXPECT_TRUE(status.ok()) << status.message() << "\n" << json;
-  return message;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
+using testing::Dump;
+using testing::EnvVars;
+using testing::Lines;
+using testing::ParseJson;
+using testing::Result;
+using testing::RunBpmctl;
+using testing::WriteFile;
 
 // ---- Identities and data (as in chain_test) ----------------------------------
 
