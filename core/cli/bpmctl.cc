@@ -39,6 +39,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "core/cli/agency_commands.h"
 #include "core/cli/org_commands.h"
 #include "core/cli/output.h"
 #include "core/cli/task_commands.h"
@@ -1107,6 +1108,7 @@ int Main(int argc, char** argv) {
                  ParseVarFlag})) {
     commands.push_back(std::move(command));
   }
+  for (Command& command : AgencyCommands<Command>(app)) commands.push_back(std::move(command));
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return absl::StrCat("bpmctl: ", error.what(), "\nRun with --help for more information.\n");

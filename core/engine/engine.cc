@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "bpm/v1/snapshot.pb.h"
 #include "core/common/util.h"
 #include "core/engine/internal/working.h"
@@ -244,6 +245,9 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state, const p
     w.Close(*t, "cancelled", "");
   }
   for (const pb::TaskSpec& spec : d.open_tasks()) BPM_RETURN_IF_ERROR(OpenTask(w, state, spec));
+  for (const pb::ExternalTaskSpec& spec : d.external_tasks()) {
+    BPM_RETURN_IF_ERROR(OpenExternalTask(w, state, spec));
+  }
   for (const pb::DocumentSpec& doc : d.documents()) {
     store::DocumentRow row;
     row.id = NewId();
@@ -283,6 +287,7 @@ Status Engine::FollowOutcome(Working& w, const definition::State& from,
   BPM_ASSIGN_OR_RETURN(std::string target, w.def->Next(from, outcome, w.vars));
   // Leaving a state cancels whatever is still open there.
   for (Working::Task* t : w.Active(from.name)) w.Close(*t, "cancelled", "");
+  w.CancelExternal(from.name);
   w.AddEvent("transitioned", outcome, from.name, target);
   return EnterState(w, target, depth + 1);
 }
@@ -395,6 +400,10 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     std::string status = t.status;
     w.tasks.push_back({std::move(t), std::move(status), true, false});
   }
+  BPM_ASSIGN_OR_RETURN(auto external, store_.agencies().ListExternalTasks(w.inst.id));
+  for (auto& x : external) {
+    if (x.status == "open" || x.status == "locked") w.external.push_back(std::move(x));
+  }
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();
@@ -403,7 +412,14 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     w.commit.idempotency =
         store::IdempotencyRow{scope, idempotency_key, request_hash, "", w.now};
   }
-  BPM_RETURN_IF_ERROR(body(w));
+  Status s = body(w);
+  if (absl::IsUnavailable(s) && absl::StartsWith(s.message(), "stage plugin '")) {
+    // An unreachable plugin never approves anything: the command is refused
+    // and the instance waits with an incident until finance resolves it.
+    Status raised = RaiseIncident(w.inst.id, "plugin_unavailable", "", std::string(s.message()));
+    if (!raised.ok() && !absl::IsFailedPrecondition(raised)) return raised;
+  }
+  BPM_RETURN_IF_ERROR(s);
   auto result = Finish(w);
   if (absl::IsAborted(result.status()) && !idempotency_key.empty()) {
     // A concurrent retry with the same key committed first: answer with its result.

@@ -40,6 +40,7 @@
 #include <utility>
 
 #include "bpm/plugin/v1/plugin.pb.h"
+#include "bpm/v1/agency.pb.h"
 #include "bpm/v1/bpm.pb.h"
 #include "core/common/clock.h"
 #include "core/common/status.h"
@@ -131,6 +132,33 @@ class Engine {
   StatusOr<int> ExtendCampaignDeadline(const Caller& caller,
                                        const v1::CampaignOperationRequest& req);
 
+  // ---- third-party agencies (agency.proto; agencies.cc)
+  // An agency caller has role "agency" and org = its agency id.
+  StatusOr<v1::Agency> RegisterAgency(const Caller& caller, const v1::Agency& agency);
+  StatusOr<v1::Agency> GetAgency(const Caller& caller, const std::string& id);
+  StatusOr<v1::ListAgenciesResponse> ListAgencies(const Caller& caller);
+  StatusOr<v1::Engagement> Engage(const Caller& caller, const v1::Engagement& engagement);
+  StatusOr<v1::Engagement> GetEngagement(const Caller& caller, const std::string& id);
+  StatusOr<v1::ListEngagementsResponse> ListEngagements(const Caller& caller,
+                                                        const v1::ListEngagementsRequest& req);
+  // Long-polls up to req.long_poll_timeout_ms for work of the caller's agency.
+  StatusOr<v1::FetchAndLockResponse> FetchAndLock(const Caller& caller,
+                                                  const v1::FetchAndLockRequest& req);
+  StatusOr<v1::ExtendLockResponse> ExtendLock(const Caller& caller,
+                                              const v1::ExtendLockRequest& req);
+  // Idempotent: the same deliverable again answers replayed=true; another
+  // deliverable for a completed task is ALREADY_EXISTS; a late completion by
+  // a holder whose lock expired (and was re-delivered) is FAILED_PRECONDITION.
+  StatusOr<v1::CompleteExternalTaskResponse> CompleteExternalTask(
+      const Caller& caller, const v1::CompleteExternalTaskRequest& req);
+  StatusOr<v1::ReportFailureResponse> ReportFailure(const Caller& caller,
+                                                    const v1::ReportFailureRequest& req);
+  StatusOr<v1::ListIncidentsResponse> ListIncidents(const v1::ListIncidentsRequest& req);
+  StatusOr<v1::Incident> ResolveIncident(const Caller& caller,
+                                         const v1::ResolveIncidentRequest& req);
+  StatusOr<v1::ListOutboxResponse> ListOutbox(const v1::ListOutboxRequest& req);
+  StatusOr<v1::OutboxMessage> ReplayOutbox(const Caller& caller, const std::string& id);
+
   // ---- time and org changes (called by the scheduler)
   // Fires due timers leased to `owner`; returns how many took effect.
   // A timer fires exactly once: its "pending" row is checked in the commit.
@@ -176,6 +204,12 @@ class Engine {
   StatusOr<v1::Instance> TaskOperation(const Caller& caller, const v1::TaskOperationRequest& req,
                                        const char* name, const CommandBody& op);
   Status FireTimer(const store::TimerRow& timer);
+  Status OpenExternalTask(Working& w, const definition::State& state,
+                          const plugin::v1::ExternalTaskSpec& spec);
+  // Raises an incident on the instance (a separate command): its lifecycle
+  // goes to incident until resolved.
+  Status RaiseIncident(const std::string& instance_id, const std::string& kind,
+                       const std::string& external_task_id, const std::string& message);
   // Start's body, with the campaign's id and deadline when issued by one.
   StatusOr<v1::Instance> StartInstance(const Caller& caller, const v1::StartInstanceRequest& req,
                                        const std::string& campaign_id, int64_t deadline_ms);

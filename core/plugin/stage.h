@@ -1,11 +1,15 @@
 // bpm::plugin — the host side of the stage-plugin contract.
 //
 // StageHandle is the one interface the engine calls for a stage, whatever the
-// transport (in-process dlopen today; gRPC for remote plugins later). Each call
-// sends one bpm.plugin.v1 request and returns the plugin's answer.
+// transport (in-process dlopen, core/plugin/loader.h; gRPC, core/plugin/
+// remote.h). Each call sends one bpm.plugin.v1 request and returns the
+// plugin's answer.
 //
-// Errors: a plugin that fails (exception at its boundary, unparsable answer)
-// yields INTERNAL with a message naming the plugin, its version and the hook.
+// Errors: a plugin that fails (exception at its boundary, unparsable answer,
+// an error status from a remote plugin) yields INTERNAL with a message naming
+// the plugin, its version and the hook. A remote plugin that cannot be
+// reached or does not answer within its deadline yields UNAVAILABLE: the
+// command must be refused (nothing decided), never treated as approval.
 // Thread safety: all methods are const and safe to call concurrently.
 #pragma once
 
@@ -36,6 +40,12 @@ class StageHandle {
   virtual StatusOr<pb::Decision> Enter(const pb::EnterRequest& request) const = 0;
   virtual StatusOr<pb::Decision> Act(const pb::ActRequest& request) const = 0;
   virtual StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const = 0;
+
+  // Whether the plugin is believed able to answer. In-process plugins always
+  // are; a remote plugin (core/plugin/remote.h) reports the result of its
+  // latest background health check. Advisory only: a call may still fail
+  // with UNAVAILABLE, and callers must handle that whatever this says.
+  virtual bool healthy() const { return true; }
 };
 
 }  // namespace bpm::plugin

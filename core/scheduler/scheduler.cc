@@ -38,6 +38,7 @@ void Scheduler::Tick() {
     }
     if (*fired < options_.timers_per_tick) break;
   }
+  for (const auto& job : options_.jobs) job();
   if (++ticks_ % options_.reroute_every_ticks == 0) {
     const int64_t now = clock_.NowMillis();
     auto rerouted = engine_.RerouteOrgChanges(reroute_watermark_ms_, now);

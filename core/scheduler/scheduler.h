@@ -14,6 +14,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <functional>
+#include <vector>
 
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
@@ -25,6 +27,8 @@ struct SchedulerOptions {
   int timers_per_tick = 100;
   int reroute_every_ticks = 10;
   std::string owner;           // lease owner name (host:pid)
+  // More periodic work, run every tick after the timers (e.g. the outbox).
+  std::vector<std::function<void()>> jobs;
 };
 
 class Scheduler {

@@ -28,7 +28,10 @@
 #include "core/engine/engine.h"
 #include "core/org/context.h"
 #include "core/plugin/loader.h"
+#include "core/plugin/remote.h"
+#include "core/scheduler/outbox.h"
 #include "core/scheduler/scheduler.h"
+#include "core/server/agency_service.h"
 #include "core/server/org_service.h"
 #include "core/server/services.h"
 #include "core/store/store.h"
@@ -88,6 +91,10 @@ int main(int argc, char** argv) {
   app.add_option("--workflows", workflow_dirs, "directory of workflow YAML files to deploy at start");
   app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
       ->required();
+  std::vector<std::string> remote_plugins;
+  app.add_option("--remote-plugin", remote_plugins,
+                 "out-of-process stage plugin at ADDRESS (host:port), or NAME=ADDRESS to insist "
+                 "on its stage name (repeatable)");
   app.add_option("--port-file", port_file, "write the port actually bound to this file");
   app.add_flag("--dev-identity", dev_identity,
                "DEVELOPMENT ONLY: trust the identity callers send in x-bpm-* metadata");
@@ -127,6 +134,34 @@ int main(int argc, char** argv) {
     const auto* stage = plugins.Find(name);
     std::cout << "bpmd: stage plugin " << name << " " << stage->description().version() << " from "
               << stage->origin() << std::endl;
+  }
+  // Remote plugins join the same registry, so a stage name taken by a loaded
+  // plugin is refused the same way. Each must answer at start.
+  for (const auto& spec : remote_plugins) {
+    bpm::plugin::RemoteStageOptions remote;
+    size_t eq = spec.find('=');
+    if (eq != std::string::npos) {
+      remote.expected_name = spec.substr(0, eq);
+      remote.address = spec.substr(eq + 1);
+      if (remote.expected_name.empty()) {
+        return Fail("--remote-plugin " + spec + ": expected NAME=ADDRESS");
+      }
+    } else {
+      remote.address = spec;
+    }
+    if (remote.address.empty()) return Fail("--remote-plugin " + spec + ": missing ADDRESS");
+    remote.on_health_change = [address = remote.address](bool healthy, const std::string& detail) {
+      std::cout << "bpmd: remote stage plugin at " << address
+                << (healthy ? " is healthy again: " : " is UNHEALTHY: ") << detail << std::endl;
+    };
+    auto stage = bpm::plugin::ConnectRemoteStage(remote);
+    if (!stage.ok()) return Fail(std::string(stage.status().message()));
+    std::string name = (*stage)->description().name();
+    std::string version = (*stage)->description().version();
+    auto added = plugins.Add(*std::move(stage));
+    if (!added.ok()) return Fail(std::string(added.message()));
+    std::cout << "bpmd: remote stage plugin " << name << " " << version << " at " << remote.address
+              << std::endl;
   }
 
   std::unique_ptr<bpm::Clock> clock = std::make_unique<bpm::SystemClock>();
@@ -184,6 +219,7 @@ int main(int argc, char** argv) {
           std::cout << "bpmd: re-routed " << *n << " instances after an org change" << std::endl;
         }
       }));
+  services.push_back(bpm::server::MakeAgencyService(engine));
   for (auto& s : services) builder.RegisterService(s.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail("cannot listen on " + listen);
@@ -207,6 +243,11 @@ int main(int argc, char** argv) {
   char hostname[256] = {0};
   gethostname(hostname, sizeof hostname - 1);
   sched_options.owner = std::string(hostname) + ":" + std::to_string(getpid());
+  bpm::scheduler::OutboxDeliverer outbox((*store)->agencies(), *clock);
+  sched_options.jobs.push_back([&outbox]() {
+    auto n = outbox.Deliver(50);
+    if (!n.ok()) std::cerr << "bpmd: outbox: " << n.status() << std::endl;
+  });
   bpm::scheduler::Scheduler scheduler(engine, *clock, sched_options);
   scheduler.Start();
 

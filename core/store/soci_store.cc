@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/store/internal/soci_db.h"
+#include "core/store/internal/soci_agency_store.h"
 #include "core/store/internal/soci_org_store.h"
 #include "core/store/store.h"
 
@@ -138,9 +139,12 @@ std::vector<Row> FetchAll(soci::session& sql, const std::string& query, Bind&& b
 class SociStore final : public Store {
  public:
   explicit SociStore(std::shared_ptr<internal::SociDb> db)
-      : db_(db), orgs_(internal::NewSociOrgStore(db)) {}
+      : db_(db),
+        orgs_(internal::NewSociOrgStore(db)),
+        agencies_(internal::NewSociAgencyStore(db)) {}
 
   OrgStore& orgs() override { return *orgs_; }
+  AgencyStore& agencies() override { return *agencies_; }
 
   std::string dialect() const override { return db_->dialect(); }
 
@@ -699,6 +703,7 @@ class SociStore final : public Store {
                        : (c.update_instance ? c.update_instance->id : c.insert_instance->id);
         sql << "DELETE FROM snapshots WHERE instance_id = :iid", use(iid, "iid");
       }
+      BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(sql, c));
       if (c.snapshot) {
         const SnapshotRow& r = *c.snapshot;
         sql << "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) "
@@ -739,6 +744,7 @@ class SociStore final : public Store {
  private:
   std::shared_ptr<internal::SociDb> db_;
   std::unique_ptr<OrgStore> orgs_;
+  std::unique_ptr<AgencyStore> agencies_;
 };
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/common/status.h"
+#include "core/store/agency_store.h"
 #include "core/store/org_store.h"
 
 namespace bpm::store {
@@ -229,6 +230,19 @@ struct Commit {
   std::vector<CcRow> cc;
   std::optional<SnapshotRow> snapshot;   // replaces the instance's snapshot
   bool delete_snapshot = false;          // the instance's snapshot is consumed
+  std::vector<ExternalTaskRow> insert_external_tasks;
+  // Each applies only while the stored row still has expected_status and
+  // expected_token (else ABORTED): a late completion by an old lock holder
+  // never overwrites a re-delivered task.
+  struct ExternalTaskUpdate {
+    ExternalTaskRow row;
+    std::string expected_status;
+    std::string expected_token;
+  };
+  std::vector<ExternalTaskUpdate> update_external_tasks;
+  std::vector<IncidentRow> insert_incidents;
+  std::vector<IncidentRow> resolve_incidents;  // must still be open
+  std::vector<OutboxRow> insert_outbox;
 };
 
 struct InboxQuery {
@@ -341,6 +355,8 @@ class Store {
 
   // The org model, sharing this store's database and pool.
   virtual OrgStore& orgs() = 0;
+  // Agencies, engagements, external tasks, incidents, outbox.
+  virtual AgencyStore& agencies() = 0;
 };
 
 }  // namespace bpm::store

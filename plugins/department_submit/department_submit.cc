@@ -4,6 +4,8 @@
 //   assignee   who fills in; default {role: unit_filer, org: "${org}"}
 //   title      task title; default "填报"
 //   into       variable that receives the submitted form; default "form"
+//   due_working_days  due date of the filing in PRC working days (optional;
+//              an overdue notification goes to the filer)
 //   form       required: {fields: [field, ...]}, where a field is
 //     name        required, unique
 //     label       display label
@@ -48,6 +50,7 @@ constexpr char kSchema[] = R"json({
     "assignee": {"$ref": "#/$defs/assignee"},
     "title": {"type": "string", "default": "填报"},
     "into": {"type": "string", "minLength": 1, "default": "form"},
+    "due_working_days": {"type": "integer", "minimum": 1, "maximum": 365},
     "form": {
       "type": "object",
       "additionalProperties": false,
@@ -330,8 +333,10 @@ class DepartmentSubmitStage : public Stage {
 
   void ValidateConfig(const Struct& config,
                       std::vector<pb::ConfigError>* errors) const override {
-    CheckKnownKeys(config, "", {"assignee", "title", "into", "form"}, errors);
+    CheckKnownKeys(config, "", {"assignee", "title", "into", "form", "due_working_days"},
+                   errors);
     ValidateAssignee(config, "assignee", errors);
+    CheckIntegerInRange(config, "due_working_days", "", 1, 365, errors);
     TypedField(config, "title", Value::kStringValue, "", errors);
     CheckNonEmptyString(config, "into", "", errors);
     if (StringOr(config, "into", "") == "submitted_by") {
@@ -374,8 +379,13 @@ class DepartmentSubmitStage : public Stage {
     const pb::StageContext& ctx = request.context();
     pb::Decision d = Accept();
     Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
-    *d.add_open_tasks() =
-        MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, {"submit"});
+    pb::TaskSpec* task = d.add_open_tasks();
+    *task = MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, {"submit"});
+    const int days = static_cast<int>(NumberOr(ctx.config(), "due_working_days", 0));
+    if (days > 0) {
+      task->mutable_due()->set_working_days(days);
+      task->set_overdue_timer(true);
+    }
     return d;
   }
 

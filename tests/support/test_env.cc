@@ -167,6 +167,72 @@ void BpmdProcess::Stop() {
 
 std::string BpmdProcess::address() const { return "127.0.0.1:" + std::to_string(port_); }
 
+Subprocess::Subprocess(std::vector<std::string> argv, std::string log_path)
+    : argv_(std::move(argv)), log_path_(std::move(log_path)) {}
+
+Subprocess::~Subprocess() { Kill(); }
+
+bool Subprocess::Start() {
+  pid_ = fork();
+  if (pid_ < 0) {
+    ADD_FAILURE() << "fork failed for " << argv_[0];
+    return false;
+  }
+  if (pid_ == 0) {
+    FILE* f = std::freopen(log_path_.c_str(), "a", stdout);
+    if (f == nullptr) _exit(127);
+    dup2(fileno(stdout), fileno(stderr));
+    std::vector<char*> argv;
+    for (auto& a : argv_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return true;
+}
+
+int Subprocess::Wait(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Subprocess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int Subprocess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+std::string Subprocess::log() const { return ReadFile(log_path_); }
+
+std::string WaitForFile(const std::string& path, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    std::string text = ReadFile(path);
+    if (!text.empty()) return text;
+    if (std::chrono::steady_clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 std::unique_ptr<grpc::ClientContext> Context(const std::string& user, const std::string& roles,
                                              const std::string& org) {
   auto ctx = std::make_unique<grpc::ClientContext>();

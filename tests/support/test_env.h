@@ -64,6 +64,35 @@ class BpmdProcess {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// A child process (fork/exec) with stdout and stderr appended to a log file,
+// for tests that start servers other than bpmd, or bpmd expecting it to fail.
+class Subprocess {
+ public:
+  Subprocess(std::vector<std::string> argv, std::string log_path);
+  ~Subprocess();  // SIGKILL if still running, then wait
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  // Forks and execs argv[0] (a path). False (and ADD_FAILURE) when fork fails.
+  bool Start();
+  // Waits up to timeout_ms for the process to exit; its waitpid status, or -1
+  // when it is still running (or was never started).
+  int Wait(int timeout_ms);
+  void Kill();  // SIGKILL, then wait
+  int Stop();   // SIGTERM, then wait; the waitpid status (-1: not running)
+  bool running() const { return pid_ > 0; }
+  std::string log() const;  // the log file's contents so far
+
+ private:
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// Waits up to timeout_ms for path to exist and be non-empty; its contents or
+// "" on timeout (e.g. a --port-file).
+std::string WaitForFile(const std::string& path, int timeout_ms);
+
 // Client context with development identity metadata and a 10 s deadline.
 std::unique_ptr<grpc::ClientContext> Context(const std::string& user,
                                              const std::string& roles,

@@ -28,6 +28,8 @@ struct Engine::Working {
   store::InstanceRow inst;
   google::protobuf::Struct vars;
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
+  // Open or locked external tasks (agency work) of the instance.
+  std::vector<store::ExternalTaskRow> external;
   store::Commit commit;
   Caller caller;
   std::string acting_as;    // caller.user, or the principal it acts for as proxy
@@ -92,6 +94,18 @@ struct Engine::Working {
       timers.erase(std::remove_if(timers.begin(), timers.end(),
                                   [&](const store::TimerRow& r) { return r.task_id == t.row.id; }),
                    timers.end());
+    }
+  }
+
+  // Cancels the open external tasks of a state (it is being left).
+  void CancelExternal(const std::string& state) {
+    for (auto& x : external) {
+      if (x.state != state || (x.status != "open" && x.status != "locked")) continue;
+      store::Commit::ExternalTaskUpdate u{x, x.status, x.lock_token};
+      u.row.status = "cancelled";
+      u.row.completed_ms = now;
+      commit.update_external_tasks.push_back(std::move(u));
+      x.status = "cancelled";
     }
   }
 

@@ -228,7 +228,8 @@ TEST(StagePluginsTest, DescribeNamesActionsOutcomesAndSchema) {
     std::vector<std::string> config_keys;
   };
   const std::vector<Want> wants = {
-      {"department_submit", {"submit"}, {"submitted"}, {"assignee", "form", "into", "title"}},
+      {"department_submit", {"submit"}, {"submitted"},
+       {"assignee", "due_working_days", "form", "into", "title"}},
       {"review",
        {"approve", "return", "add_signer", "remove_signer"},
        {"approved", "returned"},
@@ -294,7 +295,8 @@ TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
   EXPECT_THAT(ConfigErrors(*stage, "{}"),
               ElementsAre("form: is required: describe the form as {fields: [...]}."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": []}, "colour": "red"})"),
-              ElementsAre("colour: unknown key; allowed keys are: assignee, title, into, form.",
+              ElementsAre("colour: unknown key; allowed keys are: assignee, title, into, form, "
+                          "due_working_days.",
                           "form.fields: must list at least one field."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": "yes"})"), ElementsAre("form: must be a mapping."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [

@@ -42,7 +42,8 @@ class Stage {
  public:
   virtual ~Stage() = default;
   // Name, version, actions and outcomes. name/version must equal the ones
-  // given to BPM_PLUGIN_EXPORT (the host checks).
+  // given to BPM_PLUGIN_EXPORT (the host checks). abi_major/abi_minor are
+  // filled by the SDK (internal::WithAbi); leave them unset.
   virtual pb::DescribeResponse Describe() const = 0;
   // Appends one ConfigError per problem; none means the config is accepted.
   virtual void ValidateConfig(const Struct& config,
@@ -620,6 +621,14 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
 
 inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
 
+// Stamps the ABI this plugin is built against into its description, so that
+// a plugin's Describe() never has to (remote hosts check these fields).
+inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
+  d.set_abi_major(BPM_PLUGIN_ABI_MAJOR);
+  d.set_abi_minor(BPM_PLUGIN_ABI_MINOR);
+  return d;
+}
+
 }  // namespace internal
 }  // namespace bpm::plugin
 
@@ -634,7 +643,7 @@ inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
     return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::DescribeRequest>(     \
         "describe", r, n, o, on,                                                      \
         [](const ::bpm::plugin::pb::DescribeRequest&) {                               \
-          return BpmPluginInstance().Describe();                                      \
+          return ::bpm::plugin::internal::WithAbi(BpmPluginInstance().Describe());    \
         });                                                                           \
   }                                                                                   \
   int BpmHookValidate(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {          \

@@ -1,0 +1,19 @@
+// Internal to core/store: the SOCI AgencyStore, sharing SociStore's pool, and
+// the external-task/incident/outbox parts of Store::Apply.
+#pragma once
+
+#include <memory>
+
+#include "core/store/agency_store.h"
+#include "core/store/internal/soci_db.h"
+#include "core/store/store.h"
+
+namespace bpm::store::internal {
+
+std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db);
+
+// Writes commit's external tasks, incidents and outbox messages inside the
+// caller's transaction. ABORTED when a conditional update lost a race.
+Status ApplyAgencyWrites(soci::session& sql, const Commit& commit);
+
+}  // namespace bpm::store::internal
