@@ -527,9 +527,24 @@ int RunReplay(const AgencyClient& client, const std::string& id) {
 
 // ---- the sheet file ------------------------------------------------------------------
 
-std::string Where(const std::string& file, const YAML::Mark& mark) {
-  if (mark.is_null()) return file;
-  return absl::StrCat(file, ":", mark.line + 1, ":", mark.column + 1);
+// "FILE:LINE:COL" of a yaml-cpp mark in text, the column in characters
+// (yaml-cpp counts bytes; people and editors count characters).
+std::string Where(const std::string& text, const std::string& file, const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return file;
+  size_t start = 0;
+  for (int line = 0; line < mark.line && start != std::string::npos; ++line) {
+    start = text.find('\n', start);
+    if (start != std::string::npos) ++start;
+  }
+  int column = mark.column + 1;
+  if (start != std::string::npos) {
+    const size_t end = std::min(text.size(), start + static_cast<size_t>(std::max(0, mark.column)));
+    column = 1;
+    for (size_t i = start; i < end; ++i) {
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
+    }
+  }
+  return absl::StrCat(file, ":", mark.line + 1, ":", column);
 }
 
 using Subs = std::vector<std::pair<CLI::App*, std::function<int(const AgencyClient&)>>>;
@@ -679,11 +694,11 @@ bool ParseSheetYaml(const std::string& text, const std::string& file, v1::Indica
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    *error = absl::StrCat(Where(file, e.mark), ": ", e.msg);
+    *error = absl::StrCat(Where(text, file, e.mark), ": ", e.msg);
     return false;
   }
   if (!root.IsMap()) {
-    *error = absl::StrCat(Where(file, root.Mark()),
+    *error = absl::StrCat(Where(text, file, root.Mark()),
                           ": expected a mapping with the key indicators");
     return false;
   }
@@ -692,7 +707,7 @@ bool ParseSheetYaml(const std::string& text, const std::string& file, v1::Indica
   for (const auto& kv : root) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
     if (key != "indicators" || found) {
-      *error = absl::StrCat(Where(file, kv.first.Mark()), ": ",
+      *error = absl::StrCat(Where(text, file, kv.first.Mark()), ": ",
                             key == "indicators" ? "duplicate key 'indicators'"
                                                 : "unknown key (expected indicators)");
       return false;
@@ -701,14 +716,14 @@ bool ParseSheetYaml(const std::string& text, const std::string& file, v1::Indica
     found = true;
   }
   if (!found || !list.IsSequence() || list.size() == 0) {
-    *error = absl::StrCat(Where(file, found ? list.Mark() : root.Mark()),
+    *error = absl::StrCat(Where(text, file, found ? list.Mark() : root.Mark()),
                           ": indicators must be a non-empty list");
     return false;
   }
   const std::vector<std::string> keys = {"code", "level1", "level2", "name", "weight"};
   for (const auto& item : list) {
     if (!item.IsMap()) {
-      *error = absl::StrCat(Where(file, item.Mark()),
+      *error = absl::StrCat(Where(text, file, item.Mark()),
                             ": an indicator is a mapping {code, level1, level2, name, weight}");
       return false;
     }
@@ -717,23 +732,23 @@ bool ParseSheetYaml(const std::string& text, const std::string& file, v1::Indica
     for (const auto& kv : item) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-        *error = absl::StrCat(Where(file, kv.first.Mark()), ": unknown key '", key,
+        *error = absl::StrCat(Where(text, file, kv.first.Mark()), ": unknown key '", key,
                               "' (expected ", absl::StrJoin(keys, ", "), ")");
         return false;
       }
       if (!seen.insert(key).second) {
-        *error = absl::StrCat(Where(file, kv.first.Mark()), ": duplicate key '", key, "'");
+        *error = absl::StrCat(Where(text, file, kv.first.Mark()), ": duplicate key '", key, "'");
         return false;
       }
       if (!kv.second.IsScalar()) {
-        *error = absl::StrCat(Where(file, kv.second.Mark()), ": ", key, " must be a scalar");
+        *error = absl::StrCat(Where(text, file, kv.second.Mark()), ": ", key, " must be a scalar");
         return false;
       }
       const std::string value = kv.second.Scalar();
       if (key == "weight") {
         double weight = 0;
         if (!YAML::convert<double>::decode(kv.second, weight)) {
-          *error = absl::StrCat(Where(file, kv.second.Mark()), ": weight '", value,
+          *error = absl::StrCat(Where(text, file, kv.second.Mark()), ": weight '", value,
                                 "' is not a number");
           return false;
         }
@@ -750,7 +765,7 @@ bool ParseSheetYaml(const std::string& text, const std::string& file, v1::Indica
     }
     for (const char* key : {"code", "level1", "name", "weight"}) {
       if (!seen.count(key)) {
-        *error = absl::StrCat(Where(file, item.Mark()), ": indicator without ", key);
+        *error = absl::StrCat(Where(text, file, item.Mark()), ": indicator without ", key);
         return false;
       }
     }

@@ -252,7 +252,8 @@ Status Engine::OpenExternalTask(Working& w, const definition::State& state,
 }
 
 StatusOr<v1::FetchAndLockResponse> Engine::FetchAndLock(const Caller& caller,
-                                                        const v1::FetchAndLockRequest& req) {
+                                                        const v1::FetchAndLockRequest& req,
+                                                        const std::function<bool()>& cancelled) {
   BPM_ASSIGN_OR_RETURN(std::string agency, AgencyOf(caller));
   if (req.topics().empty()) return absl::InvalidArgumentError("topics: at least one topic");
   const int max = req.max_tasks() == 0 ? 1 : req.max_tasks();
@@ -281,6 +282,7 @@ StatusOr<v1::FetchAndLockResponse> Engine::FetchAndLock(const Caller& caller,
       *resp.add_tasks() = ToProto(r, inst.subject_ref);
     }
     if (resp.tasks_size() > 0 || std::chrono::steady_clock::now() >= deadline) break;
+    if (cancelled && cancelled()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return resp;

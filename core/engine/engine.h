@@ -141,9 +141,12 @@ class Engine {
   StatusOr<v1::Engagement> GetEngagement(const Caller& caller, const std::string& id);
   StatusOr<v1::ListEngagementsResponse> ListEngagements(const Caller& caller,
                                                         const v1::ListEngagementsRequest& req);
-  // Long-polls up to req.long_poll_timeout_ms for work of the caller's agency.
+  // Long-polls up to req.long_poll_timeout_ms for work of the caller's agency;
+  // stops early (with what it has) once cancelled() says the caller is gone
+  // or the server is stopping.
   StatusOr<v1::FetchAndLockResponse> FetchAndLock(const Caller& caller,
-                                                  const v1::FetchAndLockRequest& req);
+                                                  const v1::FetchAndLockRequest& req,
+                                                  const std::function<bool()>& cancelled = {});
   StatusOr<v1::ExtendLockResponse> ExtendLock(const Caller& caller,
                                               const v1::ExtendLockRequest& req);
   // Idempotent: the same deliverable again answers replayed=true; another

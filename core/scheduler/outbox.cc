@@ -32,7 +32,13 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
     }
     auto& channel = channels_[msg.endpoint];
     if (channel == nullptr) {
-      channel = grpc::CreateChannel(msg.endpoint, grpc::InsecureChannelCredentials());
+      // Reconnect promptly: gRPC's default back-off (up to 120 s) would fail
+      // our own retries long after the agency is back.
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      channel = grpc::CreateCustomChannel(msg.endpoint, grpc::InsecureChannelCredentials(), args);
     }
     auto stub = v1::AgencyEndpoint::NewStub(channel);
     grpc::ClientContext ctx;
@@ -48,6 +54,7 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
       msg.last_error.clear();
       ++delivered;
     } else {
+      channels_.erase(msg.endpoint);  // a fresh channel next time, no stale back-off
       msg.last_error = absl::StrCat("attempt ", msg.attempts, ": ", s.error_code(), " ",
                                     s.error_message());
       if (msg.attempts >= options_.max_attempts) {

@@ -39,7 +39,9 @@ class AgencyServiceImpl final : public v1::AgencyService::Service {
   }
   grpc::Status FetchAndLock(grpc::ServerContext* ctx, const v1::FetchAndLockRequest* req,
                             v1::FetchAndLockResponse* resp) override {
-    return Handle(ctx, resp, [&](const Caller& c) { return engine_.FetchAndLock(c, *req); });
+    return Handle(ctx, resp, [&](const Caller& c) {
+      return engine_.FetchAndLock(c, *req, [ctx]() { return ctx->IsCancelled(); });
+    });
   }
   grpc::Status ExtendLock(grpc::ServerContext* ctx, const v1::ExtendLockRequest* req,
                           v1::ExtendLockResponse* resp) override {

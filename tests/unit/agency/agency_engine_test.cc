@@ -348,5 +348,19 @@ TEST_F(AgencyEngineTest, ExtendLockKeepsTheTask) {
   EXPECT_EQ(engine_->ExtendLock(ag1_, ext).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// Regression: a long poll used to run to its deadline after its caller left
+// (and held up bpmd's shutdown for as long).
+TEST_F(AgencyEngineTest, LongPollStopsWhenTheCallerIsGone) {
+  ASSERT_EQ(Fetch(ag1_)->tasks_size(), 1);  // the only task is now locked
+  v1::FetchAndLockRequest req;
+  req.add_topics("report");
+  req.set_long_poll_timeout_ms(30'000);
+  int checks = 0;
+  auto r = engine_->FetchAndLock(ag1_, req, [&]() { return ++checks >= 2; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tasks_size(), 0);
+  EXPECT_EQ(checks, 2);  // asked twice, then returned: it did not poll on to the deadline
+}
+
 }  // namespace
 }  // namespace bpm::engine
