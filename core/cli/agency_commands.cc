@@ -42,21 +42,6 @@ int PrintJson(const google::protobuf::Message& message) {
   return kExitOk;
 }
 
-bool ReadInput(const std::string& path, std::string* content, std::string* error) {
-  const bool is_stdin = path == "-";
-  std::FILE* file = is_stdin ? stdin : std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
-    return false;
-  }
-  char buffer[65536];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) content->append(buffer, n);
-  const bool failed = std::ferror(file) != 0;
-  if (!is_stdin) std::fclose(file);
-  if (failed) *error = absl::StrCat("cannot read ", path);
-  return !failed;
-}
 
 // Prints "Label:  value" lines with the values aligned.
 void PrintFields(const std::vector<std::pair<std::string, std::string>>& fields) {

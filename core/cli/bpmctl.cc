@@ -135,27 +135,6 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
-// Reads a whole file, or standard input for "-". On failure sets *error.
-bool ReadFile(const std::string& path, std::string* content, std::string* error) {
-  const bool is_stdin = path == "-";
-  std::FILE* file = is_stdin ? stdin : std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
-    return false;
-  }
-  content->clear();
-  char buffer[65536];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) content->append(buffer, n);
-  const bool failed = std::ferror(file) != 0;
-  const int read_errno = errno;
-  if (!is_stdin) std::fclose(file);
-  if (failed) {
-    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(read_errno));
-    return false;
-  }
-  return true;
-}
 
 // Protobuf strings must be UTF-8, so a definition file in another encoding
 // (GBK is common) is caught here. Returns false and fills *diagnostic with the
@@ -291,7 +270,7 @@ bool ParseStructFlag(const Client& client, absl::string_view flag, const std::st
   std::string json = value;
   if (!value.empty() && value[0] == '@') {
     std::string error;
-    if (!ReadFile(value.substr(1), &json, &error)) {
+    if (!ReadInput(value.substr(1), &json, &error)) {
       PrintError(client.command(), absl::StrCat(flag, ": ", error));
       return false;
     }
@@ -438,7 +417,7 @@ int RunValidate(const Client& client, const std::vector<std::string>& files) {
     const std::string source_name = path == "-" ? "<stdin>" : path;
     v1::ValidateDefinitionRequest request;
     std::string error;
-    if (!ReadFile(path, request.mutable_yaml(), &error)) {
+    if (!ReadInput(path, request.mutable_yaml(), &error)) {
       PrintError(client.command(), error);
       exit_code = kExitUsage;
       continue;
@@ -489,7 +468,7 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files) {
     const std::string source_name = path == "-" ? "<stdin>" : path;
     v1::DeployDefinitionRequest request;
     std::string error;
-    if (!ReadFile(path, request.mutable_yaml(), &error)) {
+    if (!ReadInput(path, request.mutable_yaml(), &error)) {
       PrintError(client.command(), error);
       exit_code = kExitUsage;
       break;
@@ -1104,7 +1083,7 @@ int Main(int argc, char** argv) {
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(
-           app, {PrintInstance, PrintFields, ToJson, AddPagingFlags, PrintPageHint, ReadFile,
+           app, {PrintInstance, PrintFields, ToJson, AddPagingFlags, PrintPageHint, ReadInput,
                  ParseVarFlag})) {
     commands.push_back(std::move(command));
   }

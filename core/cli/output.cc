@@ -1,6 +1,12 @@
 // Table printing and value formatting for bpmctl; see output.h.
 #include "core/cli/output.h"
 
+#include <cstring>
+
+#include <cstdio>
+
+#include <cerrno>
+
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_split.h"
@@ -172,6 +178,27 @@ void Table::Print(std::ostream& out) const {
   for (const auto& row : rows_) {
     print_line([&](size_t i) -> const std::string& { return row[i]; });
   }
+}
+
+bool ReadInput(const std::string& path, std::string* content, std::string* error) {
+  const bool is_stdin = path == "-";
+  std::FILE* file = is_stdin ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
+    return false;
+  }
+  content->clear();
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) content->append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  const int read_errno = errno;
+  if (!is_stdin) std::fclose(file);
+  if (failed) {
+    *error = absl::StrCat("cannot read ", path, ": ", std::strerror(read_errno));
+    return false;
+  }
+  return true;
 }
 
 std::string ToJson(const google::protobuf::Message& message) {

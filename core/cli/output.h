@@ -78,6 +78,10 @@ class Table {
   std::vector<std::vector<std::string>> rows_;  // already cleaned and cut
 };
 
+// Reads a whole file, or standard input for "-". On failure returns false
+// and sets *error ("cannot read PATH: reason").
+bool ReadInput(const std::string& path, std::string* content, std::string* error);
+
 // A message as proto3 JSON, as --json prints it: field names as in the
 // .proto, two-space indentation, no trailing newline.
 std::string ToJson(const google::protobuf::Message& message);

@@ -25,7 +25,7 @@
 // the output looks the same everywhere), and appends the result to its
 // command list:
 //   TaskCommands<Command, Client>(app, {PrintInstance, PrintFields, ToJson, AddPagingFlags,
-//                                       PrintPageHint, ReadFile, ParseVarFlag})
+//                                       PrintPageHint, ReadInput, ParseVarFlag})
 // Thread safety: none needed (bpmctl is single-threaded).
 #pragma once
 
