@@ -46,9 +46,7 @@ constexpr int64_t kStart = 1772416800000;
 const std::vector<std::string> kTopics = {"key_evaluation_plan", "key_evaluation_draft",
                                           "key_evaluation_final"};
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kQian{"qian", "perf_head", "czj"};       // 绩效管理股 head
 const Who kZhao{"zhao", "perf_reviewer", "czj"};   // 绩效管理股 reviewer
 const Who kZhang{"zhang", "unit_filer", "906017"};  // the evaluated unit

@@ -82,9 +82,7 @@ std::string OkLine(const std::string& id, const std::string& state, int version)
 
 // ---- Identities and data --------------------------------------------------------
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kUnit{"zhang", "unit_filer", "906017"};
 const Who kUnit18{"qian", "unit_filer", "906018"};
 const Who kReviewer{"li", "authority_reviewer", "906"};

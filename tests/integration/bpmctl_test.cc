@@ -43,9 +43,7 @@ using testing::WriteFile;
 
 // ---- Identities and data (as in chain_test) ----------------------------------
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kUnit{"zhang", "unit_filer", "906017"};
 const Who kAuthority{"li", "authority_reviewer", "906"};
 const Who kFinance{"wang", "finance_reviewer", "czj"};

@@ -20,9 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace v1 = ::bpm::v1;
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kUnit{"zhang", "unit_filer", "906017"};
 const Who kAuthority{"li", "authority_reviewer", "906"};
 const Who kFinance{"wang", "finance_reviewer", "czj"};

@@ -27,9 +27,7 @@ constexpr int64_t kStart = 1790647200000;
 constexpr int64_t kFiveWorkingDaysLater = 1791820799999;  // 2026-10-12 23:59:59.999 +08
 constexpr int64_t kAfterDue = 1791853200000;              // 2026-10-13 09:00 +08
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kZhang{"zhang", "unit_filer", "906017"};
 const Who kChen{"chen", "unit_leader", "906017"};
 const Who kLi{"li", "dept_reviewer", "906"};

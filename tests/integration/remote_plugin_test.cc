@@ -29,9 +29,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 namespace v1 = ::bpm::v1;
 
-struct Who {
-  std::string user, roles, org;
-};
+using testing::Who;
 const Who kUnit{"zhang", "unit_filer", "906017"};
 const Who kExpert{"qian", "expert", "zjk"};
 const Who kFinance{"wang", "finance_reviewer", "czj"};

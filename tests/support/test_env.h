@@ -93,6 +93,11 @@ class Subprocess {
 // "" on timeout (e.g. a --port-file).
 std::string WaitForFile(const std::string& path, int timeout_ms);
 
+// A development-mode identity: user, comma-separated roles, org.
+struct Who {
+  std::string user, roles, org;
+};
+
 // Client context with development identity metadata and a 10 s deadline.
 std::unique_ptr<grpc::ClientContext> Context(const std::string& user,
                                              const std::string& roles,
