@@ -1,27 +1,50 @@
-// load_bench — a load generator for a running bpmd (issue 5's first step).
+// load_bench — the approval-chain load generator and its companions.
 //
-// N client threads each drive instances of the bundled target-filing workflow
-// through the chain over gRPC — start, submit, authority approve, finance
-// approve 优, publish — one API call per user task, and count workflow
-// transitions. Prints transitions/s, instances/s, latency percentiles per
-// call kind and errors by code. A figure printer, not a test: it asserts
-// nothing about speed.
+//   load_bench run   --server ADDR [--clients N] [--seconds S | --instances K]
+//                    [--rate T] [--rectify-pct P] [--store URL] [--bpmd-pid PID]
+//       N client threads drive instances of the bundled target-filing workflow
+//       over gRPC: start → submit → authority approve → finance approve (优; P% get
+//       中 and go through rectification: submit evidence → accept → finance
+//       approve 良) → publish. One API call per user task. Prints
+//       transitions/s, instances/s, p50/p95/p99/max latency per call kind and
+//       errors by code. --rate paces the calls to T transitions/s in all (for
+//       latency at a given load); 0 runs flat out. With --store (the URL bpmd
+//       uses) it also measures the raw single-row commit rate of that database on
+//       the same disk and prints the ratio. With --bpmd-pid it prints bpmd's
+//       resident memory.
+//   load_bench seed  --store URL --instances N
+//       Writes N finished instances with their tasks, history and disclosure
+//       document straight into the store (in transactions of 2,000), so the
+//       measured part can run against 10k, 100k or 1M stored instances.
+//   load_bench commit-rate --store URL [--seconds S]
+//       Only the raw commit-rate measurement.
 //
-//   bench/load_bench --server 127.0.0.1:7411 --clients 16 --seconds 20
+// A figure printer, not a test: it asserts nothing about speed. bench/run.sh
+// runs the whole matrix (SQLite and MariaDB, 10k/100k/1M instances).
 #include <grpcpp/grpcpp.h>
+#include <mysql.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bpm/v1/bpm.grpc.pb.h"
+#include "core/common/util.h"
+#include "core/store/store.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace {
@@ -39,6 +62,25 @@ struct Stats {
   std::map<std::string, int> errors;                       // by code
   std::atomic<long> transitions{0};
   std::atomic<long> instances{0};
+};
+
+// Spreads calls evenly over time when a rate is set: each call takes the next
+// slot and waits for it.
+class Pacer {
+ public:
+  explicit Pacer(double per_second) : interval_(per_second > 0 ? 1.0 / per_second : 0) {}
+  void Wait() {
+    if (interval_ <= 0) return;
+    const long slot = next_.fetch_add(1);
+    const auto at = start_ + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(interval_ * static_cast<double>(slot)));
+    std::this_thread::sleep_until(at);
+  }
+
+ private:
+  const double interval_;
+  const Clock::time_point start_ = Clock::now();
+  std::atomic<long> next_{0};
 };
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& user, const std::string& roles,
@@ -59,44 +101,67 @@ bool Timed(Stats& stats, const std::string& kind, Fn&& fn) {
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   std::lock_guard<std::mutex> lock(stats.mu);
   if (!s.ok()) {
-    ++stats.errors[std::to_string(s.error_code()) + " " + s.error_message().substr(0, 60)];
+    ++stats.errors[std::to_string(s.error_code()) + " " + s.error_message().substr(0, 80)];
     return false;
   }
   stats.latency_ms[kind].push_back(ms);
   return true;
 }
 
-void Client(int id, const std::string& server, Clock::time_point end, Stats& stats) {
-  auto channel = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+struct Workload {
+  std::string server;
+  Clock::time_point end;
+  long max_instances = 0;  // 0: until end
+  int rectify_pct = 10;
+};
+
+void Client(int id, const Workload& work, Pacer& pacer, std::atomic<long>& issued,
+            Stats& stats) {
+  auto channel = grpc::CreateChannel(work.server, grpc::InsecureChannelCredentials());
   auto instances = v1::InstanceService::NewStub(channel);
   auto tasks = v1::TaskService::NewStub(channel);
   google::protobuf::Struct form;
   (void)google::protobuf::util::JsonStringToMessage(kPayload, &form);
   const std::string org = "B" + std::to_string(id);
-  for (long n = 0; Clock::now() < end; ++n) {
+  std::mt19937 rng(static_cast<unsigned>(id) * 7919u + 17u);
+  for (long n = 0; Clock::now() < work.end; ++n) {
+    if (work.max_instances > 0 && issued.fetch_add(1) >= work.max_instances) break;
     v1::StartInstanceRequest start;
     start.set_definition_key("target-filing");
     start.set_subject_ref(org + "-" + std::to_string(n));
     start.set_org(org);
     v1::StartInstanceResponse started;
+    pacer.Wait();
     if (!Timed(stats, "start", [&] {
           auto c = Ctx("filer" + std::to_string(id), "unit_filer", org);
           return instances->Start(c.get(), start, &started);
         })) {
       continue;
     }
+    ++stats.transitions;  // created, entered the first state
     v1::Instance inst = started.instance();
     struct Step {
       const char* kind;
       const char* user;
       const char* roles;
       const char* action;
-      const char* payload;
+      const char* payload;  // nullptr: the target form
     };
-    const Step steps[] = {{"submit", "filer", "unit_filer", "submit", nullptr},
-                          {"approve", "reviewer", "authority_reviewer", "approve", ""},
-                          {"final", "finance", "finance_reviewer", "approve", R"({"grade": "优"})"},
-                          {"publish", "perf", "performance_section", "publish", ""}};
+    const bool rectify = static_cast<int>(rng() % 100) < work.rectify_pct;
+    std::vector<Step> steps = {
+        {"submit", "filer", "unit_filer", "submit", nullptr},
+        {"approve", "reviewer", "authority_reviewer", "approve", ""},
+    };
+    if (rectify) {
+      steps.push_back({"final", "finance", "finance_reviewer", "approve", R"({"grade": "中"})"});
+      steps.push_back({"evidence", "filer", "unit_filer", "submit",
+                       R"({"evidence": "已按终审意见修改绩效目标"})"});
+      steps.push_back({"accept", "finance", "finance_reviewer", "accept", ""});
+      steps.push_back({"final", "finance", "finance_reviewer", "approve", R"({"grade": "良"})"});
+    } else {
+      steps.push_back({"final", "finance", "finance_reviewer", "approve", R"({"grade": "优"})"});
+    }
+    steps.push_back({"publish", "perf", "performance_section", "publish", ""});
     bool ok = true;
     for (const Step& step : steps) {
       if (!ok || inst.open_tasks_size() == 0) break;
@@ -109,6 +174,7 @@ void Client(int id, const std::string& server, Clock::time_point end, Stats& sta
         (void)google::protobuf::util::JsonStringToMessage(step.payload, act.mutable_payload());
       }
       v1::ActResponse resp;
+      pacer.Wait();
       ok = Timed(stats, step.kind, [&] {
         auto c = Ctx(step.user + std::to_string(id), step.roles, org);
         return tasks->Act(c.get(), act, &resp);
@@ -128,40 +194,337 @@ double Percentile(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-}  // namespace
+// ---- raw commit rate ---------------------------------------------------------------
 
-int main(int argc, char** argv) {
-  CLI::App app{"load_bench — drive target-filing instances through a running bpmd"};
-  std::string server = "127.0.0.1:7411";
-  int clients = 16;
-  int seconds = 10;
-  app.add_option("--server", server)->capture_default_str();
-  app.add_option("--clients", clients, "concurrent client threads")->capture_default_str();
-  app.add_option("--seconds", seconds, "how long to run")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+struct RawRate {
+  double commits_per_s = 0;
+  std::string error;
+};
 
-  Stats stats;
+// Single-row INSERT commits on a scratch table next to the store, for about
+// `seconds`, with the store's durability settings.
+RawRate SqliteCommitRate(const std::string& store_path, double seconds) {
+  RawRate out;
+  const std::string path = store_path + ".commit-rate";
+  std::remove(path.c_str());
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    out.error = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return out;
+  }
+  char* err = nullptr;
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+               nullptr, nullptr, &err);
+  if (err != nullptr) {
+    out.error = err;
+    sqlite3_free(err);
+  }
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES ('a single row of about forty bytes...')",
+                     -1, &st, nullptr);
+  long n = 0;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::seconds(seconds);
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    sqlite3_step(st);  // autocommit: one transaction, one fsync of the WAL
+    sqlite3_reset(st);
+    ++n;
+  }
+  out.commits_per_s =
+      static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::remove(path.c_str());
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  return out;
+}
+
+RawRate MysqlCommitRate(const std::string& url, double seconds) {
+  RawRate out;
+  static const std::regex kMysql(
+      R"(^mysql://([^:@/]+)(:([^@]*))?@([^:/]+)(:(\d+))?/([A-Za-z0-9_]+)$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, kMysql)) {
+    out.error = "not a mysql:// url";
+    return out;
+  }
+  MYSQL* c = mysql_init(nullptr);
+  if (mysql_real_connect(c, m[4].str().c_str(), m[1].str().c_str(),
+                         m[3].matched ? m[3].str().c_str() : nullptr, m[7].str().c_str(),
+                         m[6].matched ? static_cast<unsigned>(std::stoi(m[6].str())) : 3306,
+                         nullptr, 0) == nullptr) {
+    out.error = mysql_error(c);
+    mysql_close(c);
+    return out;
+  }
+  mysql_query(c, "DROP TABLE IF EXISTS bench_commit_rate");
+  mysql_query(c,
+              "CREATE TABLE bench_commit_rate (id BIGINT AUTO_INCREMENT PRIMARY KEY, v "
+              "VARCHAR(64) NOT NULL) ENGINE=InnoDB");
+  long n = 0;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    if (mysql_query(c, "INSERT INTO bench_commit_rate (v) VALUES ('a single row of about "
+                       "forty bytes...')") != 0) {
+      out.error = mysql_error(c);
+      break;
+    }
+    ++n;
+  }
+  out.commits_per_s =
+      static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  mysql_query(c, "DROP TABLE IF EXISTS bench_commit_rate");
+  mysql_close(c);
+  return out;
+}
+
+RawRate CommitRate(const std::string& url, double seconds) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    std::string path = url.substr(7);
+    if (path.rfind("//", 0) == 0) path = path.substr(2);
+    return SqliteCommitRate(path, seconds);
+  }
+  return MysqlCommitRate(url, seconds);
+}
+
+// VmRSS and VmHWM of a process, in MiB; "" when unreadable.
+std::string Memory(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0 || line.rfind("VmHWM:", 0) == 0) {
+      long kb = std::atol(line.c_str() + 6);
+      out += line.substr(0, 5) + " " + std::to_string(kb / 1024) + " MiB  ";
+    }
+  }
+  return out;
+}
+
+// User + system CPU seconds a process has used so far; -1 when unreadable.
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::atol(f.c_str());
+    if (i == 15) stime = std::atol(f.c_str());
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// ---- seeding -----------------------------------------------------------------------
+
+// One finished instance as the engine would have written it over its life.
+bpm::store::Commit FinishedInstance(long n, int64_t now) {
+  namespace st = bpm::store;
+  st::Commit c;
+  const std::string org = "S" + std::to_string(n % 300);
+  st::InstanceRow inst;
+  inst.id = bpm::NewId();
+  inst.def_key = "target-filing";
+  inst.def_version = 1;
+  inst.subject_ref = "SEED-" + std::to_string(n);
+  inst.org = org;
+  inst.status = "completed";
+  inst.state = "done";
+  inst.variables_json = R"({"grade":"优","project_name":"存量项目","published":true})";
+  inst.version = 5;
+  inst.started_by = "seed";
+  inst.created_ms = now - 86400000;
+  inst.updated_ms = now - 3600000;
+  const char* states[] = {"draft", "authority_review", "finance_review", "disclosure", "done"};
+  const char* actions[] = {"submit", "approve", "approve", "publish"};
+  int64_t seq = 0;
+  auto event = [&](const std::string& kind, const std::string& action, const std::string& from,
+                   const std::string& to, const std::string& task) {
+    st::EventRow e;
+    e.instance_id = inst.id;
+    e.seq = ++seq;
+    e.at_ms = inst.created_ms + seq * 60000;
+    e.actor = "seed";
+    e.kind = kind;
+    e.action = action;
+    e.from_state = from;
+    e.to_state = to;
+    e.task_id = task;
+    c.events.push_back(std::move(e));
+  };
+  event("started", "", "", "draft", "");
+  for (int i = 0; i < 4; ++i) {
+    st::TaskRow t;
+    t.id = bpm::NewId();
+    t.instance_id = inst.id;
+    t.state = states[i];
+    t.name = i == 0 ? "fill" : "review";
+    t.title = states[i];
+    t.status = "completed";
+    t.assignee_role = "seed_role";
+    t.assignee_org = org;
+    t.actions_json = R"(["approve"])";
+    t.data_json = "{}";
+    t.created_ms = inst.created_ms + i * 60000;
+    t.completed_ms = t.created_ms + 30000;
+    t.completed_by = "seed";
+    t.action = actions[i];
+    event("acted", actions[i], states[i], states[i], t.id);
+    event("transitioned", "", states[i], states[i + 1], t.id);
+    c.insert_tasks.push_back(std::move(t));
+  }
+  event("completed", "", "done", "done", "");
+  inst.event_seq = seq;
+  st::DocumentRow doc;
+  doc.id = bpm::NewId();
+  doc.instance_id = inst.id;
+  doc.state = "disclosure";
+  doc.kind = "disclosure";
+  doc.content_type = "application/json";
+  doc.content = R"({"form":{"project_name":"存量项目","amount":500000},"grade":"优"})";
+  doc.sha256 = bpm::Sha256Hex(doc.content);
+  doc.created_ms = inst.updated_ms;
+  c.documents.push_back(std::move(doc));
+  c.insert_instance = std::move(inst);
+  return c;
+}
+
+int Seed(const std::string& url, long count) {
+  auto store = bpm::store::Store::Open(url, 1);
+  if (!store.ok()) {
+    std::fprintf(stderr, "seed: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  const int64_t now = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  const auto start = Clock::now();
+  constexpr long kBatch = 2000;
+  for (long done = 0; done < count;) {
+    std::vector<bpm::store::Commit> batch;
+    for (long i = 0; i < kBatch && done < count; ++i, ++done) batch.push_back(FinishedInstance(done, now));
+    bpm::Status s = (*store)->ApplyAll(batch);
+    if (!s.ok()) {
+      std::fprintf(stderr, "seed: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
+    if (done % 100000 == 0 || done == count) {
+      std::fprintf(stderr, "seeded %ld instances (%.0f/s)\n", done,
+                   static_cast<double>(done) /
+                       std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  }
+  return 0;
+}
+
+int Run(const Workload& base, int clients, double rate, const std::string& store_url,
+        int bpmd_pid) {
+  Stats stats;
+  const double cpu_before = bpmd_pid > 0 ? CpuSeconds(bpmd_pid) : -1;
+  const double self_before = CpuSeconds(getpid());
+  Pacer pacer(rate);
+  std::atomic<long> issued{0};
+  const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&, i] { Client(i, server, end, stats); });
+    threads.emplace_back([&, i] { Client(i, base, pacer, issued, stats); });
   }
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("clients %d, %.1f s\n", clients, elapsed);
-  std::printf("transitions/s %.0f   instances/s %.0f   (transitions %ld, instances %ld)\n",
-              static_cast<double>(stats.transitions) / elapsed,
+  const double tps = static_cast<double>(stats.transitions) / elapsed;
+  std::printf("clients %d, %.1f s%s\n", clients, elapsed,
+              rate > 0 ? (", paced at " + std::to_string(static_cast<long>(rate)) + " calls/s").c_str()
+                       : ", flat out");
+  std::printf("transitions/s %.0f   instances/s %.0f   (transitions %ld, instances %ld)\n", tps,
               static_cast<double>(stats.instances) / elapsed, stats.transitions.load(),
               stats.instances.load());
   std::printf("%-8s %8s %8s %8s %8s %8s\n", "call", "count", "p50 ms", "p95 ms", "p99 ms",
               "max ms");
+  std::vector<double> all;
   for (auto& [kind, v] : stats.latency_ms) {
+    all.insert(all.end(), v.begin(), v.end());
     const size_t n = v.size();
     const double p50 = Percentile(v, 0.50), p95 = Percentile(v, 0.95),
                  p99 = Percentile(v, 0.99), max = v.empty() ? 0 : v.back();
     std::printf("%-8s %8zu %8.2f %8.2f %8.2f %8.2f\n", kind.c_str(), n, p50, p95, p99, max);
   }
+  {
+    const size_t n = all.size();
+    const double p50 = Percentile(all, 0.50), p95 = Percentile(all, 0.95),
+                 p99 = Percentile(all, 0.99), max = all.empty() ? 0 : all.back();
+    std::printf("%-8s %8zu %8.2f %8.2f %8.2f %8.2f\n", "all", n, p50, p95, p99, max);
+  }
   for (const auto& [code, n] : stats.errors) std::printf("error %s: %d\n", code.c_str(), n);
+  if (stats.errors.empty()) std::printf("errors: none\n");
+  if (bpmd_pid > 0 && stats.transitions > 0) {
+    const double cpu = CpuSeconds(bpmd_pid) - cpu_before;
+    std::printf("bpmd CPU %.1f s = %.0f us per transition; load_bench CPU %.1f s\n", cpu,
+                1e6 * cpu / static_cast<double>(stats.transitions),
+                CpuSeconds(getpid()) - self_before);
+    std::printf("bpmd memory: %s\n", Memory(bpmd_pid).c_str());
+  }
+  if (!store_url.empty()) {
+    RawRate raw = CommitRate(store_url, 3.0);
+    if (!raw.error.empty()) {
+      std::printf("raw commit rate: failed: %s\n", raw.error.c_str());
+    } else {
+      std::printf("raw single-row commits/s %.0f   transitions per raw commit %.2f\n",
+                  raw.commits_per_s, raw.commits_per_s > 0 ? tps / raw.commits_per_s : 0);
+    }
+  }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"load_bench — approval-chain load, seeding and raw commit rate"};
+  app.require_subcommand(1);
+
+  Workload work;
+  work.server = "127.0.0.1:7411";
+  int clients = 16, seconds = 10, bpmd_pid = 0;
+  double rate = 0;
+  std::string store_url;
+  CLI::App* run = app.add_subcommand("run", "drive the approval chain through a running bpmd");
+  run->add_option("--server", work.server)->capture_default_str();
+  run->add_option("--clients", clients, "concurrent client threads")->capture_default_str();
+  run->add_option("--seconds", seconds, "how long to run")->capture_default_str();
+  run->add_option("--instances", work.max_instances, "stop after this many instances (0: time)");
+  run->add_option("--rate", rate, "pace to this many calls/s in all (0: flat out)");
+  run->add_option("--rectify-pct", work.rectify_pct, "percent of instances graded 中")
+      ->capture_default_str();
+  run->add_option("--store", store_url, "bpmd's store URL: also measure its raw commit rate");
+  run->add_option("--bpmd-pid", bpmd_pid, "print this bpmd's resident memory");
+
+  long seed_count = 0;
+  CLI::App* seed = app.add_subcommand("seed", "write finished instances straight into a store");
+  seed->add_option("--store", store_url, "store URL")->required();
+  seed->add_option("--instances", seed_count, "how many")->required();
+
+  double rate_seconds = 3;
+  CLI::App* commit_rate = app.add_subcommand("commit-rate", "raw single-row commit rate");
+  commit_rate->add_option("--store", store_url, "store URL")->required();
+  commit_rate->add_option("--seconds", rate_seconds)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (seed->parsed()) return Seed(store_url, seed_count);
+  if (commit_rate->parsed()) {
+    RawRate r = CommitRate(store_url, rate_seconds);
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "commit-rate: %s\n", r.error.c_str());
+      return 1;
+    }
+    std::printf("raw single-row commits/s %.0f\n", r.commits_per_s);
+    return 0;
+  }
+  work.end = Clock::now() + std::chrono::seconds(seconds);
+  if (work.max_instances > 0) work.end = Clock::now() + std::chrono::hours(24);
+  return Run(work, clients, rate, store_url, bpmd_pid);
 }

@@ -590,11 +590,8 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
   std::string hash = Sha256Hex(absl::StrCat(req.task_id(), "\n", req.action(), "\n",
                                             payload_json, "\n", req.comment(), "\n",
                                             req.expected_version()));
-  if (!req.idempotency_key().empty()) {
-    // Answer a retry before looking at the task, which the first try completed.
-    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, req.idempotency_key(), hash));
-    if (replay) return *std::move(replay);
-  }
+  // A retry is answered by RunCommand's replay check: the task row outlives
+  // its completion, so it is still found here.
   BPM_ASSIGN_OR_RETURN(store::TaskRow task, store_.GetTask(req.task_id()));
   return RunCommand(
       caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,

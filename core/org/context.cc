@@ -119,4 +119,26 @@ StatusOr<pv1::OrgContext> ResolveOrgContext(store::OrgStore& orgs, const std::st
   return ctx;
 }
 
+StatusOr<pv1::OrgContext> OrgContextCache::Resolve(const std::string& org_code,
+                                                  int64_t at_ms) {
+  const uint64_t generation = orgs_.generation();  // read before resolving
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(org_code);
+    if (it != entries_.end() && it->second.generation == generation &&
+        at_ms >= it->second.at_ms && at_ms < it->second.at_ms + ttl_ms_) {
+      StatusOr<pv1::OrgContext> out = it->second.ctx;
+      if (out.ok()) out->set_as_of_unix_ms(at_ms);
+      return out;
+    }
+  }
+  StatusOr<pv1::OrgContext> ctx = ResolveOrgContext(orgs_, org_code, at_ms);
+  if (ctx.ok() || absl::IsNotFound(ctx.status())) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= max_entries_) entries_.clear();
+    entries_[org_code] = Entry{ctx, at_ms, generation};
+  }
+  return ctx;
+}
+
 }  // namespace bpm::org

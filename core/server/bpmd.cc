@@ -23,6 +23,7 @@
 
 #include <unistd.h>
 
+#include "absl/synchronization/mutex.h"
 #include "core/calendar/calendar.h"
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
@@ -71,6 +72,9 @@ bpm::Status DeployDirectory(bpm::engine::Engine& engine, const std::string& dir)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's mutexes are absl::Mutex; Debian's absl keeps deadlock detection
+  // on, which maintained a lock graph on every lock (a few % of a command).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"bpmd — budget performance management workflow server"};
   std::string listen = "127.0.0.1:7411";
   std::string store_url = "sqlite:data/bpm.db";
@@ -194,8 +198,9 @@ int main(int argc, char** argv) {
     };
   }
   bpm::store::OrgStore& orgs = (*store)->orgs();
-  options.org_resolver = [&orgs](const std::string& org, int64_t at) {
-    return bpm::org::ResolveOrgContext(orgs, org, at);
+  bpm::org::OrgContextCache org_contexts(orgs);
+  options.org_resolver = [&org_contexts](const std::string& org, int64_t at) {
+    return org_contexts.Resolve(org, at);
   };
   bpm::engine::Engine engine(**store, plugins, *clock, options);
   for (const auto& dir : workflow_dirs) {
@@ -209,6 +214,11 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  // The sync server keeps at most MAX_POLLERS idle threads; with gRPC's
+  // default (2) every burst of concurrent calls created and destroyed
+  // threads, which cost more than the calls. Idle threads only sleep.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   auto services = bpm::server::MakeServices(engine);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {

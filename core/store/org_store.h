@@ -126,6 +126,10 @@ class OrgStore {
  public:
   virtual ~OrgStore() = default;
 
+  // Changes after every write through this object (committed or not), so
+  // caches of resolved org data (org::OrgContextCache) know to re-read.
+  virtual uint64_t generation() const = 0;
+
   virtual Status PutRegion(const RegionRow& row) = 0;      // insert or replace
   virtual StatusOr<RegionRow> GetRegion(const std::string& code) = 0;
   virtual StatusOr<std::vector<RegionRow>> ListRegions() = 0;

@@ -174,11 +174,10 @@ class SociAgencyStore final : public AgencyStore {
   StatusOr<std::vector<ExternalTaskRow>> ListExternalTasks(const std::string& instance_id) override {
     return db_->Session("list external tasks",
                         [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
-      return FetchAll<ExternalTaskRow>(
-          sql,
-          absl::StrCat("SELECT ", kTaskCols,
-                       " FROM external_tasks WHERE instance_id = :i ORDER BY row_id"),
-          [&](Prep& p) { p, use(instance_id, "i"); });
+      static const std::string q = absl::StrCat(
+          "SELECT ", kTaskCols, " FROM external_tasks WHERE instance_id = :k ORDER BY row_id");
+      return db_->FetchByKey<ExternalTaskRow>(sql, q, instance_id,
+                                              [](Prep& p, ExternalTaskRow& r) { Into(p, r); });
     });
   }
 

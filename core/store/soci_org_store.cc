@@ -5,6 +5,7 @@
 #include "core/store/internal/soci_org_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <optional>
 
@@ -243,6 +244,8 @@ class SociOrgStore final : public OrgStore {
  public:
   explicit SociOrgStore(std::shared_ptr<SociDb> db) : db_(std::move(db)) {}
 
+  uint64_t generation() const override { return generation_.load(); }
+
   Status PutRegion(const RegionRow& row) override {
     return InTransaction("put region", [&](soci::session& sql) { return PutRegionIn(sql, row); });
   }
@@ -423,13 +426,15 @@ class SociOrgStore final : public OrgStore {
   // Runs fn in one transaction of a writer session; commits when it is OK.
   template <typename Fn>
   Status InTransaction(const char* what, Fn&& fn) {
-    return db_->Write(what, [&](soci::session& sql) -> Status {
+    Status out = db_->Write(what, [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       Status s = fn(sql);
       if (!s.ok()) return s;  // ~transaction rolls back
       tr.commit();
       return absl::OkStatus();
     });
+    ++generation_;  // after the commit: readers that cached older data miss
+    return out;
   }
 
   static Status Named(Status s, const char* list, size_t index, const std::string& name) {
@@ -438,6 +443,7 @@ class SociOrgStore final : public OrgStore {
   }
 
   std::shared_ptr<SociDb> db_;
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 // The SOCI implementation of Store for SQLite and MySQL/MariaDB. This is the
 // only file that includes SOCI; every SOCI exception is caught here and
 // converted to a Status.
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/store/internal/group_commit.h"
 #include "core/store/internal/soci_db.h"
 #include "core/store/internal/soci_agency_store.h"
 #include "core/store/internal/soci_org_store.h"
@@ -12,6 +15,9 @@ namespace bpm::store {
 namespace {
 
 using internal::Prep;
+
+// Commits written in one transaction at most; bounds a batch's latency.
+constexpr size_t kMaxBatch = 256;
 using soci::into;
 using soci::use;
 
@@ -141,7 +147,9 @@ class SociStore final : public Store {
   explicit SociStore(std::shared_ptr<internal::SociDb> db)
       : db_(db),
         orgs_(internal::NewSociOrgStore(db)),
-        agencies_(internal::NewSociAgencyStore(db)) {}
+        agencies_(internal::NewSociAgencyStore(db)),
+        group_(db->sqlite() ? 1 : std::max(1, db->pool_size() / 2), kMaxBatch,
+               [this](const Batch& batch) { WriteBatch(batch); }) {}
 
   OrgStore& orgs() override { return *orgs_; }
   AgencyStore& agencies() override { return *agencies_; }
@@ -234,9 +242,9 @@ class SociStore final : public Store {
 
   StatusOr<InstanceRow> GetInstance(const std::string& id) override {
     return db_->Session("get instance", [&](soci::session& sql) -> StatusOr<InstanceRow> {
-      auto rows = FetchAll<InstanceRow>(
-          sql, absl::StrCat("SELECT ", kInstanceCols, " FROM instances WHERE id = :id"),
-          [&](Prep& p) { p, use(id, "id"); });
+      static const std::string q =
+          absl::StrCat("SELECT ", kInstanceCols, " FROM instances WHERE id = :k");
+      auto rows = db_->FetchByKey<InstanceRow>(sql, q, id, [](Prep& p, InstanceRow& r) { Into(p, r); });
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("instance ", id, " not found"));
       return rows.front();
     });
@@ -270,9 +278,8 @@ class SociStore final : public Store {
 
   StatusOr<TaskRow> GetTask(const std::string& id) override {
     return db_->Session("get task", [&](soci::session& sql) -> StatusOr<TaskRow> {
-      auto rows = FetchAll<TaskRow>(
-          sql, absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :id"),
-          [&](Prep& p) { p, use(id, "id"); });
+      static const std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :k");
+      auto rows = db_->FetchByKey<TaskRow>(sql, q, id, [](Prep& p, TaskRow& r) { Into(p, r); });
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
       return rows.front();
     });
@@ -281,10 +288,14 @@ class SociStore final : public Store {
   StatusOr<std::vector<TaskRow>> ListTasks(const std::string& instance_id,
                                            bool active_only) override {
     return db_->Session("list tasks", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
-      std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE instance_id = :iid");
-      if (active_only) q += " AND status IN ('open', 'claimed', 'delegated')";
-      q += " ORDER BY row_id";
-      return FetchAll<TaskRow>(sql, q, [&](Prep& p) { p, use(instance_id, "iid"); });
+      static const std::string all = absl::StrCat(
+          "SELECT ", kTaskCols, " FROM tasks WHERE instance_id = :k ORDER BY row_id");
+      static const std::string active = absl::StrCat(
+          "SELECT ", kTaskCols,
+          " FROM tasks WHERE instance_id = :k AND status IN ('open', 'claimed', 'delegated') "
+          "ORDER BY row_id");
+      return db_->FetchByKey<TaskRow>(sql, active_only ? active : all, instance_id,
+                                      [](Prep& p, TaskRow& r) { Into(p, r); });
     });
   }
 
@@ -520,24 +531,26 @@ class SociStore final : public Store {
 
   StatusOr<std::vector<TimerRow>> ListTimers(const std::string& instance_id) override {
     return db_->Session("list timers", [&](soci::session& sql) -> StatusOr<std::vector<TimerRow>> {
-      return FetchAll<TimerRow>(
-          sql,
-          absl::StrCat("SELECT ", kTimerCols,
-                       " FROM timers WHERE instance_id = :iid ORDER BY due_ms, id"),
-          [&](Prep& p) { p, use(instance_id, "iid"); });
+      static const std::string q = absl::StrCat(
+          "SELECT ", kTimerCols, " FROM timers WHERE instance_id = :k ORDER BY due_ms, id");
+      return db_->FetchByKey<TimerRow>(sql, q, instance_id,
+                                       [](Prep& p, TimerRow& r) { Into(p, r); });
     });
   }
 
   StatusOr<std::optional<SnapshotRow>> GetSnapshot(const std::string& instance_id) override {
     return db_->Session("get snapshot",
                         [&](soci::session& sql) -> StatusOr<std::optional<SnapshotRow>> {
-      SnapshotRow row;
-      sql << "SELECT instance_id, version_after, actor, body, created_ms FROM snapshots WHERE "
-             "instance_id = :iid",
-          into(row.instance_id), into(row.version_after), into(row.actor), into(row.body),
-          into(row.created_ms), use(instance_id, "iid");
-      if (!sql.got_data()) return std::optional<SnapshotRow>();
-      return std::optional<SnapshotRow>(std::move(row));
+      auto rows = db_->FetchByKey<SnapshotRow>(
+          sql,
+          "SELECT instance_id, version_after, actor, body, created_ms FROM snapshots WHERE "
+          "instance_id = :k",
+          instance_id, [](Prep& p, SnapshotRow& r) {
+            p, into(r.instance_id), into(r.version_after), into(r.actor), into(r.body),
+                into(r.created_ms);
+          });
+      if (rows.empty()) return std::optional<SnapshotRow>();
+      return std::optional<SnapshotRow>(std::move(rows.front()));
     });
   }
 
@@ -581,170 +594,318 @@ class SociStore final : public Store {
                                                          const std::string& key) override {
     return db_->Session("get idempotency key",
                    [&](soci::session& sql) -> StatusOr<std::optional<IdempotencyRow>> {
-                     IdempotencyRow row;
-                     std::string b64;
-                     soci::indicator ind = soci::i_null;
-                     sql << "SELECT scope, idem_key, request_hash, response_b64, created_ms FROM "
-                            "idempotency_keys WHERE scope = :s AND idem_key = :k",
-                         into(row.scope), into(row.key), into(row.request_hash), into(b64, ind),
-                         into(row.created_ms), use(scope, "s"), use(key, "k");
-                     if (!sql.got_data()) return std::optional<IdempotencyRow>();
-                     if (!absl::Base64Unescape(b64, &row.response)) {
+                     struct B {
+                       std::string scope, key, b64;
+                       soci::indicator ind = soci::i_null;
+                       IdempotencyRow row;
+                     };
+                     auto& p = db_->Prepare<B>(
+                         sql,
+                         "SELECT scope, idem_key, request_hash, response_b64, created_ms FROM "
+                         "idempotency_keys WHERE scope = :s AND idem_key = :k",
+                         [](Prep& p, B& b) {
+                           p, into(b.row.scope), into(b.row.key), into(b.row.request_hash),
+                               into(b.b64, b.ind), into(b.row.created_ms), use(b.scope, "s"),
+                               use(b.key, "k");
+                         });
+                     p.b.scope = scope;
+                     p.b.key = key;
+                     auto rows = internal::SociDb::Fetch<std::pair<IdempotencyRow, std::string>>(
+                         p, [](const B& b) { return std::make_pair(b.row, b.b64); });
+                     if (rows.empty()) return std::optional<IdempotencyRow>();
+                     IdempotencyRow row = std::move(rows.front().first);
+                     if (!absl::Base64Unescape(rows.front().second, &row.response)) {
                        return absl::InternalError("stored idempotent response is corrupt");
                      }
                      return std::optional<IdempotencyRow>(std::move(row));
                    });
   }
 
-  Status Apply(const Commit& c) override {
-    return db_->Write("commit", [&](soci::session& sql) -> Status {
+  Status Apply(const Commit& c) override { return group_.Run(c); }
+
+  Status ApplyAll(const std::vector<Commit>& commits) override {
+    return db_->Write("bulk commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
-      if (c.insert_instance) {
-        const InstanceRow& r = *c.insert_instance;
-        sql << "INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, "
-               "state, variables, version, event_seq, started_by, created_ms, updated_ms, "
-               "campaign_id) VALUES (:id, :dk, :dv, :sr, :org, :st, :state, :vars, :ver, :seq, "
-               ":by, :c, :u, :cid)",
-            use(r.id, "id"), use(r.def_key, "dk"), use(r.def_version, "dv"),
-            use(r.subject_ref, "sr"), use(r.org, "org"), use(r.status, "st"),
-            use(r.state, "state"), use(r.variables_json, "vars"), use(r.version, "ver"),
-            use(r.event_seq, "seq"), use(r.started_by, "by"), use(r.created_ms, "c"),
-            use(r.updated_ms, "u"), use(r.campaign_id, "cid");
-      }
-      if (c.update_instance) {
-        const InstanceRow& r = *c.update_instance;
-        soci::statement st =
-            (sql.prepare << "UPDATE instances SET status = :st, state = :state, variables = "
-                            ":vars, version = :ver, event_seq = :seq, updated_ms = :u WHERE id = "
-                            ":id AND version = :expected",
-             use(r.status, "st"), use(r.state, "state"), use(r.variables_json, "vars"),
-             use(r.version, "ver"), use(r.event_seq, "seq"), use(r.updated_ms, "u"),
-             use(r.id, "id"), use(c.expected_version, "expected"));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) {
-          return absl::AbortedError(absl::StrCat(
-              "instance ", r.id, " changed meanwhile (it is no longer at version ",
-              c.expected_version, "): re-read and retry"));
-        }
-      }
-      for (const TaskRow& r : c.insert_tasks) {
-        sql << "INSERT INTO tasks (id, instance_id, state, name, title, status, assignee_user, "
-               "assignee_role, assignee_org, actions, data, due_ms, created_ms, completed_ms, "
-               "completed_by, action, claimed_by, delegated_to, owner_user, exclude_users) VALUES "
-               "(:id, :iid, :state, :name, :title, :st, :au, :ar, :ao, :acts, :data, :due, :c, "
-               ":cm, :cb, :a, :clb, :dt, :ow, :ex)",
-            use(r.id, "id"), use(r.instance_id, "iid"), use(r.state, "state"),
-            use(r.name, "name"), use(r.title, "title"), use(r.status, "st"),
-            use(r.assignee_user, "au"), use(r.assignee_role, "ar"), use(r.assignee_org, "ao"),
-            use(r.actions_json, "acts"), use(r.data_json, "data"), use(r.due_ms, "due"),
-            use(r.created_ms, "c"), use(r.completed_ms, "cm"), use(r.completed_by, "cb"),
-            use(r.action, "a"), use(r.claimed_by, "clb"), use(r.delegated_to, "dt"),
-            use(r.owner_user, "ow"), use(r.exclude_users_json, "ex");
-      }
-      for (const TaskUpdate& u : c.update_tasks) {
-        const TaskRow& r = u.row;
-        soci::statement st =
-            (sql.prepare << "UPDATE tasks SET status = :st, assignee_user = :au, assignee_role = "
-                            ":ar, assignee_org = :ao, data = :data, due_ms = :due, completed_ms = "
-                            ":cm, completed_by = :cb, action = :a, claimed_by = :clb, "
-                            "delegated_to = :dt, owner_user = :ow, exclude_users = :ex WHERE id = "
-                            ":id AND status = :expected",
-             use(r.status, "st"), use(r.assignee_user, "au"), use(r.assignee_role, "ar"),
-             use(r.assignee_org, "ao"), use(r.data_json, "data"), use(r.due_ms, "due"),
-             use(r.completed_ms, "cm"), use(r.completed_by, "cb"), use(r.action, "a"),
-             use(r.claimed_by, "clb"), use(r.delegated_to, "dt"), use(r.owner_user, "ow"),
-             use(r.exclude_users_json, "ex"), use(r.id, "id"),
-             use(u.expected_status, "expected"));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) {
-          return absl::AbortedError(absl::StrCat("task ", r.id, " is no longer ",
-                                                 u.expected_status, ": re-read and retry"));
-        }
-      }
-      // Fired before cancellations: a timer whose effect closes its own task
-      // (escalation) is fired, not cancelled.
-      for (const std::string& id : c.fire_timers) {
-        const int64_t at = c.update_instance ? c.update_instance->updated_ms : 1;
-        soci::statement st =
-            (sql.prepare << "UPDATE timers SET fired_ms = :at WHERE id = :id AND fired_ms = 0",
-             use(at, "at"), use(id, "id"));
-        st.execute(true);
-        if (st.get_affected_rows() != 1) {
-          return absl::AbortedError(absl::StrCat("timer ", id, " already fired or was cancelled"));
-        }
-      }
-      for (const std::string& task_id : c.cancel_timers_of_tasks) {
-        sql << "UPDATE timers SET fired_ms = -1 WHERE task_id = :t AND fired_ms = 0",
-            use(task_id, "t");
-      }
-      for (const TimerRow& t : c.insert_timers) {
-        sql << "INSERT INTO timers (id, instance_id, task_id, name, due_ms, fired_ms, lease_owner, "
-               "lease_until_ms) VALUES (:id, :iid, :tid, :n, :due, :f, :o, :lu)",
-            use(t.id, "id"), use(t.instance_id, "iid"), use(t.task_id, "tid"), use(t.name, "n"),
-            use(t.due_ms, "due"), use(t.fired_ms, "f"), use(t.lease_owner, "o"),
-            use(t.lease_until_ms, "lu");
-      }
-      for (const NotificationRow& n : c.notifications) {
-        sql << "INSERT INTO notifications (id, user_id, role, org, instance_id, task_id, kind, "
-               "text, from_user, created_ms) VALUES (:id, :u, :r, :o, :iid, :tid, :k, :t, :f, :c)",
-            use(n.id, "id"), use(n.user_id, "u"), use(n.role, "r"), use(n.org, "o"),
-            use(n.instance_id, "iid"), use(n.task_id, "tid"), use(n.kind, "k"), use(n.text, "t"),
-            use(n.from_user, "f"), use(n.created_ms, "c");
-      }
-      for (const CcRow& r : c.cc) {
-        sql << "INSERT INTO cc_entries (id, instance_id, user_id, from_user, note, created_ms) "
-               "VALUES (:id, :iid, :u, :f, :n, :c)",
-            use(r.id, "id"), use(r.instance_id, "iid"), use(r.user_id, "u"),
-            use(r.from_user, "f"), use(r.note, "n"), use(r.created_ms, "c");
-      }
-      if (c.delete_snapshot || c.snapshot) {
-        const std::string& iid =
-            c.snapshot ? c.snapshot->instance_id
-                       : (c.update_instance ? c.update_instance->id : c.insert_instance->id);
-        sql << "DELETE FROM snapshots WHERE instance_id = :iid", use(iid, "iid");
-      }
-      BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(sql, c));
-      if (c.snapshot) {
-        const SnapshotRow& r = *c.snapshot;
-        sql << "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) "
-               "VALUES (:iid, :v, :a, :b, :c)",
-            use(r.instance_id, "iid"), use(r.version_after, "v"), use(r.actor, "a"),
-            use(r.body, "b"), use(r.created_ms, "c");
-      }
-      for (const EventRow& e : c.events) {
-        sql << "INSERT INTO events (instance_id, seq, at_ms, actor, kind, action, from_state, "
-               "to_state, task_id, comment, payload_digest, note) VALUES (:iid, :seq, :at, "
-               ":actor, :kind, :action, :from, :to, :task, :comment, :digest, :note)",
-            use(e.instance_id, "iid"), use(e.seq, "seq"), use(e.at_ms, "at"),
-            use(e.actor, "actor"), use(e.kind, "kind"), use(e.action, "action"),
-            use(e.from_state, "from"), use(e.to_state, "to"), use(e.task_id, "task"),
-            use(e.comment, "comment"), use(e.payload_digest, "digest"), use(e.note, "note");
-      }
-      for (const DocumentRow& d : c.documents) {
-        std::string b64 = absl::Base64Escape(d.content);
-        sql << "INSERT INTO documents (id, instance_id, state, kind, content_type, content_b64, "
-               "sha256, created_ms) VALUES (:id, :iid, :state, :kind, :ct, :b64, :sha, :c)",
-            use(d.id, "id"), use(d.instance_id, "iid"), use(d.state, "state"),
-            use(d.kind, "kind"), use(d.content_type, "ct"), use(b64, "b64"),
-            use(d.sha256, "sha"), use(d.created_ms, "c");
-      }
-      if (c.idempotency) {
-        const IdempotencyRow& r = *c.idempotency;
-        std::string b64 = absl::Base64Escape(r.response);
-        sql << "INSERT INTO idempotency_keys (scope, idem_key, request_hash, response_b64, "
-               "created_ms) VALUES (:s, :k, :h, :r, :c)",
-            use(r.scope, "s"), use(r.key, "k"), use(r.request_hash, "h"), use(b64, "r"),
-            use(r.created_ms, "c");
-      }
+      for (const Commit& c : commits) BPM_RETURN_IF_ERROR(WriteCommit(sql, c));
       tr.commit();
       return absl::OkStatus();
     });
   }
 
  private:
+  using Batch = std::vector<internal::GroupCommit<Commit>::Entry*>;
+
+  // Writes a batch of commits in one transaction (one fsync). Each commit
+  // runs inside a savepoint: one that loses its optimistic check (ABORTED)
+  // is rolled back alone and the others still commit. Any other failure
+  // rolls the whole transaction back and the commits are retried one per
+  // transaction, so one bad commit never fails its neighbours.
+  void WriteBatch(const Batch& batch) {
+    if (batch.size() == 1) {
+      batch[0]->result = WriteAlone(*batch[0]->item);
+      return;
+    }
+    bool fallback = false;
+    Status s = db_->Write("commit", [&](soci::session& sql) -> Status {
+      soci::transaction tr(sql);
+      for (auto* e : batch) {
+        db_->ExecFixed(sql, "SAVEPOINT c");
+        Status one = db_->Guard("commit", [&]() { return WriteCommit(sql, *e->item); });
+        if (one.ok()) {
+          db_->ExecFixed(sql, "RELEASE SAVEPOINT c");
+        } else if (absl::IsAborted(one)) {
+          db_->ExecFixed(sql, "ROLLBACK TO SAVEPOINT c");
+          db_->ExecFixed(sql, "RELEASE SAVEPOINT c");
+        } else {
+          tr.rollback();
+          fallback = true;
+          return absl::OkStatus();
+        }
+        e->result = one;
+      }
+      tr.commit();
+      return absl::OkStatus();
+    });
+    if (!s.ok() || fallback) {
+      for (auto* e : batch) e->result = WriteAlone(*e->item);
+    }
+  }
+
+  // One commit in its own transaction.
+  Status WriteAlone(const Commit& c) {
+    return db_->Write("commit", [&](soci::session& sql) -> Status {
+      soci::transaction tr(sql);
+      BPM_RETURN_IF_ERROR(WriteCommit(sql, c));
+      tr.commit();
+      return absl::OkStatus();
+    });
+  }
+
+  // Every write of one commit inside the caller's transaction; ABORTED when
+  // an optimistic check fails (the caller rolls back).
+  Status WriteCommit(soci::session& sql, const Commit& c) {
+    using internal::SociDb;
+    if (c.insert_instance) {
+      auto& p = db_->Prepare<InstanceRow>(
+          sql,
+          "INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, state, "
+          "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id) VALUES "
+          "(:id, :dk, :dv, :sr, :org, :st, :state, :vars, :ver, :seq, :by, :c, :u, :cid)",
+          [](Prep& p, InstanceRow& r) {
+            p, use(r.id, "id"), use(r.def_key, "dk"), use(r.def_version, "dv"),
+                use(r.subject_ref, "sr"), use(r.org, "org"), use(r.status, "st"),
+                use(r.state, "state"), use(r.variables_json, "vars"), use(r.version, "ver"),
+                use(r.event_seq, "seq"), use(r.started_by, "by"), use(r.created_ms, "c"),
+                use(r.updated_ms, "u"), use(r.campaign_id, "cid");
+          });
+      p.b = *c.insert_instance;
+      SociDb::Exec(p);
+    }
+    if (c.update_instance) {
+      struct B {
+        InstanceRow r;
+        int64_t expected = 0;
+      };
+      auto& p = db_->Prepare<B>(
+          sql,
+          "UPDATE instances SET status = :st, state = :state, variables = :vars, version = :ver, "
+          "event_seq = :seq, updated_ms = :u WHERE id = :id AND version = :expected",
+          [](Prep& p, B& b) {
+            p, use(b.r.status, "st"), use(b.r.state, "state"), use(b.r.variables_json, "vars"),
+                use(b.r.version, "ver"), use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"),
+                use(b.r.id, "id"), use(b.expected, "expected");
+          });
+      p.b.r = *c.update_instance;
+      p.b.expected = c.expected_version;
+      if (SociDb::Exec(p) != 1) {
+        return absl::AbortedError(absl::StrCat(
+            "instance ", c.update_instance->id, " changed meanwhile (it is no longer at version ",
+            c.expected_version, "): re-read and retry"));
+      }
+    }
+    for (const TaskRow& r : c.insert_tasks) {
+      auto& p = db_->Prepare<TaskRow>(
+          sql,
+          "INSERT INTO tasks (id, instance_id, state, name, title, status, assignee_user, "
+          "assignee_role, assignee_org, actions, data, due_ms, created_ms, completed_ms, "
+          "completed_by, action, claimed_by, delegated_to, owner_user, exclude_users) VALUES "
+          "(:id, :iid, :state, :name, :title, :st, :au, :ar, :ao, :acts, :data, :due, :c, :cm, "
+          ":cb, :a, :clb, :dt, :ow, :ex)",
+          [](Prep& p, TaskRow& r) {
+            p, use(r.id, "id"), use(r.instance_id, "iid"), use(r.state, "state"),
+                use(r.name, "name"), use(r.title, "title"), use(r.status, "st"),
+                use(r.assignee_user, "au"), use(r.assignee_role, "ar"),
+                use(r.assignee_org, "ao"), use(r.actions_json, "acts"), use(r.data_json, "data"),
+                use(r.due_ms, "due"), use(r.created_ms, "c"), use(r.completed_ms, "cm"),
+                use(r.completed_by, "cb"), use(r.action, "a"), use(r.claimed_by, "clb"),
+                use(r.delegated_to, "dt"), use(r.owner_user, "ow"),
+                use(r.exclude_users_json, "ex");
+          });
+      p.b = r;
+      SociDb::Exec(p);
+    }
+    for (const TaskUpdate& u : c.update_tasks) {
+      auto& p = db_->Prepare<TaskUpdate>(
+          sql,
+          "UPDATE tasks SET status = :st, assignee_user = :au, assignee_role = :ar, assignee_org "
+          "= :ao, data = :data, due_ms = :due, completed_ms = :cm, completed_by = :cb, action = "
+          ":a, claimed_by = :clb, delegated_to = :dt, owner_user = :ow, exclude_users = :ex "
+          "WHERE id = :id AND status = :expected",
+          [](Prep& p, TaskUpdate& b) {
+            const TaskRow& r = b.row;
+            p, use(r.status, "st"), use(r.assignee_user, "au"), use(r.assignee_role, "ar"),
+                use(r.assignee_org, "ao"), use(r.data_json, "data"), use(r.due_ms, "due"),
+                use(r.completed_ms, "cm"), use(r.completed_by, "cb"), use(r.action, "a"),
+                use(r.claimed_by, "clb"), use(r.delegated_to, "dt"), use(r.owner_user, "ow"),
+                use(r.exclude_users_json, "ex"), use(r.id, "id"),
+                use(b.expected_status, "expected");
+          });
+      p.b = u;
+      if (SociDb::Exec(p) != 1) {
+        return absl::AbortedError(absl::StrCat("task ", u.row.id, " is no longer ",
+                                               u.expected_status, ": re-read and retry"));
+      }
+    }
+    // Fired before cancellations: a timer whose effect closes its own task
+    // (escalation) is fired, not cancelled.
+    for (const std::string& id : c.fire_timers) {
+      struct B {
+        int64_t at = 0;
+        std::string id;
+      };
+      auto& p = db_->Prepare<B>(
+          sql, "UPDATE timers SET fired_ms = :at WHERE id = :id AND fired_ms = 0",
+          [](Prep& p, B& b) { p, use(b.at, "at"), use(b.id, "id"); });
+      p.b.at = c.update_instance ? c.update_instance->updated_ms : 1;
+      p.b.id = id;
+      if (SociDb::Exec(p) != 1) {
+        return absl::AbortedError(absl::StrCat("timer ", id, " already fired or was cancelled"));
+      }
+    }
+    for (const std::string& task_id : c.cancel_timers_of_tasks) {
+      auto& p = db_->Prepare<std::string>(
+          sql, "UPDATE timers SET fired_ms = -1 WHERE task_id = :t AND fired_ms = 0",
+          [](Prep& p, std::string& t) { p, use(t, "t"); });
+      p.b = task_id;
+      SociDb::Exec(p);
+    }
+    for (const TimerRow& t : c.insert_timers) {
+      auto& p = db_->Prepare<TimerRow>(
+          sql,
+          "INSERT INTO timers (id, instance_id, task_id, name, due_ms, fired_ms, lease_owner, "
+          "lease_until_ms) VALUES (:id, :iid, :tid, :n, :due, :f, :o, :lu)",
+          [](Prep& p, TimerRow& t) {
+            p, use(t.id, "id"), use(t.instance_id, "iid"), use(t.task_id, "tid"),
+                use(t.name, "n"), use(t.due_ms, "due"), use(t.fired_ms, "f"),
+                use(t.lease_owner, "o"), use(t.lease_until_ms, "lu");
+          });
+      p.b = t;
+      SociDb::Exec(p);
+    }
+    for (const NotificationRow& n : c.notifications) {
+      auto& p = db_->Prepare<NotificationRow>(
+          sql,
+          "INSERT INTO notifications (id, user_id, role, org, instance_id, task_id, kind, text, "
+          "from_user, created_ms) VALUES (:id, :u, :r, :o, :iid, :tid, :k, :t, :f, :c)",
+          [](Prep& p, NotificationRow& n) {
+            p, use(n.id, "id"), use(n.user_id, "u"), use(n.role, "r"), use(n.org, "o"),
+                use(n.instance_id, "iid"), use(n.task_id, "tid"), use(n.kind, "k"),
+                use(n.text, "t"), use(n.from_user, "f"), use(n.created_ms, "c");
+          });
+      p.b = n;
+      SociDb::Exec(p);
+    }
+    for (const CcRow& r : c.cc) {
+      auto& p = db_->Prepare<CcRow>(
+          sql,
+          "INSERT INTO cc_entries (id, instance_id, user_id, from_user, note, created_ms) VALUES "
+          "(:id, :iid, :u, :f, :n, :c)",
+          [](Prep& p, CcRow& r) {
+            p, use(r.id, "id"), use(r.instance_id, "iid"), use(r.user_id, "u"),
+                use(r.from_user, "f"), use(r.note, "n"), use(r.created_ms, "c");
+          });
+      p.b = r;
+      SociDb::Exec(p);
+    }
+    if (c.delete_snapshot || c.snapshot) {
+      auto& p = db_->Prepare<std::string>(
+          sql, "DELETE FROM snapshots WHERE instance_id = :iid",
+          [](Prep& p, std::string& iid) { p, use(iid, "iid"); });
+      p.b = c.snapshot ? c.snapshot->instance_id
+                       : (c.update_instance ? c.update_instance->id : c.insert_instance->id);
+      SociDb::Exec(p);
+    }
+    BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(sql, c));
+    if (c.snapshot) {
+      auto& p = db_->Prepare<SnapshotRow>(
+          sql,
+          "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) VALUES "
+          "(:iid, :v, :a, :b, :c)",
+          [](Prep& p, SnapshotRow& r) {
+            p, use(r.instance_id, "iid"), use(r.version_after, "v"), use(r.actor, "a"),
+                use(r.body, "b"), use(r.created_ms, "c");
+          });
+      p.b = *c.snapshot;
+      SociDb::Exec(p);
+    }
+    for (const EventRow& e : c.events) {
+      auto& p = db_->Prepare<EventRow>(
+          sql,
+          "INSERT INTO events (instance_id, seq, at_ms, actor, kind, action, from_state, "
+          "to_state, task_id, comment, payload_digest, note) VALUES (:iid, :seq, :at, :actor, "
+          ":kind, :action, :from, :to, :task, :comment, :digest, :note)",
+          [](Prep& p, EventRow& e) {
+            p, use(e.instance_id, "iid"), use(e.seq, "seq"), use(e.at_ms, "at"),
+                use(e.actor, "actor"), use(e.kind, "kind"), use(e.action, "action"),
+                use(e.from_state, "from"), use(e.to_state, "to"), use(e.task_id, "task"),
+                use(e.comment, "comment"), use(e.payload_digest, "digest"), use(e.note, "note");
+          });
+      p.b = e;
+      SociDb::Exec(p);
+    }
+    for (const DocumentRow& d : c.documents) {
+      struct B {
+        DocumentRow d;
+        std::string b64;
+      };
+      auto& p = db_->Prepare<B>(
+          sql,
+          "INSERT INTO documents (id, instance_id, state, kind, content_type, content_b64, "
+          "sha256, created_ms) VALUES (:id, :iid, :state, :kind, :ct, :b64, :sha, :c)",
+          [](Prep& p, B& b) {
+            p, use(b.d.id, "id"), use(b.d.instance_id, "iid"), use(b.d.state, "state"),
+                use(b.d.kind, "kind"), use(b.d.content_type, "ct"), use(b.b64, "b64"),
+                use(b.d.sha256, "sha"), use(b.d.created_ms, "c");
+          });
+      p.b.d = d;
+      p.b.b64 = absl::Base64Escape(d.content);
+      SociDb::Exec(p);
+    }
+    if (c.idempotency) {
+      struct B {
+        IdempotencyRow r;
+        std::string b64;
+      };
+      auto& p = db_->Prepare<B>(
+          sql,
+          "INSERT INTO idempotency_keys (scope, idem_key, request_hash, response_b64, "
+          "created_ms) VALUES (:s, :k, :h, :r, :c)",
+          [](Prep& p, B& b) {
+            p, use(b.r.scope, "s"), use(b.r.key, "k"), use(b.r.request_hash, "h"),
+                use(b.b64, "r"), use(b.r.created_ms, "c");
+          });
+      p.b.r = *c.idempotency;
+      p.b.b64 = absl::Base64Escape(c.idempotency->response);
+      SociDb::Exec(p);
+    }
+    return absl::OkStatus();
+  }
+
   std::shared_ptr<internal::SociDb> db_;
   std::unique_ptr<OrgStore> orgs_;
   std::unique_ptr<AgencyStore> agencies_;
+  // Declared last: its batch function uses the members above.
+  internal::GroupCommit<Commit> group_;
 };
 
 }  // namespace

@@ -9,7 +9,8 @@
 // runs them in ONE transaction: the instance row (inserted, or updated with an
 // optimistic version check), task inserts and completions, history events,
 // documents and the idempotency record. Either all of it is stored or none.
-// Apply() is the seam where concurrent commands can later share a commit.
+// Concurrent Apply() calls share one transaction and one fsync (group commit,
+// internal/group_commit.h); each keeps its own all-or-nothing outcome.
 //
 // Errors: NOT_FOUND for a missing row where a function says so; ABORTED when
 // Apply() loses a race (instance version moved, task no longer open,
@@ -344,7 +345,13 @@ class Store {
                                                                  const std::string& key) = 0;
 
   // Writes one command's changes atomically (see the file comment).
+  // Concurrent calls share transactions (group commit): one fsync covers
+  // every commit written together, yet each commit succeeds or fails alone.
+  // Returns only after the commit is durable.
   virtual Status Apply(const Commit& commit) = 0;
+  // Writes all commits in ONE transaction, all or none: bulk imports and
+  // the benchmark's seeding. ABORTED when any optimistic check fails.
+  virtual Status ApplyAll(const std::vector<Commit>& commits) = 0;
 
   virtual Status PutCampaign(const CampaignRow& row) = 0;
   virtual StatusOr<CampaignRow> GetCampaign(const std::string& id) = 0;  // NOT_FOUND

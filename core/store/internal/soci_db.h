@@ -10,8 +10,10 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -52,9 +54,16 @@ std::vector<Row> FetchRows(soci::session& sql, const std::string& query, IntoRow
   return out;
 }
 
+// Base of SociDb::Prepared (type-erased cache entries).
+struct PreparedBase {
+  virtual ~PreparedBase() = default;
+  bool broken = false;  // threw mid-run: prepared again on next use
+};
+
 class SociDb {
  public:
-  SociDb(Url url, int pool_size) : url_(std::move(url)), pool_(pool_size), size_(pool_size) {}
+  SociDb(Url url, int pool_size)
+      : url_(std::move(url)), pool_(pool_size), size_(pool_size), caches_(pool_size) {}
   SociDb(const SociDb&) = delete;
   SociDb& operator=(const SociDb&) = delete;
 
@@ -63,6 +72,7 @@ class SociDb {
   Status Init();
   const std::string& dialect() const { return url_.dialect; }
   bool sqlite() const { return url_.dialect == "sqlite3"; }
+  int pool_size() const { return size_; }
 
   // Converts SOCI exceptions into statuses. Constraint violations become
   // ABORTED (a concurrent command took the row); lost connections UNAVAILABLE.
@@ -105,6 +115,7 @@ class SociDb {
   // A session that lost its server is reconnected so the next lease works.
   void Reconnect(soci::session* sql) {
     if (sql == nullptr) return;
+    CacheOf(*sql).clear();  // its statements belong to the dead connection
     try {
       sql->reconnect();
     } catch (const soci::soci_error& e) {
@@ -116,8 +127,86 @@ class SociDb {
   // Leases a session from the pool for fn.
   template <typename Fn>
   auto Session(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
-    soci::session sql(pool_);
+    struct Lease {
+      soci::connection_pool& pool;
+      size_t pos;
+      ~Lease() { pool.give_back(pos); }
+    } lease{pool_, pool_.lease()};
+    soci::session& sql = pool_.at(lease.pos);
     return Guard(what, [&]() { return fn(sql); }, &sql);
+  }
+
+  // A statement prepared once per pooled session and run again with new
+  // values: soci::use and soci::into refer to members of `b`, which the
+  // caller fills before each run. Saves the parse and plan of every call.
+  template <typename B>
+  struct Prepared : PreparedBase {
+    B b;
+    std::unique_ptr<soci::statement> st;
+    bool sqlite = false;
+  };
+
+  // The statement for query on this session, prepared on first use with
+  // bind(prep, b) adding the use/into elements.
+  template <typename B, typename BindFn>
+  Prepared<B>& Prepare(soci::session& sql, const std::string& query, BindFn&& bind) {
+    auto& cache = CacheOf(sql);
+    auto it = cache.find(query);
+    if (it != cache.end() && !it->second->broken) return static_cast<Prepared<B>&>(*it->second);
+    auto entry = std::make_unique<Prepared<B>>();
+    Prep p = (sql.prepare << query);
+    bind(p, entry->b);
+    entry->st = std::make_unique<soci::statement>(p);
+    entry->sqlite = sqlite();
+    Prepared<B>& out = *entry;
+    cache[query] = std::move(entry);
+    return out;
+  }
+
+  // Runs a fixed statement without parameters or results (SAVEPOINT ...).
+  void ExecFixed(soci::session& sql, const std::string& query) {
+    struct None {};
+    Exec(Prepare<None>(sql, query, [](Prep&, None&) {}));
+  }
+
+  // Rows of a prepared "... WHERE col = :k" query; into_row(prep, row)
+  // adds the soci::into of each selected column.
+  template <typename Row, typename IntoRow>
+  std::vector<Row> FetchByKey(soci::session& sql, const std::string& query,
+                              const std::string& key, IntoRow&& into_row) {
+    struct B {
+      std::string k;
+      Row row;
+    };
+    auto& p = Prepare<B>(sql, query, [&](Prep& prep, B& b) {
+      into_row(prep, b.row);
+      prep, soci::use(b.k, "k");
+    });
+    p.b.k = key;
+    return Fetch<Row>(p, [](const B& b) { return b.row; });
+  }
+
+  // Runs a prepared statement without a result set; the affected rows.
+  template <typename B>
+  static long long Exec(Prepared<B>& p) {
+    return Finally(p, [&] {
+      p.st->execute(true);
+      return p.st->get_affected_rows();
+    });
+  }
+
+  // Runs a prepared SELECT; row(b) is copied out after each fetch.
+  template <typename Row, typename B, typename RowFn>
+  static std::vector<Row> Fetch(Prepared<B>& p, RowFn&& row) {
+    return Finally(p, [&] {
+      std::vector<Row> out;
+      if (p.st->execute(true)) {
+        do {
+          out.push_back(row(p.b));
+        } while (p.st->fetch());
+      }
+      return out;
+    });
   }
 
   // Like Session, but serialized with other writers on SQLite.
@@ -133,9 +222,41 @@ class SociDb {
  private:
   static std::vector<std::string> SplitStatements(const std::string& text);
 
+  // Resets a prepared statement after use so SQLite ends its read
+  // transaction (a statement left mid-result would pin an old snapshot on
+  // its connection); a statement that threw is dropped from the cache.
+  template <typename B, typename Fn>
+  static auto Finally(Prepared<B>& p, Fn&& fn) -> decltype(fn()) {
+    struct Reset {
+      Prepared<B>& p;
+      bool ok = false;
+      ~Reset() {
+        if (!ok) p.broken = true;
+        if (p.sqlite) {
+          auto* be = static_cast<soci::sqlite3_statement_backend*>(p.st->get_backend());
+          if (be != nullptr && be->stmt_ != nullptr) sqlite_api::sqlite3_reset(be->stmt_);
+        }
+      }
+    } reset{p};
+    auto out = fn();
+    reset.ok = true;
+    return out;
+  }
+
+  using Cache = std::unordered_map<std::string, std::unique_ptr<PreparedBase>>;
+  // The statement cache of a pooled session (found by address).
+  Cache& CacheOf(soci::session& sql) {
+    for (int i = 0; i < size_; ++i) {
+      if (&pool_.at(i) == &sql) return caches_[i];
+    }
+    return stray_;  // not pooled: never happens; kept usable anyway
+  }
+
   Url url_;
   soci::connection_pool pool_;
   int size_;
+  std::vector<Cache> caches_;  // one per pooled session, used by its leaseholder only
+  Cache stray_;
   std::mutex write_mu_;
 };
 

@@ -4,6 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "core/store/migrations.h"
 #include "core/store/store.h"
 #include "tests/support/test_env.h"
@@ -190,6 +194,75 @@ TEST_F(StoreTest, DuplicateIdempotencyKeyIsAborted) {
   b.idempotency = IdempotencyRow{"s", "k", "h2", "r2", 2};
   EXPECT_EQ(store_->Apply(b).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(store_->GetInstance("i2").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Concurrent commits share transactions (group commit), yet each one stands
+// or falls alone: of many commits racing on one instance version exactly one
+// wins and the losers leave nothing behind, while unrelated commits in the
+// same batches all land.
+TEST_F(StoreTest, ConcurrentCommitsShareTransactionsButFailAlone) {
+  Commit seed;
+  seed.insert_instance = NewInstance("hot");
+  ASSERT_TRUE(store_->Apply(seed).ok());
+  constexpr int kRounds = 10;
+  constexpr int kRacers = 8;
+  constexpr int kBystanders = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    const int64_t version = round + 1;
+    std::atomic<int> ready{0};
+    std::atomic<int> winners{0};
+    std::vector<Status> results(kRacers + kBystanders);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kRacers + kBystanders; ++i) {
+      threads.emplace_back([&, i] {
+        Commit c;
+        const std::string own = "r" + std::to_string(round) + "-" + std::to_string(i);
+        c.insert_instance = NewInstance(own);
+        if (i < kRacers) {
+          c.update_instance = NewInstance("hot");
+          c.update_instance->version = version + 1;
+          c.update_instance->state = own;
+          c.expected_version = version;
+          c.events.push_back(NewEvent("hot", version + 1));
+        }
+        ++ready;
+        while (ready.load() < kRacers + kBystanders) std::this_thread::yield();
+        results[i] = store_->Apply(c);
+        if (i < kRacers && results[i].ok()) ++winners;
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(winners.load(), 1) << "round " << round;
+    for (int i = 0; i < kRacers + kBystanders; ++i) {
+      const std::string own = "r" + std::to_string(round) + "-" + std::to_string(i);
+      if (i >= kRacers) {
+        EXPECT_TRUE(results[i].ok()) << own << ": " << results[i];
+      } else if (!results[i].ok()) {
+        EXPECT_EQ(results[i].code(), absl::StatusCode::kAborted) << results[i];
+      }
+      // A losing racer's own instance was rolled back with its update.
+      EXPECT_EQ(store_->GetInstance(own).ok(), results[i].ok()) << own;
+    }
+    auto hot = store_->GetInstance("hot");
+    ASSERT_TRUE(hot.ok());
+    EXPECT_EQ(hot->version, version + 1);
+    EXPECT_EQ(store_->ListEvents("hot")->size(), static_cast<size_t>(round + 1));
+  }
+}
+
+TEST_F(StoreTest, ApplyAllIsAllOrNothing) {
+  std::vector<Commit> bad(3);
+  bad[0].insert_instance = NewInstance("a1");
+  bad[1].insert_instance = NewInstance("a2");
+  bad[2].update_instance = NewInstance("missing");
+  bad[2].update_instance->version = 2;
+  bad[2].expected_version = 1;
+  EXPECT_EQ(store_->ApplyAll(bad).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetInstance("a1").status().code(), absl::StatusCode::kNotFound);
+  bad.pop_back();
+  ASSERT_TRUE(store_->ApplyAll(bad).ok());
+  EXPECT_TRUE(store_->GetInstance("a1").ok());
+  EXPECT_TRUE(store_->GetInstance("a2").ok());
 }
 
 TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
