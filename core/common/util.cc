@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bpm/plugin/sdk.h"
-#include "google/protobuf/util/json_util.h"
+#include "core/common/json.h"
 
 namespace bpm {
 
@@ -40,13 +40,11 @@ std::string CanonicalJson(const google::protobuf::Struct& s) {
 
 StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
                                                    std::string_view what) {
-  google::protobuf::Struct s;
-  if (json.empty()) return s;
-  auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &s);
-  if (!status.ok()) {
+  if (json.empty()) return google::protobuf::Struct();
+  auto s = ParseJsonStruct(json);
+  if (!s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), ": not a JSON object: ", std::string(status.message())));
+        absl::StrCat(std::string(what), ": not a JSON object: ", s.status().message()));
   }
   return s;
 }

@@ -19,7 +19,9 @@ std::string Sha256Hex(std::string_view data);
 // Deterministic JSON (sorted keys, no spaces); used for digests and storage.
 std::string CanonicalJson(const google::protobuf::Struct& s);
 
-// Parses a JSON object. INVALID_ARGUMENT naming `what` when it is not one.
+// Parses a JSON object with the strict parser of json.h; empty input gives an
+// empty Struct. INVALID_ARGUMENT "<what>: not a JSON object: <reason at byte
+// N>" when it is not one.
 StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
                                                    std::string_view what);
 

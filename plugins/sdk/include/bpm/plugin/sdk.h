@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -138,46 +139,83 @@ inline std::string Substitute(const std::string& text, const pb::StageContext& c
 // Deterministic JSON text of a Value/Struct: object keys sorted bytewise, no
 // spaces, integral numbers without a fraction, strings escaped minimally
 // (UTF-8 kept as is). Used for content hashes, so the output must never change.
+// Exact format: integral doubles of magnitude below 2^53 as integers ("-3",
+// "0" for -0), other finite numbers as printf's %.17g ("0.10000000000000001",
+// "1e+300"), NaN and infinities as null; in strings '"' '\\' \n \r \t get a
+// backslash, other bytes below 0x20 become \u00XX (lowercase hex), all
+// others (0x7f and UTF-8 included) are copied. Runs hot (every commit hashes
+// its data): plain bytes are copied in runs and numbers printed with
+// std::to_chars, which gives the same bytes as printf.
 
 inline void AppendCanonicalJson(const Value& v, std::string* out);
 
 inline void AppendJsonString(const std::string& s, std::string* out) {
+  static const char* kHex = "0123456789abcdef";
   out->push_back('"');
-  for (unsigned char c : s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;
+  for (; p != end; ++p) {
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(run, static_cast<size_t>(p - run));
+    run = p + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          static const char* kHex = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+      case '"': out->append("\\\"", 2); break;
+      case '\\': out->append("\\\\", 2); break;
+      case '\n': out->append("\\n", 2); break;
+      case '\r': out->append("\\r", 2); break;
+      case '\t': out->append("\\t", 2); break;
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, 6);
+      }
     }
   }
+  out->append(run, static_cast<size_t>(p - run));
   out->push_back('"');
 }
 
+// A number as described above.
+inline void AppendCanonicalNumber(double d, std::string* out) {
+  char buf[40];
+  if (!std::isfinite(d)) {
+    out->append("null", 4);
+  } else if (d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(d));
+    out->append(buf, static_cast<size_t>(r.ptr - buf));
+  } else {
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+    // Same bytes as %.17g (the standard defines it as printf's conversion).
+    auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::general, 17);
+    out->append(buf, static_cast<size_t>(r.ptr - buf));
+#else
+    int n = std::snprintf(buf, sizeof buf, "%.17g", d);
+    out->append(buf, static_cast<size_t>(n));
+#endif
+  }
+}
+
 inline void AppendCanonicalJson(const Struct& s, std::string* out) {
-  std::vector<const std::string*> keys;
-  keys.reserve(s.fields().size());
-  for (const auto& kv : s.fields()) keys.push_back(&kv.first);
-  std::sort(keys.begin(), keys.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
+  const auto& fields = s.fields();
+  if (fields.empty()) {
+    out->append("{}", 2);
+    return;
+  }
+  using Entry = std::pair<const std::string*, const Value*>;
+  std::vector<Entry> entries;
+  entries.reserve(fields.size());
+  for (const auto& kv : fields) entries.emplace_back(&kv.first, &kv.second);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return *a.first < *b.first; });
   out->push_back('{');
   bool first = true;
-  for (const std::string* k : keys) {
+  for (const Entry& e : entries) {
     if (!first) out->push_back(',');
     first = false;
-    AppendJsonString(*k, out);
+    AppendJsonString(*e.first, out);
     out->push_back(':');
-    AppendCanonicalJson(s.fields().at(*k), out);
+    AppendCanonicalJson(*e.second, out);
   }
   out->push_back('}');
 }
@@ -186,24 +224,18 @@ inline void AppendCanonicalJson(const Value& v, std::string* out) {
   switch (v.kind_case()) {
     case Value::kNullValue:
     case Value::KIND_NOT_SET:
-      out->append("null");
+      out->append("null", 4);
       break;
     case Value::kBoolValue:
-      out->append(v.bool_value() ? "true" : "false");
-      break;
-    case Value::kNumberValue: {
-      double d = v.number_value();
-      char buf[40];
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
-        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
-      } else if (std::isfinite(d)) {
-        std::snprintf(buf, sizeof buf, "%.17g", d);
+      if (v.bool_value()) {
+        out->append("true", 4);
       } else {
-        std::snprintf(buf, sizeof buf, "null");
+        out->append("false", 5);
       }
-      out->append(buf);
       break;
-    }
+    case Value::kNumberValue:
+      AppendCanonicalNumber(v.number_value(), out);
+      break;
     case Value::kStringValue:
       AppendJsonString(v.string_value(), out);
       break;
@@ -226,6 +258,7 @@ inline void AppendCanonicalJson(const Value& v, std::string* out) {
 
 inline std::string CanonicalJson(const Struct& s) {
   std::string out;
+  out.reserve(256);
   AppendCanonicalJson(s, &out);
   return out;
 }
