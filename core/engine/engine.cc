@@ -3,6 +3,8 @@
 // operations.cc.
 #include "core/engine/engine.h"
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
@@ -313,10 +315,15 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth, bool r
                                                       "' of state '", name, "' is not loaded"));
   }
   BPM_RETURN_IF_ERROR(LoadOrgContext(w));
-  pb::EnterRequest req;
-  *req.mutable_context() = w.Context(*state);
-  req.set_reentry(reentry);
-  BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->Enter(req));
+  google::protobuf::Arena arena;  // the request's copies die with it, in one free
+  auto* req = google::protobuf::Arena::CreateMessage<pb::EnterRequest>(&arena);
+  StatusOr<pb::Decision> entered;
+  {
+    Working::LentContext lent(w, *state, req->mutable_context());
+    req->set_reentry(reentry);
+    entered = stage->Enter(*req);
+  }
+  BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(entered));
   if (!d.accepted()) {
     return absl::FailedPreconditionError(absl::StrCat("state '", name, "' (stage ", state->stage,
                                                       ") refused entry: ", Rejections(d)));
@@ -351,7 +358,11 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
       w.commit.update_tasks.push_back({t.row, t.stored_status});
     }
   }
-  v1::Instance result = ToInstance(w.inst, rows);
+  const google::protobuf::Struct no_vars;
+  v1::Instance result = ToInstance(w.inst, rows, &no_vars);
+  // The command ends here: the response takes the variables without a copy
+  // (copying a Struct costs about as much as parsing its JSON).
+  result.mutable_variables()->Swap(&w.vars);
   if (w.commit.idempotency) w.commit.idempotency->response = result.SerializeAsString();
   BPM_RETURN_IF_ERROR(store_.Apply(w.commit));
   return result;
@@ -500,16 +511,19 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
 
   Working w;
   // Resolve "latest" to a fixed version first; the instance stays on it.
-  BPM_ASSIGN_OR_RETURN(store::DefinitionRow defrow,
-                       store_.GetDefinition(req.definition_key(), req.definition_version()));
-  BPM_ASSIGN_OR_RETURN(w.def, Compiled(defrow.key, defrow.version));
+  // Versions are immutable, so the compiled definition comes from the cache.
+  int64_t def_version = req.definition_version();
+  if (def_version <= 0) {
+    BPM_ASSIGN_OR_RETURN(def_version, store_.LatestDefinitionVersion(req.definition_key()));
+  }
+  BPM_ASSIGN_OR_RETURN(w.def, Compiled(req.definition_key(), def_version));
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();
   w.vars = req.variables();
   w.inst.id = NewId();
-  w.inst.def_key = defrow.key;
-  w.inst.def_version = defrow.version;
+  w.inst.def_key = req.definition_key();
+  w.inst.def_version = def_version;
   w.inst.subject_ref = req.subject_ref();
   w.inst.org = req.org();
   w.inst.started_by = caller.user;
@@ -553,12 +567,15 @@ namespace {
 
 // What the instance looked like before an action, for withdraw.
 std::string SnapshotBody(const store::InstanceRow& inst,
-                         const google::protobuf::Struct& vars,
+                         google::protobuf::Struct& vars,
                          const std::vector<store::TaskRow>& active,
                          const std::vector<store::TimerRow>& timers) {
   v1::InstanceSnapshot snap;
-  *snap.mutable_instance() = ToInstance(inst, active);
-  *snap.mutable_instance()->mutable_variables() = vars;
+  const google::protobuf::Struct no_vars;
+  *snap.mutable_instance() = ToInstance(inst, active, &no_vars);
+  // The variables are lent, not copied: swapped in for serializing, then
+  // swapped back (a Struct copy costs about as much as parsing its JSON).
+  snap.mutable_instance()->mutable_variables()->Swap(&vars);
   for (const auto& t : timers) {
     if (t.fired_ms != 0) continue;
     v1::PendingTimer* p = snap.add_timers();
@@ -566,7 +583,9 @@ std::string SnapshotBody(const store::InstanceRow& inst,
     p->set_name(t.name);
     p->set_due_unix_ms(t.due_ms);
   }
-  return absl::Base64Escape(snap.SerializeAsString());
+  std::string bytes = snap.SerializeAsString();
+  snap.mutable_instance()->mutable_variables()->Swap(&vars);
+  return absl::Base64Escape(bytes);
 }
 
 }  // namespace
@@ -631,13 +650,21 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
             SnapshotBody(w.inst, w.vars, before, timers), w.now};
 
         BPM_RETURN_IF_ERROR(LoadOrgContext(w));
-        pb::ActRequest act;
-        *act.mutable_context() = w.Context(*state);
-        *act.mutable_task() = internal::ToTaskInfo(t->row);
-        act.set_action(req.action());
-        *act.mutable_payload() = req.payload();
-        act.set_comment(req.comment());
-        BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->Act(act));
+        google::protobuf::Arena arena;  // see EnterState
+        auto* act = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+        StatusOr<pb::Decision> acted;
+        {
+          Working::LentContext lent(w, *state, act->mutable_context());
+          *act->mutable_task() = internal::ToTaskInfo(t->row);
+          act->set_action(req.action());
+          // The payload is lent as well (this call owns the request).
+          act->unsafe_arena_set_allocated_payload(
+              const_cast<google::protobuf::Struct*>(&req.payload()));
+          act->set_comment(req.comment());
+          acted = stage->Act(*act);
+          act->unsafe_arena_release_payload();
+        }
+        BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(acted));
         if (!d.accepted()) {
           return absl::InvalidArgumentError(absl::StrCat(
               "state '", state->name, "' (stage ", state->stage, ") refused action '",

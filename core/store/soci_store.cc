@@ -220,6 +220,26 @@ class SociStore final : public Store {
     });
   }
 
+  StatusOr<int64_t> LatestDefinitionVersion(const std::string& key) override {
+    return db_->Session("latest definition version", [&](soci::session& sql) -> StatusOr<int64_t> {
+      struct B {
+        std::string key;
+        long long version = 0;
+        soci::indicator ind = soci::i_null;
+      };
+      auto& p = db_->Prepare<B>(sql, "SELECT MAX(version) FROM definitions WHERE def_key = :k",
+                                [](Prep& p, B& b) { p, into(b.version, b.ind), use(b.key, "k"); });
+      p.b.key = key;
+      auto rows = internal::SociDb::Fetch<std::optional<int64_t>>(p, [](const B& b) {
+        return b.ind == soci::i_ok ? std::optional<int64_t>(b.version) : std::nullopt;
+      });
+      if (rows.empty() || !rows.front()) {
+        return absl::NotFoundError(absl::StrCat("workflow definition ", key, " not found"));
+      }
+      return *rows.front();
+    });
+  }
+
   StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) override {
     return db_->Session("list definitions",
                    [&](soci::session& sql) -> StatusOr<std::vector<DefinitionRow>> {

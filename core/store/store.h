@@ -296,6 +296,8 @@ class Store {
   virtual StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& row, bool* created) = 0;
   // version 0: the latest. NOT_FOUND when absent.
   virtual StatusOr<DefinitionRow> GetDefinition(const std::string& key, int64_t version) = 0;
+  // The highest version of key; NOT_FOUND when key has none. Cheap (no YAML).
+  virtual StatusOr<int64_t> LatestDefinitionVersion(const std::string& key) = 0;
   // Empty key: the latest version of every key; else every version of key.
   virtual StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) = 0;
 

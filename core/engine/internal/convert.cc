@@ -84,7 +84,8 @@ v1::Task ToTask(const store::TaskRow& t, const store::InstanceRow* inst) {
   return out;
 }
 
-v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::TaskRow>& tasks) {
+v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::TaskRow>& tasks,
+                        const google::protobuf::Struct* vars) {
   v1::Instance out;
   out.set_id(r.id);
   out.set_definition_key(r.def_key);
@@ -93,7 +94,7 @@ v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::Ta
   out.set_org(r.org);
   out.set_status(r.status);
   out.set_state(r.state);
-  *out.mutable_variables() = StructFromJson(r.variables_json);
+  *out.mutable_variables() = vars != nullptr ? *vars : StructFromJson(r.variables_json);
   out.set_version(r.version);
   out.set_created_unix_ms(r.created_ms);
   out.set_updated_unix_ms(r.updated_ms);

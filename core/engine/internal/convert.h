@@ -25,7 +25,10 @@ pb::TaskInfo ToTaskInfo(const store::TaskRow& t);
 // inst may be null (then definition key, subject and org stay empty).
 v1::Task ToTask(const store::TaskRow& t, const store::InstanceRow* inst);
 // Active tasks among `tasks` become open_tasks.
-v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::TaskRow>& tasks);
+// vars: the instance's variables when the caller has them parsed already
+// (else r.variables_json is parsed).
+v1::Instance ToInstance(const store::InstanceRow& r, const std::vector<store::TaskRow>& tasks,
+                        const google::protobuf::Struct* vars = nullptr);
 v1::DefinitionSummary Summary(const store::DefinitionRow& row, const std::vector<std::string>& states);
 v1::Document ToDocument(const store::DocumentRow& d);
 v1::Event ToEvent(const store::EventRow& e);

@@ -111,22 +111,53 @@ struct Engine::Working {
 
   internal::pb::StageContext Context(const definition::State& state) {
     internal::pb::StageContext ctx;
+    FillContext(state, &ctx);
+    return ctx;
+  }
+
+  // Context() for one plugin call, built in a message on a protobuf arena
+  // without copying the variables and org context: they are lent to the
+  // message (unsafe_arena_set_allocated) and taken back when the lease ends,
+  // before the arena goes. Variables and org context stay untouched meanwhile.
+  class LentContext {
+   public:
+    LentContext(Working& w, const definition::State& state, internal::pb::StageContext* ctx)
+        : ctx_(ctx) {
+      w.FillContext(state, ctx, /*with_vars_and_org=*/false);
+      ctx_->unsafe_arena_set_allocated_variables(&w.vars);
+      ctx_->unsafe_arena_set_allocated_org_context(&w.org_context);
+    }
+    ~LentContext() {
+      ctx_->unsafe_arena_release_variables();
+      ctx_->unsafe_arena_release_org_context();
+    }
+    LentContext(const LentContext&) = delete;
+    LentContext& operator=(const LentContext&) = delete;
+
+   private:
+    internal::pb::StageContext* ctx_;
+  };
+
+  // Context() into an existing message; with_vars_and_org false leaves the
+  // variables and org context out (LentContext lends them instead).
+  void FillContext(const definition::State& state, internal::pb::StageContext* out,
+                   bool with_vars_and_org = true) {
+    internal::pb::StageContext& ctx = *out;
     ctx.set_instance_id(inst.id);
     ctx.set_definition_key(inst.def_key);
     ctx.set_definition_version(static_cast<int32_t>(inst.def_version));
     ctx.set_state(state.name);
     ctx.set_subject_ref(inst.subject_ref);
     ctx.set_org(inst.org);
-    *ctx.mutable_variables() = vars;
+    if (with_vars_and_org) *ctx.mutable_variables() = vars;
     *ctx.mutable_config() = state.config;
     ctx.mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
     for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);
     ctx.mutable_actor()->set_org(caller.org);
     ctx.set_now_unix_ms(now);
     for (Task* t : Active(state.name)) *ctx.add_open_tasks() = internal::ToTaskInfo(t->row);
-    *ctx.mutable_org_context() = org_context;
+    if (with_vars_and_org) *ctx.mutable_org_context() = org_context;
     ctx.set_started_by(inst.started_by);
-    return ctx;
   }
 };
 

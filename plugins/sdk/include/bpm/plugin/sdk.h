@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bpm/plugin/abi.h"
+#include "google/protobuf/arena.h"
 #include "bpm/plugin/v1/plugin.pb.h"
 
 namespace bpm::plugin {
@@ -631,7 +632,10 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
   *out = nullptr;
   *out_len = 0;
   try {
-    Req req;
+    // On an arena: the request (variables, config, org context) is freed in
+    // one go instead of one allocation at a time.
+    google::protobuf::Arena arena;
+    Req& req = *google::protobuf::Arena::CreateMessage<Req>(&arena);
     if (!req.ParseFromArray(request, static_cast<int>(request_len))) {
       return Fail(BPM_PLUGIN_BAD_REQUEST,
                   std::string(hook) + ": request is not a valid " +
