@@ -655,11 +655,11 @@ class SociStore final : public Store {
  private:
   using Batch = std::vector<internal::GroupCommit<Commit>::Entry*>;
 
-  // Writes a batch of commits in one transaction (one fsync). Each commit
-  // runs inside a savepoint: one that loses its optimistic check (ABORTED)
-  // is rolled back alone and the others still commit. Any other failure
-  // rolls the whole transaction back and the commits are retried one per
-  // transaction, so one bad commit never fails its neighbours.
+  // Writes a batch of commits in one transaction (one fsync). Commits rarely
+  // conflict, so the batch runs without savepoints; when one of them fails
+  // (lost an optimistic check, or anything else) the whole transaction is
+  // rolled back and the commits are written again one per transaction, so
+  // each commit still succeeds or fails alone.
   void WriteBatch(const Batch& batch) {
     if (batch.size() == 1) {
       batch[0]->result = WriteAlone(*batch[0]->item);
@@ -669,26 +669,21 @@ class SociStore final : public Store {
     Status s = db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       for (auto* e : batch) {
-        db_->ExecFixed(sql, "SAVEPOINT c");
         Status one = db_->Guard("commit", [&]() { return WriteCommit(sql, *e->item); });
-        if (one.ok()) {
-          db_->ExecFixed(sql, "RELEASE SAVEPOINT c");
-        } else if (absl::IsAborted(one)) {
-          db_->ExecFixed(sql, "ROLLBACK TO SAVEPOINT c");
-          db_->ExecFixed(sql, "RELEASE SAVEPOINT c");
-        } else {
+        if (!one.ok()) {
           tr.rollback();
           fallback = true;
           return absl::OkStatus();
         }
-        e->result = one;
       }
       tr.commit();
       return absl::OkStatus();
     });
     if (!s.ok() || fallback) {
       for (auto* e : batch) e->result = WriteAlone(*e->item);
+      return;
     }
+    for (auto* e : batch) e->result = absl::OkStatus();
   }
 
   // One commit in its own transaction.

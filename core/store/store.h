@@ -348,7 +348,7 @@ class Store {
 
   // Writes one command's changes atomically (see the file comment).
   // Concurrent calls share transactions (group commit): one fsync covers
-  // every commit written together, yet each commit succeeds or fails alone.
+  // every commit written together, yet each commit succeeds or fails alone (see SociStore::WriteBatch).
   // Returns only after the commit is durable.
   virtual Status Apply(const Commit& commit) = 0;
   // Writes all commits in ONE transaction, all or none: bulk imports and

@@ -163,12 +163,6 @@ class SociDb {
     return out;
   }
 
-  // Runs a fixed statement without parameters or results (SAVEPOINT ...).
-  void ExecFixed(soci::session& sql, const std::string& query) {
-    struct None {};
-    Exec(Prepare<None>(sql, query, [](Prep&, None&) {}));
-  }
-
   // Rows of a prepared "... WHERE col = :k" query; into_row(prep, row)
   // adds the soci::into of each selected column.
   template <typename Row, typename IntoRow>
