@@ -395,6 +395,26 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
     if (replay) return *std::move(replay);
   }
+  auto result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
+                               request_hash, body, lifecycle_event);
+  if (!idempotency_key.empty() &&
+      (absl::IsAborted(result.status()) || absl::IsFailedPrecondition(result.status()))) {
+    // The first try with this key may have committed while this retry ran
+    // (the task then looks taken, the instance moved on): answer with its
+    // result rather than with the conflict it caused.
+    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
+    if (replay) return *std::move(replay);
+  }
+  return result;
+}
+
+StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
+                                              const std::string& instance_id,
+                                              int64_t expected_version, const std::string& scope,
+                                              const std::string& idempotency_key,
+                                              const std::string& request_hash,
+                                              const CommandBody& body,
+                                              InstanceEvent lifecycle_event) {
   Working w;
   BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(instance_id));
   BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
@@ -431,13 +451,7 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     if (!raised.ok() && !absl::IsFailedPrecondition(raised)) return raised;
   }
   BPM_RETURN_IF_ERROR(s);
-  auto result = Finish(w);
-  if (absl::IsAborted(result.status()) && !idempotency_key.empty()) {
-    // A concurrent retry with the same key committed first: answer with its result.
-    BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
-    if (replay) return *std::move(replay);
-  }
-  return result;
+  return Finish(w);
 }
 
 StatusOr<std::string> Engine::ActingAs(const Caller& caller, const store::TaskRow& t,

@@ -186,6 +186,12 @@ class Engine {
                                     const std::string& idempotency_key,
                                     const std::string& request_hash, const CommandBody& body,
                                     InstanceEvent lifecycle_event = InstanceEvent::kAct);
+  // RunCommand without the idempotency replay around it.
+  StatusOr<v1::Instance> RunCommandOnce(const Caller& caller, const std::string& instance_id,
+                                        int64_t expected_version, const std::string& scope,
+                                        const std::string& idempotency_key,
+                                        const std::string& request_hash,
+                                        const CommandBody& body, InstanceEvent lifecycle_event);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
   Status LoadOrgContext(Working& w);

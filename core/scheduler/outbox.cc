@@ -27,7 +27,8 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
     if (!assignment.ParseFromString(msg.body)) {
       msg.status = "dead";
       msg.last_error = "the stored assignment is corrupt";
-      BPM_RETURN_IF_ERROR(store_.UpdateOutbox(msg));
+      Status updated = store_.UpdateOutbox(msg);
+      if (!updated.ok() && !absl::IsAborted(updated)) return updated;
       continue;
     }
     auto& channel = channels_[msg.endpoint];
@@ -63,7 +64,9 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
         msg.next_attempt_ms = clock_.NowMillis() + Backoff(msg.attempts);
       }
     }
-    BPM_RETURN_IF_ERROR(store_.UpdateOutbox(msg));
+    Status updated = store_.UpdateOutbox(msg);
+    if (absl::IsAborted(updated)) continue;  // settled meanwhile by another bpmd
+    BPM_RETURN_IF_ERROR(updated);
   }
   return delivered;
 }

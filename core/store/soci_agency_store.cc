@@ -283,12 +283,15 @@ class SociAgencyStore final : public AgencyStore {
     return db_->Write("update outbox", [&](soci::session& sql) -> Status {
       soci::statement st =
           (sql.prepare << "UPDATE outbox SET status = :s, attempts = :a, next_attempt_ms = :n, "
-                          "lease_until_ms = :l, last_error = :e WHERE id = :id",
+                          "lease_until_ms = :l, last_error = :e WHERE id = :id AND status = "
+                          "'pending'",
            use(r.status, "s"), use(r.attempts, "a"), use(r.next_attempt_ms, "n"),
            use(r.lease_until_ms, "l"), use(r.last_error, "e"), use(r.id, "id"));
       st.execute(true);
       if (st.get_affected_rows() != 1) {
-        return absl::NotFoundError(absl::StrCat("outbox message ", r.id, " not found"));
+        // Another deliverer whose lease followed ours settled it first.
+        return absl::AbortedError(
+            absl::StrCat("outbox message ", r.id, " is no longer pending"));
       }
       return absl::OkStatus();
     });

@@ -5,10 +5,16 @@
 #                             the store URL prefix (append a database name)
 #                             and an admin client command line
 #   mariadb.sh stop DIR    -> server stopped, DIR removed
+#   mariadb.sh restart DIR [DOWN_SECONDS] [term|kill]
+#                          -> the server of DIR stopped (SIGTERM, or SIGKILL:
+#                             a crash), down for DOWN_SECONDS (default 0),
+#                             then started again on the same data directory
+#                             and port; DIR/info stays valid (fault tests)
 set -euo pipefail
 
-cmd=${1:?usage: mariadb.sh start|stop DIR}
-dir=${2:?usage: mariadb.sh start|stop DIR}
+usage="usage: mariadb.sh start|stop DIR | restart DIR [DOWN_SECONDS] [term|kill]"
+cmd=${1:?$usage}
+dir=${2:?$usage}
 
 stop() {
   if [[ -f "$dir/mariadb.pid" ]]; then
@@ -32,6 +38,46 @@ free_port() {
   return 1
 }
 
+# Starts mariadbd on the data directory of $dir and port $1; waits until it
+# answers on its socket.
+launch() {
+  local port=$1 user sock pid
+  user=$(id -un)
+  sock="$dir/mariadb.sock"
+  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --socket="$sock" --port="$port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/error.log" \
+    --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --innodb-log-file-size=16M --max-connections=500 >>"$dir/stdout.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$dir/mariadb.pid"
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "mariadb.sh: mariadbd died at start:" >&2; cat "$dir/error.log" >&2; exit 1
+    fi
+    if mariadb --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+}
+
+restart() {
+  local down=${1:-0} how=${2:-term} pid port
+  if [[ ! -f "$dir/info" || ! -f "$dir/mariadb.pid" ]]; then
+    echo "mariadb.sh: no server was started in $dir" >&2; exit 1
+  fi
+  port=$(head -n 1 "$dir/info" | sed -E 's|.*:([0-9]+)/$|\1|')
+  pid=$(cat "$dir/mariadb.pid")
+  case "$how" in
+    term) kill -TERM "$pid" ;;
+    kill) kill -KILL "$pid" ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then echo "mariadb.sh: mariadbd $pid did not stop" >&2; exit 1; fi
+  sleep "$down"
+  launch "$port"
+  echo "mariadb.sh: MariaDB restarted on 127.0.0.1:$port (pid $(cat "$dir/mariadb.pid"), $how, down ${down}s)"
+}
+
 start() {
   stop
   mkdir -p "$dir/data"
@@ -45,19 +91,9 @@ start() {
   mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" \
     --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve --force \
     >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; exit 1; }
-  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --socket="$sock" --port="$port" \
-    --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/error.log" \
-    --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    --innodb-log-file-size=16M --max-connections=500 >"$dir/stdout.log" 2>&1 </dev/null &
-  local pid=$!
-  echo "$pid" >"$dir/mariadb.pid"
-  for _ in $(seq 1 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "mariadb.sh: mariadbd died at start:" >&2; cat "$dir/error.log" >&2; exit 1
-    fi
-    if mariadb --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
-    sleep 0.1
-  done
+  launch "$port"
+  local pid
+  pid=$(cat "$dir/mariadb.pid")
   mariadb --no-defaults --socket="$sock" -uroot -e "
     CREATE USER 'bpm'@'127.0.0.1' IDENTIFIED BY 'bpm';
     CREATE USER 'bpm'@'localhost' IDENTIFIED BY 'bpm';
@@ -71,5 +107,6 @@ start() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: mariadb.sh start|stop DIR" >&2; exit 2 ;;
+  restart) restart "${3:-0}" "${4:-term}" ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac

@@ -28,6 +28,9 @@ constexpr int kSqliteConstraint = 19;
 constexpr int kSqliteBusy = 5;
 constexpr int kSqliteLocked = 6;
 constexpr int kMysqlDuplicateKey = 1062;
+constexpr int kMysqlDeadlock = 1213;         // the transaction was rolled back
+constexpr int kMysqlLockWaitTimeout = 1205;
+constexpr int kMysqlServerShutdown = 1053;
 
 struct Url {
   std::string dialect;
@@ -74,8 +77,9 @@ class SociDb {
   bool sqlite() const { return url_.dialect == "sqlite3"; }
   int pool_size() const { return size_; }
 
-  // Converts SOCI exceptions into statuses. Constraint violations become
-  // ABORTED (a concurrent command took the row); lost connections UNAVAILABLE.
+  // Converts SOCI exceptions into statuses. Constraint violations, MySQL
+  // deadlocks and lock wait timeouts become ABORTED (a concurrent command
+  // won; retry); lost connections and a server shutting down UNAVAILABLE.
   template <typename Fn>
   auto Guard(const char* what, Fn&& fn, soci::session* sql = nullptr) -> decltype(fn()) {
     try {
@@ -84,6 +88,15 @@ class SociDb {
       if (e.err_num_ == kMysqlDuplicateKey) {
         return absl::AbortedError(absl::StrCat(what, ": a concurrent command wrote the same row: ",
                                                e.get_error_message()));
+      }
+      if (e.err_num_ == kMysqlDeadlock || e.err_num_ == kMysqlLockWaitTimeout) {
+        return absl::AbortedError(absl::StrCat(what, ": lost a lock to a concurrent command: ",
+                                               e.get_error_message()));
+      }
+      if (e.err_num_ == kMysqlServerShutdown) {
+        Reconnect(sql);
+        return absl::UnavailableError(absl::StrCat(what, ": database shutting down: ",
+                                                   e.get_error_message()));
       }
       if (e.get_error_category() == soci::soci_error::connection_error) {
         Reconnect(sql);
@@ -133,6 +146,17 @@ class SociDb {
       ~Lease() { pool.give_back(pos); }
     } lease{pool_, pool_.lease()};
     soci::session& sql = pool_.at(lease.pos);
+    if (sql.get_backend() == nullptr) {
+      // An earlier reconnect failed (the server was down) and left no
+      // connection: try again now, or report the database still unreachable.
+      CacheOf(sql).clear();
+      try {
+        sql.reconnect();
+      } catch (const soci::soci_error& e) {
+        return absl::UnavailableError(
+            absl::StrCat(what, ": database unreachable: ", e.get_error_message()));
+      }
+    }
     return Guard(what, [&]() { return fn(sql); }, &sql);
   }
 
