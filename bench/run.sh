@@ -29,6 +29,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+# Packages, and a configured build directory, come from the README's setup.
+[[ -f "$build_dir/CMakeCache.txt" ]] || "$root/deploy/setup.sh" --build-dir "$build_dir" bpmd
 cmake -S "$root" -B "$build_dir" -DBPM_BUILD_BENCH=ON >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target bpmd load_bench department_submit review \
   final_review rectification disclosure agency_work >/dev/null

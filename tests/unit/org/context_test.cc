@@ -229,5 +229,40 @@ TEST_F(ContextTest, DissolvedParentIsAnInconsistency) {
               HasSubstr("parent 906030 of 906030001 does not exist as of 2026-10-01"));
 }
 
+// OrgContextCache answers from memory, sees this process's writes at once,
+// and re-resolves after its TTL or for an earlier time.
+TEST_F(ContextTest, CacheSeesWritesAndExpires) {
+  OrgContextCache cache(*orgs_, /*ttl_ms=*/1000);
+  const int64_t at = Day("2026-03-01");
+  auto first = cache.Resolve("906030001", at);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(Members(*first), ::testing::Contains("906030001/unit_filer:guo"));
+  auto again = cache.Resolve("906030001", at + 500);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->as_of_unix_ms(), at + 500);  // as of the time asked for
+
+  Grant("wang", "unit_filer", "906030001", Day("2026-02-01"));  // a write: generation moves
+  auto after_write = cache.Resolve("906030001", at + 600);
+  ASSERT_TRUE(after_write.ok());
+  EXPECT_THAT(Members(*after_write), ::testing::Contains("906030001/unit_filer:guo,wang"));
+
+  // Unknown orgs are remembered too, but not past a write.
+  EXPECT_TRUE(absl::IsNotFound(cache.Resolve("999999", at).status()));
+  Put(Org("999999", "新设单位", "unit", "906", Day("2026-01-01")));
+  EXPECT_TRUE(cache.Resolve("999999", at).ok());
+
+  // An earlier time, or one past the TTL, is resolved again (the 902004
+  // filer changes on 1 September).
+  auto aug = cache.Resolve("902004", Day("2026-08-31"));
+  ASSERT_TRUE(aug.ok());
+  EXPECT_THAT(Members(*aug), ::testing::Contains("902004/unit_filer:liu"));
+  auto sep = cache.Resolve("902004", Day("2026-09-01"));
+  ASSERT_TRUE(sep.ok());
+  EXPECT_THAT(Members(*sep), ::testing::Contains("902004/unit_filer:yang"));
+  auto back = cache.Resolve("902004", Day("2026-08-31"));
+  ASSERT_TRUE(back.ok());
+  EXPECT_THAT(Members(*back), ::testing::Contains("902004/unit_filer:liu"));
+}
+
 }  // namespace
 }  // namespace bpm::org
