@@ -47,7 +47,9 @@ const char* ToString(TaskEvent e) {
   return "?";
 }
 
-namespace {
+// Named, not anonymous: clang refuses Boost.Statechart transitions on events
+// with internal linkage (no_context<Event>::no_function cannot be defined).
+namespace lifecycle_internal {
 
 // ---- Instance machine ------------------------------------------------------
 
@@ -204,7 +206,11 @@ void Post(TaskMachine& m, TaskEvent e) {
   }
 }
 
-}  // namespace
+}  // namespace lifecycle_internal
+
+using lifecycle_internal::InstanceMachine;
+using lifecycle_internal::Post;
+using lifecycle_internal::TaskMachine;
 
 // ---- Shared by both lifecycles ------------------------------------------------
 
