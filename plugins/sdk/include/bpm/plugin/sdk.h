@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "bpm/plugin/abi.h"
-#include "google/protobuf/arena.h"
 #include "bpm/plugin/v1/plugin.pb.h"
+#include "google/protobuf/arena.h"
 
 namespace bpm::plugin {
 
