@@ -586,7 +586,7 @@ StatusOr<v1::OutboxMessage> Engine::ReplayOutbox(const Caller& caller, const std
   row.attempts = 0;
   row.next_attempt_ms = clock_.NowMillis();
   row.lease_until_ms = 0;
-  BPM_RETURN_IF_ERROR(store_.agencies().UpdateOutbox(row));
+  BPM_RETURN_IF_ERROR(store_.agencies().UpdateOutbox(row, "dead"));
   return ToProto(row);
 }
 

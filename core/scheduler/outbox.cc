@@ -27,7 +27,7 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
     if (!assignment.ParseFromString(msg.body)) {
       msg.status = "dead";
       msg.last_error = "the stored assignment is corrupt";
-      Status updated = store_.UpdateOutbox(msg);
+      Status updated = store_.UpdateOutbox(msg, "pending");
       if (!updated.ok() && !absl::IsAborted(updated)) return updated;
       continue;
     }
@@ -64,7 +64,7 @@ StatusOr<int> OutboxDeliverer::Deliver(int limit) {
         msg.next_attempt_ms = clock_.NowMillis() + Backoff(msg.attempts);
       }
     }
-    Status updated = store_.UpdateOutbox(msg);
+    Status updated = store_.UpdateOutbox(msg, "pending");
     if (absl::IsAborted(updated)) continue;  // settled meanwhile by another bpmd
     BPM_RETURN_IF_ERROR(updated);
   }

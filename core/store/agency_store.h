@@ -122,10 +122,11 @@ class AgencyStore {
   // Leases due pending messages (next_attempt_ms <= now, lease expired).
   virtual StatusOr<std::vector<OutboxRow>> LeaseOutbox(int64_t now_ms, int64_t lease_ms,
                                                        int limit) = 0;
-  // Records a delivery attempt's result (status, attempts, next attempt, error).
-  // ABORTED when the message is no longer pending: a deliverer whose lease
-  // ran out during a slow attempt never overwrites another one's result.
-  virtual Status UpdateOutbox(const OutboxRow& row) = 0;
+  // Records a delivery attempt's result (status, attempts, next attempt,
+  // error), or a replay of a dead message. ABORTED unless the stored status is
+  // still expected_status: a deliverer whose lease ran out during a slow
+  // attempt never overwrites another one's result.
+  virtual Status UpdateOutbox(const OutboxRow& row, const std::string& expected_status) = 0;
   virtual StatusOr<OutboxRow> GetOutbox(const std::string& id) = 0;
   virtual StatusOr<std::vector<OutboxRow>> ListOutbox(const std::string& status) = 0;
 };

@@ -279,19 +279,19 @@ class SociAgencyStore final : public AgencyStore {
     });
   }
 
-  Status UpdateOutbox(const OutboxRow& r) override {
+  Status UpdateOutbox(const OutboxRow& r, const std::string& expected_status) override {
     return db_->Write("update outbox", [&](soci::session& sql) -> Status {
       soci::statement st =
           (sql.prepare << "UPDATE outbox SET status = :s, attempts = :a, next_attempt_ms = :n, "
-                          "lease_until_ms = :l, last_error = :e WHERE id = :id AND status = "
-                          "'pending'",
+                          "lease_until_ms = :l, last_error = :e WHERE id = :id AND status = :x",
            use(r.status, "s"), use(r.attempts, "a"), use(r.next_attempt_ms, "n"),
-           use(r.lease_until_ms, "l"), use(r.last_error, "e"), use(r.id, "id"));
+           use(r.lease_until_ms, "l"), use(r.last_error, "e"), use(r.id, "id"),
+           use(expected_status, "x"));
       st.execute(true);
       if (st.get_affected_rows() != 1) {
-        // Another deliverer whose lease followed ours settled it first.
+        // E.g. another deliverer whose lease followed ours settled it first.
         return absl::AbortedError(
-            absl::StrCat("outbox message ", r.id, " is no longer pending"));
+            absl::StrCat("outbox message ", r.id, " is no longer ", expected_status));
       }
       return absl::OkStatus();
     });
