@@ -20,6 +20,7 @@
 #include "core/common/json.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/support/reference_canonical_json.h"
 
 namespace {
 
@@ -54,87 +55,6 @@ std::string Payload() {
   "confirmed": true, "reviewer_comment": null,
   "indicators": [
     )") + rows + "\n  ]\n}";
-}
-
-// ---- plugin::CanonicalJson as first written -----------------------------------
-
-void OldAppend(const Value& v, std::string* out);
-void OldString(const std::string& s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          static const char* kHex = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-void OldAppend(const Struct& s, std::string* out) {
-  std::vector<const std::string*> keys;
-  keys.reserve(s.fields().size());
-  for (const auto& kv : s.fields()) keys.push_back(&kv.first);
-  std::sort(keys.begin(), keys.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
-  out->push_back('{');
-  bool first = true;
-  for (const std::string* k : keys) {
-    if (!first) out->push_back(',');
-    first = false;
-    OldString(*k, out);
-    out->push_back(':');
-    OldAppend(s.fields().at(*k), out);
-  }
-  out->push_back('}');
-}
-void OldAppend(const Value& v, std::string* out) {
-  switch (v.kind_case()) {
-    case Value::kNullValue:
-    case Value::KIND_NOT_SET: out->append("null"); break;
-    case Value::kBoolValue: out->append(v.bool_value() ? "true" : "false"); break;
-    case Value::kNumberValue: {
-      double d = v.number_value();
-      char buf[40];
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
-        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
-      } else if (std::isfinite(d)) {
-        std::snprintf(buf, sizeof buf, "%.17g", d);
-      } else {
-        std::snprintf(buf, sizeof buf, "null");
-      }
-      out->append(buf);
-      break;
-    }
-    case Value::kStringValue: OldString(v.string_value(), out); break;
-    case Value::kStructValue: OldAppend(v.struct_value(), out); break;
-    case Value::kListValue: {
-      out->push_back('[');
-      bool first = true;
-      for (const Value& item : v.list_value().values()) {
-        if (!first) out->push_back(',');
-        first = false;
-        OldAppend(item, out);
-      }
-      out->push_back(']');
-      break;
-    }
-  }
-}
-std::string OldCanonicalJson(const Struct& s) {
-  std::string out;
-  OldAppend(s, &out);
-  return out;
 }
 
 // ---- Measuring -----------------------------------------------------------------
@@ -182,12 +102,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto mine = bpm::ParseJsonStruct(pretty);
-  if (!mine.ok() || bpm::plugin::CanonicalJson(*mine) != OldCanonicalJson(parsed)) {
+  if (!mine.ok() || bpm::plugin::CanonicalJson(*mine) != bpm::testing::ReferenceCanonicalJson(parsed)) {
     std::fprintf(stderr, "parsers disagree on the payload\n");
     return 1;
   }
   const std::string compact = bpm::plugin::CanonicalJson(parsed);  // what the store holds
-  if (OldCanonicalJson(parsed) != compact) {
+  if (bpm::testing::ReferenceCanonicalJson(parsed) != compact) {
     std::fprintf(stderr, "CanonicalJson changed its output\n");
     return 1;
   }
@@ -209,7 +129,7 @@ int main(int argc, char** argv) {
 
   std::printf("serialize (CanonicalJson, %zu bytes out):\n", compact.size());
   const Rate old_rate = Measure("CanonicalJson (original)", seconds, compact.size(),
-                                [&] { return OldCanonicalJson(parsed).size(); });
+                                [&] { return bpm::testing::ReferenceCanonicalJson(parsed).size(); });
   const Rate new_rate = Measure("plugin::CanonicalJson", seconds, compact.size(),
                                 [&] { return bpm::plugin::CanonicalJson(parsed).size(); });
   std::printf("  speed-up: %.1fx\n", new_rate.docs_per_s / old_rate.docs_per_s);

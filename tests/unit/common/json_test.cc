@@ -21,6 +21,7 @@
 #include "bpm/plugin/sdk.h"
 #include "core/common/util.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/support/reference_canonical_json.h"
 
 namespace bpm {
 namespace {
@@ -563,81 +564,6 @@ TEST(JsonTest, MutatedDocumentsNeverAcceptMoreThanProtobuf) {
 
 // ---- CanonicalJson ----------------------------------------------------------------
 
-// plugin::CanonicalJson as first written (snprintf, one byte at a time): the
-// optimized one must produce the same bytes.
-void ReferenceAppend(const Value& v, std::string* out);
-void ReferenceString(const std::string& s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          static const char* kHex = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-void ReferenceAppend(const Struct& s, std::string* out) {
-  std::vector<const std::string*> keys;
-  for (const auto& kv : s.fields()) keys.push_back(&kv.first);
-  std::sort(keys.begin(), keys.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
-  out->push_back('{');
-  bool first = true;
-  for (const std::string* k : keys) {
-    if (!first) out->push_back(',');
-    first = false;
-    ReferenceString(*k, out);
-    out->push_back(':');
-    ReferenceAppend(s.fields().at(*k), out);
-  }
-  out->push_back('}');
-}
-void ReferenceAppend(const Value& v, std::string* out) {
-  switch (v.kind_case()) {
-    case Value::kNullValue:
-    case Value::KIND_NOT_SET: out->append("null"); break;
-    case Value::kBoolValue: out->append(v.bool_value() ? "true" : "false"); break;
-    case Value::kNumberValue: {
-      double d = v.number_value();
-      char buf[40];
-      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
-        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
-      } else if (std::isfinite(d)) {
-        std::snprintf(buf, sizeof buf, "%.17g", d);
-      } else {
-        std::snprintf(buf, sizeof buf, "null");
-      }
-      out->append(buf);
-      break;
-    }
-    case Value::kStringValue: ReferenceString(v.string_value(), out); break;
-    case Value::kStructValue: ReferenceAppend(v.struct_value(), out); break;
-    case Value::kListValue: {
-      out->push_back('[');
-      bool first = true;
-      for (const Value& item : v.list_value().values()) {
-        if (!first) out->push_back(',');
-        first = false;
-        ReferenceAppend(item, out);
-      }
-      out->push_back(']');
-      break;
-    }
-  }
-}
-
 TEST(CanonicalJsonTest, ExactFormat) {
   Struct s;
   auto& f = *s.mutable_fields();
@@ -691,9 +617,7 @@ TEST(CanonicalJsonTest, SameBytesAsTheOriginalImplementation) {
     auto& sub = *list->add_values()->mutable_struct_value()->mutable_fields();
     sub[text + "x"].set_number_value(random_double());
     sub["y"].mutable_list_value()->add_values()->set_number_value(random_double());
-    std::string want;
-    ReferenceAppend(s, &want);
-    ASSERT_EQ(plugin::CanonicalJson(s), want);
+    ASSERT_EQ(plugin::CanonicalJson(s), testing::ReferenceCanonicalJson(s));
   }
 }
 
