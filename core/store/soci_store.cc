@@ -328,14 +328,26 @@ class SociStore final : public Store {
       if (q.view == "done") {
         where = "t.status = 'completed' AND t.completed_by = :u0";
       } else {
-        where = absl::StrCat("((t.status = 'open' AND (t.assignee_user IN (", users, ")");
+        // One branch per way a task reaches a user, each beside the status
+        // its (partial, on SQLite) index holds; "+" keeps the role branch off
+        // the assignee_user index.
+        where = absl::StrCat(
+            "t.row_id IN (SELECT row_id FROM tasks WHERE status = 'open' AND assignee_user IN (",
+            users, ")");
         if (!q.roles.empty()) {
-          absl::StrAppend(&where, " OR (t.assignee_user = '' AND t.assignee_role IN (",
+          absl::StrAppend(&where,
+                          " UNION ALL SELECT row_id FROM tasks WHERE status = 'open' AND "
+                          "+assignee_user = '' AND assignee_role IN (",
                           Placeholders("r", q.roles.size()),
-                          ") AND (t.assignee_org = '' OR t.assignee_org = :org))");
+                          ") AND (assignee_org = '' OR assignee_org = :org)");
         }
-        absl::StrAppend(&where, ")) OR (t.status = 'claimed' AND t.claimed_by IN (", users,
-                        ")) OR (t.status = 'delegated' AND t.delegated_to IN (", users, ")))");
+        absl::StrAppend(&where,
+                        " UNION ALL SELECT row_id FROM tasks WHERE status = 'claimed' AND "
+                        "claimed_by IN (",
+                        users,
+                        ") UNION ALL SELECT row_id FROM tasks WHERE status = 'delegated' AND "
+                        "delegated_to IN (",
+                        users, "))");
         if (q.view == "overdue") where += " AND t.due_ms > 0 AND t.due_ms < :now";
       }
       if (!q.def_key.empty()) where += " AND i.def_key = :dk";

@@ -2,7 +2,10 @@
 // JSON parsing errors, the status macros.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "core/common/status.h"
 #include "core/common/util.h"
@@ -19,6 +22,19 @@ TEST(UtilTest, NewIdIs32HexAndUnique) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+// Later ids sort later (to the millisecond), which keeps index inserts at the
+// right edge of their B-trees.
+TEST(UtilTest, NewIdsAreTimeOrdered) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string first = NewId();
+  EXPECT_LE(std::abs(std::stoll(first.substr(0, 12), nullptr, 16) - now_ms), 1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::string later = NewId();
+  EXPECT_LT(first, later);
 }
 
 TEST(UtilTest, Sha256KnownVectors) {
