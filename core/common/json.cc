@@ -431,4 +431,19 @@ StatusOr<Value> ParseJsonValue(std::string_view json) {
   return v;
 }
 
+size_t FirstInvalidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  for (const auto* q = p; q < end;) {
+    if (*q < 0x80) {
+      ++q;
+      continue;
+    }
+    const size_t n = Utf8SequenceLength(q, end);
+    if (n == 0) return static_cast<size_t>(q - p);
+    q += n;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace bpm

@@ -52,4 +52,9 @@ StatusOr<google::protobuf::Struct> ParseJsonStruct(std::string_view json);
 // Parses any JSON value (object, array, string, number, true, false, null).
 StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json);
 
+// Byte offset of the first byte of text that does not start a well-formed
+// UTF-8 sequence (same rules as the parser's strings), or npos when all of
+// it is valid. For other text formats that feed protobuf strings (YAML).
+size_t FirstInvalidUtf8(std::string_view text);
+
 }  // namespace bpm

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/common/json.h"
 #include "core/common/util.h"
 #include "core/definition/definition.h"
 
@@ -355,6 +356,23 @@ class Parser {
   }
 
   std::unique_ptr<Definition> Run(const std::string& yaml) {
+    // YAML text is Unicode, and every string ends up in protobuf messages,
+    // which must hold valid UTF-8: refuse the file here, at the byte, rather
+    // than let a plugin fail to decode its config later.
+    if (size_t bad = FirstInvalidUtf8(yaml); bad != std::string_view::npos) {
+      const size_t line_start = yaml.rfind('\n', bad == 0 ? 0 : bad - 1);
+      const size_t from = line_start == std::string::npos || bad == 0 ? 0 : line_start + 1;
+      const int line = 1 + static_cast<int>(std::count(yaml.begin(), yaml.begin() + bad, '\n'));
+      int col = 1;  // characters, not bytes, before the bad byte on its line
+      for (size_t i = from; i < bad; ++i) {
+        if ((static_cast<unsigned char>(yaml[i]) & 0xC0) != 0x80) ++col;
+      }
+      Error({line, col},
+            absl::StrCat("not valid UTF-8: byte 0x",
+                         absl::Hex(static_cast<unsigned char>(yaml[bad]), absl::kZeroPad2),
+                         " (save the file as UTF-8)"));
+      return nullptr;
+    }
     YAML::Node root;
     try {
       root = YAML::Load(yaml);

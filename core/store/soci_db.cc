@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 
 #include "absl/strings/str_split.h"
@@ -45,6 +46,16 @@ Status SociDb::Init() {
         return absl::UnavailableError(
             absl::StrCat("cannot create directory ", parent.string(), ": ", ec.message()));
       }
+    }
+    if (url_.dialect == "sqlite3") {
+      // By default SQLite counts every allocation under one process-wide
+      // mutex, which all connections then contend for (a few hundred
+      // allocations per command). Nothing reads those statistics. This must
+      // precede SQLite's initialisation; if another store already opened
+      // SQLite in this process the call is refused and changes nothing.
+      static std::once_flag once;
+      // SOCI's header puts SQLite's API in namespace sqlite_api.
+      std::call_once(once, [] { sqlite_api::sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     }
     for (int i = 0; i < size_; ++i) {
       Status s = Guard("open", [&]() -> Status {

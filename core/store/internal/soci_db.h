@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -122,6 +123,8 @@ class SociDb {
       return absl::InternalError(absl::StrCat(what, ": ", e.get_error_message()));
     } catch (const std::bad_cast& e) {
       return absl::InternalError(absl::StrCat(what, ": column type mismatch: ", e.what()));
+    } catch (const std::logic_error& e) {
+      return absl::InternalError(absl::StrCat(what, ": ", e.what()));
     }
   }
 
@@ -262,19 +265,21 @@ class SociDb {
   }
 
   using Cache = std::unordered_map<std::string, std::unique_ptr<PreparedBase>>;
-  // The statement cache of a pooled session (found by address).
+  // The statement cache of a pooled session (found by address). A session
+  // from anywhere else has no cache of its own, and sharing one would let
+  // two threads use the same statements: std::logic_error, which Guard
+  // reports as INTERNAL.
   Cache& CacheOf(soci::session& sql) {
     for (int i = 0; i < size_; ++i) {
       if (&pool_.at(i) == &sql) return caches_[i];
     }
-    return stray_;  // not pooled: never happens; kept usable anyway
+    throw std::logic_error("prepared statement on a session that is not from the pool");
   }
 
   Url url_;
   soci::connection_pool pool_;
   int size_;
   std::vector<Cache> caches_;  // one per pooled session, used by its leaseholder only
-  Cache stray_;
   std::mutex write_mu_;
 };
 
