@@ -111,6 +111,34 @@ class Parser {
     return Finish();
   }
 
+  // A top-level array whose elements are all strings, without building a
+  // Value per element.
+  Status ParseTopStringArray(std::vector<std::string>* out) {
+    SkipSpace();
+    if (p_ == end_ || *p_ != '[') return Error("expected '[' (a JSON array of strings)");
+    ++p_;
+    SkipSpace();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      return Finish();
+    }
+    for (;;) {
+      if (p_ == end_ || *p_ != '"') return Error("expected a string in the array");
+      if (!ParseString(&out->emplace_back())) return std::move(error_);
+      SkipSpace();
+      if (p_ != end_ && *p_ == ',') {
+        ++p_;
+        SkipSpace();
+        continue;
+      }
+      if (p_ != end_ && *p_ == ']') {
+        ++p_;
+        return Finish();
+      }
+      return Error("expected ',' or ']' after an array element");
+    }
+  }
+
   Status ParseTopValue(Value* v) {
     SkipSpace();
     if (!ParseValue(v, 0)) return std::move(error_);
@@ -429,6 +457,13 @@ StatusOr<Value> ParseJsonValue(std::string_view json) {
   Parser parser(json);
   BPM_RETURN_IF_ERROR(parser.ParseTopValue(&v));
   return v;
+}
+
+StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json) {
+  std::vector<std::string> out;
+  Parser parser(json);
+  BPM_RETURN_IF_ERROR(parser.ParseTopStringArray(&out));
+  return out;
 }
 
 size_t FirstInvalidUtf8(std::string_view text) {

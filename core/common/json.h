@@ -33,7 +33,9 @@
 // Thread safety: the functions keep no state; safe to call concurrently.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/common/status.h"
 #include "google/protobuf/struct.pb.h"
@@ -51,6 +53,10 @@ StatusOr<google::protobuf::Struct> ParseJsonStruct(std::string_view json);
 
 // Parses any JSON value (object, array, string, number, true, false, null).
 StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json);
+
+// Parses a JSON array whose elements are all strings (how the store keeps
+// string lists), without a Value per element. Same rules and errors.
+StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 
 // Byte offset of the first byte of text that does not start a well-formed
 // UTF-8 sequence (same rules as the parser's strings), or npos when all of

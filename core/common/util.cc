@@ -28,7 +28,10 @@ std::string NewId() {
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  // Fetched once: with OpenSSL 3, EVP_sha256() looks the algorithm up in the
+  // provider store (under a lock) on every digest.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(data.data(), data.size(), md, &len, kSha256, nullptr);
   static const char* kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

@@ -85,6 +85,9 @@ struct State {
   bool final = false;
   std::string stage;                       // plugin stage name; empty when final
   google::protobuf::Struct config;
+  // config serialized once as a plugin request prefix (plugin::ConfigWire),
+  // set by Compile.
+  std::string config_wire;
   // event -> ordered alternatives (first whose condition holds wins)
   std::map<std::string, std::vector<Transition>> on;
   Position pos;

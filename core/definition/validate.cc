@@ -220,6 +220,9 @@ StatusOr<std::shared_ptr<const Definition>> Compile(const std::string& yaml,
     return absl::InvalidArgumentError(absl::StrCat("invalid workflow definition:\n",
                                                    absl::StrJoin(lines, "\n")));
   }
+  for (State& st : parsed.definition->states) {
+    if (!st.final) st.config_wire = plugin::ConfigWire(st.config);
+  }
   return std::shared_ptr<const Definition>(std::move(parsed.definition));
 }
 

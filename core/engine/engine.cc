@@ -321,7 +321,7 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth, bool r
   {
     Working::LentContext lent(w, *state, req->mutable_context());
     req->set_reentry(reentry);
-    entered = stage->Enter(*req);
+    entered = stage->EnterWithConfig(*req, Working::ConfigOf(*state));
   }
   BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(entered));
   if (!d.accepted()) {
@@ -675,7 +675,7 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
           act->unsafe_arena_set_allocated_payload(
               const_cast<google::protobuf::Struct*>(&req.payload()));
           act->set_comment(req.comment());
-          acted = stage->Act(*act);
+          acted = stage->ActWithConfig(*act, Working::ConfigOf(*state));
           act->unsafe_arena_release_payload();
         }
         BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(acted));

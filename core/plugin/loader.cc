@@ -60,20 +60,33 @@ class InProcessStage final : public StageHandle {
   StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const override {
     return CallDecision("on_timer", table_->on_timer, request);
   }
+  StatusOr<pb::Decision> EnterWithConfig(const pb::EnterRequest& request,
+                                         const Config& config) const override {
+    return CallDecision("enter", table_->enter, request, &config.wire);
+  }
+  StatusOr<pb::Decision> ActWithConfig(const pb::ActRequest& request,
+                                       const Config& config) const override {
+    return CallDecision("act", table_->act, request, &config.wire);
+  }
 
  private:
   template <typename Req>
   StatusOr<pb::Decision> CallDecision(const char* hook, bpm_plugin_hook_fn fn,
-                                      const Req& request) const {
+                                      const Req& request,
+                                      const std::string* prefix = nullptr) const {
     pb::Decision d;
-    BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d));
+    BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d, prefix));
     return d;
   }
 
+  // prefix: request bytes sent ahead of the serialized request (ConfigWire).
   Status Call(const char* hook, bpm_plugin_hook_fn fn,
               const google::protobuf::Message& request,
-              google::protobuf::Message* response) const {
-    std::string in = request.SerializeAsString();
+              google::protobuf::Message* response,
+              const std::string* prefix = nullptr) const {
+    std::string in;
+    if (prefix != nullptr) in = *prefix;
+    request.AppendToString(&in);
     uint8_t* out = nullptr;
     size_t out_len = 0;
     int rc = fn(reinterpret_cast<const uint8_t*>(in.data()), in.size(), &out, &out_len);

@@ -23,6 +23,14 @@ namespace bpm::plugin {
 
 namespace pb = ::bpm::plugin::v1;
 
+// The config of a state as the wire bytes of a request holding only
+// context.config: "context" is field 1 of EnterRequest, ActRequest and
+// TimerRequest alike, and protobuf merges a repeated message field, so these
+// bytes followed by a request serialized without its config parse as the
+// whole request. Plugins built with the SDK recognise the prefix and reuse
+// the Struct they parsed from it last time (plugins/sdk: ConfigCache).
+std::string ConfigWire(const google::protobuf::Struct& config);
+
 class StageHandle {
  public:
   virtual ~StageHandle() = default;
@@ -39,6 +47,20 @@ class StageHandle {
       const pb::ValidateConfigRequest& request) const = 0;
   virtual StatusOr<pb::Decision> Enter(const pb::EnterRequest& request) const = 0;
   virtual StatusOr<pb::Decision> Act(const pb::ActRequest& request) const = 0;
+
+  // The same calls for a request whose context.config is left empty and
+  // given apart: a state's config never changes, so the in-process transport
+  // sends the bytes serialized once (config.wire) ahead of the request
+  // instead of copying and serializing the Struct on every call. By default
+  // the config is copied into the request.
+  struct Config {
+    const google::protobuf::Struct& value;
+    const std::string& wire;  // ConfigWire(value)
+  };
+  virtual StatusOr<pb::Decision> EnterWithConfig(const pb::EnterRequest& request,
+                                                 const Config& config) const;
+  virtual StatusOr<pb::Decision> ActWithConfig(const pb::ActRequest& request,
+                                               const Config& config) const;
   virtual StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const = 0;
 
   // Whether the plugin is believed able to answer. In-process plugins always

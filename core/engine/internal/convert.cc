@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bpm/plugin/sdk.h"
+#include "core/common/json.h"
 #include "core/common/util.h"
 
 namespace bpm::engine::internal {
@@ -30,10 +31,9 @@ std::string StringsToJson(const google::protobuf::RepeatedPtrField<std::string>&
 }
 
 std::vector<std::string> StringsFromJson(const std::string& json) {
-  auto parsed = ParseJsonObject(absl::StrCat("{\"v\":", json.empty() ? "[]" : json, "}"),
-                                "stored list");
-  if (!parsed.ok()) return {};
-  return plugin::StringList(*parsed, "v");
+  if (json.empty()) return {};
+  auto parsed = ParseJsonStringArray(json);
+  return parsed.ok() ? *std::move(parsed) : std::vector<std::string>{};
 }
 
 google::protobuf::Struct StructFromJson(const std::string& json) {

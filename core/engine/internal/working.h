@@ -109,6 +109,11 @@ struct Engine::Working {
     }
   }
 
+  // The state's config for StageHandle::EnterWithConfig / ActWithConfig.
+  static plugin::StageHandle::Config ConfigOf(const definition::State& state) {
+    return {state.config, state.config_wire};
+  }
+
   internal::pb::StageContext Context(const definition::State& state) {
     internal::pb::StageContext ctx;
     FillContext(state, &ctx);
@@ -119,11 +124,13 @@ struct Engine::Working {
   // without copying the variables and org context: they are lent to the
   // message (unsafe_arena_set_allocated) and taken back when the lease ends,
   // before the arena goes. Variables and org context stay untouched meanwhile.
+  // The config is left out: the call passes the state's config apart
+  // (StageHandle::EnterWithConfig / ActWithConfig, with ConfigOf).
   class LentContext {
    public:
     LentContext(Working& w, const definition::State& state, internal::pb::StageContext* ctx)
         : ctx_(ctx) {
-      w.FillContext(state, ctx, /*with_vars_and_org=*/false);
+      w.FillContext(state, ctx, /*with_vars_and_org=*/false, /*with_config=*/false);
       ctx_->unsafe_arena_set_allocated_variables(&w.vars);
       ctx_->unsafe_arena_set_allocated_org_context(&w.org_context);
     }
@@ -139,9 +146,10 @@ struct Engine::Working {
   };
 
   // Context() into an existing message; with_vars_and_org false leaves the
-  // variables and org context out (LentContext lends them instead).
+  // variables and org context out (LentContext lends them instead), and
+  // with_config false the config.
   void FillContext(const definition::State& state, internal::pb::StageContext* out,
-                   bool with_vars_and_org = true) {
+                   bool with_vars_and_org = true, bool with_config = true) {
     internal::pb::StageContext& ctx = *out;
     ctx.set_instance_id(inst.id);
     ctx.set_definition_key(inst.def_key);
@@ -150,7 +158,7 @@ struct Engine::Working {
     ctx.set_subject_ref(inst.subject_ref);
     ctx.set_org(inst.org);
     if (with_vars_and_org) *ctx.mutable_variables() = vars;
-    *ctx.mutable_config() = state.config;
+    if (with_config) *ctx.mutable_config() = state.config;
     ctx.mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
     for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);
     ctx.mutable_actor()->set_org(caller.org);

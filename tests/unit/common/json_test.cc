@@ -206,6 +206,27 @@ TEST(JsonTest, ParseJsonValueAcceptsAnyTopLevel) {
 
 // ---- Invalid input -----------------------------------------------------------------
 
+TEST(JsonTest, StringArrays) {
+  auto a = ParseJsonStringArray(R"( ["approve", "return", "\u7ee9\u6548", ""] )");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*a, (std::vector<std::string>{"approve", "return", "绩效", ""}));
+  auto empty = ParseJsonStringArray("[ ]");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  // Each element as ParseJsonValue decodes it.
+  auto same = ParseJsonValue(R"(["x\ty", "é"])");
+  auto fast = ParseJsonStringArray(R"(["x\ty", "é"])");
+  ASSERT_TRUE(same.ok() && fast.ok());
+  EXPECT_EQ((*fast)[0], same->list_value().values(0).string_value());
+  EXPECT_EQ((*fast)[1], same->list_value().values(1).string_value());
+  for (const char* bad : {"", "{}", "[1]", "[\"a\",]", "[\"a\" \"b\"]", "[\"a\"] x",
+                          "[\"\xff\"]", "[null]", "[\"a\""}) {
+    EXPECT_FALSE(ParseJsonStringArray(bad).ok()) << bad;
+  }
+  EXPECT_EQ(ParseJsonStringArray("[1]").status().message(),
+            "expected a string in the array at byte 1, found '1'");
+}
+
 TEST(JsonTest, RejectsInvalidJson) {
   const std::string cases[] = {
       "", " ", "null", "[]", "\"s\"", "1", "true",           // top level must be an object

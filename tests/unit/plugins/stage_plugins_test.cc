@@ -478,6 +478,65 @@ TEST(StagePluginsTest, DepartmentSubmitAcceptsAValidPerformanceTarget) {
   EXPECT_EQ(vars.at("submitted_by").string_value(), "li.si");
 }
 
+// The engine sends a state's config apart (ConfigWire ahead of the request),
+// and the SDK reuses the Struct it parsed for those bytes: the decisions must
+// be exactly those of a request carrying its config, for every config, on
+// every repeat (cache hits), and a request with a config of its own after the
+// prefix must merge as protobuf does.
+TEST(StagePluginsTest, ConfigSentApartDecidesExactlyTheSame) {
+  auto stage = Load("department_submit");
+  ASSERT_NE(stage, nullptr);
+  const std::string wide_name = "\"max_length\": 20";
+  const std::string narrow = std::string(kTargetForm).replace(
+      std::string(kTargetForm).find(wide_name), wide_name.size(), "\"max_length\": 4");
+  const std::string with_title = R"({"title": "另一个标题"})";
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& config : {std::string(kTargetForm), narrow}) {
+      SCOPED_TRACE(round);
+      pb::StageContext ctx = Context("fill_targets", config);
+      const Struct config_struct = ctx.config();
+      const std::string wire = ConfigWire(config_struct);
+      const StageHandle::Config apart{config_struct, wire};
+      pb::StageContext bare = ctx;
+      bare.clear_config();
+
+      pb::EnterRequest enter;
+      *enter.mutable_context() = bare;
+      auto entered = stage->EnterWithConfig(enter, apart);
+      ASSERT_TRUE(entered.ok()) << entered.status();
+      pb::Decision whole = Enter(*stage, ctx);
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*entered, whole))
+          << ToJson(*entered) << "\n" << ToJson(whole);
+
+      pb::ActRequest act;
+      *act.mutable_context() = bare;
+      *act.mutable_task() = TaskFrom(whole.open_tasks(0), "t1");
+      act.set_action("submit");
+      *act.mutable_payload() = Json(kValidTarget);
+      auto acted = stage->ActWithConfig(act, apart);
+      ASSERT_TRUE(acted.ok()) << acted.status();
+      pb::Decision direct = Act(*stage, ctx, act.task(), "submit", kValidTarget);
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*acted, direct))
+          << ToJson(*acted) << "\n" << ToJson(direct);
+      // The narrow form refuses the long project name; the wide one accepts.
+      EXPECT_EQ(direct.accepted(), config != narrow);
+
+      // A config after the prefix merges into it (its keys win).
+      pb::EnterRequest both;
+      *both.mutable_context() = bare;
+      *both.mutable_context()->mutable_config() = Json(with_title);
+      auto merged = stage->EnterWithConfig(both, apart);
+      ASSERT_TRUE(merged.ok()) << merged.status();
+      pb::StageContext merged_ctx = ctx;
+      merged_ctx.mutable_config()->MergeFrom(Json(with_title));
+      pb::Decision expected = Enter(*stage, merged_ctx);
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*merged, expected))
+          << ToJson(*merged) << "\n" << ToJson(expected);
+      EXPECT_EQ(merged->open_tasks(0).title(), "另一个标题");
+    }
+  }
+}
+
 TEST(StagePluginsTest, DepartmentSubmitReportsEveryProblemWithItsPath) {
   auto stage = Load("department_submit");
   ASSERT_NE(stage, nullptr);

@@ -13,7 +13,9 @@
 // type ever crosses into the host.
 //
 // Thread safety: the host calls hooks concurrently on one shared Stage
-// object, so hooks must be const and keep no mutable state.
+// object, so hooks must be const and keep no mutable state. Treat a request
+// as read-only: its context.config may be one Struct shared by concurrent
+// calls (see internal::ConfigCache), so never serialize or modify it.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +26,11 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -624,6 +631,129 @@ inline int Fail(int code, const std::string& message, uint8_t** out, size_t* out
   return code;
 }
 
+// Reads a protobuf varint at *p (below end); false when malformed.
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const uint8_t b = *p++;
+    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// A state's config arrives unchanged in front of every request for that
+// state: the host sends a request holding only context.config (ConfigWire in
+// core/plugin/stage.h) followed by the request without it, which protobuf
+// parses as one merged message. The cache keeps the Struct parsed from those
+// bytes, so each config is parsed once per plugin, not once per call. The
+// Structs are shared read-only by concurrent calls. Bounded: it is emptied
+// when it holds too many (configs are few: one per state of each workflow
+// version).
+class ConfigCache {
+ public:
+  // The config Struct of `request` when it starts with a config prefix, and
+  // in *rest the bytes after it; nullptr (and rest untouched) when it does
+  // not, or the config does not parse.
+  std::shared_ptr<const google::protobuf::Struct> Split(const uint8_t* request, size_t len,
+                                                        std::string_view* rest) {
+    const uint8_t* p = request;
+    const uint8_t* end = request + len;
+    uint64_t context_len = 0, config_len = 0;
+    if (p == end || *p++ != 0x0A || !ReadVarint(p, end, &context_len)) return nullptr;
+    const uint8_t* context_end = p + context_len;
+    if (context_len > static_cast<uint64_t>(end - p)) return nullptr;
+    if (p == context_end || *p++ != 0x42 || !ReadVarint(p, context_end, &config_len)) {
+      return nullptr;
+    }
+    if (config_len != static_cast<uint64_t>(context_end - p)) return nullptr;  // more than config
+    std::string key(reinterpret_cast<const char*>(p), config_len);
+    std::shared_ptr<const google::protobuf::Struct> config;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = parsed_.find(key);
+      if (it != parsed_.end()) config = it->second;
+    }
+    if (config == nullptr) {
+      auto fresh = std::make_shared<google::protobuf::Struct>();
+      if (!fresh->ParseFromString(key)) return nullptr;
+      config = fresh;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (parsed_.size() >= kMaxEntries) parsed_.clear();
+      parsed_.emplace(std::move(key), config);
+    }
+    *rest = std::string_view(reinterpret_cast<const char*>(context_end),
+                             static_cast<size_t>(end - context_end));
+    return config;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 1024;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const google::protobuf::Struct>> parsed_;
+};
+
+inline ConfigCache& Configs() {
+  static ConfigCache* cache = new ConfigCache();  // never destroyed: hooks may run at exit
+  return *cache;
+}
+
+// Whether Req carries a StageContext (every hook but describe and
+// validate_config).
+template <typename Req>
+constexpr bool kHasContext = !std::is_same_v<Req, pb::DescribeRequest> &&
+                             !std::is_same_v<Req, pb::ValidateConfigRequest>;
+
+// Parses a request into *req; with a config prefix (ConfigCache) the config
+// comes from the cache in *config and the rest is parsed. False when the
+// bytes are not a Req.
+template <typename Req>
+bool ParseRequest(const uint8_t* request, size_t len, Req* req,
+                  std::shared_ptr<const google::protobuf::Struct>* config) {
+  if constexpr (kHasContext<Req>) {
+    std::string_view rest;
+    *config = Configs().Split(request, len, &rest);
+    if (*config != nullptr) {
+      if (req->ParseFromArray(rest.data(), static_cast<int>(rest.size())) &&
+          !req->context().has_config()) {
+        return true;
+      }
+      // Not the host's two-part form after all (the rest carries a config of
+      // its own to merge, or does not parse): parse it whole.
+      config->reset();
+      req->Clear();
+    }
+  }
+  return req->ParseFromArray(request, static_cast<int>(len));
+}
+
+// Lends a cached config to req.context for the call and takes it back before
+// the request's arena goes (the arena never owns it).
+template <typename Req>
+class ConfigLease {
+ public:
+  ConfigLease(Req& req, std::shared_ptr<const google::protobuf::Struct> config)
+      : req_(req), config_(std::move(config)) {
+    if constexpr (kHasContext<Req>) {
+      if (config_ != nullptr) {
+        req_.mutable_context()->unsafe_arena_set_allocated_config(
+            const_cast<google::protobuf::Struct*>(config_.get()));
+      }
+    }
+  }
+  ~ConfigLease() {
+    if constexpr (kHasContext<Req>) {
+      if (config_ != nullptr) req_.mutable_context()->unsafe_arena_release_config();
+    }
+  }
+  ConfigLease(const ConfigLease&) = delete;
+  ConfigLease& operator=(const ConfigLease&) = delete;
+
+ private:
+  Req& req_;
+  std::shared_ptr<const google::protobuf::Struct> config_;
+};
+
 // Parses Req, runs fn, serializes the result; converts every failure
 // (including exceptions) into an error code plus message.
 template <typename Req, typename Fn>
@@ -636,12 +766,14 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
     // one go instead of one allocation at a time.
     google::protobuf::Arena arena;
     Req& req = *google::protobuf::Arena::CreateMessage<Req>(&arena);
-    if (!req.ParseFromArray(request, static_cast<int>(request_len))) {
+    std::shared_ptr<const google::protobuf::Struct> config;
+    if (!ParseRequest(request, request_len, &req, &config)) {
       return Fail(BPM_PLUGIN_BAD_REQUEST,
                   std::string(hook) + ": request is not a valid " +
                       Req::descriptor()->full_name(),
                   out, out_len);
     }
+    ConfigLease<Req> lease(req, std::move(config));
     std::string bytes = fn(req).SerializeAsString();
     if (WriteOut(bytes, out, out_len) != 0) {
       return Fail(BPM_PLUGIN_INTERNAL, std::string(hook) + ": out of memory", out, out_len);
