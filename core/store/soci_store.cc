@@ -860,20 +860,27 @@ class SociStore final : public Store {
       p.b = r;
       SociDb::Exec(p);
     }
-    if (c.delete_snapshot || c.snapshot) {
+    if (c.delete_snapshot && !c.snapshot) {
       auto& p = db_->Prepare<std::string>(
           sql, "DELETE FROM snapshots WHERE instance_id = :iid",
           [](Prep& p, std::string& iid) { p, use(iid, "iid"); });
-      p.b = c.snapshot ? c.snapshot->instance_id
-                       : (c.update_instance ? c.update_instance->id : c.insert_instance->id);
+      p.b = c.update_instance ? c.update_instance->id : c.insert_instance->id;
       SociDb::Exec(p);
     }
     BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(sql, c));
     if (c.snapshot) {
-      auto& p = db_->Prepare<SnapshotRow>(
-          sql,
+      // One statement replaces the instance's previous snapshot, if any.
+      static const std::string upsert_sqlite =
           "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) VALUES "
-          "(:iid, :v, :a, :b, :c)",
+          "(:iid, :v, :a, :b, :c) ON CONFLICT (instance_id) DO UPDATE SET version_after = "
+          "excluded.version_after, actor = excluded.actor, body = excluded.body, created_ms = "
+          "excluded.created_ms";
+      static const std::string upsert_mysql =
+          "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) VALUES "
+          "(:iid, :v, :a, :b, :c) ON DUPLICATE KEY UPDATE version_after = VALUES(version_after), "
+          "actor = VALUES(actor), body = VALUES(body), created_ms = VALUES(created_ms)";
+      auto& p = db_->Prepare<SnapshotRow>(
+          sql, db_->sqlite() ? upsert_sqlite : upsert_mysql,
           [](Prep& p, SnapshotRow& r) {
             p, use(r.instance_id, "iid"), use(r.version_after, "v"), use(r.actor, "a"),
                 use(r.body, "b"), use(r.created_ms, "c");
