@@ -116,27 +116,12 @@ class Parser {
   Status ParseTopStringArray(std::vector<std::string>* out) {
     SkipSpace();
     if (p_ == end_ || *p_ != '[') return Error("expected '[' (a JSON array of strings)");
-    ++p_;
-    SkipSpace();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return Finish();
-    }
-    for (;;) {
-      if (p_ == end_ || *p_ != '"') return Error("expected a string in the array");
-      if (!ParseString(&out->emplace_back())) return std::move(error_);
-      SkipSpace();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        SkipSpace();
-        continue;
-      }
-      if (p_ != end_ && *p_ == ']') {
-        ++p_;
-        return Finish();
-      }
-      return Error("expected ',' or ']' after an array element");
-    }
+    const bool ok = ParseElements([&] {
+      if (p_ == end_ || *p_ != '"') return Fail("expected a string in the array");
+      return ParseString(&out->emplace_back());
+    });
+    if (!ok) return std::move(error_);
+    return Finish();
   }
 
   Status ParseTopValue(Value* v) {
@@ -229,15 +214,23 @@ class Parser {
 
   // p_ at '['.
   bool ParseArray(ListValue* list, int depth) {
+    return ParseElements([&] {
+      return CheckDepth(depth + 1) && ParseValue(list->add_values(), depth + 1);
+    });
+  }
+
+  // p_ at '['; element() parses one element at p_ (false on error). Through
+  // the closing ']'.
+  template <typename ElementFn>
+  bool ParseElements(ElementFn&& element) {
     ++p_;
     SkipSpace();
     if (p_ != end_ && *p_ == ']') {
       ++p_;
       return true;
     }
-    if (!CheckDepth(depth + 1)) return false;
     for (;;) {
-      if (!ParseValue(list->add_values(), depth + 1)) return false;
+      if (!element()) return false;
       SkipSpace();
       if (p_ != end_ && *p_ == ',') {
         ++p_;
