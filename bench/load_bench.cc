@@ -237,6 +237,12 @@ bool ReadString(CodedInputStream& in, std::string* out) {
   return in.ReadString(out, in.BytesUntilLimit());
 }
 
+// The field numbers ReadInstanceHead walks, checked against the generated code.
+static_assert(v1::StartInstanceResponse::kInstanceFieldNumber == 1 &&
+              v1::ActResponse::kInstanceFieldNumber == 1);
+static_assert(v1::Instance::kStatusFieldNumber == 6 && v1::Instance::kOpenTasksFieldNumber == 13);
+static_assert(v1::Task::kIdFieldNumber == 1);
+
 bool ReadInstanceHead(CodedInputStream& in, InstanceHead* head) {
   return ReadFields(in, [head](uint32_t field, CodedInputStream& in) {  // the response
     if (field != 1) return true;
