@@ -10,6 +10,8 @@
 #                             a crash), down for DOWN_SECONDS (default 0),
 #                             then started again on the same data directory
 #                             and port; DIR/info stays valid (fault tests)
+# BPM_MARIADB_ARGS: more server options, appended (bench/run.sh sizes the
+# buffer pool and redo log for its large stores; the tests keep them small).
 set -euo pipefail
 
 usage="usage: mariadb.sh start|stop DIR | restart DIR [DOWN_SECONDS] [term|kill]"
@@ -47,7 +49,8 @@ launch() {
   mariadbd --no-defaults --user="$user" --datadir="$dir/data" --socket="$sock" --port="$port" \
     --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/error.log" \
     --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    --innodb-log-file-size=16M --max-connections=500 >>"$dir/stdout.log" 2>&1 </dev/null &
+    --innodb-log-file-size=16M --max-connections=500 ${BPM_MARIADB_ARGS:-} \
+    >>"$dir/stdout.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/mariadb.pid"
   for _ in $(seq 1 300); do
