@@ -44,6 +44,18 @@ cleanup() {
     [[ $status -ne 0 && -f "$dir/error.log" ]] && cp "$dir/error.log" "$work/mariadb-error.log"
     bash "$MARIADB_SH" stop "$dir" >/dev/null 2>&1
   done
+  # In the TSan build a report in a bpmd that was SIGKILLed afterwards, or in
+  # a client whose failure the script tolerated (retries), must still fail
+  # the test: look for reports in every log of the run.
+  local reports
+  reports=$(grep -l 'WARNING: ThreadSanitizer' "$work"/*.log 2>/dev/null)
+  if [[ -n "$reports" ]]; then
+    echo "FAIL: ThreadSanitizer reports in:" $reports >&2
+    for f in $reports; do
+      sed -n '/WARNING: ThreadSanitizer/,/^SUMMARY: ThreadSanitizer/p' "$f" | head -n 80 >&2
+    done
+    [[ $status -ne 0 ]] || status=1
+  fi
   if [[ $status -ne 0 || -n "${FAULT_KEEP:-}" ]]; then
     echo "work directory kept: $work (bpmd logs *.log, ack logs acks/)" >&2
     if [[ $status -ne 0 ]]; then
