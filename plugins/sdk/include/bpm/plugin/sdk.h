@@ -693,9 +693,12 @@ class ConfigCache {
   std::unordered_map<std::string, std::shared_ptr<const google::protobuf::Struct>> parsed_;
 };
 
+// One per plugin. An object, not a leaked pointer: the host may dlclose the
+// plugin (no hook runs after that), which destroys it with the plugin's other
+// statics.
 inline ConfigCache& Configs() {
-  static ConfigCache* cache = new ConfigCache();  // never destroyed: hooks may run at exit
-  return *cache;
+  static ConfigCache cache;
+  return cache;
 }
 
 // Whether Req carries a StageContext (every hook but describe and
