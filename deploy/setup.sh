@@ -38,7 +38,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsoci-dev libmariadb-dev libsqlite3-dev libboost-dev libyaml-cpp-dev
-  libssl-dev libcli11-dev libgtest-dev libgmock-dev
+  libssl-dev libcli11-dev libgtest-dev libgmock-dev libgoogle-perftools-dev
   mariadb-server-core mariadb-client-core
 )
 if [[ $compiler == clang ]]; then
