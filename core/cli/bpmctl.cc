@@ -459,8 +459,8 @@ Command AddValidate(CLI::App& app) {
   return {sub, [files](const Client& client) { return RunValidate(client, *files); }};
 }
 
-// deploy FILE...
-int RunDeploy(const Client& client, const std::vector<std::string>& files) {
+// deploy [--inactive] FILE...
+int RunDeploy(const Client& client, const std::vector<std::string>& files, bool inactive) {
   auto stub = v1::DefinitionService::NewStub(client.channel());
   int exit_code = kExitOk;
   std::vector<std::string> json_entries;
@@ -479,6 +479,7 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files) {
       break;
     }
     request.set_source_name(source_name);
+    request.set_inactive(inactive);
     v1::DeployDefinitionResponse response;
     if (!client.Call([&](grpc::ClientContext* context) {
           return stub->Deploy(context, request, &response);
@@ -493,7 +494,16 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files) {
       json_entries.push_back(absl::StrCat(entry, ": ", Nest(ToJson(response))));
     } else if (response.created()) {
       std::cout << "deployed " << definition.key() << " version " << definition.version()
-                << " (sha256 " << definition.content_hash().substr(0, 12) << "…)\n";
+                << " (sha256 " << definition.content_hash().substr(0, 12) << "…)";
+      if (response.activated()) {
+        std::cout << "; current: " << definition.version();
+        if (response.previous_current() > 0) std::cout << " (was " << response.previous_current() << ")";
+      } else {
+        std::cout << "; inactive, current stays "
+                  << (response.previous_current() > 0 ? absl::StrCat(response.previous_current())
+                                                      : std::string("unset"));
+      }
+      std::cout << '\n';
     } else {
       std::cout << "unchanged: " << definition.key() << " version " << definition.version() << '\n';
     }
@@ -505,10 +515,17 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files) {
 
 Command AddDeploy(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
+  auto inactive = std::make_shared<bool>(false);
   CLI::App* sub = app.add_subcommand(
-      "deploy", "Deploy workflow definition files (a new version when the content changed)");
+      "deploy",
+      "Deploy workflow definition files: changed content becomes a new version, which new "
+      "instances start on (alias \"current\") unless --inactive");
   sub->add_option("FILE", *files, "YAML definition files (- for standard input)")->required();
-  return {sub, [files](const Client& client) { return RunDeploy(client, *files); }};
+  sub->add_flag("--inactive", *inactive,
+                "Keep \"current\" where it is (activate later with `bpmctl alias`)");
+  return {sub, [files, inactive](const Client& client) {
+            return RunDeploy(client, *files, *inactive);
+          }};
 }
 
 // defs [KEY]
@@ -523,14 +540,169 @@ int RunDefs(const Client& client, const std::string& key) {
     return kExitFailure;
   }
   if (client.json()) return PrintJson(response);
-  Table table({IdColumn("KEY"), {"VERSION"}, {"TITLE"}, {"STATES"}, IdColumn("HASH"), {"CREATED"}});
+  Table table({IdColumn("KEY"), {"VERSION"}, {"ALIASES"}, {"TITLE"}, {"STATES"}, IdColumn("HASH"),
+               {"CREATED"}});
   for (const auto& definition : response.definitions()) {
-    table.AddRow({definition.key(), absl::StrCat(definition.version()), definition.title(),
+    table.AddRow({definition.key(), absl::StrCat(definition.version()),
+                  absl::StrJoin(definition.aliases(), ","), definition.title(),
                   absl::StrJoin(definition.states(), ","), definition.content_hash().substr(0, 12),
                   FormatLocalTime(definition.created_unix_ms())});
   }
   table.Print(std::cout);
+  if (response.alias_moves_size() > 0) {
+    std::cout << "\nAlias moves:\n";
+    Table moves({{"WHEN"}, {"ALIAS"}, {"FROM"}, {"TO"}, {"BY"}, {"REASON"}});
+    for (const auto& move : response.alias_moves()) {
+      moves.AddRow({FormatLocalTime(move.moved_unix_ms()), move.alias(),
+                    move.from_version() > 0 ? absl::StrCat(move.from_version()) : "-",
+                    absl::StrCat(move.to_version()), move.moved_by(), move.reason()});
+    }
+    moves.Print(std::cout);
+  }
   return kExitOk;
+}
+
+// alias KEY VERSION [--name ALIAS] [--reason T]
+// rollback KEY [--to VERSION] [--reason T]
+struct AliasArgs {
+  std::string key;
+  int version = 0;
+  std::string alias = "current";
+  std::string reason;
+};
+
+int RunSetAlias(const Client& client, const AliasArgs& args) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::SetAliasRequest request;
+  request.set_key(args.key);
+  request.set_alias(args.alias);
+  request.set_version(args.version);
+  request.set_reason(args.reason);
+  v1::SetAliasResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->SetAlias(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  const auto& alias = response.alias();
+  if (!response.moved()) {
+    std::cout << alias.alias() << " of " << alias.key() << " already points at version "
+              << alias.version() << '\n';
+  } else if (response.previous_version() > 0) {
+    std::cout << alias.alias() << " of " << alias.key() << ": version "
+              << response.previous_version() << " -> " << alias.version() << '\n';
+  } else {
+    std::cout << alias.alias() << " of " << alias.key() << ": version " << alias.version()
+              << " (new alias)\n";
+  }
+  return kExitOk;
+}
+
+Command AddAlias(CLI::App& app) {
+  auto args = std::make_shared<AliasArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "alias",
+      "Point an alias of a definition at a version (default alias \"current\": the version new "
+      "instances start on); running instances stay on their version");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  sub->add_option("VERSION", args->version, "Version to point at")
+      ->required()
+      ->check(CLI::Range(1, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--name", args->alias, "Alias name")->capture_default_str();
+  sub->add_option("--reason", args->reason, "Why (recorded with the move)");
+  return {sub, [args](const Client& client) { return RunSetAlias(client, *args); }};
+}
+
+int RunRollback(const Client& client, AliasArgs args) {
+  if (args.version == 0) {
+    // Back to where "current" pointed before its last move.
+    auto stub = v1::DefinitionService::NewStub(client.channel());
+    v1::ListDefinitionsRequest request;
+    request.set_key(args.key);
+    v1::ListDefinitionsResponse response;
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->List(context, request, &response);
+        })) {
+      return kExitFailure;
+    }
+    int current = 0;
+    for (const auto& alias : response.aliases()) {
+      if (alias.alias() == args.alias) current = alias.version();
+    }
+    for (const auto& move : response.alias_moves()) {
+      if (move.alias() == args.alias && move.to_version() == current) {
+        args.version = move.from_version();
+      }
+    }
+    if (current == 0 || args.version == 0) {
+      PrintError(client.command(),
+                 absl::StrCat("no earlier version of ", args.key, " to roll '", args.alias,
+                              "' back to; name one with --to"));
+      return kExitFailure;
+    }
+  }
+  if (args.reason.empty()) args.reason = "rollback";
+  return RunSetAlias(client, args);
+}
+
+Command AddRollback(CLI::App& app) {
+  auto args = std::make_shared<AliasArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "rollback",
+      "Point \"current\" back at the version it pointed at before its last move (or --to)");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  sub->add_option("--to", args->version, "Version to roll back to")
+      ->check(CLI::Range(1, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--name", args->alias, "Alias to move")->capture_default_str();
+  sub->add_option("--reason", args->reason, "Why (recorded with the move)");
+  return {sub, [args](const Client& client) { return RunRollback(client, *args); }};
+}
+
+// diff KEY FROM TO
+struct DiffArgs {
+  std::string key;
+  int from = 0;
+  int to = 0;
+};
+
+int RunDiff(const Client& client, const DiffArgs& args) {
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::DiffDefinitionsRequest request;
+  request.set_key(args.key);
+  request.set_from_version(args.from);
+  request.set_to_version(args.to);
+  v1::DiffDefinitionsResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Diff(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  if (response.changes().empty() && response.unified_diff().empty()) {
+    std::cout << args.key << " versions " << args.from << " and " << args.to << " are identical\n";
+    return kExitOk;
+  }
+  std::cout << "Changes from " << args.key << " version " << args.from << " to " << args.to
+            << ":\n";
+  for (const auto& change : response.changes()) std::cout << "  " << change << '\n';
+  if (response.changes().empty()) std::cout << "  (layout and comments only)\n";
+  std::cout << '\n' << response.unified_diff();
+  return kExitOk;
+}
+
+Command AddDiff(CLI::App& app) {
+  auto args = std::make_shared<DiffArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "diff", "Show what changed between two versions of a definition (workflow terms, then "
+              "the YAML line diff)");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  for (auto [name, field] : {std::pair{"FROM", &args->from}, std::pair{"TO", &args->to}}) {
+    sub->add_option(name, *field, "Version")
+        ->required()
+        ->check(CLI::Range(1, std::numeric_limits<int32_t>::max()));
+  }
+  return {sub, [args](const Client& client) { return RunDiff(client, *args); }};
 }
 
 Command AddDefs(CLI::App& app) {
@@ -545,6 +717,7 @@ Command AddDefs(CLI::App& app) {
 struct DefArgs {
   std::string key;
   int version = 0;
+  std::string alias;
 };
 
 int RunDef(const Client& client, const DefArgs& args) {
@@ -552,6 +725,7 @@ int RunDef(const Client& client, const DefArgs& args) {
   v1::GetDefinitionRequest request;
   request.set_key(args.key);
   request.set_version(args.version);
+  request.set_alias(args.alias);
   v1::GetDefinitionResponse response;
   if (!client.Call([&](grpc::ClientContext* context) {
         return stub->Get(context, request, &response);
@@ -568,8 +742,10 @@ Command AddDef(CLI::App& app) {
   auto args = std::make_shared<DefArgs>();
   CLI::App* sub = app.add_subcommand("def", "Print the YAML of a deployed definition");
   sub->add_option("KEY", args->key, "Definition key")->required();
-  sub->add_option("--version", args->version, "Definition version (default: latest)")
+  auto* version = sub->add_option("--version", args->version, "Definition version (default: latest)")
       ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--alias", args->alias, "The version this alias points at, e.g. current")
+      ->excludes(version);
   return {sub, [args](const Client& client) { return RunDef(client, *args); }};
 }
 
@@ -583,6 +759,7 @@ struct StartArgs {
   std::vector<std::string> vars;
   std::string vars_json;
   int version = 0;
+  std::string alias;
   std::string idempotency_key;
 };
 
@@ -590,6 +767,7 @@ int RunStart(const Client& client, const StartArgs& args) {
   v1::StartInstanceRequest request;
   request.set_definition_key(args.key);
   request.set_definition_version(args.version);
+  request.set_definition_alias(args.alias);
   request.set_subject_ref(args.subject);
   request.set_org(args.org.empty() ? args.caller_org : args.org);
   request.set_idempotency_key(args.idempotency_key);
@@ -629,8 +807,12 @@ Command AddStart(CLI::App& app, const GlobalOptions& global) {
                   "Variable KEY=VALUE (repeatable); VALUE is JSON if it parses, else a string")
       ->allow_extra_args(false);
   sub->add_option("--vars-json", args->vars_json, "Variables as a JSON object, or @FILE");
-  sub->add_option("--version", args->version, "Definition version (default: latest)")
-      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  auto* version =
+      sub->add_option("--version", args->version,
+                      "Definition version (default: the one alias \"current\" points at)")
+          ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--alias", args->alias, "Start on the version this alias points at")
+      ->excludes(version);
   sub->add_option("--idempotency-key", args->idempotency_key,
                   "Retry-safe key: repeating the call returns the same instance");
   return {sub, [args, &global](const Client& client) {
@@ -1077,6 +1259,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
+      AddAlias(app),         AddRollback(app), AddDiff(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),

@@ -6,6 +6,7 @@
 #include <google/protobuf/arena.h>
 
 #include <algorithm>
+#include <regex>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "bpm/v1/snapshot.pb.h"
 #include "core/common/util.h"
+#include "core/definition/diff.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -90,7 +92,8 @@ v1::ValidateDefinitionResponse Engine::Validate(const std::string& yaml,
 }
 
 StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
-                                                      const std::string& source) {
+                                                      const std::string& source,
+                                                      const std::string& by, bool inactive) {
   std::string name = source.empty() ? "<request>" : source;
   if (yaml.size() > options_.max_yaml_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("yaml: ", name, " is ", yaml.size(),
@@ -105,15 +108,82 @@ StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
   row.source_name = name;
   row.yaml = yaml;
   row.created_ms = clock_.NowMillis();
+  // "current" moves only to a new version: deploying known content (a
+  // restart deploying its directory again) must not undo a rollback.
+  BPM_ASSIGN_OR_RETURN(int64_t before, CurrentVersion(def->key));
+  std::optional<store::AliasChange> move;
+  if (!inactive) {
+    move = store::AliasChange{store::kCurrentAlias, by, absl::StrCat("deployed from ", name),
+                              row.created_ms};
+  }
   bool created = false;
-  BPM_ASSIGN_OR_RETURN(store::DefinitionRow stored, store_.PutDefinition(row, &created));
+  BPM_ASSIGN_OR_RETURN(store::DefinitionRow stored_row, store_.PutDefinition(row, move, &created));
+  const store::DefinitionRow* stored = &stored_row;
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    cache_.emplace(std::make_pair(stored.key, stored.version), def);
+    cache_.emplace(std::make_pair(stored->key, stored->version), def);
   }
   v1::DeployDefinitionResponse resp;
-  *resp.mutable_definition() = internal::Summary(stored, StateNames(def.get()));
+  BPM_ASSIGN_OR_RETURN(auto aliases, store_.ListDefinitionAliases(def->key));
+  *resp.mutable_definition() = internal::Summary(*stored, StateNames(def.get()));
+  for (const auto& a : aliases) {
+    if (a.version == stored->version) resp.mutable_definition()->add_aliases(a.alias);
+  }
   resp.set_created(created);
+  resp.set_activated(created && move.has_value());
+  resp.set_previous_current(static_cast<int32_t>(before));
+  return resp;
+}
+
+StatusOr<int64_t> Engine::CurrentVersion(const std::string& key) {
+  auto v = store_.ResolveDefinitionVersion(key, store::kCurrentAlias);
+  if (absl::IsNotFound(v.status())) return 0;
+  return v;
+}
+
+StatusOr<v1::SetAliasResponse> Engine::SetAlias(const Caller& caller,
+                                                const v1::SetAliasRequest& req) {
+  if (req.key().empty()) return absl::InvalidArgumentError("key: is required");
+  const std::string alias = req.alias().empty() ? store::kCurrentAlias : req.alias();
+  static const std::regex kAliasName("[a-z][a-z0-9_-]{0,31}");
+  if (!std::regex_match(alias, kAliasName)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "alias: '", alias, "' is not a valid alias name ([a-z][a-z0-9_-]{0,31})"));
+  }
+  if (req.version() <= 0) {
+    return absl::InvalidArgumentError("version: is required (the version to point at)");
+  }
+  if (req.reason().size() > 4 * options_.max_comment_chars) {
+    return absl::InvalidArgumentError(absl::StrCat("reason: ", req.reason().size(),
+                                                   " bytes exceeds the limit of ",
+                                                   4 * options_.max_comment_chars));
+  }
+  store::AliasChange change{alias, caller.user, req.reason(), clock_.NowMillis()};
+  BPM_ASSIGN_OR_RETURN(int64_t previous, store_.MoveDefinitionAlias(req.key(), req.version(), change));
+  v1::SetAliasResponse resp;
+  resp.mutable_alias()->set_key(req.key());
+  resp.mutable_alias()->set_alias(alias);
+  resp.mutable_alias()->set_version(req.version());
+  resp.mutable_alias()->set_updated_unix_ms(change.at_ms);
+  resp.mutable_alias()->set_updated_by(caller.user);
+  resp.set_previous_version(static_cast<int32_t>(previous));
+  resp.set_moved(previous != req.version());
+  return resp;
+}
+
+StatusOr<v1::DiffDefinitionsResponse> Engine::Diff(const v1::DiffDefinitionsRequest& req) {
+  if (req.key().empty()) return absl::InvalidArgumentError("key: is required");
+  if (req.from_version() <= 0) return absl::InvalidArgumentError("from_version: is required");
+  if (req.to_version() <= 0) return absl::InvalidArgumentError("to_version: is required");
+  BPM_ASSIGN_OR_RETURN(auto from_row, store_.GetDefinition(req.key(), req.from_version()));
+  BPM_ASSIGN_OR_RETURN(auto to_row, store_.GetDefinition(req.key(), req.to_version()));
+  BPM_ASSIGN_OR_RETURN(auto from, Compiled(req.key(), req.from_version()));
+  BPM_ASSIGN_OR_RETURN(auto to, Compiled(req.key(), req.to_version()));
+  v1::DiffDefinitionsResponse resp;
+  for (auto& line : definition::StructuralDiff(*from, *to)) resp.add_changes(std::move(line));
+  resp.set_unified_diff(definition::UnifiedDiff(
+      from_row.yaml, to_row.yaml, absl::StrCat(req.key(), " v", req.from_version()),
+      absl::StrCat(req.key(), " v", req.to_version())));
   return resp;
 }
 
@@ -138,23 +208,59 @@ StatusOr<std::shared_ptr<const definition::Definition>> Engine::Compiled(const s
 }
 
 StatusOr<v1::GetDefinitionResponse> Engine::GetDefinition(const std::string& key,
-                                                          int64_t version) {
+                                                          int64_t version,
+                                                          const std::string& alias) {
   if (key.empty()) return absl::InvalidArgumentError("key: is required");
+  if (!alias.empty()) {
+    if (version != 0) {
+      return absl::InvalidArgumentError("alias: give a version or an alias, not both");
+    }
+    BPM_ASSIGN_OR_RETURN(version, store_.ResolveDefinitionVersion(key, alias));
+  }
   BPM_ASSIGN_OR_RETURN(store::DefinitionRow row, store_.GetDefinition(key, version));
+  BPM_ASSIGN_OR_RETURN(auto aliases, store_.ListDefinitionAliases(key));
   auto def = Compiled(row.key, row.version);
   v1::GetDefinitionResponse resp;
   *resp.mutable_definition() = internal::Summary(row, StateNames(def.ok() ? def->get() : nullptr));
+  for (const auto& a : aliases) {
+    if (a.version == row.version) resp.mutable_definition()->add_aliases(a.alias);
+  }
   resp.set_yaml(row.yaml);
   return resp;
 }
 
 StatusOr<v1::ListDefinitionsResponse> Engine::ListDefinitions(const std::string& key) {
   BPM_ASSIGN_OR_RETURN(auto rows, store_.ListDefinitions(key));
+  BPM_ASSIGN_OR_RETURN(auto aliases, store_.ListDefinitionAliases(key));
+  std::map<std::pair<std::string, int64_t>, std::vector<std::string>> by_version;
+  for (const auto& a : aliases) by_version[{a.key, a.version}].push_back(a.alias);
   v1::ListDefinitionsResponse resp;
   for (const auto& row : rows) {
     auto def = Compiled(row.key, row.version);
-    *resp.add_definitions() =
-        internal::Summary(row, StateNames(def.ok() ? def->get() : nullptr));
+    v1::DefinitionSummary* s = resp.add_definitions();
+    *s = internal::Summary(row, StateNames(def.ok() ? def->get() : nullptr));
+    for (const auto& a : by_version[{row.key, row.version}]) s->add_aliases(a);
+  }
+  if (!key.empty()) {
+    for (const auto& a : aliases) {
+      v1::DefinitionAlias* out = resp.add_aliases();
+      out->set_key(a.key);
+      out->set_alias(a.alias);
+      out->set_version(static_cast<int32_t>(a.version));
+      out->set_updated_unix_ms(a.updated_ms);
+      out->set_updated_by(a.updated_by);
+    }
+    BPM_ASSIGN_OR_RETURN(auto moves, store_.ListAliasMoves(key));
+    for (const auto& m : moves) {
+      v1::AliasMove* out = resp.add_alias_moves();
+      out->set_key(m.key);
+      out->set_alias(m.alias);
+      out->set_from_version(static_cast<int32_t>(m.from_version));
+      out->set_to_version(static_cast<int32_t>(m.to_version));
+      out->set_moved_unix_ms(m.moved_ms);
+      out->set_moved_by(m.moved_by);
+      out->set_reason(m.reason);
+    }
   }
   return resp;
 }
@@ -515,20 +621,29 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   BPM_RETURN_IF_ERROR(CheckLength(vars_json, options_.max_payload_bytes, "variables"));
 
   std::string scope = absl::StrCat("start:", caller.user);
+  if (req.definition_version() != 0 && !req.definition_alias().empty()) {
+    return absl::InvalidArgumentError(
+        "definition_alias: give definition_version or definition_alias, not both");
+  }
   std::string hash = Sha256Hex(absl::StrCat(req.definition_key(), "\n", req.definition_version(),
                                             "\n", req.subject_ref(), "\n", req.org(), "\n",
-                                            vars_json));
+                                            vars_json,
+                                            req.definition_alias().empty()
+                                                ? ""
+                                                : "\n" + req.definition_alias()));
   if (!req.idempotency_key().empty()) {
     BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, req.idempotency_key(), hash));
     if (replay) return *std::move(replay);
   }
 
   Working w;
-  // Resolve "latest" to a fixed version first; the instance stays on it.
-  // Versions are immutable, so the compiled definition comes from the cache.
+  // Resolve the alias ("current" by default) to a fixed version first; the
+  // instance stays on it. Versions are immutable, so the compiled definition
+  // comes from the cache.
   int64_t def_version = req.definition_version();
   if (def_version <= 0) {
-    BPM_ASSIGN_OR_RETURN(def_version, store_.LatestDefinitionVersion(req.definition_key()));
+    BPM_ASSIGN_OR_RETURN(def_version, store_.ResolveDefinitionVersion(req.definition_key(),
+                                                                      req.definition_alias()));
   }
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(req.definition_key(), def_version));
   w.caller = caller;

@@ -87,10 +87,25 @@ class Engine {
   // Never fails: problems are diagnostics in the response.
   v1::ValidateDefinitionResponse Validate(const std::string& yaml, const std::string& source);
   // INVALID_ARGUMENT listing every diagnostic "file:line:col: message".
+  // Changed content becomes a new version, which "current" then points at
+  // unless inactive; content identical to an existing version changes
+  // nothing (so redeploying a directory never undoes a rollback). `by` is
+  // recorded with the alias move.
   StatusOr<v1::DeployDefinitionResponse> Deploy(const std::string& yaml,
-                                                const std::string& source);
-  StatusOr<v1::GetDefinitionResponse> GetDefinition(const std::string& key, int64_t version);
+                                                const std::string& source,
+                                                const std::string& by = "system",
+                                                bool inactive = false);
+  // version 0 and alias empty: the latest version. NOT_FOUND.
+  StatusOr<v1::GetDefinitionResponse> GetDefinition(const std::string& key, int64_t version,
+                                                    const std::string& alias = "");
   StatusOr<v1::ListDefinitionsResponse> ListDefinitions(const std::string& key);
+  // Points an alias (default "current") at an existing version; INVALID_ARGUMENT
+  // for a malformed alias name or reason over 1,000 characters, NOT_FOUND for
+  // an unknown key or version.
+  StatusOr<v1::SetAliasResponse> SetAlias(const Caller& caller, const v1::SetAliasRequest& req);
+  // NOT_FOUND for an unknown key or version; FAILED_PRECONDITION when a version
+  // no longer compiles with the loaded plugins.
+  StatusOr<v1::DiffDefinitionsResponse> Diff(const v1::DiffDefinitionsRequest& req);
 
   // ---- instances
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);
@@ -192,6 +207,8 @@ class Engine {
                                         const std::string& idempotency_key,
                                         const std::string& request_hash,
                                         const CommandBody& body, InstanceEvent lifecycle_event);
+  // Where "current" points; 0 when the key has no version.
+  StatusOr<int64_t> CurrentVersion(const std::string& key);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
   Status LoadOrgContext(Working& w);

@@ -21,15 +21,24 @@ class DefinitionServiceImpl final : public v1::DefinitionService::Service {
   }
   grpc::Status Deploy(grpc::ServerContext* ctx, const v1::DeployDefinitionRequest* req,
                       v1::DeployDefinitionResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) {
-      return engine_.Deploy(req->yaml(), req->source_name());
+    return Handle(ctx, resp, [&](const engine::Caller& c) {
+      return engine_.Deploy(req->yaml(), req->source_name(), c.user, req->inactive());
     });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetDefinitionRequest* req,
                    v1::GetDefinitionResponse* resp) override {
     return Handle(ctx, resp, [&](const engine::Caller&) {
-      return engine_.GetDefinition(req->key(), req->version());
+      return engine_.GetDefinition(req->key(), req->version(), req->alias());
     });
+  }
+  grpc::Status SetAlias(grpc::ServerContext* ctx, const v1::SetAliasRequest* req,
+                        v1::SetAliasResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller& c) { return engine_.SetAlias(c, *req); });
+  }
+  grpc::Status Diff(grpc::ServerContext* ctx, const v1::DiffDefinitionsRequest* req,
+                    v1::DiffDefinitionsResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Diff(*req); });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListDefinitionsRequest* req,
                     v1::ListDefinitionsResponse* resp) override {

@@ -166,7 +166,9 @@ class SociStore final : public Store {
     });
   }
 
-  StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& in, bool* created) override {
+  StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& in,
+                                        const std::optional<AliasChange>& move,
+                                        bool* created) override {
     return db_->Write("put definition", [&](soci::session& sql) -> StatusOr<DefinitionRow> {
       soci::transaction tr(sql);
       auto existing = FetchAll<DefinitionRow>(
@@ -174,23 +176,28 @@ class SociStore final : public Store {
           absl::StrCat("SELECT ", kDefinitionCols,
                        " FROM definitions WHERE def_key = :k AND content_hash = :h"),
           [&](Prep& p) { p, use(in.key, "k"), use(in.content_hash, "h"); });
+      DefinitionRow row = in;
       if (!existing.empty()) {
         *created = false;
-        return existing.front();
+        row = existing.front();
+      } else {
+        long long max_version = 0;
+        soci::indicator ind;
+        sql << "SELECT MAX(version) FROM definitions WHERE def_key = :k", into(max_version, ind),
+            use(in.key, "k");
+        row.version = (ind == soci::i_ok ? max_version : 0) + 1;
+        sql << "INSERT INTO definitions (def_key, version, content_hash, title, source_name, "
+               "yaml, created_ms) VALUES (:k, :v, :h, :t, :s, :y, :c)",
+            use(row.key, "k"), use(row.version, "v"), use(row.content_hash, "h"),
+            use(row.title, "t"), use(row.source_name, "s"), use(row.yaml, "y"),
+            use(row.created_ms, "c");
+        *created = true;
       }
-      long long max_version = 0;
-      soci::indicator ind;
-      sql << "SELECT MAX(version) FROM definitions WHERE def_key = :k", into(max_version, ind),
-          use(in.key, "k");
-      DefinitionRow row = in;
-      row.version = (ind == soci::i_ok ? max_version : 0) + 1;
-      sql << "INSERT INTO definitions (def_key, version, content_hash, title, source_name, "
-             "yaml, created_ms) VALUES (:k, :v, :h, :t, :s, :y, :c)",
-          use(row.key, "k"), use(row.version, "v"), use(row.content_hash, "h"),
-          use(row.title, "t"), use(row.source_name, "s"), use(row.yaml, "y"),
-          use(row.created_ms, "c");
+      if (move && *created) {
+        int64_t previous = 0;
+        MoveAliasIn(sql, row.key, row.version, *move, &previous);
+      }
       tr.commit();
-      *created = true;
       return row;
     });
   }
@@ -221,24 +228,92 @@ class SociStore final : public Store {
     });
   }
 
-  StatusOr<int64_t> LatestDefinitionVersion(const std::string& key) override {
-    return db_->Session("latest definition version", [&](soci::session& sql) -> StatusOr<int64_t> {
+  StatusOr<int64_t> ResolveDefinitionVersion(const std::string& key,
+                                             const std::string& alias) override {
+    return db_->Session("resolve definition version", [&](soci::session& sql) -> StatusOr<int64_t> {
       struct B {
         std::string key;
+        std::string alias;
         long long version = 0;
         soci::indicator ind = soci::i_null;
       };
-      auto& p = db_->Prepare<B>(sql, "SELECT MAX(version) FROM definitions WHERE def_key = :k",
-                                [](Prep& p, B& b) { p, into(b.version, b.ind), use(b.key, "k"); });
+      // Without a named alias, "current" wins over the highest version (a key
+      // deployed before aliases existed, or never activated, has none).
+      const char* query =
+          alias.empty()
+              ? "SELECT COALESCE((SELECT version FROM definition_aliases WHERE def_key = :k "
+                "AND alias = :a), (SELECT MAX(version) FROM definitions WHERE def_key = :k))"
+              : "SELECT version FROM definition_aliases WHERE def_key = :k AND alias = :a";
+      auto& p = db_->Prepare<B>(sql, query, [](Prep& p, B& b) {
+        p, into(b.version, b.ind), use(b.key, "k"), use(b.alias, "a");
+      });
       p.b.key = key;
+      p.b.alias = alias.empty() ? kCurrentAlias : alias;
       auto rows = internal::SociDb::Fetch<std::optional<int64_t>>(p, [](const B& b) {
         return b.ind == soci::i_ok ? std::optional<int64_t>(b.version) : std::nullopt;
       });
       if (rows.empty() || !rows.front()) {
-        return absl::NotFoundError(absl::StrCat("workflow definition ", key, " not found"));
+        return absl::NotFoundError(
+            alias.empty() ? absl::StrCat("workflow definition ", key, " not found")
+                          : absl::StrCat("workflow definition ", key, " has no alias '", alias,
+                                         "'"));
       }
       return *rows.front();
     });
+  }
+
+  StatusOr<int64_t> MoveDefinitionAlias(const std::string& key, int64_t version,
+                                        const AliasChange& change) override {
+    return db_->Write("move definition alias", [&](soci::session& sql) -> StatusOr<int64_t> {
+      soci::transaction tr(sql);
+      long long found = 0;
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT version FROM definitions WHERE def_key = :k AND version = :v",
+          into(found, ind), use(key, "k"), use(version, "v");
+      if (!sql.got_data() || ind != soci::i_ok) {
+        return absl::NotFoundError(
+            absl::StrCat("workflow definition ", key, " version ", version, " not found"));
+      }
+      int64_t previous = 0;
+      MoveAliasIn(sql, key, version, change, &previous);
+      tr.commit();
+      return previous;
+    });
+  }
+
+  StatusOr<std::vector<DefinitionAliasRow>> ListDefinitionAliases(const std::string& key) override {
+    return db_->Session(
+        "list definition aliases", [&](soci::session& sql) -> StatusOr<std::vector<DefinitionAliasRow>> {
+          auto into_row = [](Prep& p, DefinitionAliasRow& r) {
+            p, into(r.key), into(r.alias), into(r.version), into(r.updated_ms), into(r.updated_by);
+          };
+          const std::string cols =
+              "SELECT def_key, alias, version, updated_ms, updated_by FROM definition_aliases";
+          if (key.empty()) {
+            return internal::FetchRows<DefinitionAliasRow>(
+                sql, cols + " ORDER BY def_key, alias", into_row, [](Prep&) {});
+          }
+          return internal::FetchRows<DefinitionAliasRow>(
+              sql, cols + " WHERE def_key = :k ORDER BY alias", into_row,
+              [&](Prep& p) { p, use(key, "k"); });
+        });
+  }
+
+  StatusOr<std::vector<AliasMoveRow>> ListAliasMoves(const std::string& key) override {
+    return db_->Session("list alias moves",
+                        [&](soci::session& sql) -> StatusOr<std::vector<AliasMoveRow>> {
+                          return internal::FetchRows<AliasMoveRow>(
+                              sql,
+                              "SELECT seq, def_key, alias, from_version, to_version, moved_ms, "
+                              "moved_by, reason FROM definition_alias_moves WHERE def_key = :k "
+                              "ORDER BY seq",
+                              [](Prep& p, AliasMoveRow& r) {
+                                p, into(r.seq), into(r.key), into(r.alias), into(r.from_version),
+                                    into(r.to_version), into(r.moved_ms), into(r.moved_by),
+                                    into(r.reason);
+                              },
+                              [&](Prep& p) { p, use(key, "k"); });
+                        });
   }
 
   StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) override {
@@ -679,6 +754,39 @@ class SociStore final : public Store {
   // (lost an optimistic check, or anything else) the whole transaction is
   // rolled back and the commits are written again one per transaction, so
   // each commit still succeeds or fails alone.
+  // Inside a write transaction: points change.alias of key at version and
+  // records the move, unless it already points there. *previous: where it
+  // pointed (0: nowhere). Throws soci errors (the caller's Write maps them).
+  void MoveAliasIn(soci::session& sql, const std::string& key, int64_t version,
+                   const AliasChange& change, int64_t* previous) {
+    long long before = 0;
+    soci::indicator ind = soci::i_null;
+    // MariaDB: lock the alias row (or its gap) so two moves serialize; SQLite
+    // writers are serialized already.
+    sql << (db_->sqlite()
+                ? "SELECT version FROM definition_aliases WHERE def_key = :k AND alias = :a"
+                : "SELECT version FROM definition_aliases WHERE def_key = :k AND alias = :a "
+                  "FOR UPDATE"),
+        into(before, ind), use(key, "k"), use(change.alias, "a");
+    *previous = sql.got_data() && ind == soci::i_ok ? before : 0;
+    if (*previous == version) return;
+    if (*previous == 0) {
+      sql << "INSERT INTO definition_aliases (def_key, alias, version, updated_ms, updated_by) "
+             "VALUES (:k, :a, :v, :t, :b)",
+          use(key, "k"), use(change.alias, "a"), use(version, "v"), use(change.at_ms, "t"),
+          use(change.by, "b");
+    } else {
+      sql << "UPDATE definition_aliases SET version = :v, updated_ms = :t, updated_by = :b "
+             "WHERE def_key = :k AND alias = :a",
+          use(version, "v"), use(change.at_ms, "t"), use(change.by, "b"), use(key, "k"),
+          use(change.alias, "a");
+    }
+    sql << "INSERT INTO definition_alias_moves (def_key, alias, from_version, to_version, "
+           "moved_ms, moved_by, reason) VALUES (:k, :a, :f, :v, :t, :b, :r)",
+        use(key, "k"), use(change.alias, "a"), use(*previous, "f"), use(version, "v"),
+        use(change.at_ms, "t"), use(change.by, "b"), use(change.reason, "r");
+  }
+
   void WriteBatch(const Batch& batch) {
     if (batch.size() == 1) {
       batch[0]->result = WriteAlone(*batch[0]->item);

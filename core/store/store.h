@@ -45,6 +45,40 @@ struct DefinitionRow {
   int64_t created_ms = 0;
 };
 
+// A named pointer at one version of a definition key ("current", or one an
+// operator names, such as "pilot"). Alias names: [a-z][a-z0-9_-]{0,31}.
+struct DefinitionAliasRow {
+  std::string key;
+  std::string alias;
+  int64_t version = 0;
+  int64_t updated_ms = 0;
+  std::string updated_by;
+};
+
+// One move of an alias (kept for audit: who moved it, when, why).
+struct AliasMoveRow {
+  int64_t seq = 0;  // order of moves
+  std::string key;
+  std::string alias;
+  int64_t from_version = 0;  // 0: the alias was created by this move
+  int64_t to_version = 0;
+  int64_t moved_ms = 0;
+  std::string moved_by;
+  std::string reason;
+};
+
+// A request to point an alias at a version.
+struct AliasChange {
+  std::string alias;
+  std::string by;
+  std::string reason;
+  int64_t at_ms = 0;
+};
+
+// The alias new instances start on when the caller names neither a version
+// nor an alias.
+inline constexpr const char* kCurrentAlias = "current";
+
 struct InstanceRow {
   std::string id;
   std::string def_key;
@@ -292,14 +326,32 @@ class Store {
 
   // Inserts the definition unless the same key already has the same content,
   // in which case the existing row is returned and *created is false. The new
-  // version is the key's highest version + 1.
-  virtual StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& row, bool* created) = 0;
+  // version is the key's highest version + 1. With move, a new version gets
+  // the alias it names in the same transaction (and the move is recorded);
+  // known content moves nothing.
+  virtual StatusOr<DefinitionRow> PutDefinition(const DefinitionRow& row,
+                                                const std::optional<AliasChange>& move,
+                                                bool* created) = 0;
   // version 0: the latest. NOT_FOUND when absent.
   virtual StatusOr<DefinitionRow> GetDefinition(const std::string& key, int64_t version) = 0;
-  // The highest version of key; NOT_FOUND when key has none. Cheap (no YAML).
-  virtual StatusOr<int64_t> LatestDefinitionVersion(const std::string& key) = 0;
+  // The version a new instance starts on. alias empty: "current" if the key
+  // has it, else its highest version; alias named: that alias (NOT_FOUND when
+  // the key has no such alias). NOT_FOUND when the key has no version. Cheap
+  // (one indexed read, no YAML).
+  virtual StatusOr<int64_t> ResolveDefinitionVersion(const std::string& key,
+                                                     const std::string& alias) = 0;
   // Empty key: the latest version of every key; else every version of key.
   virtual StatusOr<std::vector<DefinitionRow>> ListDefinitions(const std::string& key) = 0;
+  // Points change.alias of key at version (NOT_FOUND when that version does
+  // not exist) and records the move; returns the version it pointed at before
+  // (0: new alias). Moving an alias to where it already points records nothing.
+  virtual StatusOr<int64_t> MoveDefinitionAlias(const std::string& key, int64_t version,
+                                                const AliasChange& change) = 0;
+  // Aliases of key (empty key: of every key), by key and alias name.
+  virtual StatusOr<std::vector<DefinitionAliasRow>> ListDefinitionAliases(
+      const std::string& key) = 0;
+  // Every recorded move of key's aliases, oldest first.
+  virtual StatusOr<std::vector<AliasMoveRow>> ListAliasMoves(const std::string& key) = 0;
 
   virtual StatusOr<InstanceRow> GetInstance(const std::string& id) = 0;  // NOT_FOUND
   // Instances with row_id > after_row_id matching filter, by row_id, at most limit.

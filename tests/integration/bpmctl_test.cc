@@ -150,10 +150,10 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   EXPECT_EQ(table.err, "");
   const auto lines = Lines(table.out);
   ASSERT_EQ(lines.size(), 4u) << table.out;
-  EXPECT_THAT(lines[0], StartsWith("KEY                    VERSION  TITLE"));
-  EXPECT_THAT(lines[1], StartsWith("key-evaluation         1        "));
-  EXPECT_THAT(lines[2], StartsWith("project-target-county  1        "));
-  EXPECT_THAT(lines[3], StartsWith("target-filing          1        绩效目标填报与审核"));
+  EXPECT_THAT(lines[0], StartsWith("KEY                    VERSION  ALIASES  TITLE"));
+  EXPECT_THAT(lines[1], StartsWith("key-evaluation         1        current  "));
+  EXPECT_THAT(lines[2], StartsWith("project-target-county  1        current  "));
+  EXPECT_THAT(lines[3], StartsWith("target-filing          1        current  绩效目标填报与审核"));
   EXPECT_THAT(lines[3], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
 }
 
@@ -219,7 +219,8 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
     if (def.version() == 2) v2_hash = def.content_hash();
   }
   ASSERT_EQ(v2_hash.size(), 64u) << listed.out;
-  EXPECT_EQ(first.out, "deployed target-filing version 2 (sha256 " + v2_hash.substr(0, 12) + "…)\n");
+  EXPECT_EQ(first.out, "deployed target-filing version 2 (sha256 " + v2_hash.substr(0, 12) +
+                           "…); current: 2 (was 1)\n");
 
   const Result again = Ctl(kFinance, {"deploy", copy});
   EXPECT_EQ(again.exit, 0) << Dump(again);
@@ -239,6 +240,83 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   const Result yaml = Ctl(kFinance, {"def", "target-filing", "--version", "2"});
   EXPECT_EQ(yaml.exit, 0) << Dump(yaml);
   EXPECT_EQ(yaml.out, testing::ReadFile(copy));
+}
+
+// A county's yearly change on a running server: stage a version, read the
+// diff, activate it, roll back; instances started meanwhile keep their version.
+TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
+  const std::string original =
+      testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml");
+  // Version 2: finance returns a target to the unit's draft instead of to
+  // rectification.
+  std::string changed = original;
+  const std::string from = "returned: rectification";
+  ASSERT_NE(changed.find(from), std::string::npos);
+  changed.replace(changed.find(from), from.size(), "returned: draft");
+  const std::string file = dir_.path() + "/target-filing-2027.yaml";
+  WriteFile(file, changed);
+
+  const Result staged = Ctl(kPerformance, {"deploy", "--inactive", file});
+  ASSERT_EQ(staged.exit, 0) << Dump(staged);
+  EXPECT_THAT(staged.out, HasSubstr("deployed target-filing version 2 "));
+  EXPECT_THAT(staged.out, HasSubstr("; inactive, current stays 1\n"));
+  const v1::Instance on_v1 = StartOne();
+  EXPECT_EQ(on_v1.definition_version(), 1);
+
+  const Result diff = Ctl(kPerformance, {"diff", "target-filing", "1", "2"});
+  ASSERT_EQ(diff.exit, 0) << Dump(diff);
+  const auto lines = Lines(diff.out);
+  ASSERT_GE(lines.size(), 5u) << diff.out;
+  EXPECT_EQ(lines[0], "Changes from target-filing version 1 to 2:");
+  EXPECT_EQ(lines[1], "  state finance_review: on returned: rectification -> draft");
+  EXPECT_EQ(lines[2], "");
+  EXPECT_EQ(lines[3], "--- target-filing v1");
+  EXPECT_EQ(lines[4], "+++ target-filing v2");
+  EXPECT_THAT(diff.out,
+              HasSubstr("\n-      returned: rectification\n+      returned: draft\n"));
+
+  const Result activate =
+      Ctl(kPerformance, {"alias", "target-filing", "2", "--reason", "2027 年度流程"});
+  ASSERT_EQ(activate.exit, 0) << Dump(activate);
+  EXPECT_EQ(activate.out, "current of target-filing: version 1 -> 2\n");
+  const v1::Instance on_v2 = StartOne();
+  EXPECT_EQ(on_v2.definition_version(), 2);
+
+  const Result back = Ctl(kPerformance, {"rollback", "target-filing", "--reason", "县里反馈"});
+  ASSERT_EQ(back.exit, 0) << Dump(back);
+  EXPECT_EQ(back.out, "current of target-filing: version 2 -> 1\n");
+  EXPECT_EQ(StartOne().definition_version(), 1);
+  // Both earlier instances are still on their own versions.
+  for (const auto& [id, version] : {std::pair{on_v1.id(), 1}, std::pair{on_v2.id(), 2}}) {
+    const Result shown = Ctl(kUnit, {"show", id, "--json"});
+    ASSERT_EQ(shown.exit, 0) << Dump(shown);
+    EXPECT_THAT(shown.out, HasSubstr("\"definition_version\": " + std::to_string(version)));
+  }
+
+  // The table shows where the aliases point and every move, with who and why.
+  const Result defs = Ctl(kPerformance, {"defs", "target-filing"});
+  ASSERT_EQ(defs.exit, 0) << Dump(defs);
+  EXPECT_THAT(defs.out, HasSubstr("\nAlias moves:\n"));
+  EXPECT_THAT(defs.out, HasSubstr("  current  -     1   system  deployed from "));
+  EXPECT_THAT(defs.out, HasSubstr("  current  1     2   zhao    2027 年度流程\n"));
+  EXPECT_THAT(defs.out, HasSubstr("  current  2     1   zhao    县里反馈\n"));
+  // A start through a named alias.
+  ASSERT_EQ(Ctl(kPerformance, {"alias", "target-filing", "2", "--name", "pilot"}).exit, 0);
+  const Result piloted = Ctl(kUnit, {"start", "target-filing", "--subject", "P-9", "--org",
+                                     "906017", "--alias", "pilot", "--json"});
+  ASSERT_EQ(piloted.exit, 0) << Dump(piloted);
+  EXPECT_EQ(ParseJson<v1::StartInstanceResponse>(piloted.out).instance().definition_version(), 2);
+
+  // Refusals: an unknown version, nothing earlier to roll back to.
+  const Result unknown = Ctl(kPerformance, {"alias", "target-filing", "9"});
+  EXPECT_EQ(unknown.exit, 1);
+  EXPECT_EQ(unknown.err,
+            "bpmctl: alias: NOT_FOUND: workflow definition target-filing version 9 not found\n");
+  const Result nothing = Ctl(kPerformance, {"rollback", "key-evaluation"});
+  EXPECT_EQ(nothing.exit, 1);
+  EXPECT_EQ(nothing.err,
+            "bpmctl: rollback: no earlier version of key-evaluation to roll 'current' back to; "
+            "name one with --to\n");
 }
 
 TEST_F(BpmctlTest, WholeChainFromTheCommandLine) {

@@ -230,6 +230,98 @@ TEST_F(EngineTest, RunningInstancesStayOnTheirVersion) {
   EXPECT_EQ(again->definition().version(), 2);
 }
 
+// Deploy inactive, activate, roll back, start through a named alias: new
+// instances follow "current"; running ones stay where they started.
+TEST_F(EngineTest, AliasesChooseTheVersionNewInstancesStartOn) {
+  std::string v2 = kAutoDisclosure;
+  const std::string from = "on: { approved: publish, returned: review }";
+  v2.replace(v2.find(from), from.size(), "on: { approved: done, returned: publish }");
+  auto staged = engine_->Deploy(v2, "v2.yaml", "ops", /*inactive=*/true);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  EXPECT_TRUE(staged->created());
+  EXPECT_FALSE(staged->activated());
+  EXPECT_EQ(staged->previous_current(), 1);
+  EXPECT_EQ(Start("auto-publish").definition_version(), 1);  // still current
+
+  Caller ops{"ops", {"performance_section"}, "czj"};
+  v1::SetAliasRequest activate;
+  activate.set_key("auto-publish");
+  activate.set_version(2);
+  activate.set_reason("2026 版");
+  auto moved = engine_->SetAlias(ops, activate);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->previous_version(), 1);
+  EXPECT_TRUE(moved->moved());
+  EXPECT_EQ(moved->alias().alias(), "current");
+  v1::Instance on_v2 = Start("auto-publish");
+  EXPECT_EQ(on_v2.definition_version(), 2);
+
+  activate.set_version(1);  // roll back
+  ASSERT_TRUE(engine_->SetAlias(ops, activate).ok());
+  EXPECT_EQ(Start("auto-publish").definition_version(), 1);
+  // The instance started on v2 still runs v2's transitions.
+  v1::ActRequest act;
+  act.set_action("approve");
+  act.set_task_id(on_v2.open_tasks(0).id());
+  auto acted = engine_->Act({"li", {"authority_reviewer"}, "906"}, act);
+  ASSERT_TRUE(acted.ok()) << acted.status();
+  EXPECT_EQ(acted->state(), "done");
+
+  // A named alias, and the refusals.
+  activate.set_alias("pilot");
+  activate.set_version(2);
+  ASSERT_TRUE(engine_->SetAlias(ops, activate).ok());
+  v1::StartInstanceRequest req;
+  req.set_definition_key("auto-publish");
+  req.set_definition_alias("pilot");
+  req.set_subject_ref("P9");
+  req.set_org("906017");
+  auto piloted = engine_->Start(starter_, req);
+  ASSERT_TRUE(piloted.ok()) << piloted.status();
+  EXPECT_EQ(piloted->definition_version(), 2);
+  req.set_definition_version(1);
+  EXPECT_EQ(engine_->Start(starter_, req).status().message(),
+            "definition_alias: give definition_version or definition_alias, not both");
+  req.set_definition_version(0);
+  req.set_definition_alias("nosuch");
+  EXPECT_EQ(engine_->Start(starter_, req).status().code(), absl::StatusCode::kNotFound);
+  activate.set_alias("Bad Name");
+  EXPECT_EQ(engine_->SetAlias(ops, activate).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  activate.set_alias("current");
+  activate.set_version(9);
+  EXPECT_EQ(engine_->SetAlias(ops, activate).status().code(), absl::StatusCode::kNotFound);
+
+  auto listed = engine_->ListDefinitions("auto-publish");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->definitions_size(), 2);
+  EXPECT_THAT(listed->definitions(0).aliases(), ::testing::ElementsAre("current"));
+  EXPECT_THAT(listed->definitions(1).aliases(), ::testing::ElementsAre("pilot"));
+  ASSERT_EQ(listed->alias_moves_size(), 4);  // deploy 1, activate 2, back to 1, pilot
+  EXPECT_EQ(listed->alias_moves(1).reason(), "2026 版");
+  EXPECT_EQ(listed->alias_moves(1).moved_by(), "ops");
+
+  // Redeploying v2's content changes nothing (no undoing the rollback).
+  auto again = engine_->Deploy(v2, "v2.yaml");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created());
+  EXPECT_FALSE(again->activated());
+  EXPECT_EQ(Start("auto-publish").definition_version(), 1);
+
+  v1::DiffDefinitionsRequest diff;
+  diff.set_key("auto-publish");
+  diff.set_from_version(1);
+  diff.set_to_version(2);
+  auto d = engine_->Diff(diff);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_THAT(d->changes(), ::testing::ElementsAre(
+                                "state review: on approved: publish -> done",
+                                "state review: on returned: review -> publish"));
+  EXPECT_THAT(d->unified_diff(), ::testing::HasSubstr("+    on: { approved: done, returned: publish }"));
+  diff.set_to_version(5);
+  EXPECT_EQ(engine_->Diff(diff).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(EngineTest, PagingThroughInstances) {
   for (int i = 0; i < 5; ++i) Start("auto-publish");
   v1::ListInstancesRequest req;

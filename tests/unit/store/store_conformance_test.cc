@@ -93,17 +93,17 @@ TEST_F(StoreTest, MigrationsApplied) {
 TEST_F(StoreTest, DefinitionsVersionByContent) {
   DefinitionRow d{"k", 0, std::string(64, 'a'), "标题", "k.yaml", "key: k\n", 5};
   bool created = false;
-  auto v1 = store_->PutDefinition(d, &created);
+  auto v1 = store_->PutDefinition(d, std::nullopt, &created);
   ASSERT_TRUE(v1.ok()) << v1.status();
   EXPECT_TRUE(created);
   EXPECT_EQ(v1->version, 1);
-  auto same = store_->PutDefinition(d, &created);
+  auto same = store_->PutDefinition(d, std::nullopt, &created);
   ASSERT_TRUE(same.ok());
   EXPECT_FALSE(created);
   EXPECT_EQ(same->version, 1);
   d.content_hash = std::string(64, 'b');
   d.yaml = "key: k\n# v2\n";
-  auto v2 = store_->PutDefinition(d, &created);
+  auto v2 = store_->PutDefinition(d, std::nullopt, &created);
   ASSERT_TRUE(v2.ok());
   EXPECT_TRUE(created);
   EXPECT_EQ(v2->version, 2);
@@ -115,6 +115,66 @@ TEST_F(StoreTest, DefinitionsVersionByContent) {
   auto missing = store_->GetDefinition("k", 9);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(missing.status().message(), "workflow definition k version 9 not found");
+}
+
+TEST_F(StoreTest, AliasesPointAtVersionsAndKeepTheirMoves) {
+  DefinitionRow d{"k", 0, std::string(64, 'a'), "t", "k.yaml", "key: k\n", 5};
+  bool created = false;
+  const AliasChange deploy{kCurrentAlias, "ops", "deployed", 10};
+  // No version yet: nothing to resolve.
+  EXPECT_EQ(store_->ResolveDefinitionVersion("k", "").status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->PutDefinition(d, deploy, &created).ok());
+  EXPECT_EQ(*store_->ResolveDefinitionVersion("k", ""), 1);
+  // An inactive v2 is the latest, but "current" stays on 1.
+  d.content_hash = std::string(64, 'b');
+  d.yaml = "key: k\n# 2\n";
+  auto v2 = store_->PutDefinition(d, std::nullopt, &created);
+  ASSERT_TRUE(v2.ok() && created);
+  EXPECT_EQ(*store_->ResolveDefinitionVersion("k", ""), 1);
+  EXPECT_EQ(store_->GetDefinition("k", 0)->version, 2);
+  // Known content never moves an alias (a redeploy must not undo a rollback).
+  d.content_hash = std::string(64, 'a');
+  auto again = store_->PutDefinition(d, AliasChange{kCurrentAlias, "ops", "x", 11}, &created);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(created);
+  EXPECT_EQ(*store_->ResolveDefinitionVersion("k", ""), 1);
+  // Moves: activate 2, a new alias, a no-op, an unknown version.
+  auto prev = store_->MoveDefinitionAlias("k", 2, {kCurrentAlias, "li", "activate", 20});
+  ASSERT_TRUE(prev.ok()) << prev.status();
+  EXPECT_EQ(*prev, 1);
+  EXPECT_EQ(*store_->ResolveDefinitionVersion("k", ""), 2);
+  EXPECT_EQ(*store_->MoveDefinitionAlias("k", 1, {"pilot", "li", "试点", 21}), 0);
+  EXPECT_EQ(*store_->ResolveDefinitionVersion("k", "pilot"), 1);
+  EXPECT_EQ(*store_->MoveDefinitionAlias("k", 2, {kCurrentAlias, "li", "again", 22}), 2);
+  auto missing = store_->MoveDefinitionAlias("k", 7, {kCurrentAlias, "li", "", 23});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "workflow definition k version 7 not found");
+  EXPECT_EQ(store_->ResolveDefinitionVersion("k", "nosuch").status().message(),
+            "workflow definition k has no alias 'nosuch'");
+  EXPECT_EQ(store_->ResolveDefinitionVersion("x", "").status().message(),
+            "workflow definition x not found");
+
+  auto aliases = store_->ListDefinitionAliases("k");
+  ASSERT_TRUE(aliases.ok()) << aliases.status();
+  ASSERT_EQ(aliases->size(), 2u);
+  EXPECT_EQ((*aliases)[0].alias, "current");
+  EXPECT_EQ((*aliases)[0].version, 2);
+  EXPECT_EQ((*aliases)[0].updated_by, "li");
+  EXPECT_EQ((*aliases)[1].alias, "pilot");
+  auto moves = store_->ListAliasMoves("k");
+  ASSERT_TRUE(moves.ok()) << moves.status();
+  ASSERT_EQ(moves->size(), 3u);  // deploy of 1, activation of 2, pilot; no-ops not kept
+  EXPECT_EQ((*moves)[0].from_version, 0);
+  EXPECT_EQ((*moves)[0].to_version, 1);
+  EXPECT_EQ((*moves)[0].moved_by, "ops");
+  EXPECT_EQ((*moves)[1].from_version, 1);
+  EXPECT_EQ((*moves)[1].to_version, 2);
+  EXPECT_EQ((*moves)[1].reason, "activate");
+  EXPECT_EQ((*moves)[1].moved_ms, 20);
+  EXPECT_EQ((*moves)[2].alias, "pilot");
+  EXPECT_EQ((*moves)[2].reason, "试点");
+  EXPECT_EQ(store_->ListDefinitionAliases("")->size(), 2u);
 }
 
 TEST_F(StoreTest, CommitWritesEverythingAtomically) {
