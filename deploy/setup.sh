@@ -40,6 +40,7 @@ packages=(
   libsoci-dev libmariadb-dev libsqlite3-dev libboost-dev libyaml-cpp-dev
   libssl-dev libcli11-dev libgtest-dev libgmock-dev libgoogle-perftools-dev
   mariadb-server-core mariadb-client-core
+  graphviz fonts-wqy-zenhei  # bpmctl graph --format svg: Graphviz, and a CJK font to size labels
 )
 if [[ $compiler == clang ]]; then
   # clang 14 with libFuzzer and the sanitizer runtimes (libclang_rt).

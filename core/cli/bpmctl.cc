@@ -8,14 +8,19 @@
 // UNAVAILABLE when it cannot be reached), a definition is invalid, or the
 // server is not SERVING; 2 usage errors (bad flags, bad JSON, unreadable
 // files). `validate` also exits 2 when it could not check a file at all.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -713,6 +718,121 @@ Command AddDefs(CLI::App& app) {
   return {sub, [key](const Client& client) { return RunDefs(client, *key); }};
 }
 
+// graph [KEY] [--version N | --alias A] [--instance ID] [--format dot|svg] [-o FILE]
+struct GraphArgs {
+  std::string key;
+  int version = 0;
+  std::string alias;
+  std::string instance;
+  std::string format = "dot";
+  std::string output;
+};
+
+// Runs Graphviz's dot on the DOT text; the SVG, or false with *error set.
+bool RenderSvg(const std::string& dot, std::string* svg, std::string* error) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) {
+    *error = absl::StrCat("pipe: ", std::strerror(errno));
+    return false;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    *error = absl::StrCat("fork: ", std::strerror(errno));
+    return false;
+  }
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    execlp("dot", "dot", "-Tsvg", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  std::signal(SIGPIPE, SIG_IGN);  // dot may exit (or be missing) before reading
+  // The DOT text is small (a few KB): written whole before reading.
+  for (size_t done = 0; done < dot.size();) {
+    const ssize_t n = write(in[1], dot.data() + done, dot.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(in[1]);
+  char buf[65536];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) svg->append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *error = WIFEXITED(status) && WEXITSTATUS(status) == 127
+                 ? "SVG needs Graphviz's dot (Debian: apt-get install graphviz); "
+                   "--format dot prints the DOT text"
+                 : "Graphviz's dot failed on the graph";
+    return false;
+  }
+  return true;
+}
+
+int RunGraph(const Client& client, const GraphArgs& args) {
+  if (args.key.empty() && args.instance.empty()) {
+    PrintError(client.command(), "give a definition KEY or --instance ID");
+    return kExitUsage;
+  }
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::GraphDefinitionRequest request;
+  request.set_key(args.key);
+  request.set_version(args.version);
+  request.set_alias(args.alias);
+  request.set_instance_id(args.instance);
+  v1::GraphDefinitionResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Graph(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  std::string text = response.dot();
+  if (args.format == "svg") {
+    std::string svg, error;
+    if (!RenderSvg(response.dot(), &svg, &error)) {
+      PrintError(client.command(), error);
+      return kExitFailure;
+    }
+    text = std::move(svg);
+  }
+  if (args.output.empty() || args.output == "-") {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::ofstream file(args.output, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    PrintError(client.command(), absl::StrCat(args.output, ": cannot write: ", std::strerror(errno)));
+    return kExitUsage;
+  }
+  std::cout << "wrote " << args.output << " (" << response.key() << " version "
+            << response.version() << ", " << args.format << ")\n";
+  return kExitOk;
+}
+
+Command AddGraph(CLI::App& app) {
+  auto args = std::make_shared<GraphArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "graph",
+      "Draw a definition as Graphviz DOT or SVG; with --instance, that instance's path and "
+      "current state on its version");
+  sub->add_option("KEY", args->key, "Definition key (optional with --instance)");
+  auto* version = sub->add_option("--version", args->version, "Definition version (default: latest)")
+                      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--alias", args->alias, "The version this alias points at")->excludes(version);
+  sub->add_option("--instance", args->instance, "Highlight this instance's path");
+  sub->add_option("--format", args->format, "dot, or svg (rendered by Graphviz's dot)")
+      ->check(CLI::IsMember({"dot", "svg"}))
+      ->capture_default_str();
+  sub->add_option("-o,--output", args->output, "Write to this file instead of standard output");
+  return {sub, [args](const Client& client) { return RunGraph(client, *args); }};
+}
+
 // def KEY [--version N]
 struct DefArgs {
   std::string key;
@@ -1259,7 +1379,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
-      AddAlias(app),         AddRollback(app), AddDiff(app),
+      AddAlias(app),         AddRollback(app), AddDiff(app), AddGraph(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),

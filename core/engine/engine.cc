@@ -15,6 +15,7 @@
 #include "bpm/v1/snapshot.pb.h"
 #include "core/common/util.h"
 #include "core/definition/diff.h"
+#include "core/definition/graph.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -205,6 +206,54 @@ StatusOr<std::shared_ptr<const definition::Definition>> Engine::Compiled(const s
   std::lock_guard<std::mutex> lock(cache_mu_);
   cache_.emplace(std::make_pair(key, row.version), *compiled);
   return *compiled;
+}
+
+StatusOr<v1::GraphDefinitionResponse> Engine::Graph(const v1::GraphDefinitionRequest& req) {
+  std::string key = req.key();
+  int64_t version = req.version();
+  std::optional<definition::Path> path;
+  if (!req.instance_id().empty()) {
+    BPM_RETURN_IF_ERROR(CheckLength(req.instance_id(), kMaxIdLength, "instance_id"));
+    BPM_ASSIGN_OR_RETURN(store::InstanceRow inst, store_.GetInstance(req.instance_id()));
+    if (!key.empty() && key != inst.def_key) {
+      return absl::InvalidArgumentError(absl::StrCat("instance_id: instance ", inst.id,
+                                                     " runs ", inst.def_key, ", not ", key));
+    }
+    if ((version != 0 && version != inst.def_version) || !req.alias().empty()) {
+      return absl::InvalidArgumentError(
+          "instance_id: the graph of an instance is of its own version; give no version or "
+          "alias");
+    }
+    key = inst.def_key;
+    version = inst.def_version;
+    BPM_ASSIGN_OR_RETURN(auto events, store_.ListEvents(inst.id));
+    path.emplace();
+    for (const auto& e : events) {
+      if (!e.to_state.empty()) path->visited.insert(e.to_state);
+      if (e.kind == "transitioned" && !e.from_state.empty() && e.from_state != e.to_state) {
+        path->taken.insert({e.from_state, e.to_state});
+      }
+    }
+    path->current = inst.state;
+  } else {
+    if (key.empty()) return absl::InvalidArgumentError("key: is required (or instance_id)");
+    if (!req.alias().empty()) {
+      if (version != 0) {
+        return absl::InvalidArgumentError("alias: give a version or an alias, not both");
+      }
+      BPM_ASSIGN_OR_RETURN(version, store_.ResolveDefinitionVersion(key, req.alias()));
+    } else if (version == 0) {
+      BPM_ASSIGN_OR_RETURN(store::DefinitionRow latest, store_.GetDefinition(key, 0));
+      version = latest.version;
+    }
+  }
+  BPM_ASSIGN_OR_RETURN(auto def, Compiled(key, version));
+  v1::GraphDefinitionResponse resp;
+  resp.set_key(key);
+  resp.set_version(static_cast<int32_t>(version));
+  resp.set_dot(definition::ToDot(*def, absl::StrCat(key, " v", version),
+                                 path ? &*path : nullptr));
+  return resp;
 }
 
 StatusOr<v1::GetDefinitionResponse> Engine::GetDefinition(const std::string& key,

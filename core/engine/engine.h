@@ -106,6 +106,10 @@ class Engine {
   // NOT_FOUND for an unknown key or version; FAILED_PRECONDITION when a version
   // no longer compiles with the loaded plugins.
   StatusOr<v1::DiffDefinitionsResponse> Diff(const v1::DiffDefinitionsRequest& req);
+  // DOT text (core/definition/graph.h). NOT_FOUND for an unknown key, version,
+  // alias or instance; INVALID_ARGUMENT when instance_id names an instance of
+  // another key than key.
+  StatusOr<v1::GraphDefinitionResponse> Graph(const v1::GraphDefinitionRequest& req);
 
   // ---- instances
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);

@@ -40,6 +40,10 @@ class DefinitionServiceImpl final : public v1::DefinitionService::Service {
                     v1::DiffDefinitionsResponse* resp) override {
     return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Diff(*req); });
   }
+  grpc::Status Graph(grpc::ServerContext* ctx, const v1::GraphDefinitionRequest* req,
+                     v1::GraphDefinitionResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Graph(*req); });
+  }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListDefinitionsRequest* req,
                     v1::ListDefinitionsResponse* resp) override {
     return Handle(ctx, resp,

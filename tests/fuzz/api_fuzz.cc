@@ -283,8 +283,8 @@ struct Harness {
         Rpc(agencies.get(), &AS::Complete), Rpc(agencies.get(), &AS::ReportFailure),
         Rpc(agencies.get(), &AS::ListIncidents), Rpc(agencies.get(), &AS::ResolveIncident),
         Rpc(agencies.get(), &AS::ListOutbox), Rpc(agencies.get(), &AS::ReplayOutbox),
-        // 57..58 definition aliases and diffs (appended: the seeds keep their indices)
-        Rpc(defs.get(), &DS::SetAlias), Rpc(defs.get(), &DS::Diff),
+        // 57..59 definition aliases, diffs, graphs (appended: seeds keep their indices)
+        Rpc(defs.get(), &DS::SetAlias), Rpc(defs.get(), &DS::Diff), Rpc(defs.get(), &DS::Graph),
     };
 
     // The county's org model, and two instances with open tasks to act on.

@@ -307,6 +307,25 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   ASSERT_EQ(piloted.exit, 0) << Dump(piloted);
   EXPECT_EQ(ParseJson<v1::StartInstanceResponse>(piloted.out).instance().definition_version(), 2);
 
+  // Pictures: the instance's path on its own version, and an SVG by Graphviz.
+  const Result graph = Ctl(kUnit, {"graph", "--instance", on_v2.id()});
+  ASSERT_EQ(graph.exit, 0) << Dump(graph);
+  EXPECT_THAT(graph.out, StartsWith("digraph \"target-filing\" {\n"));
+  EXPECT_THAT(graph.out, HasSubstr("\\ntarget-filing v2\";"));
+  EXPECT_THAT(graph.out, HasSubstr("\"__start\" -> \"draft\" [color=\"#2563eb\""));
+  EXPECT_THAT(graph.out, HasSubstr("fillcolor=\"#dbeafe\", color=\"#dc2626\", penwidth=2.5];"));
+  EXPECT_THAT(graph.out, HasSubstr("\"finance_review\" -> \"draft\" [label=\"returned\"];"));
+  const std::string svg = dir_.path() + "/target-filing.svg";
+  const Result drawn = Ctl(kUnit, {"graph", "target-filing", "--version", "1", "--format", "svg",
+                                   "-o", svg});
+  ASSERT_EQ(drawn.exit, 0) << Dump(drawn);
+  EXPECT_EQ(drawn.out, "wrote " + svg + " (target-filing version 1, svg)\n");
+  EXPECT_THAT(testing::ReadFile(svg), HasSubstr("<svg"));
+  EXPECT_THAT(testing::ReadFile(svg), HasSubstr("finance_review"));
+  const Result no_key = Ctl(kUnit, {"graph"});
+  EXPECT_EQ(no_key.exit, 2);
+  EXPECT_EQ(no_key.err, "bpmctl: graph: give a definition KEY or --instance ID\n");
+
   // Refusals: an unknown version, nothing earlier to roll back to.
   const Result unknown = Ctl(kPerformance, {"alias", "target-filing", "9"});
   EXPECT_EQ(unknown.exit, 1);
