@@ -35,6 +35,7 @@
 #include "core/server/agency_service.h"
 #include "core/server/org_service.h"
 #include "core/server/services.h"
+#include "core/server/workflow_dirs.h"
 #include "core/store/store.h"
 
 namespace {
@@ -42,31 +43,6 @@ namespace {
 int Fail(const std::string& message) {
   std::cerr << "bpmd: " << message << std::endl;
   return 1;
-}
-
-bpm::Status DeployDirectory(bpm::engine::Engine& engine, const std::string& dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError("workflow directory " + dir + " does not exist");
-  }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    auto ext = entry.path().extension();
-    if (ext == ".yaml" || ext == ".yml") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return absl::UnavailableError("cannot read " + file.string());
-    auto deployed = engine.Deploy(text.str(), file.string());
-    if (!deployed.ok()) return deployed.status();
-    std::cout << "bpmd: workflow " << deployed->definition().key() << " version "
-              << deployed->definition().version() << (deployed->created() ? " deployed" : " unchanged")
-              << " from " << file.string() << std::endl;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -87,12 +63,17 @@ int main(int argc, char** argv) {
   std::string calendar_dir;
   std::string test_clock_file;
   int tick_ms = 500;
+  int watch_seconds = 0;
   app.add_option("--listen", listen, "address:port to listen on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--store", store_url, "sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DB")
       ->capture_default_str()
       ->envname("BPM_STORE");
   app.add_option("--workflows", workflow_dirs, "directory of workflow YAML files to deploy at start");
+  app.add_option("--watch-workflows", watch_seconds,
+                 "every SECONDS, deploy --workflows files whose content changed (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
       ->required();
   std::vector<std::string> remote_plugins;
@@ -203,10 +184,8 @@ int main(int argc, char** argv) {
     return org_contexts.Resolve(org, at);
   };
   bpm::engine::Engine engine(**store, plugins, *clock, options);
-  for (const auto& dir : workflow_dirs) {
-    auto s = DeployDirectory(engine, dir);
-    if (!s.ok()) return Fail(std::string(s.message()));
-  }
+  bpm::server::WorkflowDirs workflows(engine, workflow_dirs, std::cout);
+  if (auto s = workflows.DeployAll(); !s.ok()) return Fail(std::string(s.message()));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -260,6 +239,11 @@ int main(int argc, char** argv) {
   });
   bpm::scheduler::Scheduler scheduler(engine, *clock, sched_options);
   scheduler.Start();
+  if (watch_seconds > 0 && !workflow_dirs.empty()) {
+    workflows.Watch(std::chrono::seconds(watch_seconds));
+    std::cout << "bpmd: watching the workflow directories every " << watch_seconds << " s"
+              << std::endl;
+  }
 
   std::thread waiter([&]() {
     int sig = 0;
@@ -269,6 +253,7 @@ int main(int argc, char** argv) {
   });
   server->Wait();
   waiter.join();
+  workflows.Stop();
   scheduler.Stop();
   return 0;
 }

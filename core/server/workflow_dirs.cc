@@ -1,0 +1,116 @@
+#include "core/server/workflow_dirs.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_replace.h"
+#include "core/common/util.h"
+
+namespace bpm::server {
+
+WorkflowDirs::WorkflowDirs(engine::Engine& engine, std::vector<std::string> dirs,
+                           std::ostream& log)
+    : engine_(engine), dirs_(std::move(dirs)), log_(log) {}
+
+WorkflowDirs::~WorkflowDirs() { Stop(); }
+
+std::vector<std::pair<std::string, std::string>> WorkflowDirs::Files(Status* status) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& dir : dirs_) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      *status = absl::NotFoundError("workflow directory " + dir + " does not exist");
+      return out;
+    }
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      auto ext = entry.path().extension();
+      if ((ext == ".yaml" || ext == ".yml") && entry.is_regular_file(ec)) {
+        files.push_back(entry.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        *status = absl::UnavailableError("cannot read " + file.string());
+        return out;
+      }
+      out.emplace_back(file.string(), text.str());
+    }
+  }
+  return out;
+}
+
+Status WorkflowDirs::DeployAll() {
+  Status status;
+  auto files = Files(&status);
+  BPM_RETURN_IF_ERROR(status);
+  for (const auto& [path, text] : files) {
+    auto deployed = engine_.Deploy(text, path);
+    if (!deployed.ok()) return deployed.status();
+    seen_[path] = Sha256Hex(text);
+    log_ << "bpmd: workflow " << deployed->definition().key() << " version "
+         << deployed->definition().version() << (deployed->created() ? " deployed" : " unchanged")
+         << " from " << path << std::endl;
+  }
+  return absl::OkStatus();
+}
+
+int WorkflowDirs::Rescan() {
+  Status status;
+  auto files = Files(&status);
+  if (!status.ok()) {
+    // A directory that went away (or an unreadable file mid-edit) is retried
+    // on the next scan; what is deployed stays.
+    log_ << "bpmd: watch: " << status.message() << std::endl;
+  }
+  int created = 0;
+  for (const auto& [path, text] : files) {
+    std::string hash = Sha256Hex(text);
+    auto it = seen_.find(path);
+    if (it != seen_.end() && it->second == hash) continue;
+    seen_[path] = hash;
+    auto deployed = engine_.Deploy(text, path, "watch");
+    if (!deployed.ok()) {
+      log_ << "bpmd: watch: " << path << " not deployed: "
+           << absl::StrReplaceAll(deployed.status().message(), {{"\n", "\n  "}}) << std::endl;
+      continue;
+    }
+    if (!deployed->created()) continue;  // same content as a stored version
+    ++created;
+    const auto& d = deployed->definition();
+    log_ << "bpmd: watch: workflow " << d.key() << " version " << d.version()
+         << " deployed from " << path << "; current: " << d.version();
+    if (deployed->previous_current() > 0) log_ << " (was " << deployed->previous_current() << ")";
+    log_ << std::endl;
+  }
+  return created;
+}
+
+void WorkflowDirs::Watch(std::chrono::milliseconds interval) {
+  thread_ = std::thread([this, interval]() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+      lock.unlock();
+      Rescan();
+      lock.lock();
+    }
+  });
+}
+
+void WorkflowDirs::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace bpm::server
