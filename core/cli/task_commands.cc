@@ -157,7 +157,7 @@ TaskCommand AddTaskOperation(CLI::App& app, const TaskOutput& out, const char* n
 
 // cancel / withdraw / comment / urge / cc: INSTANCE_ID ...
 struct InstanceOpArgs {
-  std::string instance_id, comment, idempotency_key;
+  std::string instance_id, comment, idempotency_key, target_state;
   std::vector<std::string> users;
   int64_t expect_version = 0;
 };
@@ -180,6 +180,7 @@ TaskCommand FinishInstanceOperation(CLI::App* sub, std::shared_ptr<InstanceOpArg
             v1::InstanceOperationRequest request;
             request.set_instance_id(args->instance_id);
             request.set_comment(args->comment);
+            request.set_target_state(args->target_state);
             for (const std::string& user : args->users) request.add_users(user);
             request.set_idempotency_key(args->idempotency_key);
             request.set_expected_version(args->expect_version);
@@ -201,6 +202,16 @@ TaskCommand AddComment(CLI::App& app, const TaskOutput& out) {
   auto [sub, args] = AddInstanceOperationApp(app, "comment", "Comment on an instance");
   sub->add_option("TEXT", args->comment, "The comment")->required();
   return FinishInstanceOperation(sub, args, out, &v1::InstanceService::Stub::Comment);
+}
+
+TaskCommand AddJump(CLI::App& app, const TaskOutput& out) {
+  auto [sub, args] = AddInstanceOperationApp(
+      app, "jump",
+      "跳转 (workflow_admin): move an instance to another state of its version; the current "
+      "state's tasks are cancelled");
+  sub->add_option("STATE", args->target_state, "The state to move to")->required();
+  sub->add_option("--reason", args->comment, "Why (required)")->required();
+  return FinishInstanceOperation(sub, args, out, &v1::InstanceService::Stub::Jump);
 }
 
 TaskCommand AddCc(CLI::App& app, const TaskOutput& out) {
@@ -674,6 +685,18 @@ std::vector<TaskCommand> AddTaskCommands(CLI::App& app, const TaskOutput& out) {
       AddInstanceOperation(app, out, "urge", "催办: remind the assignees of every open task",
                            &IS::Urge, "--comment", "The reminder's text", false),
       AddCc(app, out),
+      AddInstanceOperation(app, out, "suspend",
+                           "暂停 (workflow_admin): nobody can act on the instance and its "
+                           "deadlines stop until it is resumed",
+                           &IS::Suspend, "--reason", "Why (required)", true),
+      AddInstanceOperation(app, out, "resume",
+                           "恢复 (workflow_admin): resume a suspended instance; due dates move "
+                           "on by the time it was suspended",
+                           &IS::Resume, "--reason", "Why (required)", true),
+      AddInstanceOperation(app, out, "terminate",
+                           "终止 (workflow_admin): end a running or suspended instance",
+                           &IS::Terminate, "--reason", "Why (required)", true),
+      AddJump(app, out),
       AddProxy(app, out),
       AddNotifications(app, out),
       AddCampaign(app, out),

@@ -9,6 +9,8 @@
 //   comment INSTANCE_ID TEXT
 //   urge INSTANCE_ID [--comment T]                         催办
 //   cc INSTANCE_ID USER... [--comment T]                   抄送
+//   suspend / resume / terminate INSTANCE_ID --reason T    暂停 / 恢复 / 终止 (workflow_admin)
+//   jump INSTANCE_ID STATE --reason T                      跳转 (workflow_admin)
 //     (instance operations also take --expect-version and --idempotency-key)
 //   proxy set PROXY_USER --to DATE [--from DATE] / proxy list [--user U] / proxy rm ID
 //   notifications [--page-size N] [--page-token T] [--all]

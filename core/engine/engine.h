@@ -54,6 +54,9 @@ namespace bpm::engine {
 namespace v1 = ::bpm::v1;
 using Caller = store::Caller;
 
+// The role that may suspend, resume, terminate and jump instances.
+inline constexpr const char* kAdminRole = "workflow_admin";
+
 // Resolves the org model around an org at a time (core/org). NOT_FOUND when
 // the org is not in the model: stages then get an empty org context.
 using OrgResolver =
@@ -126,6 +129,17 @@ class Engine {
   StatusOr<v1::Instance> Comment(const Caller& caller, const v1::InstanceOperationRequest& req);
   StatusOr<v1::Instance> Urge(const Caller& caller, const v1::InstanceOperationRequest& req);
   StatusOr<v1::Instance> Cc(const Caller& caller, const v1::InstanceOperationRequest& req);
+  // Administration: the caller needs role kAdminRole (PERMISSION_DENIED) and a
+  // reason in comment (INVALID_ARGUMENT); a lifecycle that does not allow the
+  // operation (e.g. resuming a running instance, jumping in a suspended one)
+  // is FAILED_PRECONDITION naming the instance's status.
+  StatusOr<v1::Instance> Suspend(const Caller& caller, const v1::InstanceOperationRequest& req);
+  StatusOr<v1::Instance> Resume(const Caller& caller, const v1::InstanceOperationRequest& req);
+  StatusOr<v1::Instance> Terminate(const Caller& caller, const v1::InstanceOperationRequest& req);
+  // INVALID_ARGUMENT for a target_state the instance's version does not have;
+  // FAILED_PRECONDITION when the instance is already there or has open agency
+  // work.
+  StatusOr<v1::Instance> Jump(const Caller& caller, const v1::InstanceOperationRequest& req);
 
   // ---- tasks
   StatusOr<v1::InboxResponse> Inbox(const Caller& caller, const v1::InboxRequest& request);
@@ -211,6 +225,7 @@ class Engine {
                                         const std::string& idempotency_key,
                                         const std::string& request_hash,
                                         const CommandBody& body, InstanceEvent lifecycle_event);
+  bool Suspended(const std::string& instance_id);
   // Where "current" points; 0 when the key has no version.
   StatusOr<int64_t> CurrentVersion(const std::string& key);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,

@@ -260,6 +260,135 @@ StatusOr<v1::Instance> Engine::Cancel(const Caller& caller,
       InstanceEvent::kTerminate);
 }
 
+// ---- administration -------------------------------------------------------------------
+
+namespace {
+
+Status RequireAdmin(const Caller& caller, const char* op) {
+  if (std::find(caller.roles.begin(), caller.roles.end(), kAdminRole) == caller.roles.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(op, " needs role ", kAdminRole, "; ", caller.user, " does not have it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+StatusOr<v1::Instance> Engine::Suspend(const Caller& caller,
+                                       const v1::InstanceOperationRequest& req) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "suspend"));
+  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "suspending (暂停) needs a reason"));
+  return RunCommand(
+      caller, req.instance_id(), req.expected_version(), absl::StrCat("suspend:", caller.user),
+      req.idempotency_key(), OpHash(req, "suspend"),
+      [&](Working& w) -> Status {
+        w.inst.status = w.lifecycle.status();
+        w.AddEvent("suspended", "suspend", w.inst.state, w.inst.state, "", req.comment());
+        return absl::OkStatus();
+      },
+      InstanceEvent::kSuspend);
+}
+
+StatusOr<v1::Instance> Engine::Resume(const Caller& caller,
+                                      const v1::InstanceOperationRequest& req) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "resume"));
+  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "resuming (恢复) needs a reason"));
+  return RunCommand(
+      caller, req.instance_id(), req.expected_version(), absl::StrCat("resume:", caller.user),
+      req.idempotency_key(), OpHash(req, "resume"),
+      [&](Working& w) -> Status {
+        // The clock stopped while suspended: every due date moves on by the
+        // time since the suspension.
+        BPM_ASSIGN_OR_RETURN(auto events, store_.ListEvents(w.inst.id));
+        int64_t suspended_at = w.now;
+        for (const auto& e : events) {
+          if (e.kind == "suspended") suspended_at = e.at_ms;
+        }
+        const int64_t paused = std::max<int64_t>(0, w.now - suspended_at);
+        if (paused > 0) {
+          for (Working::Task* t : w.Active()) {
+            if (t->row.due_ms == 0) continue;
+            t->row.due_ms += paused;
+            t->changed = true;
+          }
+          BPM_ASSIGN_OR_RETURN(auto timers, store_.ListTimers(w.inst.id));
+          for (const auto& timer : timers) {
+            if (timer.fired_ms != 0) continue;
+            w.commit.fire_timers.push_back(timer.id);
+            store::TimerRow moved = timer;
+            moved.id = NewId();
+            moved.due_ms += paused;
+            moved.lease_owner.clear();
+            moved.lease_until_ms = 0;
+            w.commit.insert_timers.push_back(std::move(moved));
+          }
+        }
+        w.inst.status = w.lifecycle.status();
+        w.AddEvent("resumed", "resume", w.inst.state, w.inst.state, "", req.comment(), "",
+                   absl::StrCat("due dates moved by ", paused / 1000, " s"));
+        return absl::OkStatus();
+      },
+      InstanceEvent::kResume);
+}
+
+StatusOr<v1::Instance> Engine::Terminate(const Caller& caller,
+                                         const v1::InstanceOperationRequest& req) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "terminate"));
+  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "terminating (终止) needs a reason"));
+  return RunCommand(
+      caller, req.instance_id(), req.expected_version(), absl::StrCat("terminate:", caller.user),
+      req.idempotency_key(), OpHash(req, "terminate"),
+      [&](Working& w) -> Status {
+        if (!w.external.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "instance ", w.inst.id, " has open agency work (external task ",
+              w.external.front().id, "); cancel the engagement first"));
+        }
+        for (Working::Task* t : w.Active()) w.Close(*t, "cancelled", "terminated");
+        w.inst.status = w.lifecycle.status();
+        w.commit.delete_snapshot = true;
+        w.AddEvent("terminated", "terminate", w.inst.state, w.inst.state, "", req.comment());
+        return absl::OkStatus();
+      },
+      InstanceEvent::kTerminate);
+}
+
+StatusOr<v1::Instance> Engine::Jump(const Caller& caller, const v1::InstanceOperationRequest& req) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  if (req.target_state().empty()) return absl::InvalidArgumentError("target_state: is required");
+  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "jump"));
+  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "a jump (跳转) needs a reason"));
+  return RunCommand(
+      caller, req.instance_id(), req.expected_version(), absl::StrCat("jump:", caller.user),
+      req.idempotency_key(), Sha256Hex(absl::StrCat(OpHash(req, "jump"), "\n", req.target_state())),
+      [&](Working& w) -> Status {
+        if (w.def->Find(req.target_state()) == nullptr) {
+          std::vector<std::string> names;
+          for (const auto& st : w.def->states) names.push_back(st.name);
+          return absl::InvalidArgumentError(absl::StrCat(
+              "target_state: '", req.target_state(), "' is not a state of ", w.def->key, " v",
+              w.inst.def_version, "; its states: ", absl::StrJoin(names, ", ")));
+        }
+        if (req.target_state() == w.inst.state) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "instance ", w.inst.id, " is already in state '", w.inst.state, "'"));
+        }
+        if (!w.external.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "instance ", w.inst.id, " has open agency work (external task ",
+              w.external.front().id, "); cancel the engagement first"));
+        }
+        const std::string from = w.inst.state;
+        for (Working::Task* t : w.Active()) w.Close(*t, "cancelled", "jumped");
+        w.commit.delete_snapshot = true;  // nothing to withdraw across an administrator's jump
+        w.AddEvent("jumped", "jump", from, req.target_state(), "", req.comment());
+        return EnterState(w, req.target_state(), 0);
+      });
+}
+
 StatusOr<v1::Instance> Engine::Withdraw(const Caller& caller,
                                         const v1::InstanceOperationRequest& req) {
   if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
@@ -515,6 +644,11 @@ Status Engine::FireTimer(const store::TimerRow& timer) {
   return result.status();
 }
 
+bool Engine::Suspended(const std::string& instance_id) {
+  auto inst = store_.GetInstance(instance_id);
+  return inst.ok() && inst->status == "suspended";
+}
+
 StatusOr<int> Engine::RunDueTimers(const std::string& owner, int limit) {
   BPM_ASSIGN_OR_RETURN(auto timers,
                        store_.LeaseDueTimers(owner, clock_.NowMillis(), kTimerLeaseMs, limit));
@@ -523,6 +657,10 @@ StatusOr<int> Engine::RunDueTimers(const std::string& owner, int limit) {
     Status s = FireTimer(timer);
     if (s.ok()) {
       ++fired;
+    } else if (absl::IsFailedPrecondition(s) && Suspended(timer.instance_id)) {
+      // A suspended instance's deadlines wait: Resume moves them on (this
+      // timer is replaced then; until then its lease keeps it from firing).
+      continue;
     } else if (absl::IsFailedPrecondition(s) || absl::IsNotFound(s)) {
       // The instance is no longer running (or gone): retire the timer.
       store::Commit retire;

@@ -112,6 +112,26 @@ class InstanceServiceImpl final : public v1::InstanceService::Service {
     return Handle(ctx, resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_.Cc(c, *req); });
   }
+  grpc::Status Suspend(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                       v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Suspend(c, *req); });
+  }
+  grpc::Status Resume(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                      v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Resume(c, *req); });
+  }
+  grpc::Status Terminate(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                         v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Terminate(c, *req); });
+  }
+  grpc::Status Jump(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
+                    v1::ActResponse* resp) override {
+    return Handle(ctx, resp->mutable_instance(),
+                  [&](const engine::Caller& c) { return engine_.Jump(c, *req); });
+  }
 
  private:
   engine::Engine& engine_;

@@ -613,5 +613,110 @@ TEST_F(ReviewChainTest, DoneInboxAndFilters) {
   EXPECT_EQ(engine_->Inbox(kD1, pending)->tasks_size(), 0);
 }
 
+
+// Administration: suspend stops the clock, resume moves every due date on by
+// the time suspended; jump and terminate; refusals.
+class AdminTest : public ReviewChainTest {
+ protected:
+  StatusOr<v1::Instance> Op(StatusOr<v1::Instance> (Engine::*op)(const Caller&,
+                                                                 const v1::InstanceOperationRequest&),
+                            const Caller& who, const std::string& id, const std::string& reason,
+                            const std::string& target = "") {
+    v1::InstanceOperationRequest req;
+    req.set_instance_id(id);
+    req.set_comment(reason);
+    req.set_target_state(target);
+    return ((*engine_).*op)(who, req);
+  }
+  const Caller kAdmin{"admin", {"workflow_admin"}, "czj"};
+};
+
+TEST_F(AdminTest, SuspendStopsTheClockAndResumeMovesDueDatesOn) {
+  Deploy(R"(      chain:
+        - { level: owning_section }
+      due: { days: 2 }
+      remind_before_hours: 24
+      on_overdue: notify
+)");
+  v1::Instance inst = StartAndSubmit();
+  const int64_t due = Only(inst).due_unix_ms();
+  ASSERT_GT(due, 0);
+
+  EXPECT_EQ(Op(&Engine::Suspend, kZhang, inst.id(), "x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Op(&Engine::Suspend, kAdmin, inst.id(), " ").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto suspended = Op(&Engine::Suspend, kAdmin, inst.id(), "审计调查");
+  ASSERT_TRUE(suspended.ok()) << suspended.status();
+  EXPECT_EQ(suspended->status(), "suspended");
+  auto acted = TryAct(kS1, Only(inst), "approve");
+  EXPECT_EQ(acted.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(acted.status().message()), ::testing::HasSubstr("suspended"));
+  EXPECT_EQ(Op(&Engine::Suspend, kAdmin, inst.id(), "again").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Three days pass: nothing fires, nothing is lost.
+  clock_.Advance(3 * kDay);
+  EXPECT_EQ(*engine_->RunDueTimers("t", 10), 0);
+  auto resumed = Op(&Engine::Resume, kAdmin, inst.id(), "调查结束");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->status(), "running");
+  EXPECT_EQ(Only(*resumed).due_unix_ms(), due + 3 * kDay);
+  EXPECT_EQ(Op(&Engine::Resume, kAdmin, inst.id(), "again").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // The reminder comes 24 h before the moved due date, the overdue after it.
+  clock_.Advance(kDay / 2);
+  EXPECT_EQ(*engine_->RunDueTimers("t2", 10), 0);
+  clock_.Advance(kDay);
+  EXPECT_EQ(*engine_->RunDueTimers("t3", 10), 1);
+  clock_.Advance(kDay);
+  EXPECT_EQ(*engine_->RunDueTimers("t4", 10), 1);
+
+  auto history = engine_->History(inst.id());
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> admin;
+  for (const auto& e : history->events()) {
+    if (e.kind() == "suspended" || e.kind() == "resumed") {
+      admin.push_back(e.kind() + ":" + e.actor() + ":" + e.comment());
+    }
+  }
+  EXPECT_THAT(admin, ::testing::ElementsAre("suspended:admin:审计调查", "resumed:admin:调查结束"));
+}
+
+TEST_F(AdminTest, JumpAndTerminate) {
+  Deploy("      chain:\n        - { level: owning_section }\n");
+  v1::Instance inst = StartAndSubmit();
+  ASSERT_EQ(inst.state(), "review");
+  auto bad = Op(&Engine::Jump, kAdmin, inst.id(), "x", "nowhere");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "target_state: 'nowhere' is not a state of chain v1; its states: draft, review, done");
+  EXPECT_EQ(Op(&Engine::Jump, kAdmin, inst.id(), "x", "review").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Op(&Engine::Jump, kS1, inst.id(), "x", "draft").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto jumped = Op(&Engine::Jump, kAdmin, inst.id(), "材料需重报", "draft");
+  ASSERT_TRUE(jumped.ok()) << jumped.status();
+  EXPECT_EQ(jumped->state(), "draft");
+  EXPECT_EQ(Only(*jumped).state(), "draft");
+  auto history = engine_->History(inst.id());
+  ASSERT_TRUE(history.ok());
+  const auto& last_jump = *std::find_if(history->events().begin(), history->events().end(),
+                                        [](const v1::Event& e) { return e.kind() == "jumped"; });
+  EXPECT_EQ(last_jump.from_state(), "review");
+  EXPECT_EQ(last_jump.to_state(), "draft");
+  EXPECT_EQ(last_jump.comment(), "材料需重报");
+
+  auto terminated = Op(&Engine::Terminate, kAdmin, inst.id(), "项目取消");
+  ASSERT_TRUE(terminated.ok()) << terminated.status();
+  EXPECT_EQ(terminated->status(), "terminated");
+  EXPECT_EQ(terminated->open_tasks_size(), 0);
+  EXPECT_EQ(Op(&Engine::Resume, kAdmin, inst.id(), "x").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Op(&Engine::Jump, kAdmin, inst.id(), "x", "review").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace bpm::engine
