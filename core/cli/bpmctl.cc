@@ -833,6 +833,86 @@ Command AddGraph(CLI::App& app) {
   return {sub, [args](const Client& client) { return RunGraph(client, *args); }};
 }
 
+// migrate KEY FROM TO [--map OLD=NEW]... [--apply --reason T [--batch N]]
+struct MigrateArgs {
+  std::string key;
+  int from = 0;
+  int to = 0;
+  std::vector<std::string> maps;
+  bool apply = false;
+  int batch = 0;
+  std::string reason;
+};
+
+int RunMigrate(const Client& client, const MigrateArgs& args) {
+  v1::MigrateInstancesRequest request;
+  v1::MigrationPlan* plan = request.mutable_plan();
+  plan->set_key(args.key);
+  plan->set_from_version(args.from);
+  plan->set_to_version(args.to);
+  for (const auto& map : args.maps) {
+    const size_t eq = map.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == map.size()) {
+      PrintError(client.command(), absl::StrCat("--map ", map, ": expected OLD_STATE=NEW_STATE"));
+      return kExitUsage;
+    }
+    (*plan->mutable_state_map())[map.substr(0, eq)] = map.substr(eq + 1);
+  }
+  request.set_dry_run(!args.apply);
+  request.set_batch_size(args.batch);
+  request.set_reason(args.reason);
+  auto stub = v1::DefinitionService::NewStub(client.channel());
+  v1::MigrateInstancesResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Migrate(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  Table table({IdColumn("INSTANCE"), {"SUBJECT"}, {"ORG"}, {"FROM"}, {"TO"}, {"RESULT"}});
+  for (const auto& item : response.items()) {
+    std::string result = !item.refused().empty() ? "refused: " + item.refused()
+                         : item.migrated()       ? "migrated"
+                         : !item.error().empty() ? "failed: " + item.error()
+                         : args.apply            ? "waits for the next run"
+                                                 : "would move";
+    table.AddRow({item.instance_id(), item.subject_ref(), item.org(), item.from_state(),
+                  item.refused().empty() ? item.to_state() : "-", result});
+  }
+  table.Print(std::cout);
+  if (args.apply) {
+    std::cout << args.key << " v" << args.from << " -> v" << args.to << ": " << response.migrated()
+              << " migrated, " << response.failed() << " failed, " << response.refused()
+              << " refused, " << response.remaining() << " left (run again for them)\n";
+    return response.failed() > 0 ? kExitFailure : kExitOk;
+  }
+  std::cout << "dry run: " << response.movable() << " would move, " << response.refused()
+            << " refused; --apply --reason TEXT to migrate\n";
+  return kExitOk;
+}
+
+Command AddMigrate(CLI::App& app) {
+  auto args = std::make_shared<MigrateArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "migrate",
+      "Move running instances of KEY from version FROM to TO (workflow_admin); a dry run "
+      "unless --apply");
+  sub->add_option("KEY", args->key, "Definition key")->required();
+  for (auto [name, field] : {std::pair{"FROM", &args->from}, std::pair{"TO", &args->to}}) {
+    sub->add_option(name, *field, "Version")
+        ->required()
+        ->check(CLI::Range(1, std::numeric_limits<int32_t>::max()));
+  }
+  sub->add_option("--map", args->maps,
+                  "OLD_STATE=NEW_STATE for a state renamed or removed (repeatable); other "
+                  "states map by name");
+  sub->add_flag("--apply", args->apply, "Migrate (each instance in its own transaction)");
+  sub->add_option("--batch", args->batch, "At most this many per run (default 100)")
+      ->check(CLI::Range(1, 1000));
+  sub->add_option("--reason", args->reason, "Why (required with --apply; in each history)");
+  return {sub, [args](const Client& client) { return RunMigrate(client, *args); }};
+}
+
 // def KEY [--version N]
 struct DefArgs {
   std::string key;
@@ -1379,7 +1459,7 @@ int Main(int argc, char** argv) {
 
   std::vector<Command> commands = {
       AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
-      AddAlias(app),         AddRollback(app), AddDiff(app), AddGraph(app),
+      AddAlias(app),         AddRollback(app), AddDiff(app), AddGraph(app), AddMigrate(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),

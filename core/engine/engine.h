@@ -113,6 +113,12 @@ class Engine {
   // alias or instance; INVALID_ARGUMENT when instance_id names an instance of
   // another key than key.
   StatusOr<v1::GraphDefinitionResponse> Graph(const v1::GraphDefinitionRequest& req);
+  // Migrates running instances between versions of a key (see
+  // MigrationPlan in bpm.proto). PERMISSION_DENIED without kAdminRole;
+  // INVALID_ARGUMENT for a plan naming unknown states or equal versions, or
+  // an apply without a reason; NOT_FOUND for an unknown key or version.
+  StatusOr<v1::MigrateInstancesResponse> Migrate(const Caller& caller,
+                                                 const v1::MigrateInstancesRequest& req);
 
   // ---- instances
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);
@@ -226,6 +232,8 @@ class Engine {
                                         const std::string& request_hash,
                                         const CommandBody& body, InstanceEvent lifecycle_event);
   bool Suspended(const std::string& instance_id);
+  // PERMISSION_DENIED "<op> needs role workflow_admin; <user> does not have it".
+  static Status RequireAdmin(const Caller& caller, const char* op);
   // Where "current" points; 0 when the key has no version.
   StatusOr<int64_t> CurrentVersion(const std::string& key);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,

@@ -262,17 +262,13 @@ StatusOr<v1::Instance> Engine::Cancel(const Caller& caller,
 
 // ---- administration -------------------------------------------------------------------
 
-namespace {
-
-Status RequireAdmin(const Caller& caller, const char* op) {
+Status Engine::RequireAdmin(const Caller& caller, const char* op) {
   if (std::find(caller.roles.begin(), caller.roles.end(), kAdminRole) == caller.roles.end()) {
     return absl::PermissionDeniedError(
         absl::StrCat(op, " needs role ", kAdminRole, "; ", caller.user, " does not have it"));
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 StatusOr<v1::Instance> Engine::Suspend(const Caller& caller,
                                        const v1::InstanceOperationRequest& req) {

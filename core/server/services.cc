@@ -44,6 +44,11 @@ class DefinitionServiceImpl final : public v1::DefinitionService::Service {
                      v1::GraphDefinitionResponse* resp) override {
     return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Graph(*req); });
   }
+  grpc::Status Migrate(grpc::ServerContext* ctx, const v1::MigrateInstancesRequest* req,
+                       v1::MigrateInstancesResponse* resp) override {
+    return Handle(ctx, resp,
+                  [&](const engine::Caller& c) { return engine_.Migrate(c, *req); });
+  }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListDefinitionsRequest* req,
                     v1::ListDefinitionsResponse* resp) override {
     return Handle(ctx, resp,

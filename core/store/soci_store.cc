@@ -874,11 +874,12 @@ class SociStore final : public Store {
       auto& p = db_->Prepare<B>(
           sql,
           "UPDATE instances SET status = :st, state = :state, variables = :vars, version = :ver, "
-          "event_seq = :seq, updated_ms = :u WHERE id = :id AND version = :expected",
+          "event_seq = :seq, updated_ms = :u, def_version = :dv WHERE id = :id AND version = "
+          ":expected",
           [](Prep& p, B& b) {
             p, use(b.r.status, "st"), use(b.r.state, "state"), use(b.r.variables_json, "vars"),
                 use(b.r.version, "ver"), use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"),
-                use(b.r.id, "id"), use(b.expected, "expected");
+                use(b.r.def_version, "dv"), use(b.r.id, "id"), use(b.expected, "expected");
           });
       p.b.r = *c.update_instance;
       p.b.expected = c.expected_version;

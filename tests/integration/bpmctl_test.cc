@@ -307,6 +307,26 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   ASSERT_EQ(piloted.exit, 0) << Dump(piloted);
   EXPECT_EQ(ParseJson<v1::StartInstanceResponse>(piloted.out).instance().definition_version(), 2);
 
+  // Migration: the instance started on v1 (in draft, which v2 keeps as it
+  // was) moves to v2; only a workflow_admin may, and a dry run comes first.
+  const Who admin{"root", "workflow_admin", "czj"};
+  const Result denied = Ctl(kPerformance, {"migrate", "target-filing", "1", "2"});
+  EXPECT_EQ(denied.exit, 1);
+  EXPECT_EQ(denied.err, "bpmctl: migrate: PERMISSION_DENIED: migrate needs role workflow_admin; "
+                        "zhao does not have it\n");
+  const Result dry = Ctl(admin, {"migrate", "target-filing", "1", "2"});
+  ASSERT_EQ(dry.exit, 0) << Dump(dry);
+  EXPECT_THAT(dry.out, HasSubstr(on_v1.id()));
+  EXPECT_THAT(dry.out, HasSubstr("would move"));
+  EXPECT_THAT(dry.out, HasSubstr("dry run: 2 would move, 0 refused; --apply --reason TEXT to migrate\n"));
+  const Result applied =
+      Ctl(admin, {"migrate", "target-filing", "1", "2", "--apply", "--reason", "统一到2027流程"});
+  ASSERT_EQ(applied.exit, 0) << Dump(applied);
+  EXPECT_THAT(applied.out, HasSubstr("target-filing v1 -> v2: 2 migrated, 0 failed, 0 refused, "
+                                     "0 left (run again for them)\n"));
+  const Result moved = Ctl(kUnit, {"show", on_v1.id(), "--json"});
+  EXPECT_THAT(moved.out, HasSubstr("\"definition_version\": 2"));
+
   // Pictures: the instance's path on its own version, and an SVG by Graphviz.
   const Result graph = Ctl(kUnit, {"graph", "--instance", on_v2.id()});
   ASSERT_EQ(graph.exit, 0) << Dump(graph);

@@ -322,6 +322,106 @@ TEST_F(EngineTest, AliasesChooseTheVersionNewInstancesStartOn) {
   EXPECT_EQ(engine_->Diff(diff).status().code(), absl::StatusCode::kNotFound);
 }
 
+// Migration by plan: a dry run lists who moves and who is refused; apply
+// moves each instance in its own transaction, in batches, re-runnably.
+TEST_F(EngineTest, MigrationByPlan) {
+  v1::Instance a = Start("auto-publish"), b = Start("auto-publish");
+  // v2 renames review to check (same stage and config).
+  std::string v2 = kAutoDisclosure;
+  for (size_t at; (at = v2.find("review:")) != std::string::npos;) v2.replace(at, 7, "check:");
+  v2.replace(v2.find("returned: review"), 16, "returned: check");
+  v2.replace(v2.find("initial: review"), 15, "initial: check");
+  ASSERT_TRUE(engine_->Deploy(v2, "v2.yaml").ok());
+  // v3 gives review to another role: open review tasks cannot move there.
+  std::string v3 = kAutoDisclosure;
+  v3.replace(v3.find("authority_reviewer"), 18, "finance_reviewer");
+  ASSERT_TRUE(engine_->Deploy(v3, "v3.yaml", "ops", /*inactive=*/true).ok());
+
+  Caller admin{"ops", {"workflow_admin"}, "czj"};
+  v1::MigrateInstancesRequest req;
+  req.mutable_plan()->set_key("auto-publish");
+  req.mutable_plan()->set_from_version(1);
+  req.mutable_plan()->set_to_version(2);
+  req.set_dry_run(true);
+  EXPECT_EQ(engine_->Migrate(starter_, req).status().code(), absl::StatusCode::kPermissionDenied);
+  auto unmapped = engine_->Migrate(admin, req);
+  ASSERT_TRUE(unmapped.ok()) << unmapped.status();
+  EXPECT_EQ(unmapped->movable(), 0);
+  ASSERT_EQ(unmapped->refused(), 2);
+  EXPECT_EQ(unmapped->items(0).refused(),
+            "state 'review' is not in v2 and the plan does not map it");
+
+  (*req.mutable_plan()->mutable_state_map())["nosuch"] = "check";
+  EXPECT_EQ(engine_->Migrate(admin, req).status().message(),
+            "plan.state_map: 'nosuch' is not a state of auto-publish v1");
+  req.mutable_plan()->mutable_state_map()->clear();
+  (*req.mutable_plan()->mutable_state_map())["review"] = "check";
+  auto dry = engine_->Migrate(admin, req);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->movable(), 2);
+  EXPECT_EQ(dry->items(0).to_state(), "check");
+  EXPECT_EQ(engine_->GetInstance(a.id())->definition_version(), 1);  // a dry run changes nothing
+
+  req.set_dry_run(false);
+  EXPECT_EQ(engine_->Migrate(admin, req).status().message(),
+            "reason: migrating instances needs a reason");
+  req.set_reason("2026 流程调整");
+  req.set_batch_size(1);
+  auto first = engine_->Migrate(admin, req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->migrated(), 1);
+  EXPECT_EQ(first->remaining(), 1);
+  v1::Instance moved = *engine_->GetInstance(a.id());
+  EXPECT_EQ(moved.definition_version(), 2);
+  EXPECT_EQ(moved.state(), "check");
+  ASSERT_EQ(moved.open_tasks_size(), 1);  // the step restarted in v2's state
+  EXPECT_EQ(moved.open_tasks(0).state(), "check");
+  EXPECT_NE(moved.open_tasks(0).id(), a.open_tasks(0).id());
+  auto history = engine_->History(a.id());
+  ASSERT_TRUE(history.ok());
+  const v1::Event& last = *std::find_if(history->events().begin(), history->events().end(),
+                                        [](const v1::Event& e) { return e.kind() == "migrated"; });
+  EXPECT_EQ(last.from_state(), "review");
+  EXPECT_EQ(last.to_state(), "check");
+  EXPECT_EQ(last.comment(), "2026 流程调整");
+  EXPECT_EQ(last.note(), "auto-publish v1 -> v2");
+  // The moved instance runs on: its v2 task approves through v2's graph.
+  v1::ActRequest act;
+  act.set_action("approve");
+  act.set_task_id(moved.open_tasks(0).id());
+  auto acted = engine_->Act({"li", {"authority_reviewer"}, "906"}, act);
+  ASSERT_TRUE(acted.ok()) << acted.status();
+  EXPECT_EQ(acted->state(), "done");
+
+  // Re-running picks up the rest, then finds nothing.
+  auto second = engine_->Migrate(admin, req);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->migrated(), 1);
+  EXPECT_EQ(second->remaining(), 0);
+  EXPECT_EQ(engine_->Migrate(admin, req)->items_size(), 0);
+  EXPECT_EQ(engine_->GetInstance(b.id())->definition_version(), 2);
+
+  // v1 -> v3 (whose review step has another assignee): an open review task
+  // cannot stay; mapping the state restarts the step instead.
+  v1::StartInstanceRequest on_v1;
+  on_v1.set_definition_key("auto-publish");
+  on_v1.set_definition_version(1);
+  on_v1.set_subject_ref("P3");
+  on_v1.set_org("906017");
+  auto d = engine_->Start(starter_, on_v1);
+  ASSERT_TRUE(d.ok()) << d.status();
+  req.mutable_plan()->set_to_version(3);
+  req.mutable_plan()->mutable_state_map()->clear();
+  auto refused = engine_->Migrate(admin, req);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_EQ(refused->items_size(), 1);
+  EXPECT_EQ(refused->items(0).refused(),
+            "has open tasks in 'review', which v3 runs with another stage or config: finish "
+            "that step first, or map the state to restart it");
+  EXPECT_EQ(refused->migrated(), 0);
+  EXPECT_EQ(engine_->GetInstance(d->id())->definition_version(), 1);
+}
+
 TEST_F(EngineTest, PagingThroughInstances) {
   for (int i = 0; i < 5; ++i) Start("auto-publish");
   v1::ListInstancesRequest req;
