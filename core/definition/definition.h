@@ -117,6 +117,22 @@ struct Definition {
                              const google::protobuf::Struct& variables) const;
 };
 
+// The format's vocabulary: what Parse accepts, from the parser itself.
+// workflows/workflow.schema.json (the JSON Schema editors use for completion)
+// is kept in step with it by a test.
+struct Vocabulary {
+  std::vector<std::string> definition_keys;  // top level
+  std::vector<std::string> required_keys;    // top level, required
+  std::vector<std::string> state_keys;
+  std::vector<std::string> transition_keys;  // the mapping form of an alternative
+  std::vector<std::string> condition_keys;   // var, the operators, all, any, not
+  std::vector<std::string> operators;        // eq ne lt le gt ge in exists
+  std::string key_pattern;                   // ECMAScript regex for `key`
+  std::string state_name_pattern;
+  std::string var_pattern;
+};
+const Vocabulary& FormatVocabulary();
+
 struct ParseResult {
   std::unique_ptr<Definition> definition;  // null when the shape is broken
   std::vector<Diagnostic> diagnostics;     // sorted by position

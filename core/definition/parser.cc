@@ -14,6 +14,22 @@
 #include "core/definition/definition.h"
 
 namespace bpm::definition {
+
+const Vocabulary& FormatVocabulary() {
+  static const Vocabulary v = {
+      {"key", "title", "description", "subject", "initial", "states"},
+      {"key", "initial", "states"},
+      {"stage", "config", "on", "final", "title", "description"},
+      {"to", "when"},
+      {"var", "eq", "ne", "lt", "le", "gt", "ge", "in", "exists", "all", "any", "not"},
+      {"eq", "ne", "lt", "le", "gt", "ge", "in", "exists"},
+      R"(^[a-z0-9][a-z0-9_-]{0,63}$)",
+      R"(^[A-Za-z_][A-Za-z0-9_]{0,63}$)",
+      R"(^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$)",
+  };
+  return v;
+}
+
 namespace {
 
 Position PosOf(const YAML::Node& n) {
@@ -140,10 +156,8 @@ class Parser {
                             TypeName(n)));
       return false;
     }
-    static const std::vector<std::string> kOps = {"eq", "ne", "lt", "le", "gt",
-                                                  "ge", "in", "exists"};
-    static const std::vector<std::string> kAllowed = {"var", "eq", "ne",  "lt",  "le", "gt",
-                                                      "ge",  "in", "exists", "all", "any", "not"};
+    const std::vector<std::string>& kOps = FormatVocabulary().operators;
+    const std::vector<std::string>& kAllowed = FormatVocabulary().condition_keys;
     bool ok = true;
     std::vector<std::pair<std::string, YAML::Node>> entries;
     size_t before = diags.size();
@@ -198,7 +212,7 @@ class Parser {
       return false;
     }
     if (!ScalarString(get("var"), where + ".var", &out->var)) return false;
-    static const std::regex kVar(R"(^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$)");
+    static const std::regex kVar(FormatVocabulary().var_pattern);
     if (!std::regex_match(out->var, kVar)) {
       Error(get("var"), absl::StrCat(where, ".var: '", out->var,
                                      "' is not a variable path such as form.amount"));
@@ -250,7 +264,7 @@ class Parser {
       Transition t;
       t.pos = PosOf(n);
       bool has_to = false;
-      ForEachKey(n, where, {"to", "when"},
+      ForEachKey(n, where, FormatVocabulary().transition_keys,
                  [&](const std::string& key, const YAML::Node&, const YAML::Node& val) {
                    if (key == "to") {
                      has_to = ScalarString(val, where + ".to", &t.target);
@@ -293,7 +307,7 @@ class Parser {
     State st;
     st.name = name;
     st.pos = PosOf(key_node);
-    static const std::regex kName(R"(^[A-Za-z_][A-Za-z0-9_]{0,63}$)");
+    static const std::regex kName(FormatVocabulary().state_name_pattern);
     if (!std::regex_match(name, kName)) {
       Error(key_node, absl::StrCat("state '", name,
                                    "': names are letters, digits and _ (not starting with a "
@@ -307,7 +321,7 @@ class Parser {
     }
     bool has_stage = false, has_on = false;
     YAML::Node on_node;
-    ForEachKey(n, where, {"stage", "config", "on", "final", "title", "description"},
+    ForEachKey(n, where, FormatVocabulary().state_keys,
                [&](const std::string& key, const YAML::Node&, const YAML::Node& val) {
                  if (key == "stage") {
                    has_stage = ScalarString(val, where + ".stage", &st.stage);
@@ -392,8 +406,7 @@ class Parser {
     bool has_key = false, has_initial = false, has_states = false;
     Position key_pos;
     ForEachKey(
-        root, "definition",
-        {"key", "title", "description", "subject", "initial", "states"},
+        root, "definition", FormatVocabulary().definition_keys,
         [&](const std::string& key, const YAML::Node&, const YAML::Node& val) {
           if (key == "key") {
             has_key = ScalarString(val, "key", &def->key);
@@ -422,7 +435,7 @@ class Parser {
     if (!has_key) {
       Error(top, "definition: missing 'key' (the workflow's name, e.g. target-filing)");
     } else {
-      static const std::regex kKey(R"(^[a-z0-9][a-z0-9_-]{0,63}$)");
+      static const std::regex kKey(FormatVocabulary().key_pattern);
       if (!std::regex_match(def->key, kKey)) {
         Error(key_pos, absl::StrCat("key '", def->key,
                                     "' must be lowercase letters, digits, - and _ (at most 64)"));
