@@ -994,6 +994,89 @@ int RunStart(const Client& client, const StartArgs& args) {
   return kExitOk;
 }
 
+// preview (KEY | --file YAML) --org ORG [--var K=V]... [--act ACTION[=JSON]]...
+struct PreviewArgs {
+  std::string key;
+  std::string file;
+  int version = 0;
+  std::string org;
+  std::vector<std::string> vars;
+  std::vector<std::string> acts;
+};
+
+int RunPreview(const Client& client, const PreviewArgs& args) {
+  v1::PreviewRequest request;
+  if (args.key.empty() == args.file.empty()) {
+    PrintError(client.command(), "give a definition KEY or --file YAML (one of them)");
+    return kExitUsage;
+  }
+  request.set_definition_key(args.key);
+  request.set_definition_version(args.version);
+  if (!args.file.empty()) {
+    std::string error;
+    if (!ReadInput(args.file, request.mutable_yaml(), &error)) {
+      PrintError(client.command(), error);
+      return kExitUsage;
+    }
+  }
+  request.set_org(args.org);
+  for (const auto& var : args.vars) {
+    if (!ParseVarFlag(client, var, request.mutable_variables())) return kExitUsage;
+  }
+  for (const auto& act : args.acts) {
+    v1::PreviewAction* action = request.add_actions();
+    const size_t eq = act.find('=');
+    action->set_action(act.substr(0, eq));
+    if (eq != std::string::npos &&
+        !ParseStructFlag(client, "--act", act.substr(eq + 1), action->mutable_payload())) {
+      return kExitUsage;
+    }
+  }
+  auto stub = v1::InstanceService::NewStub(client.channel());
+  v1::PreviewResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Preview(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  Table table({{"STEP"}, {"ACTION"}, {"BY"}, {"STATE"}, {"STATUS"}, {"NEXT: TASK -> ASSIGNEE"}});
+  int n = 0;
+  for (const auto& step : response.steps()) {
+    std::vector<std::string> next;
+    for (const auto& task : step.open_tasks()) {
+      next.push_back(absl::StrCat(task.title().empty() ? task.name() : task.title(), " -> ",
+                                  Assignee(task)));
+    }
+    table.AddRow({absl::StrCat(n++), step.action().empty() ? "(start)" : step.action(),
+                  step.actor(), step.state(), step.status(),
+                  next.empty() ? "-" : absl::StrJoin(next, "; ")});
+  }
+  table.Print(std::cout);
+  if (!response.stopped().empty()) std::cout << "stopped: " << response.stopped() << '\n';
+  std::cout << "preview only: nothing was created\n";
+  return kExitOk;
+}
+
+Command AddPreview(CLI::App& app) {
+  auto args = std::make_shared<PreviewArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "preview",
+      "Dry run: the path an instance would take and who each step's tasks would go to "
+      "(the real engine and plugins on a scratch store; nothing is created)");
+  sub->add_option("KEY", args->key, "Deployed definition key (current version)");
+  sub->add_option("--file", args->file, "Preview an undeployed definition file instead");
+  sub->add_option("--version", args->version, "Definition version (default: current)")
+      ->check(CLI::Range(0, std::numeric_limits<int32_t>::max()));
+  sub->add_option("--org", args->org, "Owning org (unit code)")->required();
+  sub->add_option("--var", args->vars, "Variable KEY=VALUE (repeatable)")->allow_extra_args(false);
+  sub->add_option("--act", args->acts,
+                  "ACTION or ACTION=JSON_PAYLOAD, taken in order on the task that offers it "
+                  "(repeatable)")
+      ->allow_extra_args(false);
+  return {sub, [args](const Client& client) { return RunPreview(client, *args); }};
+}
+
 Command AddStart(CLI::App& app, const GlobalOptions& global) {
   auto args = std::make_shared<StartArgs>();
   CLI::App* sub = app.add_subcommand("start", "Start a workflow instance for a subject");
@@ -1460,6 +1543,7 @@ int Main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddValidate(app),      AddDeploy(app), AddDefs(app),   AddDef(app),
       AddAlias(app),         AddRollback(app), AddDiff(app), AddGraph(app), AddMigrate(app),
+      AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
       AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),

@@ -121,6 +121,12 @@ class Engine {
                                                  const v1::MigrateInstancesRequest& req);
 
   // ---- instances
+  // The path and approvers of a would-be instance (PreviewRequest), on a
+  // scratch SQLite store in a temporary directory that is removed after;
+  // this engine's store is only read (the definition). INVALID_ARGUMENT for
+  // missing org or an invalid yaml; NOT_FOUND for an unknown definition.
+  // Refusals while stepping end the preview early (PreviewResponse.stopped).
+  StatusOr<v1::PreviewResponse> Preview(const Caller& caller, const v1::PreviewRequest& req);
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);
   StatusOr<v1::Instance> GetInstance(const std::string& id);
   StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request);

@@ -117,6 +117,10 @@ class InstanceServiceImpl final : public v1::InstanceService::Service {
     return Handle(ctx, resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_.Cc(c, *req); });
   }
+  grpc::Status Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
+                       v1::PreviewResponse* resp) override {
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.Preview(c, *req); });
+  }
   grpc::Status Suspend(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                        v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),

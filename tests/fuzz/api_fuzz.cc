@@ -283,12 +283,12 @@ struct Harness {
         Rpc(agencies.get(), &AS::Complete), Rpc(agencies.get(), &AS::ReportFailure),
         Rpc(agencies.get(), &AS::ListIncidents), Rpc(agencies.get(), &AS::ResolveIncident),
         Rpc(agencies.get(), &AS::ListOutbox), Rpc(agencies.get(), &AS::ReplayOutbox),
-        // 57..64 definition aliases, diffs, graphs; administration (appended: seeds keep
+        // 57..65 definition aliases, diffs, graphs; administration (appended: seeds keep
         // their indices)
         Rpc(defs.get(), &DS::SetAlias), Rpc(defs.get(), &DS::Diff), Rpc(defs.get(), &DS::Graph),
         Rpc(instances.get(), &IS::Suspend), Rpc(instances.get(), &IS::Resume),
         Rpc(instances.get(), &IS::Terminate), Rpc(instances.get(), &IS::Jump),
-        Rpc(defs.get(), &DS::Migrate),
+        Rpc(defs.get(), &DS::Migrate), Rpc(instances.get(), &IS::Preview),
     };
 
     // The county's org model, and two instances with open tasks to act on.

@@ -358,6 +358,29 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
             "name one with --to\n");
 }
 
+TEST_F(BpmctlTest, PreviewShowsThePathAndCreatesNothing) {
+  const Result r = Ctl(kUnit, {"preview", "target-filing", "--org", "906017", "--act",
+                               std::string("submit=") + kTargetPayload, "--act", "approve"});
+  ASSERT_EQ(r.exit, 0) << Dump(r);
+  const auto lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  EXPECT_THAT(lines[0], StartsWith("STEP  ACTION"));
+  EXPECT_THAT(lines[1], HasSubstr("(start)  zhang"));
+  EXPECT_THAT(lines[1], HasSubstr("draft"));
+  EXPECT_THAT(lines[2], HasSubstr("submit"));
+  EXPECT_THAT(lines[2], HasSubstr("authority_review"));
+  EXPECT_THAT(lines[3], HasSubstr("approve"));
+  EXPECT_THAT(lines[3], HasSubstr("finance_review"));
+  EXPECT_EQ(lines[4], "preview only: nothing was created");
+  const Result list = Ctl(kUnit, {"list", "--json"});
+  ASSERT_EQ(list.exit, 0) << Dump(list);
+  EXPECT_EQ(ParseJson<v1::ListInstancesResponse>(list.out).instances_size(), 0);
+
+  const Result stop = Ctl(kUnit, {"preview", "target-filing", "--org", "906017", "--act", "approve"});
+  ASSERT_EQ(stop.exit, 0) << Dump(stop);
+  EXPECT_THAT(stop.out, HasSubstr("stopped: no open task offers 'approve' in state 'draft'\n"));
+}
+
 TEST_F(BpmctlTest, WholeChainFromTheCommandLine) {
   // Start, as the unit.
   const v1::Instance started = StartOne();

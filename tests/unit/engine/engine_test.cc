@@ -422,6 +422,59 @@ TEST_F(EngineTest, MigrationByPlan) {
   EXPECT_EQ(engine_->GetInstance(d->id())->definition_version(), 1);
 }
 
+// A preview runs the real engine on a scratch store: its steps are what a
+// real run of the same inputs does, and it creates nothing.
+TEST_F(EngineTest, PreviewMatchesARealRunAndCreatesNothing) {
+  v1::PreviewRequest req;
+  req.set_definition_key("auto-publish");
+  req.set_org("906017");
+  (*req.mutable_variables()->mutable_fields())["amount"].set_number_value(500000);
+  req.add_actions()->set_action("approve");
+  auto preview = engine_->Preview(starter_, req);
+  ASSERT_TRUE(preview.ok()) << preview.status();
+  EXPECT_EQ(preview->definition_version(), 1);
+  EXPECT_EQ(preview->stopped(), "");
+  ASSERT_EQ(preview->steps_size(), 2);
+  v1::ListInstancesRequest all;
+  EXPECT_EQ(engine_->ListInstances(all)->instances_size(), 0);  // nothing was created
+
+  // The same inputs for real.
+  v1::StartInstanceRequest start;
+  start.set_definition_key("auto-publish");
+  start.set_subject_ref("preview");
+  start.set_org("906017");
+  *start.mutable_variables() = req.variables();
+  auto real = engine_->Start(starter_, start);
+  ASSERT_TRUE(real.ok()) << real.status();
+  const v1::PreviewStep& first = preview->steps(0);
+  EXPECT_EQ(first.state(), real->state());
+  ASSERT_EQ(first.open_tasks_size(), real->open_tasks_size());
+  EXPECT_EQ(first.open_tasks(0).assignee_role(), real->open_tasks(0).assignee_role());
+  EXPECT_EQ(first.open_tasks(0).assignee_role(), "authority_reviewer");
+  EXPECT_EQ(first.open_tasks(0).assignee_user(), real->open_tasks(0).assignee_user());
+  EXPECT_EQ(first.open_tasks(0).assignee_org(), real->open_tasks(0).assignee_org());
+  v1::ActRequest act;
+  act.set_action("approve");
+  act.set_task_id(real->open_tasks(0).id());
+  auto acted = engine_->Act({"li", {"authority_reviewer"}, "906"}, act);
+  ASSERT_TRUE(acted.ok()) << acted.status();
+  const v1::PreviewStep& second = preview->steps(1);
+  EXPECT_EQ(second.action(), "approve");
+  EXPECT_EQ(second.state(), acted->state());
+  EXPECT_EQ(second.status(), acted->status());
+  EXPECT_EQ(second.state(), "done");
+
+  // An action no task offers stops the preview, saying why.
+  req.add_actions()->set_action("approve");
+  auto stopped = engine_->Preview(starter_, req);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->steps_size(), 2);
+  EXPECT_EQ(stopped->stopped(), "no open task offers 'approve' in state 'done'");
+  req.clear_org();
+  EXPECT_EQ(engine_->Preview(starter_, req).status().message(),
+            "org: is required (the owning unit)");
+}
+
 TEST_F(EngineTest, PagingThroughInstances) {
   for (int i = 0; i < 5; ++i) Start("auto-publish");
   v1::ListInstancesRequest req;
