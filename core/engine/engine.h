@@ -260,6 +260,12 @@ class Engine {
   StatusOr<std::string> ActingAs(const Caller& caller, const store::TaskRow& t, int64_t now);
   // Runs op on the active task req.task_id inside a command (op finds it
   // with Working::Find).
+  // An administrator's instance operation: instance_id, role and reason
+  // checked, then RunCommand (request_hash empty: from the request and name).
+  StatusOr<v1::Instance> AdminOperation(const Caller& caller, const v1::InstanceOperationRequest& req,
+                                        const char* name, const char* why,
+                                        const std::string& request_hash, const CommandBody& body,
+                                        InstanceEvent event = InstanceEvent::kAct);
   StatusOr<v1::Instance> TaskOperation(const Caller& caller, const v1::TaskOperationRequest& req,
                                        const char* name, const CommandBody& op);
   Status FireTimer(const store::TimerRow& timer);

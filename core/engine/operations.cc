@@ -270,14 +270,23 @@ Status Engine::RequireAdmin(const Caller& caller, const char* op) {
   return absl::OkStatus();
 }
 
+StatusOr<v1::Instance> Engine::AdminOperation(const Caller& caller,
+                                              const v1::InstanceOperationRequest& req,
+                                              const char* name, const char* why,
+                                              const std::string& request_hash,
+                                              const CommandBody& body, InstanceEvent event) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_RETURN_IF_ERROR(RequireAdmin(caller, name));
+  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), why));
+  return RunCommand(caller, req.instance_id(), req.expected_version(),
+                    absl::StrCat(name, ":", caller.user), req.idempotency_key(),
+                    request_hash.empty() ? OpHash(req, name) : request_hash, body, event);
+}
+
 StatusOr<v1::Instance> Engine::Suspend(const Caller& caller,
                                        const v1::InstanceOperationRequest& req) {
-  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
-  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "suspend"));
-  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "suspending (暂停) needs a reason"));
-  return RunCommand(
-      caller, req.instance_id(), req.expected_version(), absl::StrCat("suspend:", caller.user),
-      req.idempotency_key(), OpHash(req, "suspend"),
+  return AdminOperation(
+      caller, req, "suspend", "suspending (暂停) needs a reason", "",
       [&](Working& w) -> Status {
         w.inst.status = w.lifecycle.status();
         w.AddEvent("suspended", "suspend", w.inst.state, w.inst.state, "", req.comment());
@@ -288,12 +297,8 @@ StatusOr<v1::Instance> Engine::Suspend(const Caller& caller,
 
 StatusOr<v1::Instance> Engine::Resume(const Caller& caller,
                                       const v1::InstanceOperationRequest& req) {
-  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
-  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "resume"));
-  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "resuming (恢复) needs a reason"));
-  return RunCommand(
-      caller, req.instance_id(), req.expected_version(), absl::StrCat("resume:", caller.user),
-      req.idempotency_key(), OpHash(req, "resume"),
+  return AdminOperation(
+      caller, req, "resume", "resuming (恢复) needs a reason", "",
       [&](Working& w) -> Status {
         // The clock stopped while suspended: every due date moves on by the
         // time since the suspension.
@@ -331,12 +336,8 @@ StatusOr<v1::Instance> Engine::Resume(const Caller& caller,
 
 StatusOr<v1::Instance> Engine::Terminate(const Caller& caller,
                                          const v1::InstanceOperationRequest& req) {
-  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
-  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "terminate"));
-  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "terminating (终止) needs a reason"));
-  return RunCommand(
-      caller, req.instance_id(), req.expected_version(), absl::StrCat("terminate:", caller.user),
-      req.idempotency_key(), OpHash(req, "terminate"),
+  return AdminOperation(
+      caller, req, "terminate", "terminating (终止) needs a reason", "",
       [&](Working& w) -> Status {
         if (!w.external.empty()) {
           return absl::FailedPreconditionError(absl::StrCat(
@@ -353,13 +354,10 @@ StatusOr<v1::Instance> Engine::Terminate(const Caller& caller,
 }
 
 StatusOr<v1::Instance> Engine::Jump(const Caller& caller, const v1::InstanceOperationRequest& req) {
-  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
   if (req.target_state().empty()) return absl::InvalidArgumentError("target_state: is required");
-  BPM_RETURN_IF_ERROR(RequireAdmin(caller, "jump"));
-  BPM_RETURN_IF_ERROR(RequireComment(req.comment(), "a jump (跳转) needs a reason"));
-  return RunCommand(
-      caller, req.instance_id(), req.expected_version(), absl::StrCat("jump:", caller.user),
-      req.idempotency_key(), Sha256Hex(absl::StrCat(OpHash(req, "jump"), "\n", req.target_state())),
+  return AdminOperation(
+      caller, req, "jump", "a jump (跳转) needs a reason",
+      Sha256Hex(absl::StrCat(OpHash(req, "jump"), "\n", req.target_state())),
       [&](Working& w) -> Status {
         if (w.def->Find(req.target_state()) == nullptr) {
           std::vector<std::string> names;
