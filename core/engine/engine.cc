@@ -118,17 +118,16 @@ StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
                               row.created_ms};
   }
   bool created = false;
-  BPM_ASSIGN_OR_RETURN(store::DefinitionRow stored_row, store_.PutDefinition(row, move, &created));
-  const store::DefinitionRow* stored = &stored_row;
+  BPM_ASSIGN_OR_RETURN(store::DefinitionRow stored, store_.PutDefinition(row, move, &created));
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    cache_.emplace(std::make_pair(stored->key, stored->version), def);
+    cache_.emplace(std::make_pair(stored.key, stored.version), def);
   }
   v1::DeployDefinitionResponse resp;
   BPM_ASSIGN_OR_RETURN(auto aliases, store_.ListDefinitionAliases(def->key));
-  *resp.mutable_definition() = internal::Summary(*stored, StateNames(def.get()));
+  *resp.mutable_definition() = internal::Summary(stored, StateNames(def.get()));
   for (const auto& a : aliases) {
-    if (a.version == stored->version) resp.mutable_definition()->add_aliases(a.alias);
+    if (a.version == stored.version) resp.mutable_definition()->add_aliases(a.alias);
   }
   resp.set_created(created);
   resp.set_activated(created && move.has_value());
@@ -176,14 +175,13 @@ StatusOr<v1::DiffDefinitionsResponse> Engine::Diff(const v1::DiffDefinitionsRequ
   if (req.key().empty()) return absl::InvalidArgumentError("key: is required");
   if (req.from_version() <= 0) return absl::InvalidArgumentError("from_version: is required");
   if (req.to_version() <= 0) return absl::InvalidArgumentError("to_version: is required");
-  BPM_ASSIGN_OR_RETURN(auto from_row, store_.GetDefinition(req.key(), req.from_version()));
-  BPM_ASSIGN_OR_RETURN(auto to_row, store_.GetDefinition(req.key(), req.to_version()));
+  // A compiled definition keeps its YAML text: no second read of the rows.
   BPM_ASSIGN_OR_RETURN(auto from, Compiled(req.key(), req.from_version()));
   BPM_ASSIGN_OR_RETURN(auto to, Compiled(req.key(), req.to_version()));
   v1::DiffDefinitionsResponse resp;
   for (auto& line : definition::StructuralDiff(*from, *to)) resp.add_changes(std::move(line));
   resp.set_unified_diff(definition::UnifiedDiff(
-      from_row.yaml, to_row.yaml, absl::StrCat(req.key(), " v", req.from_version()),
+      from->yaml, to->yaml, absl::StrCat(req.key(), " v", req.from_version()),
       absl::StrCat(req.key(), " v", req.to_version())));
   return resp;
 }
