@@ -163,7 +163,21 @@ std::string FormatDiagnostic(const v1::Diagnostic& diagnostic, const std::string
     absl::StrAppend(&text, ":", diagnostic.column());
   }
   absl::StrAppend(&text, ": ", diagnostic.message());
+  if (!diagnostic.hint().empty()) absl::StrAppend(&text, "\n  hint: ", diagnostic.hint());
   return text;
+}
+
+// The definitions a template's new current version rebuilt (or could not).
+void PrintDerived(const google::protobuf::RepeatedPtrField<v1::DerivedDeploy>& derived) {
+  for (const v1::DerivedDeploy& d : derived) {
+    if (d.version() > 0) {
+      std::cout << "  rebuilt " << d.key() << " on it: version " << d.version()
+                << "; current: " << d.version() << " (was " << d.previous_version() << ")\n";
+    } else {
+      std::cout << "  " << d.key() << " stays on version " << d.previous_version() << ": "
+                << absl::StrReplaceAll(d.error(), {{"\n", "\n    "}}) << '\n';
+    }
+  }
 }
 
 // ---- JSON -----------------------------------------------------------------
@@ -509,6 +523,7 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files, bool 
                                                       : std::string("unset"));
       }
       std::cout << '\n';
+      PrintDerived(response.derived());
     } else {
       std::cout << "unchanged: " << definition.key() << " version " << definition.version() << '\n';
     }
@@ -601,6 +616,7 @@ int RunSetAlias(const Client& client, const AliasArgs& args) {
     std::cout << alias.alias() << " of " << alias.key() << ": version " << alias.version()
               << " (new alias)\n";
   }
+  PrintDerived(response.derived());
   return kExitOk;
 }
 

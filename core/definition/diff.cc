@@ -179,6 +179,46 @@ std::vector<std::string> StructuralDiff(const Definition& from, const Definition
   if (from.initial != to.initial) {
     out.push_back(absl::StrCat("initial: ", from.initial, " -> ", to.initial));
   }
+  auto extends = [](const Definition& d) {
+    return d.extends_key.empty() ? std::string("nothing")
+                                 : absl::StrCat(d.extends_key, " v", d.extends_version);
+  };
+  if (extends(from) != extends(to)) {
+    out.push_back(absl::StrCat("extends: ", extends(from), " -> ", extends(to)));
+  }
+  if (from.is_template != to.is_template) {
+    out.push_back(absl::StrCat("template: ", from.is_template ? "yes" : "no", " -> ",
+                               to.is_template ? "yes" : "no"));
+  }
+  if (from.overridable != to.overridable) {
+    out.push_back(absl::StrCat("overridable: [", absl::StrJoin(from.overridable, ", "), "] -> [",
+                               absl::StrJoin(to.overridable, ", "), "]"));
+  }
+  auto variable = [](const Variable& v) {
+    std::string text = VarTypeName(v.type);
+    if (!v.values.empty()) {
+      std::vector<std::string> values;
+      for (const auto& x : v.values) {
+        values.push_back(x.has_string_value() ? x.string_value() : absl::StrCat(x.number_value()));
+      }
+      absl::StrAppend(&text, " [", absl::StrJoin(values, ", "), "]");
+    }
+    return text;
+  };
+  for (const Variable& v : to.variables) {
+    const Variable* old = from.FindVariable(v.name);
+    if (old == nullptr || old->name != v.name) {
+      out.push_back(absl::StrCat("variable ", v.name, ": added (", variable(v), ")"));
+    } else if (variable(*old) != variable(v)) {
+      out.push_back(absl::StrCat("variable ", v.name, ": ", variable(*old), " -> ", variable(v)));
+    }
+  }
+  for (const Variable& v : from.variables) {
+    const Variable* now = to.FindVariable(v.name);
+    if (now == nullptr || now->name != v.name) {
+      out.push_back(absl::StrCat("variable ", v.name, ": removed"));
+    }
+  }
   for (const auto& s : to.states) {
     const State* old = from.Find(s.name);
     if (old == nullptr) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -76,9 +77,11 @@ v1::ValidateDefinitionResponse Engine::Validate(const std::string& yaml,
   if (yaml.size() > options_.max_yaml_bytes) {
     diags.push_back({name, {1, 1},
                      absl::StrCat("the definition is ", yaml.size(),
-                                  " bytes; the limit is ", options_.max_yaml_bytes)});
+                                  " bytes; the limit is ", options_.max_yaml_bytes),
+                     "split it into smaller workflows, or move long texts out of it"});
   } else {
-    auto compiled = definition::Compile(yaml, name, plugins_, &diags);
+    const definition::TemplateResolver resolver = Templates(0);
+    auto compiled = definition::Compile(yaml, name, plugins_, &diags, &resolver);
     if (compiled.ok()) resp.set_key((*compiled)->key);
   }
   resp.set_valid(diags.empty());
@@ -88,22 +91,48 @@ v1::ValidateDefinitionResponse Engine::Validate(const std::string& yaml,
     out->set_line(d.pos.line);
     out->set_column(d.pos.column);
     out->set_message(d.message);
+    out->set_hint(d.hint);
   }
   return resp;
+}
+
+definition::TemplateResolver Engine::Templates(int64_t pinned_version) {
+  return [this, pinned_version](const std::string& key, int64_t version,
+                                const std::string& alias) -> StatusOr<definition::BaseTemplate> {
+    // A stored version was built on one template version: keep to it.
+    if (pinned_version > 0) version = pinned_version;
+    if (version <= 0) {
+      BPM_ASSIGN_OR_RETURN(version, store_.ResolveDefinitionVersion(
+                                        key, alias.empty() ? store::kCurrentAlias : alias));
+    }
+    BPM_ASSIGN_OR_RETURN(auto def, Compiled(key, version));
+    return definition::BaseTemplate{key, version, def->effective_yaml, def->content_hash};
+  };
 }
 
 StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
                                                       const std::string& source,
                                                       const std::string& by, bool inactive) {
+  std::set<std::string> visited;
+  return DeployOnce(yaml, source, by, inactive, &visited);
+}
+
+StatusOr<v1::DeployDefinitionResponse> Engine::DeployOnce(const std::string& yaml,
+                                                          const std::string& source,
+                                                          const std::string& by, bool inactive,
+                                                          std::set<std::string>* visited) {
   std::string name = source.empty() ? "<request>" : source;
   if (yaml.size() > options_.max_yaml_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("yaml: ", name, " is ", yaml.size(),
                                                    " bytes; the limit is ",
                                                    options_.max_yaml_bytes));
   }
-  BPM_ASSIGN_OR_RETURN(auto def, definition::Compile(yaml, name, plugins_, nullptr));
+  const definition::TemplateResolver resolver = Templates(0);
+  BPM_ASSIGN_OR_RETURN(auto def, definition::Compile(yaml, name, plugins_, nullptr, &resolver));
   store::DefinitionRow row;
   row.key = def->key;
+  row.base_key = def->extends_key;
+  row.base_version = def->extends_version;
   row.content_hash = def->content_hash;
   row.title = def->title;
   row.source_name = name;
@@ -132,7 +161,48 @@ StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
   resp.set_created(created);
   resp.set_activated(created && move.has_value());
   resp.set_previous_current(static_cast<int32_t>(before));
+  if (resp.activated() && def->is_template) {
+    visited->insert(def->key);
+    BPM_RETURN_IF_ERROR(FlowDown(def->key, stored.version, visited, resp.mutable_derived()));
+  }
   return resp;
+}
+
+Status Engine::FlowDown(const std::string& key, int64_t version, std::set<std::string>* visited,
+                        google::protobuf::RepeatedPtrField<v1::DerivedDeploy>* out) {
+  BPM_ASSIGN_OR_RETURN(auto latest, store_.ListDefinitions(""));
+  for (const store::DefinitionRow& any : latest) {
+    if (visited->count(any.key) != 0) continue;
+    BPM_ASSIGN_OR_RETURN(int64_t current, CurrentVersion(any.key));
+    if (current == 0) continue;
+    BPM_ASSIGN_OR_RETURN(store::DefinitionRow row, store_.GetDefinition(any.key, current));
+    if (row.base_key != key || row.base_version == version) continue;
+    auto compiled = Compiled(row.key, row.version);
+    if (compiled.ok() && (*compiled)->extends_pinned) continue;  // keeps its template version
+    visited->insert(row.key);
+    v1::DerivedDeploy* d = out->Add();
+    d->set_key(row.key);
+    d->set_previous_version(static_cast<int32_t>(current));
+    auto rebuilt = DeployOnce(row.yaml, row.source_name,
+                              absl::StrCat("template ", key, " v", version), false, visited);
+    if (!rebuilt.ok()) {
+      d->set_error(std::string(rebuilt.status().message()));
+      continue;
+    }
+    const int64_t built = rebuilt->definition().version();
+    if (!rebuilt->created() && built != current) {
+      // The template went back to a version this one was built on before
+      // (a rollback): point "current" at that build again.
+      store::AliasChange change{store::kCurrentAlias,
+                                absl::StrCat("template ", key, " v", version),
+                                absl::StrCat("template ", key, " moved to version ", version),
+                                clock_.NowMillis()};
+      BPM_RETURN_IF_ERROR(store_.MoveDefinitionAlias(row.key, built, change).status());
+    }
+    d->set_version(static_cast<int32_t>(built));
+    for (auto& further : *rebuilt->mutable_derived()) *out->Add() = std::move(further);
+  }
+  return absl::OkStatus();
 }
 
 StatusOr<int64_t> Engine::CurrentVersion(const std::string& key) {
@@ -168,6 +238,13 @@ StatusOr<v1::SetAliasResponse> Engine::SetAlias(const Caller& caller,
   resp.mutable_alias()->set_updated_by(caller.user);
   resp.set_previous_version(static_cast<int32_t>(previous));
   resp.set_moved(previous != req.version());
+  if (resp.moved() && alias == store::kCurrentAlias) {
+    BPM_ASSIGN_OR_RETURN(auto def, Compiled(req.key(), req.version()));
+    if (def->is_template) {
+      std::set<std::string> visited{req.key()};
+      BPM_RETURN_IF_ERROR(FlowDown(req.key(), req.version(), &visited, resp.mutable_derived()));
+    }
+  }
   return resp;
 }
 
@@ -194,7 +271,8 @@ StatusOr<std::shared_ptr<const definition::Definition>> Engine::Compiled(const s
     if (it != cache_.end()) return it->second;
   }
   BPM_ASSIGN_OR_RETURN(store::DefinitionRow row, store_.GetDefinition(key, version));
-  auto compiled = definition::Compile(row.yaml, row.source_name, plugins_, nullptr);
+  const definition::TemplateResolver resolver = Templates(row.base_version);
+  auto compiled = definition::Compile(row.yaml, row.source_name, plugins_, nullptr, &resolver);
   if (!compiled.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("workflow ", key, " version ", row.version,
@@ -693,6 +771,12 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
                                                                       req.definition_alias()));
   }
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(req.definition_key(), def_version));
+  if (w.def->is_template && !options_.start_templates) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "definition_key: ", req.definition_key(), " v", def_version,
+        " is a template; start a definition that extends it"));
+  }
+  BPM_RETURN_IF_ERROR(w.def->CheckVariables(req.variables(), "variables"));
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();

@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -77,6 +78,7 @@ struct EngineOptions {
   size_t max_cc_users = 100;
   OrgResolver org_resolver;               // empty: no org model
   DueCalculator due;                      // empty functions: only absolute due times
+  bool start_templates = false;           // Start refuses templates unless set (Preview)
 };
 
 class Engine {
@@ -240,6 +242,19 @@ class Engine {
   bool Suspended(const std::string& instance_id);
   // PERMISSION_DENIED "<op> needs role workflow_admin; <user> does not have it".
   static Status RequireAdmin(const Caller& caller, const char* op);
+  // Finds the templates definitions extend, from the store; a stored
+  // version passes the template version it was built on (0: follow extends).
+  definition::TemplateResolver Templates(int64_t pinned_version);
+  // Deploy's body; `visited` holds the keys already deployed in this call
+  // (a template's rebuilt dependants, against cycles).
+  StatusOr<v1::DeployDefinitionResponse> DeployOnce(const std::string& yaml,
+                                                    const std::string& source,
+                                                    const std::string& by, bool inactive,
+                                                    std::set<std::string>* visited);
+  // Rebuilds the definitions whose "current" extends template `key` (by its
+  // alias, not a pinned version) on its `version`; reports each in `out`.
+  Status FlowDown(const std::string& key, int64_t version, std::set<std::string>* visited,
+                  google::protobuf::RepeatedPtrField<v1::DerivedDeploy>* out);
   // Where "current" points; 0 when the key has no version.
   StatusOr<int64_t> CurrentVersion(const std::string& key);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,

@@ -66,14 +66,23 @@ StatusOr<v1::PreviewResponse> Engine::Preview(const Caller& caller,
       BPM_ASSIGN_OR_RETURN(version, store_.ResolveDefinitionVersion(req.definition_key(),
                                                                     req.definition_alias()));
     }
-    BPM_ASSIGN_OR_RETURN(store::DefinitionRow row, store_.GetDefinition(req.definition_key(), version));
-    yaml = row.yaml;
-    resp.set_definition_version(static_cast<int32_t>(row.version));
+    BPM_ASSIGN_OR_RETURN(auto def, Compiled(req.definition_key(), version));
+    yaml = def->effective_yaml;  // with its template applied: the scratch store has none
+    resp.set_definition_version(static_cast<int32_t>(version));
+  } else {
+    // A definition that extends a template is previewed as the template
+    // deployed here makes it.
+    const definition::TemplateResolver resolver = Templates(0);
+    BPM_ASSIGN_OR_RETURN(auto def, definition::Compile(yaml, "<preview>", plugins_, nullptr,
+                                                       &resolver));
+    yaml = def->effective_yaml;
   }
   ScratchDir dir;
   if (dir.path().empty()) return absl::UnavailableError("preview: cannot make a temporary directory");
   BPM_ASSIGN_OR_RETURN(auto scratch, store::Store::Open("sqlite:" + dir.path() + "/preview.db", 1));
-  Engine engine(*scratch, plugins_, clock_, options_);
+  EngineOptions scratch_options = options_;
+  scratch_options.start_templates = true;  // a province previews its template
+  Engine engine(*scratch, plugins_, clock_, scratch_options);
   BPM_ASSIGN_OR_RETURN(auto deployed, engine.Deploy(yaml, "<preview>"));
 
   v1::StartInstanceRequest start;

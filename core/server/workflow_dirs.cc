@@ -51,13 +51,26 @@ Status WorkflowDirs::DeployAll() {
   Status status;
   auto files = Files(&status);
   BPM_RETURN_IF_ERROR(status);
-  for (const auto& [path, text] : files) {
-    auto deployed = engine_.Deploy(text, path);
-    if (!deployed.ok()) return deployed.status();
-    seen_[path] = Sha256Hex(text);
-    log_ << "bpmd: workflow " << deployed->definition().key() << " version "
-         << deployed->definition().version() << (deployed->created() ? " deployed" : " unchanged")
-         << " from " << path << std::endl;
+  // A definition that extends a template needs the template deployed first,
+  // whatever the files' order: deploy in rounds while some file succeeds.
+  while (!files.empty()) {
+    std::vector<std::pair<std::string, std::string>> failed;
+    Status first_error;
+    for (auto& [path, text] : files) {
+      auto deployed = engine_.Deploy(text, path);
+      if (!deployed.ok()) {
+        if (first_error.ok()) first_error = deployed.status();
+        failed.emplace_back(std::move(path), std::move(text));
+        continue;
+      }
+      seen_[path] = Sha256Hex(text);
+      log_ << "bpmd: workflow " << deployed->definition().key() << " version "
+           << deployed->definition().version()
+           << (deployed->created() ? " deployed" : " unchanged") << " from " << path
+           << std::endl;
+    }
+    if (failed.size() == files.size()) return first_error;
+    files = std::move(failed);
   }
   return absl::OkStatus();
 }

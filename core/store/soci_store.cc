@@ -104,10 +104,11 @@ void BindList(Prep& p, const std::string& prefix, const std::vector<std::string>
 }
 
 const char* kDefinitionCols =
-    "def_key, version, content_hash, title, source_name, yaml, created_ms";
+    "def_key, version, content_hash, title, source_name, yaml, created_ms, base_key, "
+    "base_version";
 void Into(Prep& p, DefinitionRow& r) {
   p, into(r.key), into(r.version), into(r.content_hash), into(r.title), into(r.source_name),
-      into(r.yaml), into(r.created_ms);
+      into(r.yaml), into(r.created_ms), into(r.base_key), into(r.base_version);
 }
 
 const char* kEventCols =
@@ -187,10 +188,11 @@ class SociStore final : public Store {
             use(in.key, "k");
         row.version = (ind == soci::i_ok ? max_version : 0) + 1;
         sql << "INSERT INTO definitions (def_key, version, content_hash, title, source_name, "
-               "yaml, created_ms) VALUES (:k, :v, :h, :t, :s, :y, :c)",
+               "yaml, created_ms, base_key, base_version) VALUES (:k, :v, :h, :t, :s, :y, :c, "
+               ":bk, :bv)",
             use(row.key, "k"), use(row.version, "v"), use(row.content_hash, "h"),
             use(row.title, "t"), use(row.source_name, "s"), use(row.yaml, "y"),
-            use(row.created_ms, "c");
+            use(row.created_ms, "c"), use(row.base_key, "bk"), use(row.base_version, "bv");
         *created = true;
       }
       if (move && *created) {

@@ -43,6 +43,10 @@ struct DefinitionRow {
   std::string source_name;
   std::string yaml;
   int64_t created_ms = 0;
+  // The template this version extends and the template version it was built
+  // on; empty and 0 when it extends none.
+  std::string base_key;
+  int64_t base_version = 0;
 };
 
 // A named pointer at one version of a definition key ("current", or one an

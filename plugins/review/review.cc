@@ -466,15 +466,30 @@ class ReviewStage : public Stage {
     }
     CheckIntegerInRange(config, "remind_before_hours", "", 1, 24 * 365, errors);
     if (Field(config, "remind_before_hours") != nullptr && Field(config, "due") == nullptr) {
-      AddError(errors, "remind_before_hours", "needs a due");
+      AddError(errors, "remind_before_hours", "needs a due",
+               "add due: {working_days: N} (or {days: N}), or remove the reminder");
+    }
+    // The reminder must fall inside the task's time: a working day is at
+    // least 24 hours from the task's start, a calendar day exactly 24.
+    const Struct due_struct = StructOr(config, "due");
+    const double due_days = NumberOr(due_struct, "days", NumberOr(due_struct, "working_days", 0));
+    const double remind = NumberOr(config, "remind_before_hours", 0);
+    if (due_days > 0 && remind >= due_days * 24) {
+      AddError(errors, "remind_before_hours",
+               "reminds " + FormatNumber(remind) + " hours before a deadline only " +
+                   FormatNumber(due_days * 24) + " hours after the task opens",
+               "make remind_before_hours smaller than " + FormatNumber(due_days * 24) +
+                   ", or the due longer");
     }
     const std::string overdue = StringOr(config, "on_overdue", "notify");
     if (Field(config, "on_overdue") != nullptr && Field(config, "due") == nullptr) {
-      AddError(errors, "on_overdue", "needs a due");
+      AddError(errors, "on_overdue", "needs a due",
+               "add due: {working_days: N} (or {days: N}), or remove on_overdue");
     }
     ValidateAssignee(config, "reassign_to", errors);
     if (overdue == "reassign" && Field(config, "reassign_to") == nullptr) {
-      AddError(errors, "reassign_to", "is required when on_overdue is reassign");
+      AddError(errors, "reassign_to", "is required when on_overdue is reassign",
+               "e.g. reassign_to: {role: section_head}");
     }
   }
 

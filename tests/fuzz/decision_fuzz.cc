@@ -38,6 +38,7 @@ namespace v1 = ::bpm::v1;
 const char* kWorkflows[] = {R"(
 key: fuzz-one
 initial: work
+variables: { grade: string }
 states:
   work:
     stage: fuzz_stage
@@ -56,6 +57,7 @@ states:
                             R"(
 key: fuzz-two
 initial: work
+variables: { form: object }
 states:
   work:
     stage: fuzz_stage

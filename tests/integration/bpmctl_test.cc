@@ -171,9 +171,10 @@ TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
   EXPECT_EQ(invalid.exit, 1) << Dump(invalid);
   EXPECT_EQ(invalid.err, "");
   const auto lines = Lines(invalid.out);
-  ASSERT_EQ(lines.size(), 1u) << invalid.out;
+  ASSERT_EQ(lines.size(), 2u) << invalid.out;  // the diagnostic and its hint
   EXPECT_THAT(lines[0], StartsWith(bad + ":5:12: state 'a': unknown stage plugin 'nosuch'; loaded: "));
   EXPECT_THAT(lines[0], HasSubstr("department_submit"));
+  EXPECT_EQ(lines[1], "  hint: load the plugin (bpmd --plugin-dir) or fix the stage name");
 
   // A YAML syntax error: the position of the unclosed flow sequence's end.
   const std::string broken = dir_.path() + "/broken.yaml";
@@ -200,6 +201,40 @@ TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
   EXPECT_EQ(deploy.out, "");
   EXPECT_THAT(deploy.err, StartsWith("bpmctl: deploy: INVALID_ARGUMENT: "));
   EXPECT_THAT(deploy.err, HasSubstr(bad + ":5:12: state 'a': unknown stage plugin 'nosuch'"));
+}
+
+TEST_F(BpmctlTest, TemplatesAcrossLevels) {
+  const std::string examples = testing::SourceDir() + "/examples/templates/";
+  const Result deployed = Ctl(kFinance, {"deploy", examples + "province-project-target.yaml",
+                                         examples + "county-project-target.yaml"});
+  ASSERT_EQ(deployed.exit, 0) << Dump(deployed);
+  EXPECT_THAT(deployed.out, HasSubstr("deployed county-project-target version 1"));
+
+  // A county change to a locked part: refused at its line and column, with a hint.
+  const std::string locked = dir_.path() + "/locked.yaml";
+  WriteFile(locked,
+            "key: county-locked\nextends: province-project-target\nstates:\n"
+            "  disclosure:\n    config: { mode: auto }\n");
+  const Result refused = Ctl(kFinance, {"validate", locked});
+  EXPECT_EQ(refused.exit, 1) << Dump(refused);
+  EXPECT_EQ(refused.out,
+            locked + ":5:21: 'states.disclosure.config.mode' is locked by template "
+                     "province-project-target v1\n"
+                     "  hint: template province-project-target v1 lets a definition change: "
+                     "states.review.config.chain, states.*.config.due, "
+                     "states.review.config.remind_before_hours, "
+                     "states.rectification.config.due_days, states.finance_review.on.approved; "
+                     "ask the template's owner to make it overridable\n");
+
+  // The province's next version: the county is rebuilt on it.
+  const std::string v2 = dir_.path() + "/province.yaml";
+  std::string text = testing::ReadFile(examples + "province-project-target.yaml");
+  text.replace(text.find("due_days: 30"), 12, "due_days: 20");
+  WriteFile(v2, text);
+  const Result next = Ctl(kFinance, {"deploy", v2});
+  ASSERT_EQ(next.exit, 0) << Dump(next);
+  EXPECT_THAT(next.out, HasSubstr("; current: 2 (was 1)\n  rebuilt county-project-target on "
+                                  "it: version 2; current: 2 (was 1)\n"));
 }
 
 TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {

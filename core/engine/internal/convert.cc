@@ -115,6 +115,8 @@ v1::DefinitionSummary Summary(const store::DefinitionRow& row,
   s.set_source_name(row.source_name);
   s.set_created_unix_ms(row.created_ms);
   for (const auto& st : states) s.add_states(st);
+  s.set_extends(row.base_key);
+  s.set_extends_version(static_cast<int32_t>(row.base_version));
   return s;
 }
 

@@ -14,6 +14,7 @@ using ::testing::IsEmpty;
 const char* kV1 = R"(key: k
 title: 旧
 initial: draft
+variables: { grade: string }
 states:
   draft:
     stage: department_submit
@@ -35,6 +36,7 @@ states:
 const char* kV2 = R"(key: k
 title: 新
 initial: draft
+variables: { grade: { type: string, values: [中, 差] }, score: number }
 states:
   draft:
     stage: department_submit
@@ -58,6 +60,8 @@ TEST(DiffTest, StructuralChangesInWorkflowTerms) {
   auto a = Must(kV1), b = Must(kV2);
   EXPECT_THAT(StructuralDiff(*a, *b),
               ElementsAre("title: '旧' -> '新'",
+                          "variable grade: string -> string [中, 差]",
+                          "variable score: added (number)",
                           "state draft: config deadline.days: 10 -> 15",
                           "state draft: config owner: added \"unit\"",
                           "state draft: config fields[1]: removed \"b\"",
@@ -84,6 +88,7 @@ TEST(DiffTest, UnifiedLineDiff) {
 TEST(DiffTest, ConditionText) {
   auto d = Must(R"(key: c
 initial: a
+variables: { score: number, late: bool }
 states:
   a:
     stage: review

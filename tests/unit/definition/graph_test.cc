@@ -13,6 +13,7 @@ using ::testing::Not;
 const char* kYaml = R"(key: g
 title: 标题 "quoted"
 initial: a
+variables: { score: number }
 states:
   a:
     title: 填报

@@ -59,6 +59,26 @@ TEST(SchemaTest, SameVocabularyAsTheParser) {
   const Vocabulary& v = FormatVocabulary();
   EXPECT_EQ(Keys(At(schema, {"properties"})), Set(v.definition_keys));
   EXPECT_EQ(Strings(At(schema, {"required"})), Set(v.required_keys));
+  const Value& any_of = At(schema, {"anyOf"});
+  ASSERT_EQ(any_of.list_value().values_size(), 2);
+  EXPECT_EQ(Strings(any_of.list_value().values(0).struct_value().fields().at("required")),
+            std::set<std::string>{"extends"});
+  EXPECT_EQ(Strings(any_of.list_value().values(1).struct_value().fields().at("required")),
+            Set(v.standalone_keys));
+  const Value& variable = At(schema, {"definitions", "variable", "oneOf"});
+  ASSERT_EQ(variable.list_value().values_size(), 2);
+  EXPECT_EQ(Strings(variable.list_value().values(0).struct_value().fields().at("enum")),
+            Set(v.variable_types));
+  const Struct& spec = variable.list_value().values(1).struct_value();
+  EXPECT_EQ(Keys(spec.fields().at("properties")), Set(v.variable_keys));
+  EXPECT_EQ(Strings(spec.fields().at("properties").struct_value().fields().at("type").struct_value().fields().at("enum")),
+            Set(v.variable_types));
+  EXPECT_EQ(At(schema, {"properties", "variables", "propertyNames", "pattern"}).string_value(),
+            v.var_pattern);
+  const Value& extends = At(schema, {"properties", "extends", "oneOf"});
+  ASSERT_EQ(extends.list_value().values_size(), 2);
+  EXPECT_EQ(Keys(extends.list_value().values(1).struct_value().fields().at("properties")),
+            Set(v.extends_keys));
   EXPECT_EQ(At(schema, {"properties", "key", "pattern"}).string_value(), v.key_pattern);
   EXPECT_EQ(At(schema, {"properties", "states", "propertyNames", "pattern"}).string_value(),
             v.state_name_pattern);
@@ -111,6 +131,21 @@ class Checker {
     if (auto p = s.find("pattern"); p != s.end() &&
         !std::regex_search(doc.string_value(), std::regex(p->second.string_value()))) {
       return Fail(where, "pattern");
+    }
+    if (auto e = s.find("enum"); e != s.end()) {
+      bool listed = false;
+      for (const auto& allowed : e->second.list_value().values()) {
+        listed = listed || allowed.string_value() == doc.string_value();
+      }
+      if (!listed) return Fail(where, "enum");
+    }
+    if (auto a = s.find("anyOf"); a != s.end()) {
+      int matched = 0;
+      for (const auto& alt : a->second.list_value().values()) {
+        Checker sub(root_);
+        matched += sub.Check(doc, alt, where);
+      }
+      if (matched == 0) return Fail(where, "anyOf");
     }
     if (auto o = s.find("oneOf"); o != s.end()) {
       int matched = 0;
@@ -201,14 +236,16 @@ TEST(SchemaTest, BundledWorkflowsConform) {
   Value root;
   *root.mutable_struct_value() = schema;
   int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(testing::SourceDir() + "/workflows")) {
-    if (e.path().extension() != ".yaml") continue;
-    ++files;
-    Checker checker(schema);
-    EXPECT_TRUE(checker.Check(FromYaml(YAML::LoadFile(e.path().string())), root, "$"))
-        << e.path() << ": " << checker.error;
+  for (const char* dir : {"/workflows", "/examples/templates"}) {
+    for (const auto& e : std::filesystem::directory_iterator(testing::SourceDir() + dir)) {
+      if (e.path().extension() != ".yaml") continue;
+      ++files;
+      Checker checker(schema);
+      EXPECT_TRUE(checker.Check(FromYaml(YAML::LoadFile(e.path().string())), root, "$"))
+          << e.path() << ": " << checker.error;
+    }
   }
-  EXPECT_GE(files, 3);
+  EXPECT_GE(files, 5);
 }
 
 TEST(SchemaTest, ShapeErrorsAreRefusedByTheSchemaToo) {
@@ -217,7 +254,7 @@ TEST(SchemaTest, ShapeErrorsAreRefusedByTheSchemaToo) {
   *root.mutable_struct_value() = schema;
   const std::string dir = testing::SourceDir() + "/tests/fixtures/workflows/invalid/";
   for (const char* file : {"unknown_key_top.yaml", "unknown_key_state.yaml", "bad_condition.yaml",
-                           "not_a_mapping.yaml"}) {
+                           "not_a_mapping.yaml", "unknown_variable_type.yaml"}) {
     Checker checker(schema);
     EXPECT_FALSE(checker.Check(FromYaml(YAML::LoadFile(dir + file)), root, "$")) << file;
     // ...and by the parser.

@@ -42,6 +42,7 @@ states:
 const char* kCycle = R"(
 key: cycle
 initial: one
+variables: { never: bool }
 states:
   one:
     stage: disclosure

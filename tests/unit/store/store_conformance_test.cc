@@ -91,7 +91,7 @@ TEST_F(StoreTest, MigrationsApplied) {
 }
 
 TEST_F(StoreTest, DefinitionsVersionByContent) {
-  DefinitionRow d{"k", 0, std::string(64, 'a'), "标题", "k.yaml", "key: k\n", 5};
+  DefinitionRow d{"k", 0, std::string(64, 'a'), "标题", "k.yaml", "key: k\n", 5, "", 0};
   bool created = false;
   auto v1 = store_->PutDefinition(d, std::nullopt, &created);
   ASSERT_TRUE(v1.ok()) << v1.status();
@@ -103,10 +103,16 @@ TEST_F(StoreTest, DefinitionsVersionByContent) {
   EXPECT_EQ(same->version, 1);
   d.content_hash = std::string(64, 'b');
   d.yaml = "key: k\n# v2\n";
+  d.base_key = "province-template";  // built on a template's version 3
+  d.base_version = 3;
   auto v2 = store_->PutDefinition(d, std::nullopt, &created);
   ASSERT_TRUE(v2.ok());
   EXPECT_TRUE(created);
   EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(store_->GetDefinition("k", 2)->base_key, "province-template");
+  EXPECT_EQ(store_->GetDefinition("k", 2)->base_version, 3);
+  EXPECT_EQ(store_->GetDefinition("k", 1)->base_key, "");
+  EXPECT_EQ(store_->GetDefinition("k", 1)->base_version, 0);
   EXPECT_EQ(store_->GetDefinition("k", 0)->version, 2);
   EXPECT_EQ(store_->GetDefinition("k", 1)->yaml, "key: k\n");
   EXPECT_EQ(store_->GetDefinition("k", 1)->title, "标题");
@@ -118,7 +124,7 @@ TEST_F(StoreTest, DefinitionsVersionByContent) {
 }
 
 TEST_F(StoreTest, AliasesPointAtVersionsAndKeepTheirMoves) {
-  DefinitionRow d{"k", 0, std::string(64, 'a'), "t", "k.yaml", "key: k\n", 5};
+  DefinitionRow d{"k", 0, std::string(64, 'a'), "t", "k.yaml", "key: k\n", 5, "", 0};
   bool created = false;
   const AliasChange deploy{kCurrentAlias, "ops", "deployed", 10};
   // No version yet: nothing to resolve.

@@ -290,10 +290,11 @@ inline pb::Decision Reject(const std::string& field, const std::string& message)
 }
 
 inline void AddError(std::vector<pb::ConfigError>* errors, const std::string& path,
-                     const std::string& message) {
+                     const std::string& message, const std::string& hint = "") {
   pb::ConfigError e;
   e.set_path(path);
   e.set_message(message);
+  e.set_hint(hint);
   errors->push_back(std::move(e));
 }
 
