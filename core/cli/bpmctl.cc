@@ -517,6 +517,11 @@ int RunDeploy(const Client& client, const std::vector<std::string>& files, bool 
       if (response.activated()) {
         std::cout << "; current: " << definition.version();
         if (response.previous_current() > 0) std::cout << " (was " << response.previous_current() << ")";
+      } else if (!response.approval_instance_id().empty()) {
+        std::cout << "; awaiting approval in change request " << response.approval_instance_id()
+                  << " (a second workflow_admin approves it in their inbox), current stays "
+                  << (response.previous_current() > 0 ? absl::StrCat(response.previous_current())
+                                                      : std::string("unset"));
       } else {
         std::cout << "; inactive, current stays "
                   << (response.previous_current() > 0 ? absl::StrCat(response.previous_current())
@@ -606,7 +611,11 @@ int RunSetAlias(const Client& client, const AliasArgs& args) {
   }
   if (client.json()) return PrintJson(response);
   const auto& alias = response.alias();
-  if (!response.moved()) {
+  if (!response.approval_instance_id().empty()) {
+    std::cout << alias.alias() << " of " << alias.key() << " stays at version " << alias.version()
+              << ": change request " << response.approval_instance_id()
+              << " awaits a second workflow_admin's approval\n";
+  } else if (!response.moved()) {
     std::cout << alias.alias() << " of " << alias.key() << " already points at version "
               << alias.version() << '\n';
   } else if (response.previous_version() > 0) {

@@ -112,14 +112,16 @@ definition::TemplateResolver Engine::Templates(int64_t pinned_version) {
 
 StatusOr<v1::DeployDefinitionResponse> Engine::Deploy(const std::string& yaml,
                                                       const std::string& source,
-                                                      const std::string& by, bool inactive) {
+                                                      const std::string& by, bool inactive,
+                                                      bool governed) {
   std::set<std::string> visited;
-  return DeployOnce(yaml, source, by, inactive, &visited);
+  return DeployOnce(yaml, source, by, inactive, governed, &visited);
 }
 
 StatusOr<v1::DeployDefinitionResponse> Engine::DeployOnce(const std::string& yaml,
                                                           const std::string& source,
                                                           const std::string& by, bool inactive,
+                                                          bool governed,
                                                           std::set<std::string>* visited) {
   std::string name = source.empty() ? "<request>" : source;
   if (yaml.size() > options_.max_yaml_bytes) {
@@ -142,7 +144,8 @@ StatusOr<v1::DeployDefinitionResponse> Engine::DeployOnce(const std::string& yam
   // restart deploying its directory again) must not undo a rollback.
   BPM_ASSIGN_OR_RETURN(int64_t before, CurrentVersion(def->key));
   std::optional<store::AliasChange> move;
-  if (!inactive) {
+  const bool held = governed && options_.definition_approval && !inactive;
+  if (!inactive && !held) {
     move = store::AliasChange{store::kCurrentAlias, by, absl::StrCat("deployed from ", name),
                               row.created_ms};
   }
@@ -161,6 +164,12 @@ StatusOr<v1::DeployDefinitionResponse> Engine::DeployOnce(const std::string& yam
   resp.set_created(created);
   resp.set_activated(created && move.has_value());
   resp.set_previous_current(static_cast<int32_t>(before));
+  if (held && stored.version != before) {
+    BPM_ASSIGN_OR_RETURN(std::string request,
+                         RequestChange(by, def->key, stored.version, store::kCurrentAlias,
+                                       "deploy", absl::StrCat("deployed from ", name)));
+    resp.set_approval_instance_id(request);
+  }
   if (resp.activated() && def->is_template) {
     visited->insert(def->key);
     BPM_RETURN_IF_ERROR(FlowDown(def->key, stored.version, visited, resp.mutable_derived()));
@@ -184,7 +193,8 @@ Status Engine::FlowDown(const std::string& key, int64_t version, std::set<std::s
     d->set_key(row.key);
     d->set_previous_version(static_cast<int32_t>(current));
     auto rebuilt = DeployOnce(row.yaml, row.source_name,
-                              absl::StrCat("template ", key, " v", version), false, visited);
+                              absl::StrCat("template ", key, " v", version), false,
+                              /*governed=*/false, visited);
     if (!rebuilt.ok()) {
       d->set_error(std::string(rebuilt.status().message()));
       continue;
@@ -228,9 +238,24 @@ StatusOr<v1::SetAliasResponse> Engine::SetAlias(const Caller& caller,
                                                    " bytes exceeds the limit of ",
                                                    4 * options_.max_comment_chars));
   }
+  v1::SetAliasResponse resp;
+  if (options_.definition_approval && alias == store::kCurrentAlias) {
+    BPM_RETURN_IF_ERROR(store_.GetDefinition(req.key(), req.version()).status());
+    BPM_ASSIGN_OR_RETURN(int64_t now_current, CurrentVersion(req.key()));
+    resp.mutable_alias()->set_key(req.key());
+    resp.mutable_alias()->set_alias(alias);
+    resp.mutable_alias()->set_version(static_cast<int32_t>(now_current));
+    resp.set_previous_version(static_cast<int32_t>(now_current));
+    if (now_current != req.version()) {
+      BPM_ASSIGN_OR_RETURN(std::string request,
+                           RequestChange(caller.user, req.key(), req.version(), alias, "alias",
+                                         req.reason()));
+      resp.set_approval_instance_id(request);
+    }
+    return resp;
+  }
   store::AliasChange change{alias, caller.user, req.reason(), clock_.NowMillis()};
   BPM_ASSIGN_OR_RETURN(int64_t previous, store_.MoveDefinitionAlias(req.key(), req.version(), change));
-  v1::SetAliasResponse resp;
   resp.mutable_alias()->set_key(req.key());
   resp.mutable_alias()->set_alias(alias);
   resp.mutable_alias()->set_version(req.version());
@@ -572,6 +597,7 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
         " bytes; the limit is ", 4 * options_.max_payload_bytes));
   }
   w.inst.variables_json = std::move(vars_json);
+  ApproveChange(w);
   w.inst.updated_ms = w.now;
   w.inst.version += 1;
   if (w.commit.insert_instance) {
@@ -648,6 +674,7 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
                                               InstanceEvent lifecycle_event) {
   Working w;
   BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(instance_id));
+  w.entry_state = w.inst.state;
   BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
   const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
                                            w.inst.def_version, ")");
@@ -682,7 +709,9 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
     if (!raised.ok() && !absl::IsFailedPrecondition(raised)) return raised;
   }
   BPM_RETURN_IF_ERROR(s);
-  return Finish(w);
+  BPM_ASSIGN_OR_RETURN(v1::Instance done, Finish(w));
+  if (w.commit.move_alias) BPM_RETURN_IF_ERROR(AfterApproval(w.commit));
+  return done;
 }
 
 StatusOr<std::string> Engine::ActingAs(const Caller& caller, const store::TaskRow& t,
@@ -767,8 +796,20 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   // comes from the cache.
   int64_t def_version = req.definition_version();
   if (def_version <= 0) {
-    BPM_ASSIGN_OR_RETURN(def_version, store_.ResolveDefinitionVersion(req.definition_key(),
-                                                                      req.definition_alias()));
+    // Under governance a version nobody approved is never "current" by
+    // default (the store falls back to the highest version of a key that has
+    // no current).
+    const std::string alias = !req.definition_alias().empty() ? req.definition_alias()
+                              : options_.definition_approval ? store::kCurrentAlias
+                                                             : "";
+    auto resolved = store_.ResolveDefinitionVersion(req.definition_key(), alias);
+    if (absl::IsNotFound(resolved.status()) && req.definition_alias().empty() && !alias.empty() &&
+        store_.GetDefinition(req.definition_key(), 0).ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "definition_key: ", req.definition_key(),
+          " has no approved current version yet (its change request awaits approval)"));
+    }
+    BPM_ASSIGN_OR_RETURN(def_version, std::move(resolved));
   }
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(req.definition_key(), def_version));
   if (w.def->is_template && !options_.start_templates) {

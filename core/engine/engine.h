@@ -79,7 +79,15 @@ struct EngineOptions {
   OrgResolver org_resolver;               // empty: no org model
   DueCalculator due;                      // empty functions: only absolute due times
   bool start_templates = false;           // Start refuses templates unless set (Preview)
+  // Governance: a person's deploy, or move of "current", waits for a second
+  // workflow_admin's approval in an instance of kChangeWorkflowKey (call
+  // StartGovernance once). Startup deploys of the workflow directories and
+  // template rebuilds are not held.
+  bool definition_approval = false;
 };
+
+// The built-in workflow that approves definition changes under governance.
+inline constexpr const char* kChangeWorkflowKey = "bpm-definition-change";
 
 class Engine {
  public:
@@ -95,11 +103,15 @@ class Engine {
   // Changed content becomes a new version, which "current" then points at
   // unless inactive; content identical to an existing version changes
   // nothing (so redeploying a directory never undoes a rollback). `by` is
-  // recorded with the alias move.
+  // recorded with the alias move. `governed`: a person's deploy (gRPC, watch
+  // mode), which under definition_approval stores the version without moving
+  // "current" and files a change request (approval_instance_id).
   StatusOr<v1::DeployDefinitionResponse> Deploy(const std::string& yaml,
                                                 const std::string& source,
                                                 const std::string& by = "system",
-                                                bool inactive = false);
+                                                bool inactive = false, bool governed = false);
+  // Deploys the change workflow when definition_approval is on; no-op else.
+  Status StartGovernance();
   // version 0 and alias empty: the latest version. NOT_FOUND.
   StatusOr<v1::GetDefinitionResponse> GetDefinition(const std::string& key, int64_t version,
                                                     const std::string& alias = "");
@@ -250,7 +262,16 @@ class Engine {
   StatusOr<v1::DeployDefinitionResponse> DeployOnce(const std::string& yaml,
                                                     const std::string& source,
                                                     const std::string& by, bool inactive,
-                                                    std::set<std::string>* visited);
+                                                    bool governed, std::set<std::string>* visited);
+  // Governance (governance.cc): files a change request, returns its instance id.
+  StatusOr<std::string> RequestChange(const std::string& by, const std::string& key,
+                                      int64_t version, const std::string& alias,
+                                      const std::string& action, const std::string& reason);
+  // A command completing a change request as approved: its alias move joins
+  // the commit.
+  void ApproveChange(Working& w);
+  // After such a commit: rebuilds what follows a template whose current moved.
+  Status AfterApproval(const store::Commit& commit);
   // Rebuilds the definitions whose "current" extends template `key` (by its
   // alias, not a pinned version) on its `version`; reports each in `out`.
   Status FlowDown(const std::string& key, int64_t version, std::set<std::string>* visited,

@@ -82,6 +82,7 @@ StatusOr<v1::PreviewResponse> Engine::Preview(const Caller& caller,
   BPM_ASSIGN_OR_RETURN(auto scratch, store::Store::Open("sqlite:" + dir.path() + "/preview.db", 1));
   EngineOptions scratch_options = options_;
   scratch_options.start_templates = true;  // a province previews its template
+  scratch_options.definition_approval = false;
   Engine engine(*scratch, plugins_, clock_, scratch_options);
   BPM_ASSIGN_OR_RETURN(auto deployed, engine.Deploy(yaml, "<preview>"));
 

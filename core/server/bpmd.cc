@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> plugin_dirs;
   std::string port_file;
   bool dev_identity = false;
+  bool definition_approval = false;
   int pool = 8;
   size_t max_payload = 64 * 1024;
   std::string calendar_dir;
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "write the port actually bound to this file");
   app.add_flag("--dev-identity", dev_identity,
                "DEVELOPMENT ONLY: trust the identity callers send in x-bpm-* metadata");
+  app.add_flag("--definition-approval", definition_approval,
+               "governance: a deploy or a move of a definition's \"current\" waits for a "
+               "second workflow_admin's approval (workflow bpm-definition-change)");
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
@@ -156,6 +160,7 @@ int main(int argc, char** argv) {
   }
   bpm::engine::EngineOptions options;
   options.max_payload_bytes = max_payload;
+  options.definition_approval = definition_approval;
   std::optional<bpm::calendar::WorkCalendar> calendar;
   if (!calendar_dir.empty()) {
     auto loaded = bpm::calendar::WorkCalendar::LoadDirectory(calendar_dir);
@@ -184,6 +189,14 @@ int main(int argc, char** argv) {
     return org_contexts.Resolve(org, at);
   };
   bpm::engine::Engine engine(**store, plugins, *clock, options);
+  if (auto s = engine.StartGovernance(); !s.ok()) {
+    return Fail("--definition-approval: " + std::string(s.message()));
+  }
+  if (definition_approval) {
+    std::cout << "bpmd: definition changes need a second workflow_admin's approval "
+                 "(workflow bpm-definition-change)"
+              << std::endl;
+  }
   bpm::server::WorkflowDirs workflows(engine, workflow_dirs, std::cout);
   if (auto s = workflows.DeployAll(); !s.ok()) return Fail(std::string(s.message()));
 

@@ -22,7 +22,8 @@ class DefinitionServiceImpl final : public v1::DefinitionService::Service {
   grpc::Status Deploy(grpc::ServerContext* ctx, const v1::DeployDefinitionRequest* req,
                       v1::DeployDefinitionResponse* resp) override {
     return Handle(ctx, resp, [&](const engine::Caller& c) {
-      return engine_.Deploy(req->yaml(), req->source_name(), c.user, req->inactive());
+      return engine_.Deploy(req->yaml(), req->source_name(), c.user, req->inactive(),
+                            /*governed=*/true);
     });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetDefinitionRequest* req,

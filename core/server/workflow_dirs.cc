@@ -89,7 +89,7 @@ int WorkflowDirs::Rescan() {
     auto it = seen_.find(path);
     if (it != seen_.end() && it->second == hash) continue;
     seen_[path] = hash;
-    auto deployed = engine_.Deploy(text, path, "watch");
+    auto deployed = engine_.Deploy(text, path, "watch", /*inactive=*/false, /*governed=*/true);
     if (!deployed.ok()) {
       log_ << "bpmd: watch: " << path << " not deployed: "
            << absl::StrReplaceAll(deployed.status().message(), {{"\n", "\n  "}}) << std::endl;

@@ -1080,6 +1080,10 @@ class SociStore final : public Store {
       p.b.b64 = absl::Base64Escape(c.idempotency->response);
       SociDb::Exec(p);
     }
+    if (c.move_alias) {
+      int64_t previous = 0;
+      MoveAliasIn(sql, c.move_alias->key, c.move_alias->version, c.move_alias->change, &previous);
+    }
     return absl::OkStatus();
   }
 

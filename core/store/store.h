@@ -282,6 +282,14 @@ struct Commit {
   std::vector<IncidentRow> insert_incidents;
   std::vector<IncidentRow> resolve_incidents;  // must still be open
   std::vector<OutboxRow> insert_outbox;
+  // An alias move that takes effect with this commit (an approved
+  // definition change, see EngineOptions::definition_approval).
+  struct AliasMove {
+    std::string key;
+    int64_t version = 0;
+    AliasChange change;
+  };
+  std::optional<AliasMove> move_alias;
 };
 
 struct InboxQuery {

@@ -237,6 +237,40 @@ TEST_F(BpmctlTest, TemplatesAcrossLevels) {
                                   "it: version 2; current: 2 (was 1)\n"));
 }
 
+TEST_F(BpmctlTest, GovernanceHoldsADeployForASecondAdmin) {
+  testing::BpmdProcess governed(testing::FreshStoreUrl(dir_.path(), "governed"),
+                                {"--definition-approval"});
+  ASSERT_TRUE(governed.Start());
+  const Who alice{"alice", "workflow_admin", "czj"};
+  const Who bob{"bob", "workflow_admin", "czj"};
+  auto as = [&](const Who& who, const std::vector<std::string>& args) {
+    return RunBpmctl(args,
+                     {{"BPM_SERVER", governed.address()}, {"BPM_USER", who.user},
+                      {"BPM_ROLES", who.roles}, {"BPM_ORG", who.org}},
+                     "");
+  };
+  const std::string copy = dir_.path() + "/target-filing.yaml";
+  WriteFile(copy, testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml") +
+                      "# 2027\n");
+  const Result held = as(alice, {"deploy", copy});
+  ASSERT_EQ(held.exit, 0) << Dump(held);
+  EXPECT_THAT(held.out, HasSubstr("deployed target-filing version 2"));
+  EXPECT_THAT(held.out, HasSubstr("; awaiting approval in change request "));
+  EXPECT_THAT(held.out, HasSubstr("current stays 1\n"));
+
+  // Alice's own request is not in her inbox; it is in Bob's.
+  const Result alices = as(alice, {"inbox", "--json"});
+  EXPECT_THAT(ParseJson<v1::InboxResponse>(alices.out).tasks(), ::testing::IsEmpty());
+  const Result bobs = as(bob, {"inbox", "--json"});
+  const auto inbox = ParseJson<v1::InboxResponse>(bobs.out);
+  ASSERT_EQ(inbox.tasks_size(), 1) << bobs.out;
+  const Result approved = as(bob, {"act", inbox.tasks(0).id(), "approve", "--comment", "同意"});
+  ASSERT_EQ(approved.exit, 0) << Dump(approved);
+  const Result defs = as(bob, {"def", "target-filing", "--alias", "current", "--json"});
+  ASSERT_EQ(defs.exit, 0) << Dump(defs);
+  EXPECT_EQ(ParseJson<v1::GetDefinitionResponse>(defs.out).definition().version(), 2);
+}
+
 TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   const std::string copy = dir_.path() + "/target-filing.yaml";
   WriteFile(copy, testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml") +

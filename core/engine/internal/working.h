@@ -26,6 +26,7 @@ struct Engine::Working {
 
   std::shared_ptr<const definition::Definition> def;
   store::InstanceRow inst;
+  std::string entry_state;  // the state the instance was in when the command began
   google::protobuf::Struct vars;
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
   // Open or locked external tasks (agency work) of the instance.
