@@ -3,7 +3,8 @@
 // each plugin's ValidateConfig sees whatever config the YAML carries), the
 // way DefinitionService.Validate/Deploy and bpmd's --workflows run it. A
 // definition that compiles is then asked for every transition with a few
-// variable sets (Definition::Next, Condition::Evaluate).
+// variable sets (Definition::Next, Condition::Evaluate). `extends: tmpl`
+// resolves to a small template below, so template merging is fuzzed too.
 //
 // Seeds: corpus/definition_fuzz (the bundled workflows and the invalid
 // fixtures). Findings are crashes, sanitizer reports and leaks; diagnostics
@@ -23,12 +24,32 @@ namespace {
 using bpm::definition::Definition;
 
 bpm::plugin::Registry* g_plugins = nullptr;
+bpm::definition::TemplateResolver* g_templates = nullptr;
+
+// The one template `extends` finds (key tmpl, any version).
+constexpr char kTemplate[] = R"(key: tmpl
+template: true
+overridable: [states.review.config, states.*.config.due, states.done.title, variables]
+initial: review
+variables: { grade: { type: string, values: [优, 良, 中, 差] }, score: number }
+states:
+  review:
+    stage: review
+    config: { assignee: { role: authority_reviewer }, due: { days: 5 } }
+    on:
+      approved:
+        - { to: done, when: { var: grade, in: [优, 良] } }
+        - { to: review }
+      returned: review
+  done: { title: 完成, final: true }
+)";
 std::vector<google::protobuf::Struct>* g_variable_sets = nullptr;
 
 void CheckDiagnostics(const std::vector<bpm::definition::Diagnostic>& diags) {
   for (const auto& d : diags) {
     // Every diagnostic renders and names a position inside the text (or 0).
     if (d.pos.line < 0 || d.pos.column < 0) __builtin_trap();
+    if (d.hint.empty()) __builtin_trap();  // every diagnostic says what to do
     (void)d.ToString();
   }
 }
@@ -40,6 +61,13 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_plugins = new bpm::plugin::Registry();
   bpm::Status s = g_plugins->LoadDirectory(bpm::fuzz::PluginDir());
   if (!s.ok()) bpm::fuzz::Die(std::string(s.message()));
+  g_templates = new bpm::definition::TemplateResolver(
+      [](const std::string& key, int64_t version,
+         const std::string&) -> bpm::StatusOr<bpm::definition::BaseTemplate> {
+        if (key != "tmpl") return absl::NotFoundError("no such definition");
+        return bpm::definition::BaseTemplate{key, version > 0 ? version : 1, kTemplate,
+                                             std::string(64, 'a')};
+      });
   g_variable_sets = new std::vector<google::protobuf::Struct>();
   for (const char* json : {"{}", R"({"grade":"中","score":85,"form":{"amount":1200000}})",
                            R"({"grade":"优","agree":true,"returned":1,"form":{"amount":-1}})"}) {
@@ -53,7 +81,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string yaml(reinterpret_cast<const char*>(data), size);
   std::vector<bpm::definition::Diagnostic> diags;
-  auto compiled = bpm::definition::Compile(yaml, "fuzz.yaml", *g_plugins, &diags);
+  auto compiled = bpm::definition::Compile(yaml, "fuzz.yaml", *g_plugins, &diags, g_templates);
   CheckDiagnostics(diags);
   if (!compiled.ok()) {
     if (diags.empty()) __builtin_trap();  // refused without saying why
