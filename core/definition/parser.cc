@@ -57,6 +57,35 @@ const char* TypeName(const YAML::Node& n) {
   }
 }
 
+// Writes n as YAML. Unlike emitting the Node, a scalar that was quoted in its
+// source (tag "!") is written quoted, so "1" and "true" stay strings when the
+// text is read again.
+void Emit(YAML::Emitter& out, const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      out << YAML::BeginMap;
+      for (const auto& kv : n) {
+        out << YAML::Key;
+        Emit(out, kv.first);
+        out << YAML::Value;
+        Emit(out, kv.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      out << YAML::BeginSeq;
+      for (const auto& item : n) Emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      if (n.Tag() == "!") out << YAML::DoubleQuoted;
+      out << n.Scalar();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
 // Edit distance, for "did you mean" hints.
 size_t Distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -506,7 +535,7 @@ class Parser {
     } else {
       YAML::Emitter out;
       out.SetIndent(2);
-      out << root;
+      Emit(out, root);
       def->effective_yaml = std::string(out.c_str(), out.size()) + "\n";
     }
     return def;

@@ -342,6 +342,34 @@ extends: { key: province-project-target, version: 1 }
   EXPECT_FALSE(diags.at(0).hint.empty());
 }
 
+TEST_F(TemplateTest, TheEffectiveTextKeepsQuotedScalarsStrings) {
+  Put(R"(key: quoted
+template: true
+overridable: [states.a.title]
+initial: a
+states:
+  a:
+    title: "2026"
+    stage: disclosure
+    config: { mode: auto, publish: ["1", "true", "null", "${org}"] }
+    on: { published: b }
+  b: { final: true }
+)");
+  auto child = Build("key: child\nextends: quoted\nstates: { a: { title: \"2027\" } }\n");
+  ASSERT_TRUE(child.ok()) << child.status();
+  const State* a = (*child)->Find("a");
+  EXPECT_EQ(a->title, "2027");
+  const auto& publish = a->config.fields().at("publish").list_value();
+  ASSERT_EQ(publish.values_size(), 4);
+  for (const auto& v : publish.values()) EXPECT_TRUE(v.has_string_value()) << (*child)->effective_yaml;
+  // ...and so does a definition built on the child's effective text.
+  auto again = Parse((*child)->effective_yaml, "effective.yaml");
+  ASSERT_TRUE(again.ok());
+  for (const auto& v : again.definition->Find("a")->config.fields().at("publish").list_value().values()) {
+    EXPECT_TRUE(v.has_string_value()) << (*child)->effective_yaml;
+  }
+}
+
 TEST_F(TemplateTest, OnlyATemplateCanBeExtended) {
   versions_.clear();
   Put(testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml"));
