@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "core/common/util.h"
 
@@ -84,24 +85,53 @@ int WorkflowDirs::Rescan() {
     log_ << "bpmd: watch: " << status.message() << std::endl;
   }
   int created = 0;
+  auto deploy = [&](const std::string& path, const std::string& text, bool log_refusal) {
+    auto deployed = engine_.Deploy(text, path, "watch", /*inactive=*/false, /*governed=*/true);
+    if (!deployed.ok()) {
+      if (log_refusal) {
+        log_ << "bpmd: watch: " << path << " not deployed: "
+             << absl::StrReplaceAll(deployed.status().message(), {{"\n", "\n  "}}) << std::endl;
+      }
+      return false;
+    }
+    if (!deployed->created()) return true;  // same content as a stored version
+    ++created;
+    const auto& d = deployed->definition();
+    log_ << "bpmd: watch: workflow " << d.key() << " version " << d.version()
+         << " deployed from " << path;
+    if (!deployed->approval_instance_id().empty()) {
+      log_ << "; awaiting approval in change request " << deployed->approval_instance_id();
+    } else {
+      log_ << "; current: " << d.version();
+      if (deployed->previous_current() > 0) log_ << " (was " << deployed->previous_current() << ")";
+    }
+    log_ << std::endl;
+    for (const auto& derived : deployed->derived()) {
+      log_ << "bpmd: watch:   " << derived.key()
+           << (derived.version() > 0 ? absl::StrCat(" rebuilt on it: version ", derived.version())
+                                     : absl::StrCat(" stays on version ", derived.previous_version(),
+                                                    ": ", derived.error()))
+           << std::endl;
+    }
+    return true;
+  };
   for (const auto& [path, text] : files) {
     std::string hash = Sha256Hex(text);
     auto it = seen_.find(path);
     if (it != seen_.end() && it->second == hash) continue;
     seen_[path] = hash;
-    auto deployed = engine_.Deploy(text, path, "watch", /*inactive=*/false, /*governed=*/true);
-    if (!deployed.ok()) {
-      log_ << "bpmd: watch: " << path << " not deployed: "
-           << absl::StrReplaceAll(deployed.status().message(), {{"\n", "\n  "}}) << std::endl;
-      continue;
+    waiting_.erase(path);
+    if (!deploy(path, text, true)) waiting_[path] = text;
+  }
+  // A refused file may have waited for the template it extends: once
+  // something new is deployed, each gets another try (quietly: its refusal
+  // was logged).
+  while (created > 0 && !waiting_.empty()) {
+    const int before = created;
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      it = deploy(it->first, it->second, false) ? waiting_.erase(it) : std::next(it);
     }
-    if (!deployed->created()) continue;  // same content as a stored version
-    ++created;
-    const auto& d = deployed->definition();
-    log_ << "bpmd: watch: workflow " << d.key() << " version " << d.version()
-         << " deployed from " << path << "; current: " << d.version();
-    if (deployed->previous_current() > 0) log_ << " (was " << deployed->previous_current() << ")";
-    log_ << std::endl;
+    if (created == before) break;
   }
   return created;
 }

@@ -53,6 +53,7 @@ class WorkflowDirs {
   const std::vector<std::string> dirs_;
   std::ostream& log_;
   std::map<std::string, std::string> seen_;  // path -> sha256 of the content last deployed or refused
+  std::map<std::string, std::string> waiting_;  // path -> refused content, retried after a deploy
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

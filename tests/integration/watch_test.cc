@@ -101,5 +101,33 @@ TEST_F(WatchTest, EditedFileBecomesTheCurrentVersion) {
   })) << testing::ReadFile(bpmd_->log_path());
 }
 
+// A definition and the template it extends, in either order: at start the
+// directory is deployed in rounds; a watched child that arrives before its
+// template is deployed once the template is.
+TEST_F(WatchTest, TemplatesAndWhatExtendsThemInAnyOrder) {
+  const std::string examples = testing::SourceDir() + "/examples/templates/";
+  std::string child = testing::ReadFile(examples + "county-project-target.yaml");
+  testing::WriteFile(dir_->path() + "/a-county.yaml", child);
+  ASSERT_TRUE(Eventually([&] {
+    return testing::ReadFile(bpmd_->log_path()).find("a-county.yaml not deployed") !=
+           std::string::npos;
+  })) << testing::ReadFile(bpmd_->log_path());
+  testing::WriteFile(dir_->path() + "/z-province.yaml",
+                     testing::ReadFile(examples + "province-project-target.yaml"));
+  ASSERT_TRUE(Eventually([&] {
+    return testing::ReadFile(bpmd_->log_path()).find("workflow county-project-target version 1") !=
+           std::string::npos;
+  })) << testing::ReadFile(bpmd_->log_path());
+
+  // A restart deploys the directory in rounds: the county file sorts first.
+  bpmd_.reset();
+  testing::BpmdProcess again(testing::FreshStoreUrl(store_dir_.path(), "rounds"),
+                             {"--workflows=" + dir_->path()});
+  ASSERT_TRUE(again.Start()) << testing::ReadFile(again.log_path());
+  EXPECT_THAT(testing::ReadFile(again.log_path()),
+              HasSubstr("bpmd: workflow county-project-target version 1 deployed from " +
+                        dir_->path() + "/a-county.yaml"));
+}
+
 }  // namespace
 }  // namespace bpm
