@@ -10,6 +10,7 @@
 # Needs a build with -DBPM_BUILD_BENCH=ON (this script configures it). The
 # MariaDB runs are on a private server started from tests/mysql/mariadb.sh.
 # Work files go to $BPM_BENCH_DIR (default /tmp/bpm-bench), removed afterwards.
+# Extra bpmd flags from $BPM_BENCH_BPMD_ARGS (e.g. --sync-commands, for an A/B).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,7 +52,8 @@ start_bpmd() {  # store url
   rm -f "$work/port"
   "$build_dir/bin/bpmd" --listen 127.0.0.1:0 --port-file "$work/port" --store "$1" \
     --workflows "$root/workflows" --plugins "$build_dir/plugins" \
-    --calendars "$root/deploy/calendars" --dev-identity --db-pool 16 >"$work/bpmd.log" 2>&1 &
+    --calendars "$root/deploy/calendars" --dev-identity --db-pool 16 ${BPM_BENCH_BPMD_ARGS:-} \
+    >"$work/bpmd.log" 2>&1 &
   bpmd_pid=$!
   for _ in $(seq 1 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
   [[ -s "$work/port" ]] || { cat "$work/bpmd.log" >&2; exit 1; }

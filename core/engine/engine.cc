@@ -589,6 +589,86 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth, bool r
   return absl::OkStatus();
 }
 
+namespace {
+
+// Async commands (Engine::CommandAsync): the outermost command's commit is
+// handed here instead of being applied, with what a replay after a conflict
+// needs. Commands nested in it (an incident raised while it runs) commit as
+// usual, before it, as they would synchronously.
+struct Deferred {
+  std::optional<store::Commit> commit;
+  std::string scope;
+  std::string idempotency_key;
+  std::string request_hash;
+  bool noted = false;  // the outermost command noted its replay key first
+};
+thread_local Deferred* t_deferred = nullptr;
+thread_local int t_command_depth = 0;
+
+// Marks a command's extent on this thread (RunCommandOnce, StartInstance).
+struct CommandScope {
+  CommandScope() { ++t_command_depth; }
+  ~CommandScope() { --t_command_depth; }
+  CommandScope(const CommandScope&) = delete;
+  CommandScope& operator=(const CommandScope&) = delete;
+};
+
+void NoteReplay(const std::string& scope, const std::string& key, const std::string& hash) {
+  if (t_deferred != nullptr && !t_deferred->noted) {
+    t_deferred->noted = true;
+    t_deferred->scope = scope;
+    t_deferred->idempotency_key = key;
+    t_deferred->request_hash = hash;
+  }
+}
+
+}  // namespace
+
+void Engine::CommandAsync(const std::function<StatusOr<v1::Instance>()>& run,
+                          InstanceCallback done) {
+  Deferred deferred;
+  t_deferred = &deferred;
+  StatusOr<v1::Instance> result = run();
+  t_deferred = nullptr;
+  if (!deferred.commit) {  // refused, replayed, or written already
+    done(std::move(result));
+    return;
+  }
+  if (!result.ok()) {  // failed after its commit was prepared: write nothing more of it
+    done(std::move(result));
+    return;
+  }
+  store::Commit commit = *std::move(deferred.commit);  // before `deferred` moves below
+  store_.ApplyAsync(
+      std::move(commit),
+      [this, done = std::move(done), instance = *std::move(result),
+       deferred = std::move(deferred)](Status s) mutable {
+        if (s.ok()) {
+          done(std::move(instance));
+          return;
+        }
+        if (!deferred.idempotency_key.empty() && (absl::IsAborted(s) || absl::IsFailedPrecondition(s))) {
+          // A retry with the same key committed first: answer with its result.
+          auto replay = Replay(deferred.scope, deferred.idempotency_key, deferred.request_hash);
+          if (replay.ok() && *replay) {
+            done(**std::move(replay));
+            return;
+          }
+        }
+        done(std::move(s));
+      });
+}
+
+void Engine::StartAsync(const Caller& caller, const v1::StartInstanceRequest& request,
+                        InstanceCallback done) {
+  CommandAsync([&] { return Start(caller, request); }, std::move(done));
+}
+
+void Engine::ActAsync(const Caller& caller, const v1::ActRequest& request,
+                      InstanceCallback done) {
+  CommandAsync([&] { return Act(caller, request); }, std::move(done));
+}
+
 StatusOr<v1::Instance> Engine::Finish(Working& w) {
   std::string vars_json = CanonicalJson(w.vars);
   if (vars_json.size() > 4 * options_.max_payload_bytes) {
@@ -621,6 +701,12 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
   // (copying a Struct costs about as much as parsing its JSON).
   result.mutable_variables()->Swap(&w.vars);
   if (w.commit.idempotency) w.commit.idempotency->response = result.SerializeAsString();
+  if (t_deferred != nullptr && t_command_depth == 1 && !t_deferred->commit &&
+      !w.commit.move_alias) {
+    t_deferred->commit = std::move(w.commit);  // CommandAsync queues it
+    w.commit = store::Commit();
+    return result;
+  }
   BPM_RETURN_IF_ERROR(store_.Apply(w.commit));
   return result;
 }
@@ -652,6 +738,7 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
     if (replay) return *std::move(replay);
   }
+  NoteReplay(scope, idempotency_key, request_hash);
   auto result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
                                request_hash, body, lifecycle_event);
   if (!idempotency_key.empty() &&
@@ -672,6 +759,7 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
                                               const std::string& request_hash,
                                               const CommandBody& body,
                                               InstanceEvent lifecycle_event) {
+  CommandScope command;
   Working w;
   BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(instance_id));
   w.entry_state = w.inst.state;
@@ -790,6 +878,8 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
     if (replay) return *std::move(replay);
   }
 
+  CommandScope command;
+  NoteReplay(scope, req.idempotency_key(), hash);
   Working w;
   // Resolve the alias ("current" by default) to a fixed version first; the
   // instance stays on it. Versions are immutable, so the compiled definition

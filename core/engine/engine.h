@@ -142,6 +142,15 @@ class Engine {
   // Refusals while stepping end the preview early (PreviewResponse.stopped).
   StatusOr<v1::PreviewResponse> Preview(const Caller& caller, const v1::PreviewRequest& req);
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);
+  // Start and Act without waiting for the commit: the command runs on this
+  // thread up to its commit, which is queued (Store::ApplyAsync); done gets
+  // the result exactly once — on this thread when the command fails before
+  // its commit, else on the store's commit thread once the commit is durable.
+  // For the gRPC callback API (bpmd on SQLite): no thread waits for an fsync.
+  using InstanceCallback = std::function<void(StatusOr<v1::Instance>)>;
+  void StartAsync(const Caller& caller, const v1::StartInstanceRequest& request,
+                  InstanceCallback done);
+  void ActAsync(const Caller& caller, const v1::ActRequest& request, InstanceCallback done);
   StatusOr<v1::Instance> GetInstance(const std::string& id);
   StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request);
   StatusOr<v1::GetHistoryResponse> History(const std::string& instance_id);
@@ -288,6 +297,8 @@ class Engine {
                        const plugin::v1::Decision& decision, const std::string& task_id);
   Status OpenTask(Working& w, const definition::State& state, const plugin::v1::TaskSpec& spec);
   StatusOr<v1::Instance> Finish(Working& w);
+  // Runs a command with its outermost commit deferred, then queues it.
+  void CommandAsync(const std::function<StatusOr<v1::Instance>()>& run, InstanceCallback done);
   // Looks up an idempotency key; returns the stored Instance when replayed.
   StatusOr<std::optional<v1::Instance>> Replay(const std::string& scope, const std::string& key,
                                                const std::string& request_hash);

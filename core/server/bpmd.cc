@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   std::string port_file;
   bool dev_identity = false;
   bool definition_approval = false;
+  bool sync_commands = false;
   int pool = 8;
   size_t max_payload = 64 * 1024;
   std::string calendar_dir;
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
   app.add_flag("--definition-approval", definition_approval,
                "governance: a deploy or a move of a definition's \"current\" waits for a "
                "second workflow_admin's approval (workflow bpm-definition-change)");
+  app.add_flag("--sync-commands", sync_commands,
+               "serve Start and Act on the sync API even on SQLite (for comparisons)");
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
@@ -211,7 +214,9 @@ int main(int argc, char** argv) {
   // threads, which cost more than the calls. Idle threads only sleep.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  auto services = bpm::server::MakeServices(engine);
+  // On SQLite, Start and Act answer from the commit thread (see services.h).
+  const bool async_commands = (*store)->LocalReads() && !sync_commands;
+  auto services = bpm::server::MakeServices(engine, async_commands);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {
         auto n = engine.RerouteOrgs(codes);

@@ -6,7 +6,7 @@
 namespace bpm::server {
 namespace {
 
-std::string Metadata(const grpc::ServerContext& ctx, const char* key) {
+std::string Metadata(const grpc::ServerContextBase& ctx, const char* key) {
   auto range = ctx.client_metadata().equal_range(key);
   if (range.first == range.second) return "";
   return std::string(range.first->second.data(), range.first->second.size());
@@ -15,7 +15,7 @@ std::string Metadata(const grpc::ServerContext& ctx, const char* key) {
 }  // namespace
 
 // Reads the development-mode identity from metadata.
-StatusOr<store::Caller> CallerOf(const grpc::ServerContext& ctx) {
+StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
   store::Caller c;
   c.user = Metadata(ctx, "x-bpm-user");
   if (c.user.empty()) {

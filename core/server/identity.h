@@ -14,14 +14,14 @@
 
 namespace bpm::server {
 
-StatusOr<store::Caller> CallerOf(const grpc::ServerContext& ctx);
+StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx);
 
 // absl::Status -> grpc::Status (same code, same message).
 grpc::Status ToGrpc(const Status& status);
 
 // Runs fn(caller) and moves its value into *out, translating the status.
 template <typename Fn, typename Out>
-grpc::Status Handle(const grpc::ServerContext* ctx, Out* out, Fn&& fn) {
+grpc::Status Handle(const grpc::ServerContextBase* ctx, Out* out, Fn&& fn) {
   auto caller = CallerOf(*ctx);
   if (!caller.ok()) return ToGrpc(caller.status());
   auto result = fn(*caller);

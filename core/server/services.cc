@@ -60,144 +60,146 @@ class DefinitionServiceImpl final : public v1::DefinitionService::Service {
   engine::Engine& engine_;
 };
 
-class InstanceServiceImpl final : public v1::InstanceService::Service {
+class InstanceServiceImpl : public v1::InstanceService::Service {
  public:
-  explicit InstanceServiceImpl(engine::Engine& e) : engine_(e) {}
+  InstanceServiceImpl() = default;  // the async variant below binds engine_ itself
+  explicit InstanceServiceImpl(engine::Engine& e) : engine_(&e) {}
 
   grpc::Status Start(grpc::ServerContext* ctx, const v1::StartInstanceRequest* req,
                      v1::StartInstanceResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Start(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Start(c, *req); });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetInstanceRequest* req,
                    v1::GetInstanceResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller&) { return engine_.GetInstance(req->id()); });
+                  [&](const engine::Caller&) { return engine_->GetInstance(req->id()); });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListInstancesRequest* req,
                     v1::ListInstancesResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.ListInstances(*req); });
+    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_->ListInstances(*req); });
   }
   grpc::Status GetHistory(grpc::ServerContext* ctx, const v1::GetHistoryRequest* req,
                           v1::GetHistoryResponse* resp) override {
     return Handle(ctx, resp,
-                  [&](const engine::Caller&) { return engine_.History(req->instance_id()); });
+                  [&](const engine::Caller&) { return engine_->History(req->instance_id()); });
   }
   grpc::Status ListDocuments(grpc::ServerContext* ctx, const v1::ListDocumentsRequest* req,
                              v1::ListDocumentsResponse* resp) override {
     return Handle(ctx, resp,
-                  [&](const engine::Caller&) { return engine_.Documents(req->instance_id()); });
+                  [&](const engine::Caller&) { return engine_->Documents(req->instance_id()); });
   }
   grpc::Status GetDocument(grpc::ServerContext* ctx, const v1::GetDocumentRequest* req,
                            v1::GetDocumentResponse* resp) override {
     return Handle(ctx, resp->mutable_document(),
-                  [&](const engine::Caller&) { return engine_.GetDocument(req->id()); });
+                  [&](const engine::Caller&) { return engine_->GetDocument(req->id()); });
   }
   grpc::Status Cancel(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                       v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Cancel(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Cancel(c, *req); });
   }
   grpc::Status Withdraw(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                         v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Withdraw(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Withdraw(c, *req); });
   }
   grpc::Status Comment(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                        v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Comment(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Comment(c, *req); });
   }
   grpc::Status Urge(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                     v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Urge(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Urge(c, *req); });
   }
   grpc::Status Cc(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                   v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Cc(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Cc(c, *req); });
   }
   grpc::Status Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
                        v1::PreviewResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.Preview(c, *req); });
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->Preview(c, *req); });
   }
   grpc::Status Suspend(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                        v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Suspend(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Suspend(c, *req); });
   }
   grpc::Status Resume(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                       v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Resume(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Resume(c, *req); });
   }
   grpc::Status Terminate(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                          v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Terminate(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Terminate(c, *req); });
   }
   grpc::Status Jump(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                     v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Jump(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Jump(c, *req); });
   }
 
- private:
-  engine::Engine& engine_;
+ protected:
+  engine::Engine* engine_ = nullptr;
 };
 
-class TaskServiceImpl final : public v1::TaskService::Service {
+class TaskServiceImpl : public v1::TaskService::Service {
  public:
-  explicit TaskServiceImpl(engine::Engine& e) : engine_(e) {}
+  TaskServiceImpl() = default;  // the async variant below binds engine_ itself
+  explicit TaskServiceImpl(engine::Engine& e) : engine_(&e) {}
 
   grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                      v1::InboxResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.Inbox(c, *req); });
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->Inbox(c, *req); });
   }
   grpc::Status Act(grpc::ServerContext* ctx, const v1::ActRequest* req,
                    v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Act(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Act(c, *req); });
   }
   grpc::Status Claim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                      v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Claim(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Claim(c, *req); });
   }
   grpc::Status Unclaim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                        v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Unclaim(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Unclaim(c, *req); });
   }
   grpc::Status Transfer(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Transfer(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Transfer(c, *req); });
   }
   grpc::Status Delegate(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.Delegate(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->Delegate(c, *req); });
   }
   grpc::Status ResolveDelegation(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                                  v1::ActResponse* resp) override {
     return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_.ResolveDelegation(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->ResolveDelegation(c, *req); });
   }
   grpc::Status SetProxy(grpc::ServerContext* ctx, const v1::SetProxyRequest* req,
                         v1::Proxy* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_.SetProxy(c, *req); });
+    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->SetProxy(c, *req); });
   }
   grpc::Status ListProxies(grpc::ServerContext* ctx, const v1::ListProxiesRequest* req,
                            v1::ListProxiesResponse* resp) override {
     return Handle(ctx, resp,
-                  [&](const engine::Caller& c) { return engine_.ListProxies(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->ListProxies(c, *req); });
   }
   grpc::Status RemoveProxy(grpc::ServerContext* ctx, const v1::RemoveProxyRequest* req,
                            v1::RemoveProxyResponse* resp) override {
     return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::RemoveProxyResponse> {
-      BPM_RETURN_IF_ERROR(engine_.RemoveProxy(c, req->id()));
+      BPM_RETURN_IF_ERROR(engine_->RemoveProxy(c, req->id()));
       return v1::RemoveProxyResponse();
     });
   }
@@ -205,11 +207,11 @@ class TaskServiceImpl final : public v1::TaskService::Service {
                                  const v1::ListNotificationsRequest* req,
                                  v1::ListNotificationsResponse* resp) override {
     return Handle(ctx, resp,
-                  [&](const engine::Caller& c) { return engine_.ListNotifications(c, *req); });
+                  [&](const engine::Caller& c) { return engine_->ListNotifications(c, *req); });
   }
 
- private:
-  engine::Engine& engine_;
+ protected:
+  engine::Engine* engine_ = nullptr;
 };
 
 class CampaignServiceImpl final : public v1::CampaignService::Service {
@@ -252,13 +254,68 @@ class CampaignServiceImpl final : public v1::CampaignService::Service {
   engine::Engine& engine_;
 };
 
+// The two commands of the approval workload on gRPC's callback API: the
+// handler prepares the command on the thread that read the request and
+// returns; the response is sent when the commit is durable, from the store's
+// commit thread (Engine::StartAsync/ActAsync). No thread waits for an fsync,
+// where the sync server parks one thread per command in flight. Only for
+// stores with local reads: the command's reads run on gRPC's own threads.
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, Response* resp, Call&& call) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto caller = CallerOf(*ctx);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
+  call(*caller, [reactor, resp](StatusOr<v1::Instance> result) {
+    if (!result.ok()) {
+      reactor->Finish(ToGrpc(result.status()));
+      return;
+    }
+    *resp->mutable_instance() = *std::move(result);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+class AsyncInstanceService final
+    : public v1::InstanceService::WithCallbackMethod_Start<InstanceServiceImpl> {
+ public:
+  explicit AsyncInstanceService(engine::Engine& e) { engine_ = &e; }
+  grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
+                                  const v1::StartInstanceRequest* req,
+                                  v1::StartInstanceResponse* resp) override {
+    return Deferred(ctx, resp, [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+      engine_->StartAsync(c, *req, std::move(done));
+    });
+  }
+};
+
+class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<TaskServiceImpl> {
+ public:
+  explicit AsyncTaskService(engine::Engine& e) { engine_ = &e; }
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
+                                v1::ActResponse* resp) override {
+    return Deferred(ctx, resp, [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+      engine_->ActAsync(c, *req, std::move(done));
+    });
+  }
+};
+
 }  // namespace
 
-std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine) {
+std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
+                                                         bool async_commands) {
   std::vector<std::unique_ptr<grpc::Service>> out;
   out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
-  out.push_back(std::make_unique<InstanceServiceImpl>(engine));
-  out.push_back(std::make_unique<TaskServiceImpl>(engine));
+  if (async_commands) {
+    out.push_back(std::make_unique<AsyncInstanceService>(engine));
+    out.push_back(std::make_unique<AsyncTaskService>(engine));
+  } else {
+    out.push_back(std::make_unique<InstanceServiceImpl>(engine));
+    out.push_back(std::make_unique<TaskServiceImpl>(engine));
+  }
   out.push_back(std::make_unique<CampaignServiceImpl>(engine));
   return out;
 }

@@ -6,7 +6,8 @@
 // x-bpm-org. A call without x-bpm-user gets UNAUTHENTICATED.
 //
 // Thread safety: the services are stateless apart from the borrowed Engine
-// and are called concurrently by gRPC's sync-server thread pool.
+// and are called concurrently by gRPC's sync-server thread pool (and, for
+// Start and Act with async_commands, by its callback threads).
 #pragma once
 
 #include <memory>
@@ -19,7 +20,11 @@
 
 namespace bpm::server {
 
-// Creates the three API services over engine (borrowed; must outlive them).
-std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine);
+// Creates the API services over engine (borrowed; must outlive them).
+// async_commands: Start and Act on gRPC's callback API, answered when their
+// commit is durable without a thread waiting for it (for a store with local
+// reads, Store::LocalReads); the rest on the sync API.
+std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
+                                                         bool async_commands);
 
 }  // namespace bpm::server

@@ -738,6 +738,10 @@ class SociStore final : public Store {
   }
 
   Status Apply(const Commit& c) override { return group_.Run(c); }
+  void ApplyAsync(Commit c, std::function<void(Status)> done) override {
+    group_.Submit(std::move(c), std::move(done));
+  }
+  bool LocalReads() const override { return db_->sqlite(); }
 
   Status ApplyAll(const std::vector<Commit>& commits) override {
     return db_->Write("bulk commit", [&](soci::session& sql) -> Status {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -415,6 +416,16 @@ class Store {
   // every commit written together, yet each commit succeeds or fails alone (see SociStore::WriteBatch).
   // Returns only after the commit is durable.
   virtual Status Apply(const Commit& commit) = 0;
+  // Apply without waiting: done(result) runs once the commit is durable (or
+  // refused), on another thread. Cheap-to-read stores (SQLite) let the gRPC
+  // threads prepare commands without ever blocking on an fsync. This default
+  // applies synchronously.
+  virtual void ApplyAsync(Commit commit, std::function<void(Status)> done) {
+    done(Apply(commit));
+  }
+  // Whether reads are in-process and fast (SQLite): callers may read on
+  // threads that must not block on the network.
+  virtual bool LocalReads() const { return false; }
   // Writes all commits in ONE transaction, all or none: bulk imports and
   // the benchmark's seeding. ABORTED when any optimistic check fails.
   virtual Status ApplyAll(const std::vector<Commit>& commits) = 0;

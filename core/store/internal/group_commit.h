@@ -15,18 +15,28 @@
 // every batch; on a virtual machine a context switch costs tens of
 // microseconds, and those wake-ups were the largest single cost of a command.
 //
+// Submit() queues an item without waiting: its callback gets the result, on
+// the thread of the leader that wrote it. A committer thread (started with the
+// first Submit) leads when async items wait and a leader slot is free, so a
+// caller of Submit never blocks on the write; callers of Run() may write async
+// items too.
+//
 // Ordering: items are taken in arrival order; with max_leaders > 1 batches may
 // commit in any order (callers that need an order use optimistic checks).
 //
-// Thread safety: Run() may be called from any number of threads. The batch
-// function runs on the leader's thread, never on two threads for the same item.
+// Thread safety: Run() and Submit() may be called from any number of threads.
+// The batch function runs on the leader's thread, never on two threads for the
+// same item. Callbacks run without the lock held; they must not block for long
+// (the next batch waits for them).
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -44,6 +54,9 @@ class GroupCommit {
     bool done = false;
     bool lead = false;  // handed the leadership while queued
     std::condition_variable cv;
+    // Submit(): the item (owned) and where its result goes; empty for Run().
+    std::unique_ptr<Item> owned;
+    std::function<void(Status)> on_done;
   };
   // Writes every entry of the batch and sets each entry's result.
   using BatchFn = std::function<void(const std::vector<Entry*>& batch)>;
@@ -54,6 +67,27 @@ class GroupCommit {
         fn_(std::move(fn)) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
+  ~GroupCommit() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    committer_cv_.notify_all();
+    if (committer_.joinable()) committer_.join();
+  }
+
+  // Queues item; on_done(result) runs once it is written (alone or with
+  // others). Never blocks on the write.
+  void Submit(Item item, std::function<void(Status)> on_done) {
+    auto* e = new Entry;
+    e->owned = std::make_unique<Item>(std::move(item));
+    e->item = e->owned.get();
+    e->on_done = std::move(on_done);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!committer_.joinable()) committer_ = std::thread([this] { Committer(); });
+    queue_.push_back(e);
+    if (leaders_ < max_leaders_) committer_cv_.notify_one();
+  }
 
   // Blocks until item is written (alone or with others); its result.
   Status Run(const Item& item) {
@@ -78,22 +112,7 @@ class GroupCommit {
       // This caller leads (leaders_ already counts it) until its own item is
       // written: the queue is served from the front, so a leader may first
       // write batches of items queued before its own.
-      std::vector<Entry*> batch;
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-      lock.unlock();
-      fn_(batch);
-      lock.lock();
-      ++batches_;
-      items_ += batch.size();
-      for (Entry* e : batch) {
-        e->done = true;
-        // Notified under the lock: once the waiter sees done it returns and
-        // its Entry (with the condition variable) is gone.
-        if (e != &self) e->cv.notify_one();
-      }
+      WriteBatch(lock, &self);
       if (self.done) {
         PassLead();
         return std::move(self.result);
@@ -114,17 +133,76 @@ class GroupCommit {
   }
 
  private:
+  // With mu_ held (in `lock`) by a leader: writes the next batch from the
+  // queue, marks its entries done and wakes their waiters; async entries get
+  // their callbacks (outside the lock) and are freed. `self`: the leader's
+  // own entry (not notified), or null for the committer.
+  void WriteBatch(std::unique_lock<std::mutex>& lock, Entry* self) {
+    std::vector<Entry*> batch;
+    while (!queue_.empty() && batch.size() < max_batch_) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    fn_(batch);
+    lock.lock();
+    ++batches_;
+    items_ += batch.size();
+    std::vector<Entry*> async;
+    for (Entry* e : batch) {
+      e->done = true;
+      if (e->on_done) {
+        async.push_back(e);
+      } else if (e != self) {
+        // Notified under the lock: once the waiter sees done it returns and
+        // its Entry (with the condition variable) is gone.
+        e->cv.notify_one();
+      }
+    }
+    if (async.empty()) return;
+    lock.unlock();
+    for (Entry* e : async) {
+      e->on_done(std::move(e->result));
+      delete e;
+    }
+    lock.lock();
+  }
+
+  // Leads whenever async items wait for a free leader slot.
+  void Committer() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      committer_cv_.wait(lock, [this] {
+        return (stop_ && queue_.empty()) || (leaders_ < max_leaders_ && AsyncQueued());
+      });
+      if (leaders_ >= max_leaders_ || !AsyncQueued()) return;  // stopped, nothing left
+      ++leaders_;
+      while (AsyncQueued()) WriteBatch(lock, nullptr);
+      PassLead();
+    }
+  }
+
+  // Whether a Submit() item is queued (Run() callers lead themselves).
+  bool AsyncQueued() const {
+    for (const Entry* e : queue_) {
+      if (e->on_done) return true;
+    }
+    return false;
+  }
+
   // Called with mu_ held by a leader that stops leading: the oldest queued
-  // caller that does not lead yet takes over its slot, or the slot is freed.
+  // Run() caller that does not lead yet takes over its slot; otherwise the
+  // slot is freed and the committer takes it if async items wait.
   void PassLead() {
     for (Entry* e : queue_) {
-      if (!e->lead) {
+      if (!e->lead && !e->on_done) {
         e->lead = true;
         e->cv.notify_one();
         return;
       }
     }
     --leaders_;
+    if (!queue_.empty() || stop_) committer_cv_.notify_one();
   }
 
   const int max_leaders_;
@@ -132,6 +210,9 @@ class GroupCommit {
   const BatchFn fn_;
   mutable std::mutex mu_;
   std::deque<Entry*> queue_;
+  std::condition_variable committer_cv_;
+  std::thread committer_;  // started by the first Submit
+  bool stop_ = false;
   int leaders_ = 0;
   long batches_ = 0;
   long items_ = 0;

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "core/common/clock.h"
@@ -196,6 +199,82 @@ TEST_F(EngineTest, ConcurrentRetriesOfOneStartMakeOneInstance) {
   v1::ListInstancesRequest list;
   list.set_definition_key("auto-publish");
   EXPECT_EQ(engine_->ListInstances(list)->instances_size(), 1);
+}
+
+// StartAsync/ActAsync (bpmd's callback path on SQLite): the same outcomes as
+// the waiting calls, each callback exactly once, answered after the commit.
+TEST_F(EngineTest, AsyncCommandsRaceAndRetryLikeWaitingOnes) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<StatusOr<v1::Instance>> results;
+    void Add(StatusOr<v1::Instance> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      results.push_back(std::move(r));
+      cv.notify_all();
+    }
+    void WaitFor(size_t n) {
+      std::unique_lock<std::mutex> lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return results.size() >= n; }));
+    }
+  };
+  // Concurrent retries of one start with one idempotency key: one instance.
+  Outcome starts;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      v1::StartInstanceRequest req;
+      req.set_definition_key("auto-publish");
+      req.set_subject_ref("P-async");
+      req.set_org("906017");
+      req.set_idempotency_key("async-key");
+      engine_->StartAsync(starter_, req, [&](StatusOr<v1::Instance> r) { starts.Add(std::move(r)); });
+    });
+  }
+  for (auto& t : threads) t.join();
+  starts.WaitFor(6);
+  ASSERT_EQ(starts.results.size(), 6u);
+  for (const auto& r : starts.results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->id(), starts.results[0]->id());
+  }
+  // The answer comes after the commit: the instance is there to read.
+  EXPECT_TRUE(engine_->GetInstance(starts.results[0]->id()).ok());
+
+  // Racing approvals of one task: one winner, the others refused.
+  const v1::Instance inst = *starts.results[0];
+  Outcome acts;
+  threads.clear();
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      v1::ActRequest act;
+      act.set_task_id(inst.open_tasks(0).id());
+      act.set_action("approve");
+      engine_->ActAsync(Caller{"r" + std::to_string(i), {"authority_reviewer"}, "906"}, act,
+                        [&](StatusOr<v1::Instance> r) { acts.Add(std::move(r)); });
+    });
+  }
+  for (auto& t : threads) t.join();
+  acts.WaitFor(8);
+  int ok = 0;
+  for (const auto& r : acts.results) {
+    if (r.ok()) {
+      ++ok;
+      EXPECT_EQ(r->state(), "done");
+    } else {
+      EXPECT_TRUE(absl::IsAborted(r.status()) || absl::IsFailedPrecondition(r.status()))
+          << r.status();
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  // A refusal before the commit is answered at once.
+  v1::ActRequest bad;
+  bad.set_task_id("nope");
+  bad.set_action("approve");
+  Outcome refused;
+  engine_->ActAsync(starter_, bad, [&](StatusOr<v1::Instance> r) { refused.Add(std::move(r)); });
+  ASSERT_EQ(refused.results.size(), 1u);
+  EXPECT_EQ(refused.results[0].status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EngineTest, RunningInstancesStayOnTheirVersion) {
