@@ -14,25 +14,40 @@
 namespace bpm::store::internal {
 namespace {
 
-TEST(GroupCommitTest, EachItemOnceWithItsOwnResultAndBatchesForm) {
+// A batch function that records what it wrote and how many batches ran at
+// once, sleeps like an fsync, and fails every item divisible by 3 (ABORTED
+// naming the item).
+struct Recorder {
+  std::chrono::milliseconds fsync;
   std::mutex mu;
   std::multiset<int> written;
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
-  GroupCommit<int> group(1, 64, [&](const std::vector<GroupCommit<int>::Entry*>& batch) {
-    const int now = ++in_flight;
-    if (now > max_in_flight) max_in_flight = now;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // an fsync
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      for (auto* e : batch) written.insert(*e->item);
-    }
-    for (auto* e : batch) {
-      e->result = *e->item % 3 == 0 ? absl::AbortedError(std::to_string(*e->item))
-                                    : absl::OkStatus();
-    }
-    --in_flight;
-  });
+
+  explicit Recorder(std::chrono::milliseconds f) : fsync(f) {}
+  GroupCommit<int>::BatchFn Fn() {
+    return [this](const std::vector<GroupCommit<int>::Entry*>& batch) {
+      const int now = ++in_flight;
+      if (now > max_in_flight) max_in_flight = now;
+      std::this_thread::sleep_for(fsync);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        for (auto* e : batch) written.insert(*e->item);
+      }
+      for (auto* e : batch) {
+        e->result = *e->item % 3 == 0 ? absl::AbortedError(std::to_string(*e->item))
+                                      : absl::OkStatus();
+      }
+      --in_flight;
+    };
+  }
+};
+
+TEST(GroupCommitTest, EachItemOnceWithItsOwnResultAndBatchesForm) {
+  Recorder rec(std::chrono::milliseconds(2));
+  auto& written = rec.written;
+  auto& max_in_flight = rec.max_in_flight;
+  GroupCommit<int> group(1, 64, rec.Fn());
   constexpr int kThreads = 16;
   constexpr int kPerThread = 20;
   std::vector<std::thread> threads;
@@ -107,29 +122,15 @@ TEST(GroupCommitTest, LeadershipIsNeverLost) {
 // Submit() never blocks and mixes with Run(): every item once, each callback
 // once with its own result, never more leaders than allowed, batches shared.
 TEST(GroupCommitTest, SubmittedItemsAreWrittenWithoutTheCallerWaiting) {
-  std::mutex mu;
-  std::multiset<int> written;
-  std::atomic<int> in_flight{0};
-  std::atomic<int> max_in_flight{0};
+  Recorder rec(std::chrono::milliseconds(1));
+  auto& written = rec.written;
+  auto& max_in_flight = rec.max_in_flight;
   std::atomic<int> callbacks{0};
   std::atomic<int> wrong{0};
   constexpr int kThreads = 8;
   constexpr int kPerThread = 50;
   {
-    GroupCommit<int> group(1, 64, [&](const std::vector<GroupCommit<int>::Entry*>& batch) {
-      const int now = ++in_flight;
-      if (now > max_in_flight) max_in_flight = now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // an fsync
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        for (auto* e : batch) written.insert(*e->item);
-      }
-      for (auto* e : batch) {
-        e->result = *e->item % 3 == 0 ? absl::AbortedError(std::to_string(*e->item))
-                                      : absl::OkStatus();
-      }
-      --in_flight;
-    });
+    GroupCommit<int> group(1, 64, rec.Fn());
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
