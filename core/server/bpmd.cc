@@ -273,5 +273,8 @@ int main(int argc, char** argv) {
   waiter.join();
   workflows.Stop();
   scheduler.Stop();
+  // Commits still queued answer their calls from the commit thread: let them
+  // finish before the server (destroyed on return) goes away.
+  (*store)->Quiesce();
   return 0;
 }

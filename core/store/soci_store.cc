@@ -742,6 +742,7 @@ class SociStore final : public Store {
     group_.Submit(std::move(c), std::move(done));
   }
   bool LocalReads() const override { return db_->sqlite(); }
+  void Quiesce() override { group_.Quiesce(); }
 
   Status ApplyAll(const std::vector<Commit>& commits) override {
     return db_->Write("bulk commit", [&](soci::session& sql) -> Status {

@@ -423,6 +423,9 @@ class Store {
   virtual void ApplyAsync(Commit commit, std::function<void(Status)> done) {
     done(Apply(commit));
   }
+  // Returns once every ApplyAsync commit is written and its callback has
+  // returned (before destroying what the callbacks use).
+  virtual void Quiesce() {}
   // Whether reads are in-process and fast (SQLite): callers may read on
   // threads that must not block on the network.
   virtual bool LocalReads() const { return false; }

@@ -85,6 +85,7 @@ class GroupCommit {
     e->on_done = std::move(on_done);
     std::lock_guard<std::mutex> lock(mu_);
     if (!committer_.joinable()) committer_ = std::thread([this] { Committer(); });
+    ++async_pending_;
     queue_.push_back(e);
     if (leaders_ < max_leaders_) committer_cv_.notify_one();
   }
@@ -118,6 +119,14 @@ class GroupCommit {
         return std::move(self.result);
       }
     }
+  }
+
+  // Waits until every Submit()ted item is written and its callback has
+  // returned: after it, nothing of this group touches what the callbacks
+  // reference (bpmd calls it before destroying its gRPC server).
+  void Quiesce() {
+    std::unique_lock<std::mutex> lock(mu_);
+    quiet_cv_.wait(lock, [this] { return async_pending_ == 0; });
   }
 
   // Batches run and items written so far (for the benchmark's figures).
@@ -166,6 +175,8 @@ class GroupCommit {
       delete e;
     }
     lock.lock();
+    async_pending_ -= static_cast<long>(async.size());
+    if (async_pending_ == 0) quiet_cv_.notify_all();
   }
 
   // Leads whenever async items wait for a free leader slot.
@@ -211,6 +222,8 @@ class GroupCommit {
   mutable std::mutex mu_;
   std::deque<Entry*> queue_;
   std::condition_variable committer_cv_;
+  std::condition_variable quiet_cv_;
+  long async_pending_ = 0;  // submitted items whose callback has not returned
   std::thread committer_;  // started by the first Submit
   bool stop_ = false;
   int leaders_ = 0;
