@@ -630,11 +630,10 @@ void Engine::CommandAsync(const std::function<StatusOr<v1::Instance>()>& run,
   t_deferred = &deferred;
   StatusOr<v1::Instance> result = run();
   t_deferred = nullptr;
-  if (!deferred.commit) {  // refused, replayed, or written already
-    done(std::move(result));
-    return;
-  }
-  if (!result.ok()) {  // failed after its commit was prepared: write nothing more of it
+  // Nothing to queue: refused, or answered by a replay. A command that fails
+  // after its commit was prepared writes nothing of it (nested commands were
+  // not deferred and are written already).
+  if (!deferred.commit || !result.ok()) {
     done(std::move(result));
     return;
   }
