@@ -1,6 +1,7 @@
 #include "core/common/util.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <chrono>
 #include <cstdio>
@@ -55,6 +56,12 @@ StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
         absl::StrCat(std::string(what), ": not a JSON object: ", s.status().message()));
   }
   return s;
+}
+
+void SetThreadName(const char* name) {
+  char shortened[16];
+  std::snprintf(shortened, sizeof shortened, "%s", name);
+  pthread_setname_np(pthread_self(), shortened);
 }
 
 }  // namespace bpm

@@ -30,4 +30,8 @@ std::string CanonicalJson(const google::protobuf::Struct& s);
 StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
                                                    std::string_view what);
 
+// Names the calling thread (at most 15 characters are kept) so that top, perf
+// and gdb show what it is; "bpm-commit", "bpm-reply" and so on.
+void SetThreadName(const char* name);
+
 }  // namespace bpm

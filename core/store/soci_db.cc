@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "absl/strings/str_split.h"
+#include "core/common/util.h"
 #include "core/store/migrations.h"
 
 namespace bpm::store::internal {
@@ -65,6 +66,9 @@ Status SociDb::Init() {
           sql << "PRAGMA journal_mode=WAL";
           sql << "PRAGMA synchronous=FULL";
           sql << "PRAGMA foreign_keys=ON";
+          // Replaces SQLite's automatic checkpoint (see the header).
+          auto* be = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
+          sqlite_api::sqlite3_wal_hook(be->conn_, &SociDb::WalHook, this);
         } else {
           sql.open(soci::mysql, url_.connect);
           sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
@@ -76,8 +80,81 @@ Status SociDb::Init() {
             absl::StrCat("cannot open ", url_.dialect, " store: ", s.message()));
       }
     }
+    if (url_.dialect == "sqlite3") {
+      Status s = Guard("open", [&]() -> Status {
+        checkpoint_session_ = std::make_unique<soci::session>(soci::sqlite3, url_.connect);
+        // Opens the database: a connection that has read nothing yet does
+        // not know the file is in WAL mode and checkpoints nothing.
+        *checkpoint_session_ << "PRAGMA journal_mode=WAL";
+        *checkpoint_session_ << "PRAGMA synchronous=FULL";
+        return absl::OkStatus();
+      });
+      if (!s.ok()) {
+        return absl::UnavailableError(absl::StrCat("cannot open sqlite3 store: ", s.message()));
+      }
+      checkpointer_ = std::thread([this] { Checkpointer(); });
+    }
     return Migrate();
   }
+
+SociDb::~SociDb() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+int SociDb::WalHook(void* self, sqlite_api::sqlite3*, const char*, int frames) {
+  if (frames >= kCheckpointFrames) {
+    auto* db = static_cast<SociDb*>(self);
+    {
+      std::lock_guard<std::mutex> lock(db->checkpoint_mu_);
+      db->checkpoint_wanted_ = true;
+    }
+    db->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SociDb::Checkpointer() {
+  SetThreadName("bpm-checkpoint");
+  auto* be = static_cast<soci::sqlite3_session_backend*>(checkpoint_session_->get_backend());
+  sqlite_api::sqlite3_busy_timeout(be->conn_, kCheckpointWaitMs);
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_stop_ || checkpoint_wanted_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // The first pass (PASSIVE: never waits) copies the bulk of the WAL while
+    // the writer goes on. The second, with writers held off, copies the few
+    // pages committed meanwhile and waits (RESTART, up to the busy timeout)
+    // for readers of older snapshots to finish, so that the next commit
+    // starts the WAL over from its beginning. Without it the writer always
+    // stays ahead of the copy, or some reader holds an old snapshot, and the
+    // WAL grows without bound. BUSY (a reader outlasted the timeout) and I/O
+    // errors leave the WAL to the next try: nothing is lost, the WAL only
+    // grows until a checkpoint gets through.
+    int log = 0;
+    int copied = 0;
+    sqlite_api::sqlite3_wal_checkpoint_v2(be->conn_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                          &copied);
+    {
+      std::lock_guard<std::mutex> writers(write_mu_);
+      sqlite_api::sqlite3_wal_checkpoint_v2(be->conn_, nullptr, SQLITE_CHECKPOINT_RESTART, &log,
+                                            &copied);
+    }
+    lock.lock();
+    if (copied > 0) ++checkpoints_;
+  }
+}
+
+long SociDb::checkpoints() const {
+  std::lock_guard<std::mutex> lock(checkpoint_mu_);
+  return checkpoints_;
+}
 
 
 Status SociDb::Migrate() {

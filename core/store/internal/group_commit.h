@@ -15,19 +15,22 @@
 // every batch; on a virtual machine a context switch costs tens of
 // microseconds, and those wake-ups were the largest single cost of a command.
 //
-// Submit() queues an item without waiting: its callback gets the result, on
-// the thread of the leader that wrote it. A committer thread (started with the
-// first Submit) leads when async items wait and a leader slot is free, so a
-// caller of Submit never blocks on the write; callers of Run() may write async
-// items too.
+// Submit() queues an item without waiting: its callback gets the result. A
+// committer thread ("bpm-commit", started with the first Submit) leads when
+// async items wait and a leader slot is free, so a caller of Submit never
+// blocks on the write; callers of Run() may write async items too. Callbacks
+// run on a second thread ("bpm-reply"), in the order their items were
+// written: a leader hands a written batch's callbacks over and starts the next
+// batch at once, so the time callbacks take (bpmd serializes and sends a
+// response in them) does not stretch the serial write path.
 //
 // Ordering: items are taken in arrival order; with max_leaders > 1 batches may
 // commit in any order (callers that need an order use optimistic checks).
 //
 // Thread safety: Run() and Submit() may be called from any number of threads.
 // The batch function runs on the leader's thread, never on two threads for the
-// same item. Callbacks run without the lock held; they must not block for long
-// (the next batch waits for them).
+// same item. Callbacks run without the lock held, one at a time; one that
+// blocks delays the callbacks after it, not the writes.
 #pragma once
 
 #include <condition_variable>
@@ -41,6 +44,7 @@
 #include <vector>
 
 #include "core/common/status.h"
+#include "core/common/util.h"
 
 namespace bpm::store::internal {
 
@@ -74,6 +78,12 @@ class GroupCommit {
     }
     committer_cv_.notify_all();
     if (committer_.joinable()) committer_.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      replies_stop_ = true;
+    }
+    reply_cv_.notify_all();
+    if (replier_.joinable()) replier_.join();
   }
 
   // Queues item; on_done(result) runs once it is written (alone or with
@@ -84,7 +94,10 @@ class GroupCommit {
     e->item = e->owned.get();
     e->on_done = std::move(on_done);
     std::lock_guard<std::mutex> lock(mu_);
-    if (!committer_.joinable()) committer_ = std::thread([this] { Committer(); });
+    if (!committer_.joinable()) {
+      committer_ = std::thread([this] { Committer(); });
+      replier_ = std::thread([this] { Replier(); });
+    }
     ++async_pending_;
     queue_.push_back(e);
     if (leaders_ < max_leaders_) committer_cv_.notify_one();
@@ -143,9 +156,9 @@ class GroupCommit {
 
  private:
   // With mu_ held (in `lock`) by a leader: writes the next batch from the
-  // queue, marks its entries done and wakes their waiters; async entries get
-  // their callbacks (outside the lock) and are freed. `self`: the leader's
-  // own entry (not notified), or null for the committer.
+  // queue, marks its entries done and wakes their waiters; async entries go
+  // to the replier thread, which runs their callbacks and frees them.
+  // `self`: the leader's own entry (not notified), or null for the committer.
   void WriteBatch(std::unique_lock<std::mutex>& lock, Entry* self) {
     std::vector<Entry*> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
@@ -169,18 +182,35 @@ class GroupCommit {
       }
     }
     if (async.empty()) return;
-    lock.unlock();
-    for (Entry* e : async) {
-      e->on_done(std::move(e->result));
-      delete e;
+    bool idle = replies_.empty();
+    replies_.insert(replies_.end(), async.begin(), async.end());
+    if (idle) reply_cv_.notify_one();
+  }
+
+  // Runs the callbacks of written async items, oldest first, until stopped
+  // with none left.
+  void Replier() {
+    SetThreadName("bpm-reply");
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      reply_cv_.wait(lock, [this] { return replies_stop_ || !replies_.empty(); });
+      if (replies_.empty()) return;  // stopped, nothing left
+      std::vector<Entry*> ready(replies_.begin(), replies_.end());
+      replies_.clear();
+      lock.unlock();
+      for (Entry* e : ready) {
+        e->on_done(std::move(e->result));
+        delete e;
+      }
+      lock.lock();
+      async_pending_ -= static_cast<long>(ready.size());
+      if (async_pending_ == 0) quiet_cv_.notify_all();
     }
-    lock.lock();
-    async_pending_ -= static_cast<long>(async.size());
-    if (async_pending_ == 0) quiet_cv_.notify_all();
   }
 
   // Leads whenever async items wait for a free leader slot.
   void Committer() {
+    SetThreadName("bpm-commit");
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       committer_cv_.wait(lock, [this] {
@@ -223,9 +253,13 @@ class GroupCommit {
   std::deque<Entry*> queue_;
   std::condition_variable committer_cv_;
   std::condition_variable quiet_cv_;
+  std::condition_variable reply_cv_;
+  std::deque<Entry*> replies_;  // written async items, callbacks not yet run
   long async_pending_ = 0;  // submitted items whose callback has not returned
   std::thread committer_;  // started by the first Submit
+  std::thread replier_;    // started with the committer
   bool stop_ = false;
+  bool replies_stop_ = false;  // set after the committer has stopped
   int leaders_ = 0;
   long batches_ = 0;
   long items_ = 0;

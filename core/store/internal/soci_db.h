@@ -4,16 +4,25 @@
 //
 // Thread safety: SociDb is safe to share; Session() leases a pooled session
 // per call; Write() additionally serializes writers on SQLite.
+//
+// SQLite checkpoints: a commit that leaves the WAL at kCheckpointFrames pages
+// or more wakes a checkpointer thread ("bpm-checkpoint", own connection) that
+// copies the WAL back into the database file (PASSIVE: never blocks readers or
+// the writer). SQLite's own automatic checkpoint would run inside that commit,
+// on the writer's thread, with its fsyncs: every thousandth page the writer
+// (and every command in its batch) waited for a whole checkpoint.
 #pragma once
 
 #include <soci/mysql/soci-mysql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -32,6 +41,12 @@ constexpr int kMysqlDuplicateKey = 1062;
 constexpr int kMysqlDeadlock = 1213;         // the transaction was rolled back
 constexpr int kMysqlLockWaitTimeout = 1205;
 constexpr int kMysqlServerShutdown = 1053;
+// WAL size (pages) at which a commit wakes the checkpointer; SQLite's default
+// automatic checkpoint size.
+constexpr int kCheckpointFrames = 1000;
+// How long a checkpoint waits, writers held off, for readers of an older
+// snapshot so the WAL can start over (reads take well under a millisecond).
+constexpr int kCheckpointWaitMs = 50;
 
 struct Url {
   std::string dialect;
@@ -70,6 +85,8 @@ class SociDb {
       : url_(std::move(url)), pool_(pool_size), size_(pool_size), caches_(pool_size) {}
   SociDb(const SociDb&) = delete;
   SociDb& operator=(const SociDb&) = delete;
+  // Stops the checkpointer (the last connection to close checkpoints).
+  ~SociDb();
 
   // Opens every pooled session and applies pending migrations.
   // UNAVAILABLE when the database cannot be reached.
@@ -240,8 +257,16 @@ class SociDb {
 
   Status Migrate();
 
+  // Checkpoints that copied pages back into the database file (0 on MySQL);
+  // for tests.
+  long checkpoints() const;
+
  private:
   static std::vector<std::string> SplitStatements(const std::string& text);
+
+  // sqlite3_wal_hook: called after each commit with the WAL's size in pages.
+  static int WalHook(void* self, sqlite_api::sqlite3* db, const char* name, int frames);
+  void Checkpointer();
 
   // Resets a prepared statement after use so SQLite ends its read
   // transaction (a statement left mid-result would pin an old snapshot on
@@ -281,6 +306,15 @@ class SociDb {
   int size_;
   std::vector<Cache> caches_;  // one per pooled session, used by its leaseholder only
   std::mutex write_mu_;
+
+  // SQLite only: the checkpointer thread, its connection, and its wake-ups.
+  std::unique_ptr<soci::session> checkpoint_session_;
+  std::thread checkpointer_;
+  mutable std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
+  long checkpoints_ = 0;            // guarded by checkpoint_mu_
 };
 
 }  // namespace bpm::store::internal
