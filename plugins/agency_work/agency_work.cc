@@ -111,7 +111,7 @@ class AgencyWorkStage : public Stage {
         StringValue(StringOr(request.task().data(), "deliverable_sha256", ""));
     (*delivered.mutable_fields())["agency_id"] =
         StringValue(StringOr(request.task().data(), "agency_id", ""));
-    vars[into] = StructValue(delivered);
+    vars[into] = StructValue(std::move(delivered));
     if (BoolOr(ctx.config(), "scored", false)) {
       vars["evaluation_grade"] = StringValue(StringOr(request.payload(), "grade", ""));
       vars["evaluation_score"] = NumberValue(NumberOr(request.payload(), "total", 0));

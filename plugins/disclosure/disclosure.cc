@@ -91,7 +91,7 @@ pb::Decision Publish(const pb::StageContext& ctx, const std::string& channel,
   doc->set_kind("disclosure");
   doc->set_content_type("application/json");
   doc->set_content(CanonicalJson(snapshot));
-  (*d.mutable_set_variables()->mutable_fields())["disclosure"] = StructValue(disclosure);
+  (*d.mutable_set_variables()->mutable_fields())["disclosure"] = StructValue(std::move(disclosure));
   d.set_note("published to " + channel + " by " + published_by);
   return d;
 }

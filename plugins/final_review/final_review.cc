@@ -135,7 +135,7 @@ class FinalReviewStage : public Stage {
       vars["grade"] = *grade;
       note += " (grade " + grade->string_value() + ")";
     }
-    vars["final_review"] = StructValue(record);
+    vars["final_review"] = StructValue(std::move(record));
     d.set_note(note);
     return d;
   }

@@ -140,7 +140,7 @@ class RectificationStage : public Stage {
     f["round"] = NumberValue(1);
 
     pb::Decision d = Accept();
-    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(rect);
+    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(std::move(rect));
     *d.add_open_tasks() = SubmitTask(ctx, due, 1);
     return d;
   }
@@ -190,7 +190,7 @@ class RectificationStage : public Stage {
     f["overdue"] = BoolValue(overdue);
 
     pb::Decision d = Accept();
-    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(rect);
+    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(std::move(rect));
     pb::TaskSpec* check = d.add_open_tasks();
     *check = MakeTask("check", StringOr(ctx.config(), "check_title", "整改验收"),
                       ResolveAssignee(ctx, "checker", kDefaultChecker), {"accept", "return"});
@@ -231,7 +231,7 @@ class RectificationStage : public Stage {
       *d.add_open_tasks() = SubmitTask(ctx, due, round + 1);
       d.set_note("round " + std::to_string(round) + " returned by " + ctx.actor().user());
     }
-    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(rect);
+    (*d.mutable_set_variables()->mutable_fields())["rectification"] = StructValue(std::move(rect));
     return d;
   }
 };

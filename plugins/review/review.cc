@@ -338,7 +338,7 @@ class Run {
     f["by"] = StringValue(ctx_.actor().user());
     f["comment"] = StringValue(comment);
     f["at_unix_ms"] = NumberValue(static_cast<double>(ctx_.now_unix_ms()));
-    (*d_.mutable_set_variables()->mutable_fields())["last_review"] = StructValue(review);
+    (*d_.mutable_set_variables()->mutable_fields())["last_review"] = StructValue(std::move(review));
   }
 
   // Writes the chain state back (removed once the chain has approved).
@@ -353,8 +353,8 @@ class Run {
     } else {
       (*all_.mutable_fields())[ctx_.state()] = StructValue(ToStruct(state_));
     }
-    (*d_.mutable_set_variables()->mutable_fields())["_review"] = StructValue(all_);
-    return d_;
+    (*d_.mutable_set_variables()->mutable_fields())["_review"] = StructValue(std::move(all_));
+    return std::move(d_);
   }
 
   const std::vector<std::string>& excluded() const { return excluded_; }

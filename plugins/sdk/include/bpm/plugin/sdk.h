@@ -319,6 +319,13 @@ inline Value StructValue(const Struct& s) {
   return v;
 }
 
+// Takes s without copying it (a Struct copy allocates every key and value).
+inline Value StructValue(Struct&& s) {
+  Value v;
+  v.mutable_struct_value()->Swap(&s);
+  return v;
+}
+
 inline Value StringListValue(const std::vector<std::string>& items) {
   Value v;
   ListValue* list = v.mutable_list_value();
