@@ -54,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "core/common/util.h"
+#include "core/store/audit.h"
 #include "core/store/store.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
@@ -712,6 +713,26 @@ class MysqlBulk {
     for (size_t i = 0; i < values.size(); ++i) stmt += (i ? ", " : "") + values[i];
     stmt += ")";
   }
+  // The audit trail's head (the seed goes around the store: it chains the
+  // events itself, as the store would).
+  bool ReadHead(bpm::store::AuditHead* head, std::string* error) {
+    if (!Exec("SELECT seq, hash FROM audit_head WHERE id = 1", error)) return false;
+    MYSQL_RES* res = mysql_store_result(c_);
+    MYSQL_ROW row = res != nullptr ? mysql_fetch_row(res) : nullptr;
+    if (row == nullptr) {
+      *error = "audit_head has no row";
+      if (res != nullptr) mysql_free_result(res);
+      return false;
+    }
+    head->seq = std::stoll(row[0]);
+    head->hash = row[1];
+    mysql_free_result(res);
+    return true;
+  }
+  void WriteHead(const bpm::store::AuditHead& head) {
+    statements_["UPDATE audit_head"] =
+        "UPDATE audit_head SET seq = " + N(head.seq) + ", hash = " + Q(head.hash) + " WHERE id = 1";
+  }
   bool Flush(std::string* error) {
     if (!Exec("START TRANSACTION", error)) return false;
     for (auto& [head, stmt] : statements_) {
@@ -731,15 +752,20 @@ class MysqlBulk {
   std::map<std::string, std::string> statements_;
 };
 
-void AddRows(MysqlBulk& bulk, const bpm::store::Commit& c) {
+void AddRows(MysqlBulk& bulk, const bpm::store::Commit& c, bpm::store::AuditHead* head) {
   using B = MysqlBulk;
   const auto& i = *c.insert_instance;
+  std::vector<bpm::store::EventRow> events = c.events;
+  std::string last_hash;
+  bpm::store::ChainEvents(&last_hash, head, &events);
+  bulk.WriteHead(*head);
   bulk.Row("INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, state, "
-           "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id)",
+           "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id, "
+           "last_event_hash)",
            {bulk.Q(i.id), bulk.Q(i.def_key), B::N(i.def_version), bulk.Q(i.subject_ref),
             bulk.Q(i.org), bulk.Q(i.status), bulk.Q(i.state), bulk.Q(i.variables_json),
             B::N(i.version), B::N(i.event_seq), bulk.Q(i.started_by), B::N(i.created_ms),
-            B::N(i.updated_ms), bulk.Q(i.campaign_id)});
+            B::N(i.updated_ms), bulk.Q(i.campaign_id), bulk.Q(last_hash)});
   for (const auto& t : c.insert_tasks) {
     bulk.Row("INSERT INTO tasks (id, instance_id, state, name, title, status, assignee_user, "
              "assignee_role, assignee_org, actions, data, due_ms, created_ms, completed_ms, "
@@ -751,12 +777,15 @@ void AddRows(MysqlBulk& bulk, const bpm::store::Commit& c) {
               bulk.Q(t.completed_by), bulk.Q(t.action), bulk.Q(t.claimed_by),
               bulk.Q(t.delegated_to), bulk.Q(t.owner_user), bulk.Q(t.exclude_users_json)});
   }
-  for (const auto& e : c.events) {
+  for (const auto& e : events) {
     bulk.Row("INSERT INTO events (instance_id, seq, at_ms, actor, kind, action, from_state, "
-             "to_state, task_id, comment, payload_digest, note)",
+             "to_state, task_id, comment, payload_digest, note, source, prev_hash, hash, "
+             "chain_seq, chain_prev, chain_hash)",
              {bulk.Q(e.instance_id), B::N(e.seq), B::N(e.at_ms), bulk.Q(e.actor),
               bulk.Q(e.kind), bulk.Q(e.action), bulk.Q(e.from_state), bulk.Q(e.to_state),
-              bulk.Q(e.task_id), bulk.Q(e.comment), bulk.Q(e.payload_digest), bulk.Q(e.note)});
+              bulk.Q(e.task_id), bulk.Q(e.comment), bulk.Q(e.payload_digest), bulk.Q(e.note),
+              bulk.Q(e.source), bulk.Q(e.prev_hash), bulk.Q(e.hash), B::N(e.chain_seq),
+              bulk.Q(e.chain_prev), bulk.Q(e.chain_hash)});
   }
   for (const auto& d : c.documents) {
     bulk.Row("INSERT INTO documents (id, instance_id, state, kind, content_type, content_b64, "
@@ -785,6 +814,12 @@ int Seed(const std::string& url, long count) {
     return 1;
   }
   MysqlBulk bulk(conn);
+  bpm::store::AuditHead head;
+  if (mysql && !bulk.ReadHead(&head, &error)) {
+    std::fprintf(stderr, "seed: %s\n", error.c_str());
+    mysql_close(conn);
+    return 1;
+  }
   const long batch_size = mysql ? 500 : 2000;
   for (long done = 0; done < count;) {
     std::vector<bpm::store::Commit> batch;
@@ -793,7 +828,7 @@ int Seed(const std::string& url, long count) {
     }
     bpm::Status s;
     if (mysql) {
-      for (const auto& c : batch) AddRows(bulk, c);
+      for (const auto& c : batch) AddRows(bulk, c, &head);
       if (!bulk.Flush(&error)) s = absl::InternalError(error);
     } else {
       s = (*store)->ApplyAll(batch);

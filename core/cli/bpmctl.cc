@@ -45,6 +45,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "core/cli/agency_commands.h"
+#include "core/cli/audit_commands.h"
 #include "core/cli/org_commands.h"
 #include "core/cli/output.h"
 #include "core/cli/task_commands.h"
@@ -1580,6 +1581,9 @@ int Main(int argc, char** argv) {
     commands.push_back(std::move(command));
   }
   for (Command& command : AgencyCommands<Command>(app)) commands.push_back(std::move(command));
+  AuditCommand audit = AddAuditCommand(app);
+  commands.push_back(
+      Command{audit.app, [run = audit.run](const Client& client) { return run(client.json()); }});
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return absl::StrCat("bpmctl: ", error.what(), "\nRun with --help for more information.\n");

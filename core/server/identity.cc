@@ -29,6 +29,9 @@ StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
   }
   if (c.roles.size() > 64) return absl::InvalidArgumentError("x-bpm-roles: more than 64 roles");
   c.org = Metadata(ctx, "x-bpm-org");
+  // Where the call came from ("ipv4:10.1.2.3:50412"), kept with each history
+  // event it causes.
+  c.source = ctx.peer();
   return c;
 }
 

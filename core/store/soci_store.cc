@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/store/audit.h"
 #include "core/store/internal/group_commit.h"
 #include "core/store/internal/soci_db.h"
 #include "core/store/internal/soci_agency_store.h"
@@ -24,12 +25,12 @@ using soci::use;
 
 const char* kInstanceCols =
     "row_id, id, def_key, def_version, subject_ref, org, status, state, variables, version, "
-    "event_seq, started_by, created_ms, updated_ms, campaign_id";
+    "event_seq, started_by, created_ms, updated_ms, campaign_id, last_event_hash";
 void Into(Prep& p, InstanceRow& r) {
   p, into(r.row_id), into(r.id), into(r.def_key), into(r.def_version), into(r.subject_ref),
       into(r.org), into(r.status), into(r.state), into(r.variables_json), into(r.version),
       into(r.event_seq), into(r.started_by), into(r.created_ms), into(r.updated_ms),
-      into(r.campaign_id);
+      into(r.campaign_id), into(r.last_event_hash);
 }
 
 const char* kCampaignCols =
@@ -113,11 +114,16 @@ void Into(Prep& p, DefinitionRow& r) {
 
 const char* kEventCols =
     "instance_id, seq, at_ms, actor, kind, action, from_state, to_state, task_id, comment, "
-    "payload_digest, note";
+    "payload_digest, note, source, prev_hash, hash, chain_seq, chain_prev, chain_hash";
 void Into(Prep& p, EventRow& r) {
   p, into(r.instance_id), into(r.seq), into(r.at_ms), into(r.actor), into(r.kind),
       into(r.action), into(r.from_state), into(r.to_state), into(r.task_id), into(r.comment),
-      into(r.payload_digest), into(r.note);
+      into(r.payload_digest), into(r.note), into(r.source), into(r.prev_hash), into(r.hash),
+      into(r.chain_seq), into(r.chain_prev), into(r.chain_hash);
+}
+
+void Into(Prep& p, AuditInstance& r) {
+  p, into(r.id), into(r.event_seq), into(r.last_event_hash);
 }
 
 const char* kDocumentCols =
@@ -142,6 +148,17 @@ template <typename Row, typename Bind>
 std::vector<Row> FetchAll(soci::session& sql, const std::string& query, Bind&& bind_params) {
   return internal::FetchRows<Row>(sql, query, [](Prep& p, Row& r) { Into(p, r); },
                                   std::forward<Bind>(bind_params));
+}
+
+// Runs query and calls fn(row) for each row as it is read (no vector).
+template <typename Row, typename Fn>
+void ForEachRow(soci::session& sql, const std::string& query, Fn&& fn) {
+  Row row;
+  Prep p = (sql.prepare << query);
+  Into(p, row);
+  soci::statement st(p);
+  st.execute();
+  while (st.fetch()) fn(row);
 }
 
 class SociStore final : public Store {
@@ -679,6 +696,108 @@ class SociStore final : public Store {
     });
   }
 
+  // Events written before the audit trail existed (migration 0010 counted
+  // them in audit_head.legacy) are chained once, when the store opens: in
+  // (instance, seq) order, a few thousand per transaction, each instance's
+  // chain continued from its row. Only that many: an unchained event found
+  // later was inserted behind bpmd's back, and verification names it.
+  Status ChainLegacyEvents() {
+    constexpr int kChunk = 5000;
+    std::string after_instance;  // keyset: the last (instance, seq) read
+    int64_t after_seq = 0;
+    for (;;) {
+      bool more = false;
+      Status s = db_->Write("chain history", [&](soci::session& sql) -> Status {
+        long long legacy = 0;
+        sql << "SELECT legacy FROM audit_head WHERE id = 1", into(legacy);
+        if (!sql.got_data() || legacy <= 0) return absl::OkStatus();
+        soci::transaction tr(sql);
+        AuditHead head = ReadHead(sql);
+        std::vector<EventRow> rows;
+        int read = 0;
+        {
+          EventRow row;
+          Prep p = (sql.prepare << absl::StrCat(
+                        "SELECT ", kEventCols,
+                        " FROM events WHERE instance_id > :i OR (instance_id = :i2 AND seq > :s) "
+                        "ORDER BY instance_id, seq LIMIT ",
+                        kChunk));
+          Into(p, row);
+          p, use(after_instance, "i"), use(after_instance, "i2"), use(after_seq, "s");
+          soci::statement st(p);
+          st.execute();
+          while (st.fetch()) {
+            ++read;
+            after_instance = row.instance_id;
+            after_seq = row.seq;
+            if (row.chain_seq == 0 && static_cast<long long>(rows.size()) < legacy) {
+              rows.push_back(row);
+            }
+          }
+        }
+        more = read == kChunk && static_cast<long long>(rows.size()) < legacy;
+        legacy = more ? legacy - static_cast<long long>(rows.size()) : 0;
+        size_t i = 0;
+        while (i < rows.size()) {
+          size_t j = i;
+          while (j < rows.size() && rows[j].instance_id == rows[i].instance_id) ++j;
+          std::vector<EventRow> events(rows.begin() + static_cast<std::ptrdiff_t>(i),
+                                       rows.begin() + static_cast<std::ptrdiff_t>(j));
+          std::string last;
+          soci::indicator ind = soci::i_null;
+          sql << "SELECT last_event_hash FROM instances WHERE id = :id", into(last, ind),
+              use(events.front().instance_id, "id");
+          if (!sql.got_data() || ind != soci::i_ok) last.clear();
+          ChainEvents(&last, &head, &events);
+          for (EventRow& e : events) {
+            sql << "UPDATE events SET prev_hash = :p, hash = :h, chain_seq = :cs, chain_prev = "
+                   ":cp, chain_hash = :ch WHERE instance_id = :i AND seq = :s",
+                use(e.prev_hash, "p"), use(e.hash, "h"), use(e.chain_seq, "cs"),
+                use(e.chain_prev, "cp"), use(e.chain_hash, "ch"), use(e.instance_id, "i"),
+                use(e.seq, "s");
+          }
+          sql << "UPDATE instances SET last_event_hash = :h WHERE id = :id", use(last, "h"),
+              use(events.front().instance_id, "id");
+          i = j;
+        }
+        WriteHead(sql, head);
+        sql << "UPDATE audit_head SET legacy = :l WHERE id = 1", use(legacy, "l");
+        tr.commit();
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+      if (!more) return absl::OkStatus();
+    }
+  }
+
+  StatusOr<AuditHead> ScanAudit(const std::function<void(const AuditInstance&)>& instance,
+                                const std::function<void(const EventRow&)>& by_instance,
+                                const std::function<void(const EventRow&)>& by_chain) override {
+    return db_->Session("scan audit trail", [&](soci::session& sql) -> StatusOr<AuditHead> {
+      // One snapshot for the three passes (MariaDB sessions otherwise read
+      // committed, statement by statement).
+      if (!db_->sqlite()) sql << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+      soci::transaction tr(sql);
+      AuditHead head;
+      sql << "SELECT seq, hash FROM audit_head WHERE id = 1", into(head.seq), into(head.hash);
+      if (!sql.got_data()) {
+        return absl::DataLossError("audit_head has no row: the audit trail was tampered with");
+      }
+      ForEachRow<AuditInstance>(
+          sql, "SELECT id, event_seq, last_event_hash FROM instances", instance);
+      ForEachRow<EventRow>(
+          sql, absl::StrCat("SELECT ", kEventCols, " FROM events ORDER BY instance_id, seq"),
+          by_instance);
+      if (by_chain) {
+        ForEachRow<EventRow>(
+            sql, absl::StrCat("SELECT ", kEventCols, " FROM events ORDER BY chain_seq"),
+            by_chain);
+      }
+      tr.commit();
+      return head;
+    });
+  }
+
   StatusOr<DocumentRow> GetDocument(const std::string& id) override {
     return db_->Session("get document", [&](soci::session& sql) -> StatusOr<DocumentRow> {
       auto rows = FetchAll<DocumentBinding>(
@@ -747,7 +866,9 @@ class SociStore final : public Store {
   Status ApplyAll(const std::vector<Commit>& commits) override {
     return db_->Write("bulk commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
-      for (const Commit& c : commits) BPM_RETURN_IF_ERROR(WriteCommit(sql, c));
+      AuditHead head = ReadHead(sql);
+      for (const Commit& c : commits) BPM_RETURN_IF_ERROR(WriteCommit(sql, c, &head));
+      WriteHead(sql, head);
       tr.commit();
       return absl::OkStatus();
     });
@@ -802,14 +923,16 @@ class SociStore final : public Store {
     bool fallback = false;
     Status s = db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
+      AuditHead head = ReadHead(sql);
       for (auto* e : batch) {
-        Status one = db_->Guard("commit", [&]() { return WriteCommit(sql, *e->item); });
+        Status one = db_->Guard("commit", [&]() { return WriteCommit(sql, *e->item, &head); });
         if (!one.ok()) {
           tr.rollback();
           fallback = true;
           return absl::OkStatus();
         }
       }
+      WriteHead(sql, head);
       tr.commit();
       return absl::OkStatus();
     });
@@ -820,11 +943,39 @@ class SociStore final : public Store {
     for (auto* e : batch) e->result = absl::OkStatus();
   }
 
+  // The audit trail's global head, read first in a write transaction. On
+  // MariaDB the row lock orders the transactions of every bpmd process that
+  // write events: one lock per batch, held until its commit.
+  AuditHead ReadHead(soci::session& sql) {
+    struct B {
+      AuditHead h;
+    };
+    auto& p = db_->Prepare<B>(sql,
+                              db_->sqlite() ? "SELECT seq, hash FROM audit_head WHERE id = 1"
+                                            : "SELECT seq, hash FROM audit_head WHERE id = 1 "
+                                              "FOR UPDATE",
+                              [](Prep& p, B& b) { p, into(b.h.seq), into(b.h.hash); });
+    auto rows = internal::SociDb::Fetch<AuditHead>(p, [](const B& b) { return b.h; });
+    if (rows.empty()) throw soci::soci_error("audit_head has no row: the audit trail was tampered with");
+    return rows.front();
+  }
+
+  // Writes the head back, last in the transaction; nothing when unchanged.
+  void WriteHead(soci::session& sql, const AuditHead& head) {
+    auto& p = db_->Prepare<AuditHead>(
+        sql, "UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1 AND seq <> :s2",
+        [](Prep& p, AuditHead& h) { p, use(h.seq, "s"), use(h.hash, "h"), use(h.seq, "s2"); });
+    p.b = head;
+    internal::SociDb::Exec(p);
+  }
+
   // One commit in its own transaction.
   Status WriteAlone(const Commit& c) {
     return db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
-      BPM_RETURN_IF_ERROR(WriteCommit(sql, c));
+      AuditHead head = ReadHead(sql);
+      BPM_RETURN_IF_ERROR(WriteCommit(sql, c, &head));
+      WriteHead(sql, head);
       tr.commit();
       return absl::OkStatus();
     });
@@ -841,12 +992,15 @@ class SociStore final : public Store {
       for (size_t rows = 1; rows <= kEventsPerInsert; ++rows) {
         std::string q =
             "INSERT INTO events (instance_id, seq, at_ms, actor, kind, action, from_state, "
-            "to_state, task_id, comment, payload_digest, note) VALUES ";
+            "to_state, task_id, comment, payload_digest, note, source, prev_hash, hash, "
+            "chain_seq, chain_prev, chain_hash) VALUES ";
         for (size_t j = 0; j < rows; ++j) {
           const std::string k = std::to_string(j);
           absl::StrAppend(&q, j == 0 ? "" : ", ", "(:iid", k, ", :seq", k, ", :at", k,
                           ", :actor", k, ", :kind", k, ", :action", k, ", :from", k, ", :to", k,
-                          ", :task", k, ", :comment", k, ", :digest", k, ", :note", k, ")");
+                          ", :task", k, ", :comment", k, ", :digest", k, ", :note", k);
+          absl::StrAppend(&q, ", :src", k, ", :prev", k, ", :hash", k, ", :cseq", k, ", :cprev",
+                          k, ", :chash", k, ")");
         }
         out[rows - 1] = std::move(q);
       }
@@ -855,22 +1009,38 @@ class SociStore final : public Store {
     return kQueries[n - 1];
   }
 
-  Status WriteCommit(soci::session& sql, const Commit& c) {
+  // *head: the global chain's end in this transaction, advanced past the
+  // commit's events (the caller reads it first and writes it back last).
+  Status WriteCommit(soci::session& sql, const Commit& c, AuditHead* head) {
     using internal::SociDb;
+    // The audit trail: the events continue the instance's chain from the
+    // hash read with the instance (the version check below guarantees it is
+    // still the last one) and the global chain from *head.
+    std::vector<EventRow> events = c.events;
+    const InstanceRow* inst = c.update_instance ? &*c.update_instance
+                              : c.insert_instance ? &*c.insert_instance
+                                                  : nullptr;
+    std::string last_hash = inst != nullptr ? inst->last_event_hash : "";
+    if (!events.empty() && inst == nullptr) {
+      return absl::InternalError("a commit with history events but no instance row");
+    }
+    ChainEvents(&last_hash, head, &events);
     if (c.insert_instance) {
       auto& p = db_->Prepare<InstanceRow>(
           sql,
           "INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, state, "
-          "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id) VALUES "
-          "(:id, :dk, :dv, :sr, :org, :st, :state, :vars, :ver, :seq, :by, :c, :u, :cid)",
+          "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id, "
+          "last_event_hash) VALUES "
+          "(:id, :dk, :dv, :sr, :org, :st, :state, :vars, :ver, :seq, :by, :c, :u, :cid, :leh)",
           [](Prep& p, InstanceRow& r) {
             p, use(r.id, "id"), use(r.def_key, "dk"), use(r.def_version, "dv"),
                 use(r.subject_ref, "sr"), use(r.org, "org"), use(r.status, "st"),
                 use(r.state, "state"), use(r.variables_json, "vars"), use(r.version, "ver"),
                 use(r.event_seq, "seq"), use(r.started_by, "by"), use(r.created_ms, "c"),
-                use(r.updated_ms, "u"), use(r.campaign_id, "cid");
+                use(r.updated_ms, "u"), use(r.campaign_id, "cid"), use(r.last_event_hash, "leh");
           });
       p.b = *c.insert_instance;
+      p.b.last_event_hash = last_hash;
       SociDb::Exec(p);
     }
     if (c.update_instance) {
@@ -881,14 +1051,16 @@ class SociStore final : public Store {
       auto& p = db_->Prepare<B>(
           sql,
           "UPDATE instances SET status = :st, state = :state, variables = :vars, version = :ver, "
-          "event_seq = :seq, updated_ms = :u, def_version = :dv WHERE id = :id AND version = "
-          ":expected",
+          "event_seq = :seq, updated_ms = :u, def_version = :dv, last_event_hash = :leh "
+          "WHERE id = :id AND version = :expected",
           [](Prep& p, B& b) {
             p, use(b.r.status, "st"), use(b.r.state, "state"), use(b.r.variables_json, "vars"),
                 use(b.r.version, "ver"), use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"),
-                use(b.r.def_version, "dv"), use(b.r.id, "id"), use(b.expected, "expected");
+                use(b.r.def_version, "dv"), use(b.r.last_event_hash, "leh"), use(b.r.id, "id"),
+                use(b.expected, "expected");
           });
       p.b.r = *c.update_instance;
+      p.b.r.last_event_hash = last_hash;
       p.b.expected = c.expected_version;
       if (SociDb::Exec(p) != 1) {
         return absl::AbortedError(absl::StrCat(
@@ -1031,8 +1203,8 @@ class SociStore final : public Store {
     // Events go in groups of up to kEventsPerInsert rows per statement (an
     // action writes two or three): one statement, and one round trip to
     // MariaDB, per group instead of per event.
-    for (size_t i = 0; i < c.events.size(); i += kEventsPerInsert) {
-      const size_t n = std::min(kEventsPerInsert, c.events.size() - i);
+    for (size_t i = 0; i < events.size(); i += kEventsPerInsert) {
+      const size_t n = std::min(kEventsPerInsert, events.size() - i);
       auto& p = db_->Prepare<std::array<EventRow, kEventsPerInsert>>(
           sql, EventInsert(n), [n](Prep& p, std::array<EventRow, kEventsPerInsert>& rows) {
             for (size_t j = 0; j < n; ++j) {
@@ -1043,11 +1215,14 @@ class SociStore final : public Store {
                   use(e.action, "action" + k), use(e.from_state, "from" + k),
                   use(e.to_state, "to" + k), use(e.task_id, "task" + k),
                   use(e.comment, "comment" + k), use(e.payload_digest, "digest" + k),
-                  use(e.note, "note" + k);
+                  use(e.note, "note" + k), use(e.source, "src" + k),
+                  use(e.prev_hash, "prev" + k), use(e.hash, "hash" + k),
+                  use(e.chain_seq, "cseq" + k), use(e.chain_prev, "cprev" + k),
+                  use(e.chain_hash, "chash" + k);
             }
           });
-      std::copy(c.events.begin() + static_cast<std::ptrdiff_t>(i),
-                c.events.begin() + static_cast<std::ptrdiff_t>(i + n), p.b.begin());
+      std::copy(events.begin() + static_cast<std::ptrdiff_t>(i),
+                events.begin() + static_cast<std::ptrdiff_t>(i + n), p.b.begin());
       SociDb::Exec(p);
     }
     for (const DocumentRow& d : c.documents) {
@@ -1106,7 +1281,9 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_si
   if (pool_size < 1) pool_size = 1;
   auto db = std::make_shared<internal::SociDb>(std::move(parsed), pool_size);
   BPM_RETURN_IF_ERROR(db->Init());
-  return std::unique_ptr<Store>(std::make_unique<SociStore>(std::move(db)));
+  auto store = std::make_unique<SociStore>(std::move(db));
+  BPM_RETURN_IF_ERROR(store->ChainLegacyEvents());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace bpm::store

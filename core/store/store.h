@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/common/status.h"
@@ -100,6 +101,10 @@ struct InstanceRow {
   int64_t updated_ms = 0;
   std::string campaign_id;     // "" unless issued by a campaign
   int64_t row_id = 0;          // assigned by the database; paging cursor
+  // Hash of the last history event (core/store/audit.h): the store chains a
+  // commit's events from the value read with the instance and writes the new
+  // one; the version check keeps the chain linear.
+  std::string last_event_hash;
 };
 
 struct CampaignRow {
@@ -165,6 +170,32 @@ struct EventRow {
   std::string comment;
   std::string payload_digest;
   std::string note;
+  // Where the command came from (the client's address; 等保 "from where").
+  std::string source;
+  // The audit trail (core/store/audit.h), set by the store when it writes
+  // the event: the instance's chain (prev_hash: the hash of the instance's
+  // previous event, "" for its first; hash: of this event's fields and
+  // prev_hash) and the global chain over every event (chain_seq from 1 in
+  // write order; chain_hash: of chain_prev, hash and chain_seq).
+  std::string prev_hash;
+  std::string hash;
+  int64_t chain_seq = 0;
+  std::string chain_prev;
+  std::string chain_hash;
+};
+
+// The audit trail's global chain: its last position ({0, ""} before the
+// first event). See core/store/audit.h.
+struct AuditHead {
+  int64_t seq = 0;
+  std::string hash;
+};
+
+// What an instance row says about its chain of events.
+struct AuditInstance {
+  std::string id;
+  int64_t event_seq = 0;
+  std::string last_event_hash;
 };
 
 struct DocumentRow {
@@ -316,9 +347,17 @@ struct InstanceFilter {
 };
 
 struct Caller {
+  // Not an aggregate: Caller{user, roles, org} leaves source empty.
+  Caller(std::string user_in = "", std::vector<std::string> roles_in = {},
+         std::string org_in = "", std::string source_in = "")
+      : user(std::move(user_in)),
+        roles(std::move(roles_in)),
+        org(std::move(org_in)),
+        source(std::move(source_in)) {}
   std::string user;
   std::vector<std::string> roles;
   std::string org;
+  std::string source;  // where the call came from (gRPC peer), recorded in history
 };
 
 class Store {
@@ -405,6 +444,15 @@ class Store {
   virtual StatusOr<std::vector<TimerRow>> ListTimers(const std::string& instance_id) = 0;
   virtual StatusOr<std::optional<SnapshotRow>> GetSnapshot(const std::string& instance_id) = 0;
   virtual StatusOr<std::vector<EventRow>> ListEvents(const std::string& instance_id) = 0;
+  // The whole audit trail, streamed (bpmctl audit verify and export): every
+  // instance's chain tail, then every event in (instance_id, seq) order,
+  // then every event in global chain order (skipped when chain is empty);
+  // the head. Read in one transaction where the database allows, so the
+  // passes see one state.
+  virtual StatusOr<AuditHead> ScanAudit(
+      const std::function<void(const AuditInstance&)>& instance,
+      const std::function<void(const EventRow&)>& by_instance,
+      const std::function<void(const EventRow&)>& by_chain) = 0;
   virtual StatusOr<DocumentRow> GetDocument(const std::string& id) = 0;  // NOT_FOUND
   virtual StatusOr<std::vector<DocumentRow>> ListDocuments(const std::string& instance_id) = 0;
   // nullopt when the key was never used in scope.

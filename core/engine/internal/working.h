@@ -61,6 +61,7 @@ struct Engine::Working {
     e.comment = std::move(comment);
     e.payload_digest = std::move(digest);
     e.note = std::move(note);
+    e.source = caller.source;
     commit.events.push_back(std::move(e));
   }
 

@@ -1,0 +1,366 @@
+#include "core/store/audit.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/common/util.h"
+
+namespace bpm::store {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+void Field(std::string* out, const std::string& v) {
+  absl::StrAppend(out, v.size(), ":", v, "\n");
+}
+
+void Set(Struct* s, const char* key, const std::string& v) {
+  (*s->mutable_fields())[key].set_string_value(v);
+}
+void Set(Struct* s, const char* key, int64_t v) {
+  (*s->mutable_fields())[key].set_number_value(static_cast<double>(v));
+}
+
+std::string Where(const std::string& instance_id, int64_t seq) {
+  return absl::StrCat("instance ", instance_id, " event ", seq);
+}
+
+}  // namespace
+
+std::string EventHash(const EventRow& e) {
+  std::string s = "bpm-event-1\n";
+  Field(&s, e.instance_id);
+  Field(&s, std::to_string(e.seq));
+  Field(&s, std::to_string(e.at_ms));
+  Field(&s, e.actor);
+  Field(&s, e.kind);
+  Field(&s, e.action);
+  Field(&s, e.from_state);
+  Field(&s, e.to_state);
+  Field(&s, e.task_id);
+  Field(&s, e.comment);
+  Field(&s, e.payload_digest);
+  Field(&s, e.note);
+  Field(&s, e.source);
+  Field(&s, e.prev_hash);
+  return Sha256Hex(s);
+}
+
+std::string ChainHash(int64_t chain_seq, const std::string& chain_prev,
+                      const std::string& event_hash) {
+  std::string s = "bpm-chain-1\n";
+  Field(&s, std::to_string(chain_seq));
+  Field(&s, chain_prev);
+  Field(&s, event_hash);
+  return Sha256Hex(s);
+}
+
+void ChainEvents(std::string* instance_last, AuditHead* head, std::vector<EventRow>* events) {
+  for (EventRow& e : *events) {
+    e.prev_hash = *instance_last;
+    e.hash = EventHash(e);
+    *instance_last = e.hash;
+    e.chain_seq = head->seq + 1;
+    e.chain_prev = head->hash;
+    e.chain_hash = ChainHash(e.chain_seq, e.chain_prev, e.hash);
+    head->seq = e.chain_seq;
+    head->hash = e.chain_hash;
+  }
+}
+
+void AuditVerifier::Report(std::string where, std::string problem) {
+  findings_.push_back({std::move(where), std::move(problem)});
+}
+
+void AuditVerifier::AddInstance(const AuditInstance& inst) { instances_[inst.id] = inst; }
+
+void AuditVerifier::CloseInstance() {
+  if (cur_.empty()) return;
+  auto it = instances_.find(cur_);
+  if (it == instances_.end()) return;  // reported with its first event
+  const int64_t last = next_seq_ - 1;
+  if (last < it->second.event_seq) {
+    Report(Where(cur_, last + 1),
+           absl::StrCat("missing: the instance's history ends at event ", it->second.event_seq,
+                        " but only events up to ", last, " exist (deleted)"));
+  } else if (prev_hash_ != it->second.last_event_hash) {
+    Report(absl::StrCat("instance ", cur_),
+           "the hash of its last event does not match the instance row (its last event was "
+           "edited or replaced, or the instance row was edited)");
+  }
+}
+
+void AuditVerifier::EndInstancePass() {
+  if (finished_instances_) return;
+  finished_instances_ = true;
+  CloseInstance();
+  cur_.clear();
+  for (const auto& [id, inst] : instances_) {
+    if (inst.event_seq > 0 && seen_.find(id) == seen_.end()) {
+      Report(absl::StrCat("instance ", id),
+             absl::StrCat("all of its ", inst.event_seq, " events are missing (deleted)"));
+    }
+  }
+}
+
+void AuditVerifier::AddEvent(const EventRow& e) {
+  ++events_;
+  if (e.instance_id != cur_) {
+    CloseInstance();
+    cur_ = e.instance_id;
+    next_seq_ = 1;
+    prev_hash_.clear();
+    seen_.insert(cur_);
+    if (instances_.find(cur_) == instances_.end()) {
+      Report(Where(e.instance_id, e.seq),
+             "belongs to no instance (inserted, or its instance row was deleted)");
+    }
+  }
+  const std::string where = Where(e.instance_id, e.seq);
+  if (EventHash(e) != e.hash) {
+    Report(where, "edited: its fields do not match its hash");
+  }
+  if (e.seq > next_seq_) {
+    Report(Where(e.instance_id, next_seq_),
+           next_seq_ + 1 == e.seq
+               ? std::string("missing (deleted)")
+               : absl::StrCat("missing, and every event up to ", e.seq - 1, " (deleted)"));
+  } else if (e.seq < next_seq_) {
+    Report(where, "out of order (reordered or inserted)");
+  }
+  if (e.prev_hash != prev_hash_ && e.seq <= next_seq_) {
+    Report(where, e.seq == 1 ? "the first event links to an earlier one (inserted or reordered)"
+                             : absl::StrCat("does not link to event ", e.seq - 1,
+                                            " (an event was edited, inserted, deleted or "
+                                            "reordered)"));
+  }
+  auto it = instances_.find(e.instance_id);
+  if (it != instances_.end() && e.seq > it->second.event_seq) {
+    Report(where, absl::StrCat("after the instance's last event ", it->second.event_seq,
+                               " (inserted)"));
+  }
+  next_seq_ = std::max(next_seq_, e.seq + 1);
+  prev_hash_ = e.hash;
+}
+
+void AuditVerifier::AddChainEvent(const EventRow& e) {
+  EndInstancePass();
+  const std::string where =
+      absl::StrCat("global position ", e.chain_seq, " (", Where(e.instance_id, e.seq), ")");
+  if (e.chain_seq <= 0) {
+    Report(Where(e.instance_id, e.seq), "not in the global chain (inserted outside bpmd)");
+    return;
+  }
+  if (e.chain_seq > next_chain_) {
+    Report(absl::StrCat("global position ", next_chain_),
+           e.chain_seq == next_chain_ + 1
+               ? std::string("missing (deleted)")
+               : absl::StrCat("missing, and every position up to ", e.chain_seq - 1,
+                              " (deleted)"));
+  } else if (e.chain_seq < next_chain_) {
+    Report(where, "appears twice (inserted)");
+  }
+  if (e.chain_seq <= next_chain_ && e.chain_prev != chain_prev_) {
+    Report(where, "does not link to the position before it (edited, inserted or reordered)");
+  }
+  if (ChainHash(e.chain_seq, e.chain_prev, e.hash) != e.chain_hash) {
+    Report(where, "edited: its link does not match the event's hash");
+  }
+  auto anchor = anchors_.find(e.chain_seq);
+  if (anchor != anchors_.end()) {
+    if (anchor->second != e.chain_hash) {
+      Report(where, "differs from the anchor recorded earlier (history was rewritten)");
+    }
+    anchors_.erase(anchor);
+  }
+  next_chain_ = std::max(next_chain_, e.chain_seq + 1);
+  chain_prev_ = e.chain_hash;
+}
+
+std::vector<AuditFinding> AuditVerifier::Finish(const AuditHead& head) {
+  EndInstancePass();
+  const int64_t last = next_chain_ - 1;
+  if (last != head.seq || chain_prev_ != head.hash) {
+    Report("audit head",
+           last < head.seq
+               ? absl::StrCat("the global chain ends at position ", last, " but the head is at ",
+                              head.seq, " (the last events were deleted)")
+               : absl::StrCat("the global chain ends at position ", last,
+                              " with a different link than the head records (the head or the "
+                              "last events were edited, or events were inserted)"));
+  }
+  for (const auto& [seq, hash] : anchors_) {
+    Report(absl::StrCat("global position ", seq),
+           "an anchor names it but the chain does not reach it (deleted)");
+  }
+  anchors_.clear();
+  return std::move(findings_);
+}
+
+std::string AuditHeaderLine(const AuditHead& head, int64_t exported_at_ms) {
+  Struct s;
+  Set(&s, "format", std::string("bpm-audit-1"));
+  Set(&s, "head_seq", head.seq);
+  Set(&s, "head_hash", head.hash);
+  Set(&s, "exported_at_unix_ms", exported_at_ms);
+  return CanonicalJson(s);
+}
+
+std::string AuditInstanceLine(const AuditInstance& inst) {
+  Struct s;
+  Struct* i = (*s.mutable_fields())["instance"].mutable_struct_value();
+  Set(i, "id", inst.id);
+  Set(i, "event_seq", inst.event_seq);
+  Set(i, "last_event_hash", inst.last_event_hash);
+  return CanonicalJson(s);
+}
+
+std::string AuditEventLine(const EventRow& e) {
+  Struct s;
+  Struct* v = (*s.mutable_fields())["event"].mutable_struct_value();
+  Set(v, "instance_id", e.instance_id);
+  Set(v, "seq", e.seq);
+  Set(v, "at_ms", e.at_ms);
+  Set(v, "actor", e.actor);
+  Set(v, "kind", e.kind);
+  Set(v, "action", e.action);
+  Set(v, "from_state", e.from_state);
+  Set(v, "to_state", e.to_state);
+  Set(v, "task_id", e.task_id);
+  Set(v, "comment", e.comment);
+  Set(v, "payload_digest", e.payload_digest);
+  Set(v, "note", e.note);
+  Set(v, "source", e.source);
+  Set(v, "prev_hash", e.prev_hash);
+  Set(v, "hash", e.hash);
+  Set(v, "chain_seq", e.chain_seq);
+  Set(v, "chain_prev", e.chain_prev);
+  Set(v, "chain_hash", e.chain_hash);
+  return CanonicalJson(s);
+}
+
+namespace {
+
+// Reads field key of s; a missing or mistyped field is an error naming it.
+class Reader {
+ public:
+  Reader(const Struct& s, std::string where) : s_(s), where_(std::move(where)) {}
+  std::string Str(const char* key) {
+    auto it = s_.fields().find(key);
+    if (it == s_.fields().end() || it->second.kind_case() != Value::kStringValue) {
+      Fail(key, "a string");
+      return "";
+    }
+    return it->second.string_value();
+  }
+  int64_t Int(const char* key) {
+    auto it = s_.fields().find(key);
+    if (it == s_.fields().end() || it->second.kind_case() != Value::kNumberValue) {
+      Fail(key, "a number");
+      return 0;
+    }
+    return static_cast<int64_t>(it->second.number_value());
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  void Fail(const char* key, const char* want) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError(
+          absl::StrCat(where_, ": field '", key, "' is missing or not ", want));
+    }
+  }
+  const Struct& s_;
+  std::string where_;
+  Status status_;
+};
+
+}  // namespace
+
+StatusOr<AuditFile> ReadAuditFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  AuditFile file;
+  std::string line;
+  int64_t n = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    const std::string where = absl::StrCat(path, ":", n);
+    auto parsed = ParseJsonObject(line, where);
+    if (!parsed.ok()) return parsed.status();
+    const auto& fields = parsed->fields();
+    if (!header) {
+      Reader r(*parsed, where);
+      if (r.Str("format") != "bpm-audit-1") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": not a bpm audit export (format 'bpm-audit-1' expected)"));
+      }
+      file.head.seq = r.Int("head_seq");
+      file.head.hash = r.Str("head_hash");
+      if (!r.status().ok()) return r.status();
+      header = true;
+      continue;
+    }
+    if (auto it = fields.find("instance");
+        it != fields.end() && it->second.has_struct_value()) {
+      Reader r(it->second.struct_value(), where);
+      AuditInstance inst{r.Str("id"), r.Int("event_seq"), r.Str("last_event_hash")};
+      if (!r.status().ok()) return r.status();
+      file.instances.push_back(std::move(inst));
+    } else if (auto ev = fields.find("event");
+               ev != fields.end() && ev->second.has_struct_value()) {
+      Reader r(ev->second.struct_value(), where);
+      EventRow e;
+      e.instance_id = r.Str("instance_id");
+      e.seq = r.Int("seq");
+      e.at_ms = r.Int("at_ms");
+      e.actor = r.Str("actor");
+      e.kind = r.Str("kind");
+      e.action = r.Str("action");
+      e.from_state = r.Str("from_state");
+      e.to_state = r.Str("to_state");
+      e.task_id = r.Str("task_id");
+      e.comment = r.Str("comment");
+      e.payload_digest = r.Str("payload_digest");
+      e.note = r.Str("note");
+      e.source = r.Str("source");
+      e.prev_hash = r.Str("prev_hash");
+      e.hash = r.Str("hash");
+      e.chain_seq = r.Int("chain_seq");
+      e.chain_prev = r.Str("chain_prev");
+      e.chain_hash = r.Str("chain_hash");
+      if (!r.status().ok()) return r.status();
+      file.events.push_back(std::move(e));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": neither an 'instance' nor an 'event' line"));
+    }
+  }
+  if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
+  return file;
+}
+
+std::vector<AuditFinding> VerifyAuditFile(AuditFile file,
+                                          const std::map<int64_t, std::string>& anchors,
+                                          int64_t* events) {
+  AuditVerifier v;
+  for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
+  for (const AuditInstance& inst : file.instances) v.AddInstance(inst);
+  std::stable_sort(file.events.begin(), file.events.end(),
+                   [](const EventRow& a, const EventRow& b) {
+                     return a.instance_id != b.instance_id ? a.instance_id < b.instance_id
+                                                           : a.seq < b.seq;
+                   });
+  for (const EventRow& e : file.events) v.AddEvent(e);
+  std::stable_sort(file.events.begin(), file.events.end(),
+                   [](const EventRow& a, const EventRow& b) { return a.chain_seq < b.chain_seq; });
+  for (const EventRow& e : file.events) v.AddChainEvent(e);
+  if (events != nullptr) *events = v.events();
+  return v.Finish(file.head);
+}
+
+}  // namespace bpm::store
