@@ -1,14 +1,19 @@
 #include "core/plugin/loader.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bpm/plugin/abi.h"
+#include "core/common/util.h"
 
 namespace bpm::plugin {
 namespace {
@@ -114,7 +119,74 @@ class InProcessStage final : public StageHandle {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path) {
+StatusOr<PluginPins> ReadPluginPins(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("plugin pins ", path, ": cannot open"));
+  PluginPins pins;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find(' ');
+    std::string hash = line.substr(0, space);
+    std::string name = space == std::string::npos ? "" : line.substr(space);
+    name.erase(0, name.find_first_not_of(" *"));
+    const bool hex = hash.size() == 64 &&
+                     hash.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex || name.empty() || name.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", n, ": expected \"SHA256  FILE.so\" (64 lowercase hex digits, two spaces, "
+          "a file name), as `sha256sum *.so` prints"));
+    }
+    pins[name] = hash;
+  }
+  return pins;
+}
+
+Status CheckPluginFile(const std::string& path, const PluginPins* pins) {
+  auto refuse = [&](const std::string& why) {
+    return absl::PermissionDeniedError(absl::StrCat("plugin ", path, ": refused: ", why));
+  };
+  struct stat file;
+  if (stat(path.c_str(), &file) != 0) {
+    return absl::NotFoundError(absl::StrCat("plugin ", path, ": cannot stat"));
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  struct stat parent;
+  if (stat(dir.empty() ? "." : dir.c_str(), &parent) != 0) {
+    return absl::NotFoundError(absl::StrCat("plugin ", path, ": cannot stat its directory"));
+  }
+  char mode[8];
+  if ((file.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file.st_mode & 07777));
+    return refuse(absl::StrCat("writable by group or others (mode ", mode, "); chmod go-w it"));
+  }
+  if ((parent.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(parent.st_mode & 07777));
+    return refuse(absl::StrCat("its directory is writable by group or others (mode ", mode,
+                               "): anyone could replace the file; chmod go-w the directory"));
+  }
+  const uid_t me = geteuid();
+  if (file.st_uid != me && file.st_uid != 0) {
+    return refuse(absl::StrCat("owned by uid ", file.st_uid, ", neither bpmd's user (uid ", me,
+                               ") nor root"));
+  }
+  if (pins == nullptr) return absl::OkStatus();
+  const std::string name = std::filesystem::path(path).filename().string();
+  auto pin = pins->find(name);
+  if (pin == pins->end()) return refuse(absl::StrCat("'", name, "' is not in the pin file"));
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  const std::string actual = Sha256Hex(content.str());
+  if (actual != pin->second) {
+    return refuse(absl::StrCat("sha256 ", actual, " is not the pinned ", pin->second));
+  }
+  return absl::OkStatus();
+}
+
+StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path,
+                                                      const PluginPins* pins) {
+  BPM_RETURN_IF_ERROR(CheckPluginFile(path, pins));
   // RTLD_LOCAL keeps each plugin's symbols to itself; RTLD_NOW surfaces
   // missing symbols at load, not at the first call.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -169,7 +241,7 @@ Status Registry::Add(std::unique_ptr<StageHandle> stage) {
   return absl::OkStatus();
 }
 
-Status Registry::LoadDirectory(const std::string& dir) {
+Status Registry::LoadDirectory(const std::string& dir, const PluginPins* pins) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("plugin directory ", dir, " does not exist"));
@@ -184,7 +256,7 @@ Status Registry::LoadDirectory(const std::string& dir) {
   }
   std::sort(files.begin(), files.end());
   for (const std::string& file : files) {
-    BPM_ASSIGN_OR_RETURN(auto stage, LoadPluginFile(file));
+    BPM_ASSIGN_OR_RETURN(auto stage, LoadPluginFile(file, pins));
     BPM_RETURN_IF_ERROR(Add(std::move(stage)));
   }
   return absl::OkStatus();

@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
   app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
       ->required();
   std::vector<std::string> remote_plugins;
+  std::string plugin_pins_file;
+  app.add_option("--plugin-sha256", plugin_pins_file,
+                 "pin file (`sha256sum *.so` output): load only plugins listed with that hash");
   app.add_option("--remote-plugin", remote_plugins,
                  "out-of-process stage plugin at ADDRESS (host:port), or NAME=ADDRESS to insist "
                  "on its stage name (repeatable)");
@@ -118,8 +121,14 @@ int main(int argc, char** argv) {
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
   bpm::plugin::Registry plugins;
+  std::optional<bpm::plugin::PluginPins> pins;
+  if (!plugin_pins_file.empty()) {
+    auto read = bpm::plugin::ReadPluginPins(plugin_pins_file);
+    if (!read.ok()) return Fail(std::string(read.status().message()));
+    pins = *std::move(read);
+  }
   for (const auto& dir : plugin_dirs) {
-    auto s = plugins.LoadDirectory(dir);
+    auto s = plugins.LoadDirectory(dir, pins ? &*pins : nullptr);
     if (!s.ok()) return Fail(std::string(s.message()));
   }
   for (const auto& name : plugins.Names()) {

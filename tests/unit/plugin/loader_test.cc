@@ -3,6 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/common/util.h"
 #include "core/plugin/loader.h"
 #include "tests/support/test_env.h"
 
@@ -86,12 +93,102 @@ TEST(LoaderTest, AThrowingActHookBecomesInternal) {
                                       ") act failed: act hook threw an exception: boom in act");
 }
 
+// A copy of a file in a fresh private directory, with the given mode.
+std::string CopyTo(const testing::TempDir& dir, const std::string& from, const std::string& name,
+                   std::filesystem::perms mode) {
+  const std::string to = dir.path() + "/" + name;
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(to, mode);
+  return to;
+}
+
+constexpr auto kPrivate = std::filesystem::perms::owner_all;
+constexpr auto kReadable = std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                           std::filesystem::perms::group_exec |
+                           std::filesystem::perms::others_read |
+                           std::filesystem::perms::others_exec;
+
+std::string Bundled(const std::string& stage) {
+  return testing::PluginDir() + "/bpm_stage_" + stage + ".so";
+}
+
 TEST(LoaderTest, RefusesAFileThatIsNotALibrary) {
-  auto p = LoadPluginFile(testing::SourceDir() + "/README.md");
+  testing::TempDir dir;
+  const std::string path =
+      CopyTo(dir, testing::SourceDir() + "/README.md", "README.md", kReadable);
+  auto p = LoadPluginFile(path);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(p.status().message()), StartsWith("plugin " + path + ": cannot dlopen: "));
+}
+
+TEST(LoaderTest, RefusesAPluginWritableByGroupOrOthers) {
+  testing::TempDir dir;
+  for (auto extra : {std::filesystem::perms::group_write, std::filesystem::perms::others_write}) {
+    const std::string path = CopyTo(dir, Bundled("review"), "bpm_stage_review.so", kReadable | extra);
+    auto p = LoadPluginFile(path);
+    ASSERT_FALSE(p.ok());
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(std::string(p.status().message()),
+                StartsWith("plugin " + path + ": refused: writable by group or others (mode 07"));
+  }
+}
+
+TEST(LoaderTest, RefusesAPluginInADirectoryOthersMayWrite) {
+  testing::TempDir dir;
+  const std::string path = CopyTo(dir, Bundled("review"), "bpm_stage_review.so", kReadable);
+  std::filesystem::permissions(dir.path(), kReadable | std::filesystem::perms::others_write);
+  auto p = LoadPluginFile(path);
+  std::filesystem::permissions(dir.path(), kPrivate);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("its directory is writable"));
+}
+
+TEST(LoaderTest, RefusesAPluginOwnedBySomeoneElse) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root can give a file to another user";
+  testing::TempDir dir;
+  const std::string path = CopyTo(dir, Bundled("review"), "bpm_stage_review.so", kReadable);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+  auto p = LoadPluginFile(path);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("owned by uid 65534"));
+}
+
+TEST(LoaderTest, PinsFixTheContentOfEachPlugin) {
+  testing::TempDir dir;
+  const std::string path = CopyTo(dir, Bundled("review"), "bpm_stage_review.so", kReadable);
+  const std::string actual = Sha256Hex(testing::ReadFile(path));
+  const std::string pin_file = dir.path() + "/plugins.sha256";
+  auto write_pins = [&](const std::string& text) {
+    std::ofstream(pin_file) << text;
+    return ReadPluginPins(pin_file);
+  };
+  auto pins = write_pins("# pinned\n" + actual + "  bpm_stage_review.so\n");
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  auto p = LoadPluginFile(path, &*pins);
+  EXPECT_TRUE(p.ok()) << p.status();
+
+  pins = write_pins(std::string(64, 'a') + " *bpm_stage_review.so\n");
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  p = LoadPluginFile(path, &*pins);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(p.status().message()),
-              StartsWith("plugin " + testing::SourceDir() + "/README.md: cannot dlopen: "));
+              HasSubstr("refused: sha256 " + actual + " is not the pinned aaaa"));
+
+  pins = write_pins(actual + "  bpm_stage_other.so\n");
+  ASSERT_TRUE(pins.ok());
+  p = LoadPluginFile(path, &*pins);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()),
+              HasSubstr("'bpm_stage_review.so' is not in the pin file"));
+
+  pins = write_pins("# ok\nnot-a-hash  bpm_stage_review.so\n");
+  ASSERT_FALSE(pins.ok());
+  EXPECT_EQ(pins.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(pins.status().message()), StartsWith(pin_file + ":2: expected"));
 }
 
 TEST(LoaderTest, MissingDirectoryIsNotFound) {
