@@ -220,6 +220,12 @@ struct BaseTemplate {
 using TemplateResolver = std::function<StatusOr<BaseTemplate>(
     const std::string& key, int64_t version, const std::string& alias)>;
 
+// Limits on a definition's text: larger files and deeper nesting are refused
+// with a diagnostic (at 1:1, and at the first node too deep) before anything
+// else is looked at.
+constexpr size_t kMaxDefinitionBytes = 1 << 20;
+constexpr int kMaxDefinitionDepth = 32;
+
 // Parses YAML text and checks its shape (keys, types, names, conditions).
 // A definition that extends a template needs `resolver` (without one, that
 // is a diagnostic at `extends`).

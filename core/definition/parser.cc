@@ -486,7 +486,29 @@ class Parser {
     def->states.push_back(std::move(st));
   }
 
+  // The first node nested deeper than kMaxDefinitionDepth, if any.
+  static std::optional<YAML::Node> TooDeep(const YAML::Node& node, int depth) {
+    if (depth > kMaxDefinitionDepth) return node;
+    if (node.IsSequence()) {
+      for (const YAML::Node& child : node) {
+        if (auto deep = TooDeep(child, depth + 1)) return deep;
+      }
+    } else if (node.IsMap()) {
+      for (const auto& kv : node) {
+        if (auto deep = TooDeep(kv.second, depth + 1)) return deep;
+      }
+    }
+    return std::nullopt;
+  }
+
   std::unique_ptr<Definition> Run(const std::string& yaml) {
+    if (yaml.size() > kMaxDefinitionBytes) {
+      Error({1, 1},
+            absl::StrCat("the file is ", yaml.size(), " bytes; a definition may have at most ",
+                         kMaxDefinitionBytes),
+            "split it: a template for what levels share, and definitions that extend it");
+      return nullptr;
+    }
     // YAML text is Unicode, and every string ends up in protobuf messages,
     // which must hold valid UTF-8: refuse the file here, at the byte, rather
     // than let a plugin fail to decode its config later.
@@ -515,6 +537,12 @@ class Parser {
     } catch (const YAML::Exception& e) {
       Error({e.mark.line + 1, e.mark.column + 1}, absl::StrCat("YAML: ", e.msg),
             "check the indentation (spaces, not tabs) and quote values with ':' or '#'");
+      return nullptr;
+    }
+    if (std::optional<YAML::Node> deep = TooDeep(root, 1)) {
+      Error(PosOf(*deep),
+            absl::StrCat("nested more than ", kMaxDefinitionDepth, " levels deep"),
+            "a workflow needs a few levels; flatten the structure");
       return nullptr;
     }
     if (!root.IsMap()) {

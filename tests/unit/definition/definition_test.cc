@@ -85,6 +85,27 @@ TEST_F(DefinitionTest, ContentFixesTheHash) {
   EXPECT_EQ(a.definition->content_hash, Parse(yaml, "other-name.yaml").definition->content_hash);
 }
 
+TEST_F(DefinitionTest, OversizedAndDeeplyNestedFilesAreRefused) {
+  auto big = Parse("key: big\n# " + std::string(kMaxDefinitionBytes, 'x') + "\n", "big.yaml");
+  ASSERT_EQ(big.diagnostics.size(), 1u);
+  EXPECT_EQ(big.diagnostics[0].pos.line, 1);
+  EXPECT_THAT(big.diagnostics[0].message, HasSubstr("a definition may have at most 1048576"));
+
+  std::string nested = "key: deep\nvariables:\n  x: ";
+  for (int i = 0; i < 40; ++i) nested += "[";
+  for (int i = 0; i < 40; ++i) nested += "]";
+  auto deep = Parse(nested + "\n", "deep.yaml");
+  ASSERT_EQ(deep.diagnostics.size(), 1u);
+  EXPECT_EQ(deep.diagnostics[0].pos.line, 3);
+  EXPECT_THAT(deep.diagnostics[0].message, HasSubstr("nested more than 32 levels deep"));
+  EXPECT_FALSE(deep.diagnostics[0].hint.empty());
+
+  // Far deeper than yaml-cpp's own recursion guard: a diagnostic, no crash.
+  std::string abyss = "key: abyss\nx: " + std::string(100000, '[');
+  auto fell = Parse(abyss, "abyss.yaml");
+  EXPECT_FALSE(fell.diagnostics.empty());
+}
+
 TEST_F(DefinitionTest, InvalidFixturesGiveTheExpectedDiagnostic) {
   std::string dir = testing::SourceDir() + "/tests/fixtures/workflows/invalid";
   std::vector<std::filesystem::path> files;
