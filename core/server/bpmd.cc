@@ -33,6 +33,7 @@
 #include "core/scheduler/outbox.h"
 #include "core/scheduler/scheduler.h"
 #include "core/server/agency_service.h"
+#include "core/server/identity.h"
 #include "core/server/org_service.h"
 #include "core/server/services.h"
 #include "core/server/workflow_dirs.h"
@@ -79,6 +80,9 @@ int main(int argc, char** argv) {
   app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
       ->required();
   std::vector<std::string> remote_plugins;
+  double rate_limit = 0;
+  app.add_option("--rate-limit", rate_limit,
+                 "calls per second allowed to each identity, bursts of twice that (0: off)");
   std::string plugin_pins_file;
   app.add_option("--plugin-sha256", plugin_pins_file,
                  "pin file (`sha256sum *.so` output): load only plugins listed with that hash");
@@ -117,6 +121,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  bpm::server::SetRateLimit(rate_limit);
   auto store = bpm::store::Store::Open(store_url, pool);
   if (!store.ok()) return Fail(std::string(store.status().message()));
 

@@ -1,5 +1,12 @@
 #include "core/server/identity.h"
 
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -12,7 +19,69 @@ std::string Metadata(const grpc::ServerContextBase& ctx, const char* key) {
   return std::string(range.first->second.data(), range.first->second.size());
 }
 
+// A token bucket per identity: rate tokens a second, up to 2 * rate saved.
+class RateLimiter {
+ public:
+  void Set(double per_second) {
+    std::lock_guard<std::mutex> lock(mu_);
+    rate_ = per_second;
+    buckets_.clear();
+  }
+
+  // Takes a token for user; false when it has none left.
+  bool Allow(const std::string& user) {
+    using Clock = std::chrono::steady_clock;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rate_ <= 0) return true;
+    const double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    if (buckets_.size() > kMaxTracked) Prune(now);
+    auto [it, fresh] = buckets_.try_emplace(user, Bucket{2 * rate_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens = std::min(2 * rate_, b.tokens + (now - b.at) * rate_);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  double rate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rate_;
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    double at;  // seconds
+  };
+  static constexpr size_t kMaxTracked = 100000;
+
+  // Forgets identities whose bucket has refilled (they lose nothing).
+  void Prune(double now) {
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      if (it->second.tokens + (now - it->second.at) * rate_ >= 2 * rate_) {
+        it = buckets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::mutex mu_;
+  double rate_ = 0;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+RateLimiter& Limiter() {
+  static RateLimiter* limiter = new RateLimiter();  // never destroyed: used by server threads
+  return *limiter;
+}
+
 }  // namespace
+
+void SetRateLimit(double per_second) { Limiter().Set(per_second); }
 
 // Reads the development-mode identity from metadata.
 StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
@@ -24,6 +93,11 @@ StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
         "development identity mode");
   }
   if (c.user.size() > 128) return absl::InvalidArgumentError("x-bpm-user: longer than 128 bytes");
+  if (!Limiter().Allow(c.user)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "rate limit: ", c.user, " made more than ", Limiter().rate(),
+        " calls per second (bpmd --rate-limit); retry later"));
+  }
   for (absl::string_view r : absl::StrSplit(Metadata(ctx, "x-bpm-roles"), ',', absl::SkipEmpty())) {
     c.roles.emplace_back(absl::StripAsciiWhitespace(r));
   }

@@ -3,8 +3,14 @@
 // separated), x-bpm-org. Every service reads the caller through CallerOf.
 //
 // Errors: UNAUTHENTICATED without x-bpm-user; INVALID_ARGUMENT for values
-// over the limits (128-byte user, 64 roles).
-// Thread safety: stateless.
+// over the limits (128-byte user, 64 roles); RESOURCE_EXHAUSTED when the
+// caller is over its rate limit.
+//
+// Rate limit (bpmd --rate-limit N): each identity may make N calls per second
+// on average and bursts of up to 2N (a token bucket per user); every RPC
+// that names its caller counts. Off (0) by default.
+// Thread safety: CallerOf may be called from any thread; SetRateLimit once,
+// before serving.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -15,6 +21,9 @@
 namespace bpm::server {
 
 StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx);
+
+// Calls per second allowed to each identity; 0 turns the limit off.
+void SetRateLimit(double per_second);
 
 // absl::Status -> grpc::Status (same code, same message).
 grpc::Status ToGrpc(const Status& status);

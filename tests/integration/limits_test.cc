@@ -1,0 +1,106 @@
+// Limits against a real bpmd over gRPC: the per-identity rate limit
+// (--rate-limit), the 4 MiB message cap, the caps on a definition's size and
+// nesting, and an over-long field: each a clear status, and the server goes
+// on serving.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "tests/support/test_env.h"
+
+namespace bpm {
+namespace {
+
+using ::testing::HasSubstr;
+namespace v1 = ::bpm::v1;
+
+class LimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "limits"),
+                                                   std::vector<std::string>{"--rate-limit=5"});
+    ASSERT_TRUE(bpmd_->Start());
+    tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+    instances_ = v1::InstanceService::NewStub(bpmd_->channel());
+    definitions_ = v1::DefinitionService::NewStub(bpmd_->channel());
+  }
+
+  grpc::Status Inbox(const std::string& user) {
+    v1::InboxRequest req;
+    v1::InboxResponse resp;
+    return tasks_->Inbox(testing::Context(user, "unit_filer", "906017").get(), req, &resp);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BpmdProcess> bpmd_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
+  std::unique_ptr<v1::InstanceService::Stub> instances_;
+  std::unique_ptr<v1::DefinitionService::Stub> definitions_;
+};
+
+TEST_F(LimitsTest, EachIdentityIsHeldToItsRate) {
+  // A burst of up to 10 (twice the rate) passes; far more within a second
+  // does not. Another identity is not affected.
+  int ok = 0;
+  int limited = 0;
+  std::string message;
+  for (int i = 0; i < 40; ++i) {
+    grpc::Status s = Inbox("zhang");
+    if (s.ok()) {
+      ++ok;
+    } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++limited;
+      message = s.error_message();
+    } else {
+      ADD_FAILURE() << s.error_code() << ": " << s.error_message();
+    }
+  }
+  EXPECT_GE(ok, 10);
+  EXPECT_LT(ok, 40);
+  EXPECT_EQ(ok + limited, 40);
+  EXPECT_THAT(message, HasSubstr("rate limit: zhang made more than 5 calls per second"));
+  EXPECT_TRUE(Inbox("qian").ok());
+}
+
+TEST_F(LimitsTest, OversizedAndDeepInputsAreRefusedClearly) {
+  // Over gRPC's 4 MiB cap: refused before bpmd reads it.
+  v1::StartInstanceRequest start;
+  start.set_definition_key("target-filing");
+  start.set_subject_ref("P1");
+  (*start.mutable_variables()->mutable_fields())["blob"].set_string_value(
+      std::string(5 << 20, 'x'));
+  v1::StartInstanceResponse started;
+  grpc::Status s =
+      instances_->Start(testing::Context("zhang", "unit_filer", "906017").get(), start, &started);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+
+  // A 2 MiB definition and a deeply nested one: diagnostics, not errors.
+  v1::ValidateDefinitionRequest big;
+  big.set_yaml("key: big\n# " + std::string(2 << 20, 'x') + "\n");
+  v1::ValidateDefinitionResponse checked;
+  s = definitions_->Validate(testing::Context("ops", "workflow_admin", "czj").get(), big, &checked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(checked.valid());
+  ASSERT_GT(checked.diagnostics_size(), 0);
+  EXPECT_THAT(checked.diagnostics(0).message(), HasSubstr("1048576"));
+
+  v1::ValidateDefinitionRequest deep;
+  deep.set_yaml("key: deep\nx: " + std::string(5000, '[') + std::string(5000, ']') + "\n");
+  s = definitions_->Validate(testing::Context("ops", "workflow_admin", "czj").get(), deep,
+                             &checked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(checked.valid());
+
+  // An over-long identity field.
+  s = Inbox(std::string(200, 'u'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("x-bpm-user: longer than 128 bytes"));
+
+  // Still serving.
+  EXPECT_TRUE(Inbox("li").ok());
+}
+
+}  // namespace
+}  // namespace bpm
