@@ -38,7 +38,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsoci-dev libmariadb-dev libsqlite3-dev libboost-dev libyaml-cpp-dev
-  libssl-dev libcli11-dev libgtest-dev libgmock-dev libgoogle-perftools-dev
+  libssl-dev libcli11-dev libgtest-dev libgmock-dev libgoogle-perftools-dev libjwt-dev
   mariadb-server-core mariadb-client-core
   graphviz fonts-wqy-zenhei  # bpmctl graph --format svg: Graphviz, and a CJK font to size labels
 )

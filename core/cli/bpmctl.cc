@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <functional>
 #include <iostream>
 #include <limits>
@@ -70,6 +71,8 @@ struct GlobalOptions {
   std::string user;
   std::string roles;
   std::string org;
+  std::string token_file;  // a signed token (JWT), sent as "authorization: Bearer ..."
+  std::string token;       // its contents, read by CheckGlobalOptions
   double timeout_seconds = 10;
   bool json = false;
 };
@@ -121,6 +124,7 @@ class Client {
   // and returns false.
   bool Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
     grpc::ClientContext context;
+    if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
     if (!options_.user.empty()) context.AddMetadata("x-bpm-user", options_.user);
     if (!options_.roles.empty()) context.AddMetadata("x-bpm-roles", options_.roles);
     if (!options_.org.empty()) context.AddMetadata("x-bpm-org", options_.org);
@@ -1518,6 +1522,9 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* global) {
   app.add_option("--user", global->user, "Caller user id")->envname("BPM_USER");
   app.add_option("--roles", global->roles, "Caller roles, comma separated")->envname("BPM_ROLES");
   app.add_option("--org", global->org, "Caller org (unit code)")->envname("BPM_ORG");
+  app.add_option("--token-file", global->token_file,
+                 "File holding the caller's signed token (JWT); replaces --user/--roles/--org")
+      ->envname("BPM_TOKEN_FILE");
   app.add_option("--timeout", global->timeout_seconds, "Deadline of each call, in seconds")
       ->check(CLI::Range(0.001, 31536000.0))
       ->capture_default_str();
@@ -1542,6 +1549,23 @@ bool CheckGlobalOptions(GlobalOptions* global) {
   if (global->server.empty()) {
     std::cerr << "bpmctl: --server: must not be empty\n";
     return false;
+  }
+  if (!global->token_file.empty()) {
+    std::ifstream in(global->token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    global->token = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (!in || global->token.empty()) {
+      std::cerr << "bpmctl: --token-file " << global->token_file << ": cannot read a token\n";
+      return false;
+    }
+    for (const char ch : global->token) {
+      if (ch < 0x21 || ch > 0x7E) {
+        std::cerr << "bpmctl: --token-file " << global->token_file
+                  << ": not a token (only printable ASCII without spaces)\n";
+        return false;
+      }
+    }
   }
   return true;
 }

@@ -80,6 +80,19 @@ int main(int argc, char** argv) {
   app.add_option("--plugins", plugin_dirs, "directory of stage plugin .so files (repeatable)")
       ->required();
   std::vector<std::string> remote_plugins;
+  std::string jwt_secret_file;
+  std::string jwt_public_key_file;
+  bpm::server::TokenConfig jwt;
+  app.add_option("--jwt-hs256-secret-file", jwt_secret_file,
+                 "authenticate callers by HS256 tokens signed with the secret in this file");
+  app.add_option("--jwt-public-key-file", jwt_public_key_file,
+                 "authenticate callers by RS256/ES256 tokens (PEM public key; --jwt-algorithm)");
+  app.add_option("--jwt-algorithm", jwt.algorithm, "RS256 or ES256, with --jwt-public-key-file");
+  app.add_option("--jwt-audience", jwt.audience, "the audience tokens must name")
+      ->capture_default_str();
+  app.add_option("--jwt-issuer", jwt.issuer, "the issuer tokens must name (default: any)");
+  app.add_option("--jwt-leeway-seconds", jwt.leeway_seconds, "clock skew allowed on exp/nbf")
+      ->capture_default_str();
   double rate_limit = 0;
   app.add_option("--rate-limit", rate_limit,
                  "calls per second allowed to each identity, bursts of twice that (0: off)");
@@ -108,10 +121,38 @@ int main(int argc, char** argv) {
                  "TESTS ONLY: read the current time (Unix ms) from this file");
   CLI11_PARSE(app, argc, argv);
 
-  if (!dev_identity) {
+  const bool tokens = !jwt_secret_file.empty() || !jwt_public_key_file.empty();
+  if (tokens == dev_identity) {
     return Fail(
-        "no authentication is configured. Start with --dev-identity to trust the x-bpm-user/"
-        "x-bpm-roles/x-bpm-org metadata callers send (development only)");
+        tokens ? "--dev-identity and --jwt-* exclude each other: choose one"
+               : "no authentication is configured. Give --jwt-hs256-secret-file or "
+                 "--jwt-public-key-file (signed tokens), or --dev-identity to trust the "
+                 "x-bpm-user/x-bpm-roles/x-bpm-org metadata callers send (development only)");
+  }
+  if (tokens) {
+    if (!jwt_secret_file.empty() && !jwt_public_key_file.empty()) {
+      return Fail("give one of --jwt-hs256-secret-file and --jwt-public-key-file");
+    }
+    const std::string& key_file = jwt_secret_file.empty() ? jwt_public_key_file : jwt_secret_file;
+    std::ifstream in(key_file, std::ios::binary);
+    std::stringstream key;
+    key << in.rdbuf();
+    if (!in) return Fail(key_file + ": cannot read");
+    jwt.key = key.str();
+    if (!jwt_secret_file.empty()) {
+      if (!jwt.algorithm.empty() && jwt.algorithm != "HS256") {
+        return Fail("--jwt-algorithm " + jwt.algorithm + " does not go with a secret file");
+      }
+      jwt.algorithm = "HS256";
+      while (!jwt.key.empty() && (jwt.key.back() == '\n' || jwt.key.back() == '\r')) {
+        jwt.key.pop_back();
+      }
+    } else if (jwt.algorithm.empty()) {
+      return Fail("--jwt-public-key-file needs --jwt-algorithm RS256 or ES256");
+    }
+    auto verifier = bpm::server::TokenVerifier::Create(jwt);
+    if (!verifier.ok()) return Fail(key_file + ": " + std::string(verifier.status().message()));
+    bpm::server::SetTokenVerifier(*std::move(verifier));
   }
 
   // Block the stop signals in every thread; one thread waits for them.
@@ -253,11 +294,17 @@ int main(int argc, char** argv) {
     std::filesystem::rename(tmp, port_file);
   }
   std::cout << "bpmd " << BPM_VERSION << ": listening on " << address << " (store "
-            << (*store)->dialect() << ", " << plugins.Names().size() << " stage plugins)\n"
-            << "bpmd: DEVELOPMENT IDENTITY MODE: callers name themselves with x-bpm-user/"
-               "x-bpm-roles/x-bpm-org; do not expose this server\n"
-            << "bpmd: try: BPM_SERVER=" << address
-            << " BPM_USER=zhang build/bin/bpmctl defs   (README: the walkthrough)" << std::endl;
+            << (*store)->dialect() << ", " << plugins.Names().size() << " stage plugins)\n";
+  if (tokens) {
+    std::cout << "bpmd: callers authenticate with " << jwt.algorithm << " tokens (audience "
+              << jwt.audience << (jwt.issuer.empty() ? "" : ", issuer " + jwt.issuer) << ")"
+              << std::endl;
+  } else {
+    std::cout << "bpmd: DEVELOPMENT IDENTITY MODE: callers name themselves with x-bpm-user/"
+                 "x-bpm-roles/x-bpm-org; do not expose this server\n"
+              << "bpmd: try: BPM_SERVER=" << address
+              << " BPM_USER=zhang build/bin/bpmctl defs   (README: the walkthrough)" << std::endl;
+  }
 
   bpm::scheduler::SchedulerOptions sched_options;
   sched_options.tick_ms = tick_ms;

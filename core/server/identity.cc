@@ -83,8 +83,38 @@ RateLimiter& Limiter() {
 
 void SetRateLimit(double per_second) { Limiter().Set(per_second); }
 
-// Reads the development-mode identity from metadata.
-StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
+namespace {
+std::shared_ptr<const TokenVerifier>& Verifier() {
+  static auto* verifier = new std::shared_ptr<const TokenVerifier>();  // set once, at start-up
+  return *verifier;
+}
+}  // namespace
+
+void SetTokenVerifier(std::shared_ptr<const TokenVerifier> verifier) {
+  Verifier() = std::move(verifier);
+}
+
+namespace {
+
+// The caller a bearer token names.
+StatusOr<store::Caller> FromToken(const grpc::ServerContextBase& ctx,
+                                  const TokenVerifier& verifier) {
+  const std::string auth = Metadata(ctx, "authorization");
+  if (auth.empty()) {
+    return absl::UnauthenticatedError(
+        "no credentials: send metadata 'authorization: Bearer <token>' (bpmctl --token-file)");
+  }
+  if (auth.rfind("Bearer ", 0) != 0) {
+    return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return verifier.Verify(std::string_view(auth).substr(7), now);
+}
+
+// The development-mode identity the caller names in metadata.
+StatusOr<store::Caller> FromMetadata(const grpc::ServerContextBase& ctx) {
   store::Caller c;
   c.user = Metadata(ctx, "x-bpm-user");
   if (c.user.empty()) {
@@ -93,19 +123,28 @@ StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
         "development identity mode");
   }
   if (c.user.size() > 128) return absl::InvalidArgumentError("x-bpm-user: longer than 128 bytes");
-  if (!Limiter().Allow(c.user)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "rate limit: ", c.user, " made more than ", Limiter().rate(),
-        " calls per second (bpmd --rate-limit); retry later"));
-  }
   for (absl::string_view r : absl::StrSplit(Metadata(ctx, "x-bpm-roles"), ',', absl::SkipEmpty())) {
     c.roles.emplace_back(absl::StripAsciiWhitespace(r));
   }
   if (c.roles.size() > 64) return absl::InvalidArgumentError("x-bpm-roles: more than 64 roles");
   c.org = Metadata(ctx, "x-bpm-org");
+  return c;
+}
+
+}  // namespace
+
+StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
+  const auto& verifier = Verifier();
+  StatusOr<store::Caller> c = verifier ? FromToken(ctx, *verifier) : FromMetadata(ctx);
+  if (!c.ok()) return c;
+  if (!Limiter().Allow(c->user)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "rate limit: ", c->user, " made more than ", Limiter().rate(),
+        " calls per second (bpmd --rate-limit); retry later"));
+  }
   // Where the call came from ("ipv4:10.1.2.3:50412"), kept with each history
   // event it causes.
-  c.source = ctx.peer();
+  c->source = ctx.peer();
   return c;
 }
 

@@ -1,6 +1,9 @@
-// Who is calling. Development identity mode (until real authentication):
-// the caller names itself in metadata x-bpm-user, x-bpm-roles (comma
-// separated), x-bpm-org. Every service reads the caller through CallerOf.
+// Who is calling. Every service reads the caller through CallerOf, from one
+// of two sources, chosen at start-up:
+//   - signed tokens (SetTokenVerifier): metadata "authorization: Bearer JWT",
+//     checked by core/server/token.h; the x-bpm-* metadata is ignored;
+//   - development identity mode (bpmd --dev-identity): the caller names
+//     itself in metadata x-bpm-user, x-bpm-roles (comma separated), x-bpm-org.
 //
 // Errors: UNAUTHENTICATED without x-bpm-user; INVALID_ARGUMENT for values
 // over the limits (128-byte user, 64 roles); RESOURCE_EXHAUSTED when the
@@ -15,7 +18,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+
 #include "core/common/status.h"
+#include "core/server/token.h"
 #include "core/store/store.h"
 
 namespace bpm::server {
@@ -24,6 +30,10 @@ StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx);
 
 // Calls per second allowed to each identity; 0 turns the limit off.
 void SetRateLimit(double per_second);
+
+// Callers must present a token this verifier accepts (null: development
+// identity mode).
+void SetTokenVerifier(std::shared_ptr<const TokenVerifier> verifier);
 
 // absl::Status -> grpc::Status (same code, same message).
 grpc::Status ToGrpc(const Status& status);

@@ -1,5 +1,6 @@
 #include "tests/support/test_env.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -101,8 +102,12 @@ bool BpmdProcess::Start() {
                                    "--store=" + store_url_,
                                    "--plugins=" + PluginDir(),
                                    "--workflows=" + SourceDir() + "/workflows",
-                                   "--port-file=" + port_file,
-                                   "--dev-identity"};
+                                   "--port-file=" + port_file};
+  // Development identity unless the test configures signed tokens.
+  const bool tokens = std::any_of(extra_args_.begin(), extra_args_.end(), [](const std::string& a) {
+    return a.rfind("--jwt-", 0) == 0;
+  });
+  if (!tokens) args.push_back("--dev-identity");
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {

@@ -40,7 +40,8 @@ std::string Backend();
 // random suffix); for sqlite a file in dir.
 std::string FreshStoreUrl(const std::string& dir, const std::string& tag);
 
-// A running bpmd on 127.0.0.1 and a random port, with the real plugins.
+// A running bpmd on 127.0.0.1 and a random port, with the real plugins; in
+// development identity mode unless extra_args configure tokens (--jwt-...).
 class BpmdProcess {
  public:
   BpmdProcess(std::string store_url, std::vector<std::string> extra_args = {});
