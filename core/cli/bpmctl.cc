@@ -73,6 +73,8 @@ struct GlobalOptions {
   std::string org;
   std::string token_file;  // a signed token (JWT), sent as "authorization: Bearer ..."
   std::string token;       // its contents, read by CheckGlobalOptions
+  std::string tls_ca_file, tls_cert_file, tls_key_file;  // TLS: server CA; client cert, key
+  std::string tls_ca, tls_cert, tls_key;                 // their contents
   double timeout_seconds = 10;
   bool json = false;
 };
@@ -112,7 +114,15 @@ class Client {
       : options_(options), command_(std::move(command)) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);  // documents may be large
-    channel_ = grpc::CreateCustomChannel(options_.server, grpc::InsecureChannelCredentials(), args);
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!options_.tls_ca.empty()) {
+      grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = options_.tls_ca;
+      tls.pem_private_key = options_.tls_key;
+      tls.pem_cert_chain = options_.tls_cert;
+      credentials = grpc::SslCredentials(tls);
+    }
+    channel_ = grpc::CreateCustomChannel(options_.server, credentials, args);
   }
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
@@ -1522,6 +1532,11 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* global) {
   app.add_option("--user", global->user, "Caller user id")->envname("BPM_USER");
   app.add_option("--roles", global->roles, "Caller roles, comma separated")->envname("BPM_ROLES");
   app.add_option("--org", global->org, "Caller org (unit code)")->envname("BPM_ORG");
+  app.add_option("--tls-ca", global->tls_ca_file, "Connect with TLS, trusting this CA (PEM)")
+      ->envname("BPM_TLS_CA");
+  app.add_option("--tls-cert", global->tls_cert_file, "Client certificate for mutual TLS (PEM)")
+      ->envname("BPM_TLS_CERT");
+  app.add_option("--tls-key", global->tls_key_file, "Its private key (PEM)")->envname("BPM_TLS_KEY");
   app.add_option("--token-file", global->token_file,
                  "File holding the caller's signed token (JWT); replaces --user/--roles/--org")
       ->envname("BPM_TOKEN_FILE");
@@ -1548,6 +1563,26 @@ bool CheckGlobalOptions(GlobalOptions* global) {
   }
   if (global->server.empty()) {
     std::cerr << "bpmctl: --server: must not be empty\n";
+    return false;
+  }
+  const std::pair<const char*, std::pair<const std::string*, std::string*>> pem_files[] = {
+      {"--tls-ca", {&global->tls_ca_file, &global->tls_ca}},
+      {"--tls-cert", {&global->tls_cert_file, &global->tls_cert}},
+      {"--tls-key", {&global->tls_key_file, &global->tls_key}}};
+  for (const auto& [flag, file] : pem_files) {
+    if (file.first->empty()) continue;
+    std::ifstream in(*file.first);
+    std::stringstream text;
+    text << in.rdbuf();
+    *file.second = text.str();
+    if (!in || file.second->empty()) {
+      std::cerr << "bpmctl: " << flag << " " << *file.first << ": cannot read\n";
+      return false;
+    }
+  }
+  if (global->tls_cert.empty() != global->tls_key.empty() ||
+      (!global->tls_cert.empty() && global->tls_ca.empty())) {
+    std::cerr << "bpmctl: --tls-cert and --tls-key go together, and with --tls-ca\n";
     return false;
   }
   if (!global->token_file.empty()) {

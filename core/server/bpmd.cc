@@ -34,6 +34,7 @@
 #include "core/scheduler/scheduler.h"
 #include "core/server/agency_service.h"
 #include "core/server/identity.h"
+#include "core/server/tls.h"
 #include "core/server/org_service.h"
 #include "core/server/services.h"
 #include "core/server/workflow_dirs.h"
@@ -93,6 +94,16 @@ int main(int argc, char** argv) {
   app.add_option("--jwt-issuer", jwt.issuer, "the issuer tokens must name (default: any)");
   app.add_option("--jwt-leeway-seconds", jwt.leeway_seconds, "clock skew allowed on exp/nbf")
       ->capture_default_str();
+  bpm::server::TlsConfig tls;
+  std::string tls_identities;
+  app.add_option("--tls-cert", tls.cert_file, "serve TLS with this certificate (PEM)");
+  app.add_option("--tls-key", tls.key_file, "... and this private key (PEM)");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "verify client certificates against this CA (mutual TLS)");
+  app.add_option("--tls-identities", tls_identities,
+                 "YAML mapping client certificate CNs to identities, and revoked fingerprints");
+  app.add_flag("--allow-plaintext", tls.allow_plaintext,
+               "serve without TLS on a non-loopback address (not recommended)");
   double rate_limit = 0;
   app.add_option("--rate-limit", rate_limit,
                  "calls per second allowed to each identity, bursts of twice that (0: off)");
@@ -163,6 +174,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   bpm::server::SetRateLimit(rate_limit);
+  if (!tls_identities.empty()) {
+    if (tls.client_ca_file.empty()) return Fail("--tls-identities needs --tls-client-ca");
+    auto ids = bpm::server::CertIdentities::Load(tls_identities);
+    if (!ids.ok()) return Fail(std::string(ids.status().message()));
+    bpm::server::SetCertIdentities(*std::move(ids));
+  }
   auto store = bpm::store::Store::Open(store_url, pool);
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
@@ -262,7 +279,9 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  auto credentials = bpm::server::ServerCredentialsFor(listen, tls);
+  if (!credentials.ok()) return Fail(std::string(credentials.status().message()));
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   // The sync server keeps at most MAX_POLLERS idle threads; with gRPC's
   // default (2) every burst of concurrent calls created and destroyed

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -95,6 +96,17 @@ void SetTokenVerifier(std::shared_ptr<const TokenVerifier> verifier) {
 }
 
 namespace {
+std::shared_ptr<const CertIdentities>& Certs() {
+  static auto* certs = new std::shared_ptr<const CertIdentities>();  // set once, at start-up
+  return *certs;
+}
+}  // namespace
+
+void SetCertIdentities(std::shared_ptr<const CertIdentities> identities) {
+  Certs() = std::move(identities);
+}
+
+namespace {
 
 // The caller a bearer token names.
 StatusOr<store::Caller> FromToken(const grpc::ServerContextBase& ctx,
@@ -134,8 +146,18 @@ StatusOr<store::Caller> FromMetadata(const grpc::ServerContextBase& ctx) {
 }  // namespace
 
 StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
-  const auto& verifier = Verifier();
-  StatusOr<store::Caller> c = verifier ? FromToken(ctx, *verifier) : FromMetadata(ctx);
+  StatusOr<store::Caller> c;
+  std::optional<store::Caller> by_cert;
+  if (const auto& certs = Certs(); certs != nullptr && ctx.auth_context() != nullptr) {
+    BPM_ASSIGN_OR_RETURN(by_cert, certs->CallerFor(*ctx.auth_context()));
+  }
+  if (by_cert) {
+    c = *std::move(by_cert);
+  } else if (const auto& verifier = Verifier()) {
+    c = FromToken(ctx, *verifier);
+  } else {
+    c = FromMetadata(ctx);
+  }
   if (!c.ok()) return c;
   if (!Limiter().Allow(c->user)) {
     return absl::ResourceExhaustedError(absl::StrCat(

@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "core/common/status.h"
+#include "core/server/tls.h"
 #include "core/server/token.h"
 #include "core/store/store.h"
 
@@ -34,6 +35,10 @@ void SetRateLimit(double per_second);
 // Callers must present a token this verifier accepts (null: development
 // identity mode).
 void SetTokenVerifier(std::shared_ptr<const TokenVerifier> verifier);
+
+// A verified client certificate names the caller through these (mutual TLS,
+// core/server/tls.h); it takes precedence over a token or metadata.
+void SetCertIdentities(std::shared_ptr<const CertIdentities> identities);
 
 // absl::Status -> grpc::Status (same code, same message).
 grpc::Status ToGrpc(const Status& status);
