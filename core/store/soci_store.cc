@@ -950,6 +950,15 @@ class SociStore final : public Store {
     struct B {
       AuditHead h;
     };
+    if (db_->sqlite()) {
+      // A write first: it takes SQLite's write lock, waiting (busy timeout)
+      // for another process's writer. A read first would pin a snapshot that
+      // another process's commit makes stale, and the upgrade to writing
+      // would then fail at once with "database is locked".
+      auto& lock = db_->Prepare<B>(sql, "UPDATE audit_head SET seq = seq WHERE id = 1",
+                                   [](Prep&, B&) {});
+      internal::SociDb::Exec(lock);
+    }
     auto& p = db_->Prepare<B>(sql,
                               db_->sqlite() ? "SELECT seq, hash FROM audit_head WHERE id = 1"
                                             : "SELECT seq, hash FROM audit_head WHERE id = 1 "

@@ -87,6 +87,10 @@ TEST(TimersTest, TwoProcessesFireEachTimerOnce) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // more ticks on both
   for (const auto& id : ids) EXPECT_EQ(overdue_events(id), 1) << id;
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "--- bpmd a ---\n" << testing::ReadFile(a.log_path()) << "--- bpmd b ---\n"
+              << testing::ReadFile(b.log_path());
+  }
 
   v1::ListNotificationsRequest req;
   req.set_page_size(500);
