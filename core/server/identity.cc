@@ -85,25 +85,21 @@ RateLimiter& Limiter() {
 void SetRateLimit(double per_second) { Limiter().Set(per_second); }
 
 namespace {
-std::shared_ptr<const TokenVerifier>& Verifier() {
-  static auto* verifier = new std::shared_ptr<const TokenVerifier>();  // set once, at start-up
-  return *verifier;
+// The start-up configuration of type T (set once, before serving; never
+// destroyed: server threads read it until the process ends).
+template <typename T>
+std::shared_ptr<const T>& Configured() {
+  static auto* value = new std::shared_ptr<const T>();
+  return *value;
 }
 }  // namespace
 
 void SetTokenVerifier(std::shared_ptr<const TokenVerifier> verifier) {
-  Verifier() = std::move(verifier);
+  Configured<TokenVerifier>() = std::move(verifier);
 }
-
-namespace {
-std::shared_ptr<const CertIdentities>& Certs() {
-  static auto* certs = new std::shared_ptr<const CertIdentities>();  // set once, at start-up
-  return *certs;
-}
-}  // namespace
 
 void SetCertIdentities(std::shared_ptr<const CertIdentities> identities) {
-  Certs() = std::move(identities);
+  Configured<CertIdentities>() = std::move(identities);
 }
 
 namespace {
@@ -148,12 +144,13 @@ StatusOr<store::Caller> FromMetadata(const grpc::ServerContextBase& ctx) {
 StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
   StatusOr<store::Caller> c;
   std::optional<store::Caller> by_cert;
-  if (const auto& certs = Certs(); certs != nullptr && ctx.auth_context() != nullptr) {
+  if (const auto& certs = Configured<CertIdentities>();
+      certs != nullptr && ctx.auth_context() != nullptr) {
     BPM_ASSIGN_OR_RETURN(by_cert, certs->CallerFor(*ctx.auth_context()));
   }
   if (by_cert) {
     c = *std::move(by_cert);
-  } else if (const auto& verifier = Verifier()) {
+  } else if (const auto& verifier = Configured<TokenVerifier>()) {
     c = FromToken(ctx, *verifier);
   } else {
     c = FromMetadata(ctx);
