@@ -32,6 +32,7 @@
 #include "core/plugin/remote.h"
 #include "core/scheduler/outbox.h"
 #include "core/scheduler/scheduler.h"
+#include "core/server/access_log.h"
 #include "core/server/agency_service.h"
 #include "core/server/identity.h"
 #include "core/server/tls.h"
@@ -104,6 +105,9 @@ int main(int argc, char** argv) {
                  "YAML mapping client certificate CNs to identities, and revoked fingerprints");
   app.add_flag("--allow-plaintext", tls.allow_plaintext,
                "serve without TLS on a non-loopback address (not recommended)");
+  std::string access_log;
+  app.add_option("--access-log", access_log,
+                 "append one line per call (time, peer, user, method, status) to FILE ('-': stdout)");
   double rate_limit = 0;
   app.add_option("--rate-limit", rate_limit,
                  "calls per second allowed to each identity, bursts of twice that (0: off)");
@@ -282,6 +286,13 @@ int main(int argc, char** argv) {
   auto credentials = bpm::server::ServerCredentialsFor(listen, tls);
   if (!credentials.ok()) return Fail(std::string(credentials.status().message()));
   builder.AddListeningPort(listen, *credentials, &port);
+  if (!access_log.empty()) {
+    auto log = bpm::server::NewAccessLog(access_log);
+    if (!log.ok()) return Fail(std::string(log.status().message()));
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(*std::move(log));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   // The sync server keeps at most MAX_POLLERS idle threads; with gRPC's
   // default (2) every burst of concurrent calls created and destroyed

@@ -1,5 +1,7 @@
 #include "core/server/identity.h"
 
+#include "core/server/access_log.h"
+
 #include <algorithm>
 #include <chrono>
 #include <mutex>
@@ -164,6 +166,7 @@ StatusOr<store::Caller> CallerOf(const grpc::ServerContextBase& ctx) {
   // Where the call came from ("ipv4:10.1.2.3:50412"), kept with each history
   // event it causes.
   c->source = ctx.peer();
+  NoteCaller(ctx, c->user);
   return c;
 }
 

@@ -49,8 +49,9 @@ TEST(AuthTest, BpmctlWithASignedTokenAgainstBpmd) {
   testing::TempDir dir;
   const std::string secret_file = dir.path() + "/jwt.secret";
   testing::WriteFile(secret_file, kSecret + "\n");
+  const std::string access_log = dir.path() + "/access.log";
   testing::BpmdProcess bpmd(testing::FreshStoreUrl(dir.path(), "auth"),
-                            {"--jwt-hs256-secret-file=" + secret_file});
+                            {"--jwt-hs256-secret-file=" + secret_file, "--access-log=" + access_log});
   ASSERT_TRUE(bpmd.Start());
   auto with_token = [&](const std::string& token) {
     const std::string file = dir.path() + "/token";
@@ -81,6 +82,15 @@ TEST(AuthTest, BpmctlWithASignedTokenAgainstBpmd) {
                             {"BPM_ORG", "906017"}});
   EXPECT_EQ(r.exit, 1) << Dump(r);
   EXPECT_THAT(r.err, HasSubstr("UNAUTHENTICATED: no credentials"));
+
+  // The access log: who (from the token), what, when, from where, result.
+  const std::string log = testing::ReadFile(access_log);
+  EXPECT_THAT(log, ::testing::ContainsRegex(
+                       "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z peer=ipv4:127.0.0.1:[0-9]+ "
+                       "user=zhang method=/bpm.v1.InstanceService/Start status=OK ms="));
+  EXPECT_THAT(log, HasSubstr("user=zhang method=/bpm.v1.TaskService/Inbox status=OK"));
+  EXPECT_THAT(log, HasSubstr("user=- method=/bpm.v1.TaskService/Inbox status=UNAUTHENTICATED"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("eyJ"))) << "no token in the log";
 }
 
 TEST(AuthTest, BpmdRefusesAWeakSecretAndAmbiguousModes) {
