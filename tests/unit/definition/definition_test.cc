@@ -87,7 +87,7 @@ TEST_F(DefinitionTest, ContentFixesTheHash) {
 
 TEST_F(DefinitionTest, OversizedAndDeeplyNestedFilesAreRefused) {
   auto big = Parse("key: big\n# " + std::string(kMaxDefinitionBytes, 'x') + "\n", "big.yaml");
-  ASSERT_EQ(big.diagnostics.size(), 1u);
+  ASSERT_EQ(big.diagnostics.size(), 1u) << big.diagnostics.front().ToString();
   EXPECT_EQ(big.diagnostics[0].pos.line, 1);
   EXPECT_THAT(big.diagnostics[0].message, HasSubstr("a definition may have at most 1048576"));
 
