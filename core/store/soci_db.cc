@@ -142,7 +142,16 @@ void SociDb::Checkpointer() {
     sqlite_api::sqlite3_wal_checkpoint_v2(be->conn_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
                                           &copied);
     {
+      {
+        std::lock_guard<std::mutex> gate(checkpoint_mu_);
+        checkpoint_pending_ = true;
+      }
       std::lock_guard<std::mutex> writers(write_mu_);
+      {
+        std::lock_guard<std::mutex> gate(checkpoint_mu_);
+        checkpoint_pending_ = false;
+      }
+      checkpoint_turn_cv_.notify_all();
       sqlite_api::sqlite3_wal_checkpoint_v2(be->conn_, nullptr, SQLITE_CHECKPOINT_RESTART, &log,
                                             &copied);
     }

@@ -251,7 +251,14 @@ class SociDb {
   template <typename Fn>
   auto Write(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
     std::unique_lock<std::mutex> lock(write_mu_, std::defer_lock);
-    if (url_.dialect == "sqlite3") lock.lock();
+    if (url_.dialect == "sqlite3") {
+      // A checkpoint waiting for the write lock goes first: a busy writer
+      // re-taking the (unfair) mutex could starve it, and the WAL would grow.
+      std::unique_lock<std::mutex> gate(checkpoint_mu_);
+      checkpoint_turn_cv_.wait(gate, [this] { return !checkpoint_pending_; });
+      gate.unlock();
+      lock.lock();
+    }
     return Session(what, std::forward<Fn>(fn));
   }
 
@@ -313,6 +320,8 @@ class SociDb {
   mutable std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_pending_ = false;  // the checkpointer waits for write_mu_; guarded likewise
+  std::condition_variable checkpoint_turn_cv_;  // writers wait for it to get write_mu_
   bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
   long checkpoints_ = 0;            // guarded by checkpoint_mu_
 };
