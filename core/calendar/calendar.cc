@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/common/util.h"
 
 namespace bpm::calendar {
 namespace {
@@ -349,15 +350,6 @@ class YearParser {
   std::vector<std::string> errors_;
   std::map<Date, Entry> entries_;
 };
-
-StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InternalError(absl::StrCat("cannot open ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", path));
-  return ss.str();
-}
 
 }  // namespace
 

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +58,15 @@ StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
         absl::StrCat(std::string(what), ": not a JSON object: ", s.status().message()));
   }
   return s;
+}
+
+StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InternalError(absl::StrCat("cannot open ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", path));
+  return ss.str();
 }
 
 void SetThreadName(const char* name) {

@@ -30,6 +30,10 @@ std::string CanonicalJson(const google::protobuf::Struct& s);
 StatusOr<google::protobuf::Struct> ParseJsonObject(std::string_view json,
                                                    std::string_view what);
 
+// The whole contents of a file. INTERNAL "cannot open PATH" / "cannot read
+// PATH".
+StatusOr<std::string> ReadWholeFile(const std::string& path);
+
 // Names the calling thread (at most 15 characters are kept) so that top, perf
 // and gdb show what it is; "bpm-commit", "bpm-reply" and so on.
 void SetThreadName(const char* name);

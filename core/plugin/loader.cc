@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -174,10 +173,8 @@ Status CheckPluginFile(const std::string& path, const PluginPins* pins) {
   const std::string name = std::filesystem::path(path).filename().string();
   auto pin = pins->find(name);
   if (pin == pins->end()) return refuse(absl::StrCat("'", name, "' is not in the pin file"));
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  const std::string actual = Sha256Hex(content.str());
+  BPM_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(path));
+  const std::string actual = Sha256Hex(content);
   if (actual != pin->second) {
     return refuse(absl::StrCat("sha256 ", actual, " is not the pinned ", pin->second));
   }

@@ -32,6 +32,7 @@
 #include "core/plugin/remote.h"
 #include "core/scheduler/outbox.h"
 #include "core/scheduler/scheduler.h"
+#include "core/common/util.h"
 #include "core/server/access_log.h"
 #include "core/server/agency_service.h"
 #include "core/server/identity.h"
@@ -149,11 +150,9 @@ int main(int argc, char** argv) {
       return Fail("give one of --jwt-hs256-secret-file and --jwt-public-key-file");
     }
     const std::string& key_file = jwt_secret_file.empty() ? jwt_public_key_file : jwt_secret_file;
-    std::ifstream in(key_file, std::ios::binary);
-    std::stringstream key;
-    key << in.rdbuf();
-    if (!in) return Fail(key_file + ": cannot read");
-    jwt.key = key.str();
+    auto key = bpm::ReadWholeFile(key_file);
+    if (!key.ok()) return Fail(std::string(key.status().message()));
+    jwt.key = *std::move(key);
     if (!jwt_secret_file.empty()) {
       if (!jwt.algorithm.empty() && jwt.algorithm != "HS256") {
         return Fail("--jwt-algorithm " + jwt.algorithm + " does not go with a secret file");

@@ -6,24 +6,21 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/common/util.h"
 
 namespace bpm::server {
 namespace {
 
 StatusOr<std::string> ReadText(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
+  StatusOr<std::string> text = ReadWholeFile(path);
+  if (!text.ok() || text->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": cannot read"));
   }
-  return text.str();
+  return text;
 }
 
 bool Loopback(const std::string& listen) {

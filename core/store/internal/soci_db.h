@@ -7,8 +7,9 @@
 //
 // SQLite checkpoints: a commit that leaves the WAL at kCheckpointFrames pages
 // or more wakes a checkpointer thread ("bpm-checkpoint", own connection) that
-// copies the WAL back into the database file (PASSIVE: never blocks readers or
-// the writer). SQLite's own automatic checkpoint would run inside that commit,
+// copies the WAL back into the database file: the bulk while writes go on,
+// the last pages with writers held off so the WAL can start over (see
+// Checkpointer()). SQLite's own automatic checkpoint would run inside that commit,
 // on the writer's thread, with its fsyncs: every thousandth page the writer
 // (and every command in its batch) waited for a whole checkpoint.
 #pragma once
