@@ -766,10 +766,11 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
                                            w.inst.def_version, ")");
   BPM_RETURN_IF_ERROR(w.lifecycle.Fire(lifecycle_event, subject));
-  if (expected_version != 0 && expected_version != w.inst.version) {
-    return absl::AbortedError(absl::StrCat(subject, " is at version ", w.inst.version, ", not ",
-                                           expected_version, ": re-read and retry"));
-  }
+  // A stale expected_version is answered ABORTED, but only to a caller the
+  // command would admit: the body runs first (in memory; nothing is written)
+  // so that anyone else gets its PERMISSION_DENIED and learns nothing of the
+  // instance's version.
+  const bool stale = expected_version != 0 && expected_version != w.inst.version;
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(w.inst.def_key, w.inst.def_version));
   BPM_ASSIGN_OR_RETURN(auto active, store_.ListTasks(w.inst.id, true));
   for (auto& t : active) {
@@ -789,6 +790,11 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
         store::IdempotencyRow{scope, idempotency_key, request_hash, "", w.now};
   }
   Status s = body(w);
+  if (stale) {
+    if (absl::IsPermissionDenied(s)) return s;
+    return absl::AbortedError(absl::StrCat(subject, " is at version ", w.inst.version, ", not ",
+                                           expected_version, ": re-read and retry"));
+  }
   if (absl::IsUnavailable(s) && absl::StartsWith(s.message(), "stage plugin '")) {
     // An unreachable plugin never approves anything: the command is refused
     // and the instance waits with an incident until finance resolves it.
@@ -801,8 +807,13 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   return done;
 }
 
+StatusOr<bool> Engine::RoleTaskInScope(const Caller& caller, const std::string& instance_org) {
+  if (!options_.in_scope) return true;
+  return options_.in_scope(caller, instance_org);
+}
+
 StatusOr<std::string> Engine::ActingAs(const Caller& caller, const store::TaskRow& t,
-                                       int64_t now) {
+                                       const std::string& instance_org, int64_t now) {
   std::vector<std::string> excluded = StringsFromJson(t.exclude_users_json);
   auto is_excluded = [&](const std::string& u) {
     return std::find(excluded.begin(), excluded.end(), u) != excluded.end();
@@ -823,8 +834,17 @@ StatusOr<std::string> Engine::ActingAs(const Caller& caller, const store::TaskRo
   }
   if (holder.empty()) {
     // An open group task: anyone holding the role in the org.
-    if (HasRole(caller, t.assignee_role) && (t.assignee_org.empty() || t.assignee_org == caller.org)) {
-      return caller.user;
+    if (HasRole(caller, t.assignee_role)) {
+      if (t.assignee_org == caller.org && !t.assignee_org.empty()) return caller.user;
+      if (t.assignee_org.empty()) {
+        BPM_ASSIGN_OR_RETURN(bool in_scope, RoleTaskInScope(caller, instance_org));
+        if (in_scope) return caller.user;
+        return absl::PermissionDeniedError(absl::StrCat(
+            "user ", caller.user, " (roles ", absl::StrJoin(caller.roles, ","), "; org ",
+            caller.org.empty() ? "none" : caller.org, ") may not act on task ", t.id,
+            ": it is for role ", t.assignee_role, " over org ", instance_org,
+            ", which is outside the user's org scope"));
+      }
     }
   } else if (holder == caller.user) {
     return caller.user;
@@ -1012,7 +1032,7 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
           return absl::AbortedError(
               absl::StrCat("task ", task.id, " is no longer open: re-read and retry"));
         }
-        BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t->row, w.now));
+        BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t->row, w.inst.org, w.now));
         std::vector<std::string> offered = StringsFromJson(t->row.actions_json);
         if (std::find(offered.begin(), offered.end(), req.action()) == offered.end()) {
           return absl::InvalidArgumentError(absl::StrCat(
@@ -1078,11 +1098,18 @@ StatusOr<v1::Instance> Engine::GetInstance(const std::string& id) {
   return ToInstance(row, open);
 }
 
-StatusOr<v1::ListInstancesResponse> Engine::ListInstances(const v1::ListInstancesRequest& req) {
+StatusOr<std::string> Engine::InstanceOrg(const std::string& id) {
+  if (id.empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_ASSIGN_OR_RETURN(store::InstanceRow row, store_.GetInstance(id));
+  return row.org;
+}
+
+StatusOr<v1::ListInstancesResponse> Engine::ListInstances(const v1::ListInstancesRequest& req,
+                                                          const store::OrgSet& orgs) {
   BPM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
   BPM_ASSIGN_OR_RETURN(int64_t after, ParsePageToken(req.page_token()));
   store::InstanceFilter f{"", req.definition_key(), req.subject_ref(), req.org(), req.status(),
-                          req.state()};
+                          req.state(), orgs};
   BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, size + 1));
   v1::ListInstancesResponse resp;
   for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
@@ -1201,6 +1228,12 @@ StatusOr<v1::InboxResponse> Engine::Inbox(const Caller& caller, const v1::InboxR
         continue;
       }
       BPM_ASSIGN_OR_RETURN(const store::InstanceRow* inst, instance(row.instance_id));
+      if (view != "done" && row.assignee_org.empty() && row.status == "open" &&
+          row.assignee_user.empty()) {
+        // A role-wide group task: only for holders whose scope covers it.
+        BPM_ASSIGN_OR_RETURN(bool in_scope, RoleTaskInScope(caller, inst->org));
+        if (!in_scope) continue;
+      }
       *resp.add_tasks() = internal::ToTask(row, inst);
     }
   }

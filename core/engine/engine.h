@@ -77,6 +77,11 @@ struct EngineOptions {
   int max_automatic_transitions = 50;     // guards against outcome cycles
   size_t max_cc_users = 100;
   OrgResolver org_resolver;               // empty: no org model
+  // Whether target_org is in the caller's org scope (core/org/scope.h;
+  // bpmd: every org for workflow_admin). A task assigned to a role with no
+  // org is then acted on, and shown in an inbox, only by holders of the role
+  // whose scope covers the instance's owning org. Empty: any holder.
+  std::function<StatusOr<bool>(const Caller& caller, const std::string& target_org)> in_scope;
   DueCalculator due;                      // empty functions: only absolute due times
   bool start_templates = false;           // Start refuses templates unless set (Preview)
   // Governance: a person's deploy, or move of "current", waits for a second
@@ -152,7 +157,11 @@ class Engine {
                   InstanceCallback done);
   void ActAsync(const Caller& caller, const v1::ActRequest& request, InstanceCallback done);
   StatusOr<v1::Instance> GetInstance(const std::string& id);
-  StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request);
+  // Only instances owned by an org in orgs (the caller's org scope).
+  StatusOr<v1::ListInstancesResponse> ListInstances(const v1::ListInstancesRequest& request,
+                                                    const store::OrgSet& orgs = {});
+  // The owning org of an instance (for authorization); NOT_FOUND.
+  StatusOr<std::string> InstanceOrg(const std::string& id);
   StatusOr<v1::GetHistoryResponse> History(const std::string& instance_id);
   StatusOr<v1::ListDocumentsResponse> Documents(const std::string& instance_id);
   StatusOr<v1::Document> GetDocument(const std::string& id);
@@ -302,9 +311,14 @@ class Engine {
   // Looks up an idempotency key; returns the stored Instance when replayed.
   StatusOr<std::optional<v1::Instance>> Replay(const std::string& scope, const std::string& key,
                                                const std::string& request_hash);
-  // Whom the caller acts as on task t (itself, or a principal it is proxy
-  // for); PERMISSION_DENIED with the reason otherwise.
-  StatusOr<std::string> ActingAs(const Caller& caller, const store::TaskRow& t, int64_t now);
+  // Whom the caller acts as on task t of an instance owned by instance_org
+  // (itself, or a principal it is proxy for); PERMISSION_DENIED with the
+  // reason otherwise.
+  StatusOr<std::string> ActingAs(const Caller& caller, const store::TaskRow& t,
+                                 const std::string& instance_org, int64_t now);
+  // A role-wide group task (no org): whether the caller's scope covers the
+  // instance (options_.in_scope; true without one).
+  StatusOr<bool> RoleTaskInScope(const Caller& caller, const std::string& instance_org);
   // Runs op on the active task req.task_id inside a command (op finds it
   // with Working::Find).
   // An administrator's instance operation: instance_id, role and reason

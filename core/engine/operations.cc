@@ -101,7 +101,7 @@ StatusOr<v1::Instance> Engine::Claim(const Caller& caller, const v1::TaskOperati
           t.row.assignee_user.empty() ? "" : absl::StrCat(", assigned to ", t.row.assignee_user),
           ")"));
     }
-    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.now));
+    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.inst.org, w.now));
     BPM_ASSIGN_OR_RETURN(auto lc, TaskLifecycle::Restore(t.row.status));
     BPM_RETURN_IF_ERROR(lc.Fire(TaskEvent::kClaim, absl::StrCat("task ", t.row.id)));
     t.row.status = lc.status();
@@ -120,7 +120,7 @@ StatusOr<v1::Instance> Engine::Unclaim(const Caller& caller,
       return absl::FailedPreconditionError(
           absl::StrCat("task ", t.row.id, " is ", t.row.status, "; unclaim is not allowed"));
     }
-    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.now));
+    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.inst.org, w.now));
     t.row.status = "open";
     t.row.claimed_by.clear();
     t.changed = true;
@@ -139,7 +139,7 @@ StatusOr<v1::Instance> Engine::Transfer(const Caller& caller,
           "task ", t.row.id, " is delegated to ", t.row.delegated_to, " by ", t.row.owner_user,
           ": the owner takes it back (resolve-delegation) before transferring it"));
     }
-    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.now));
+    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.inst.org, w.now));
     if (req.target_user() == w.acting_as) {
       return absl::InvalidArgumentError("target_user: the task is already yours");
     }
@@ -173,7 +173,7 @@ StatusOr<v1::Instance> Engine::Delegate(const Caller& caller,
       return absl::FailedPreconditionError(absl::StrCat(
           "task ", t.row.id, " is a group task: claim it before delegating it"));
     }
-    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.now));
+    BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t.row, w.inst.org, w.now));
     BPM_ASSIGN_OR_RETURN(auto lc, TaskLifecycle::Restore(t.row.status));
     BPM_RETURN_IF_ERROR(lc.Fire(TaskEvent::kDelegate, absl::StrCat("task ", t.row.id)));
     if (req.target_user() == w.acting_as) {

@@ -32,8 +32,10 @@ class ScratchDir {
 // Acting as whoever the task is for.
 Caller Assignee(const v1::Task& t) {
   if (!t.assignee_user().empty()) return Caller{t.assignee_user(), {t.assignee_role()}, t.assignee_org()};
-  return Caller{absl::StrCat(t.assignee_role(), "@", t.assignee_org()), {t.assignee_role()},
-                t.assignee_org()};
+  // A role-wide task (no org): a holder of the role at the owning org, whose
+  // scope always covers it.
+  const std::string& org = t.assignee_org().empty() ? t.org() : t.assignee_org();
+  return Caller{absl::StrCat(t.assignee_role(), "@", org), {t.assignee_role()}, org};
 }
 
 void AddStep(const v1::Instance& inst, const std::string& action, const std::string& actor,

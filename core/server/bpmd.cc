@@ -263,6 +263,11 @@ int main(int argc, char** argv) {
   }
   bpm::store::OrgStore& orgs = (*store)->orgs();
   bpm::org::OrgContextCache org_contexts(orgs);
+  auto org_scope = std::make_shared<bpm::org::Scope>(&orgs, *clock);
+  bpm::server::SetOrgScope(org_scope);
+  options.in_scope = [](const bpm::store::Caller& caller, const std::string& org) {
+    return bpm::server::InScope(caller, org);
+  };
   options.org_resolver = [&org_contexts](const std::string& org, int64_t at) {
     return org_contexts.Resolve(org, at);
   };

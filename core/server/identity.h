@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "core/common/status.h"
+#include "core/server/authz.h"
 #include "core/server/tls.h"
 #include "core/server/token.h"
 #include "core/store/store.h"
@@ -43,10 +44,12 @@ void SetCertIdentities(std::shared_ptr<const CertIdentities> identities);
 // absl::Status -> grpc::Status (same code, same message).
 grpc::Status ToGrpc(const Status& status);
 
-// Runs fn(caller) and moves its value into *out, translating the status.
+// Admits the caller to method (core/server/authz.h), runs fn(caller) and
+// moves its value into *out, translating the status.
 template <typename Fn, typename Out>
-grpc::Status Handle(const grpc::ServerContextBase* ctx, Out* out, Fn&& fn) {
-  auto caller = CallerOf(*ctx);
+grpc::Status Handle(const grpc::ServerContextBase* ctx, std::string_view method, Out* out,
+                    Fn&& fn) {
+  auto caller = Authorize(*ctx, method);
   if (!caller.ok()) return ToGrpc(caller.status());
   auto result = fn(*caller);
   if (!result.ok()) return ToGrpc(result.status());

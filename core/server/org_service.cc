@@ -91,7 +91,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status PutRegion(grpc::ServerContext* ctx, const v1::PutRegionRequest* req,
                          v1::PutRegionResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::PutRegionResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/PutRegion", resp, [&](const store::Caller&) -> StatusOr<v1::PutRegionResponse> {
       const store::RegionRow row = FromProto(req->region());
       BPM_RETURN_IF_ERROR(orgs_.PutRegion(row));
       BPM_ASSIGN_OR_RETURN(store::RegionRow stored, orgs_.GetRegion(row.code));
@@ -103,7 +103,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status ListRegions(grpc::ServerContext* ctx, const v1::ListRegionsRequest*,
                            v1::ListRegionsResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::ListRegionsResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/ListRegions", resp, [&](const store::Caller&) -> StatusOr<v1::ListRegionsResponse> {
       BPM_ASSIGN_OR_RETURN(std::vector<store::RegionRow> rows, orgs_.ListRegions());
       v1::ListRegionsResponse out;
       for (const auto& r : rows) *out.add_regions() = ToProto(r);
@@ -113,7 +113,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status PutOrg(grpc::ServerContext* ctx, const v1::PutOrgRequest* req,
                       v1::PutOrgResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::PutOrgResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/PutOrg", resp, [&](const store::Caller&) -> StatusOr<v1::PutOrgResponse> {
       store::OrgRow row = FromProto(req->org());
       row.valid_from_ms = Or(row.valid_from_ms);
       BPM_RETURN_IF_ERROR(orgs_.PutOrg(row));
@@ -129,7 +129,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status GetOrg(grpc::ServerContext* ctx, const v1::GetOrgRequest* req,
                       v1::GetOrgResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::GetOrgResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/GetOrg", resp, [&](const store::Caller&) -> StatusOr<v1::GetOrgResponse> {
       BPM_ASSIGN_OR_RETURN(store::OrgRow row, orgs_.GetOrg(req->code(), Or(req->as_of_unix_ms())));
       v1::GetOrgResponse out;
       *out.mutable_org() = ToProto(row);
@@ -139,7 +139,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status ListOrgs(grpc::ServerContext* ctx, const v1::ListOrgsRequest* req,
                         v1::ListOrgsResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::ListOrgsResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/ListOrgs", resp, [&](const store::Caller&) -> StatusOr<v1::ListOrgsResponse> {
       store::OrgFilter filter{req->parent_code(), req->kind(), req->region_code()};
       const int64_t at = Or(req->as_of_unix_ms());
       BPM_ASSIGN_OR_RETURN(std::vector<store::OrgRow> rows, orgs_.ListOrgs(filter, at));
@@ -152,7 +152,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status OrgHistory(grpc::ServerContext* ctx, const v1::OrgHistoryRequest* req,
                           v1::OrgHistoryResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::OrgHistoryResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/OrgHistory", resp, [&](const store::Caller&) -> StatusOr<v1::OrgHistoryResponse> {
       BPM_ASSIGN_OR_RETURN(std::vector<store::OrgRow> rows, orgs_.OrgHistory(req->code()));
       v1::OrgHistoryResponse out;
       for (const auto& r : rows) *out.add_versions() = ToProto(r);
@@ -162,7 +162,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status PutUser(grpc::ServerContext* ctx, const v1::PutUserRequest* req,
                        v1::PutUserResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::PutUserResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/PutUser", resp, [&](const store::Caller&) -> StatusOr<v1::PutUserResponse> {
       BPM_RETURN_IF_ERROR(orgs_.PutUser({req->user().id(), req->user().name()}));
       BPM_ASSIGN_OR_RETURN(store::UserRow stored, orgs_.GetUser(req->user().id()));
       v1::PutUserResponse out;
@@ -173,7 +173,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status GrantRole(grpc::ServerContext* ctx, const v1::GrantRoleRequest* req,
                          v1::GrantRoleResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::GrantRoleResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/GrantRole", resp, [&](const store::Caller&) -> StatusOr<v1::GrantRoleResponse> {
       store::RoleGrantRow row = FromProto(req->grant());
       row.from_ms = Or(row.from_ms);
       BPM_RETURN_IF_ERROR(orgs_.Grant(row));
@@ -185,7 +185,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status RevokeRole(grpc::ServerContext* ctx, const v1::RevokeRoleRequest* req,
                           v1::RevokeRoleResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::RevokeRoleResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/RevokeRole", resp, [&](const store::Caller&) -> StatusOr<v1::RevokeRoleResponse> {
       BPM_RETURN_IF_ERROR(
           orgs_.Revoke(req->user_id(), req->role(), req->org_code(), Or(req->at_unix_ms())));
       return v1::RevokeRoleResponse();
@@ -194,7 +194,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status ListGrants(grpc::ServerContext* ctx, const v1::ListGrantsRequest* req,
                           v1::ListGrantsResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::ListGrantsResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/ListGrants", resp, [&](const store::Caller&) -> StatusOr<v1::ListGrantsResponse> {
       store::GrantFilter filter;
       filter.user_id = req->user_id();
       filter.org_code = req->org_code();
@@ -209,7 +209,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status Import(grpc::ServerContext* ctx, const v1::ImportOrgsRequest* req,
                       v1::ImportOrgsResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::ImportOrgsResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/Import", resp, [&](const store::Caller&) -> StatusOr<v1::ImportOrgsResponse> {
       org::ImportOptions options;
       BPM_ASSIGN_OR_RETURN(options.format, org::ParseImportFormat(req->format()));
       options.source_name = req->source_name();
@@ -230,7 +230,7 @@ class OrgServiceImpl final : public v1::OrgService::Service {
 
   grpc::Status ResolveContext(grpc::ServerContext* ctx, const v1::ResolveContextRequest* req,
                               v1::ResolveContextResponse* resp) override {
-    return Handle(ctx, resp, [&](const store::Caller&) -> StatusOr<v1::ResolveContextResponse> {
+    return Handle(ctx, "/bpm.v1.OrgService/ResolveContext", resp, [&](const store::Caller&) -> StatusOr<v1::ResolveContextResponse> {
       v1::ResolveContextResponse out;
       BPM_ASSIGN_OR_RETURN(
           *out.mutable_context(),

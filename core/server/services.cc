@@ -9,50 +9,60 @@ namespace {
 
 namespace v1 = ::bpm::v1;
 
+// Documents of this kind are what the disclosure stage publishes (信息公开).
+constexpr const char* kDisclosureKind = "disclosure";
+
 class DefinitionServiceImpl final : public v1::DefinitionService::Service {
  public:
   explicit DefinitionServiceImpl(engine::Engine& e) : engine_(e) {}
 
   grpc::Status Validate(grpc::ServerContext* ctx, const v1::ValidateDefinitionRequest* req,
                         v1::ValidateDefinitionResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) -> StatusOr<v1::ValidateDefinitionResponse> {
+    return Handle(ctx, "/bpm.v1.DefinitionService/Validate", resp, [&](const engine::Caller&) -> StatusOr<v1::ValidateDefinitionResponse> {
       return engine_.Validate(req->yaml(), req->source_name());
     });
   }
   grpc::Status Deploy(grpc::ServerContext* ctx, const v1::DeployDefinitionRequest* req,
                       v1::DeployDefinitionResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) {
+    return Handle(ctx, "/bpm.v1.DefinitionService/Deploy", resp, [&](const engine::Caller& c) {
       return engine_.Deploy(req->yaml(), req->source_name(), c.user, req->inactive(),
                             /*governed=*/true);
     });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetDefinitionRequest* req,
                    v1::GetDefinitionResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) {
+    return Handle(ctx, "/bpm.v1.DefinitionService/Get", resp, [&](const engine::Caller&) {
       return engine_.GetDefinition(req->key(), req->version(), req->alias());
     });
   }
   grpc::Status SetAlias(grpc::ServerContext* ctx, const v1::SetAliasRequest* req,
                         v1::SetAliasResponse* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.DefinitionService/SetAlias", resp,
                   [&](const engine::Caller& c) { return engine_.SetAlias(c, *req); });
   }
   grpc::Status Diff(grpc::ServerContext* ctx, const v1::DiffDefinitionsRequest* req,
                     v1::DiffDefinitionsResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Diff(*req); });
+    return Handle(ctx, "/bpm.v1.DefinitionService/Diff", resp, [&](const engine::Caller&) { return engine_.Diff(*req); });
   }
   grpc::Status Graph(grpc::ServerContext* ctx, const v1::GraphDefinitionRequest* req,
                      v1::GraphDefinitionResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.Graph(*req); });
+    return Handle(ctx, "/bpm.v1.DefinitionService/Graph", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::GraphDefinitionResponse> {
+                    if (!req->instance_id().empty()) {  // shows where the instance is
+                      BPM_ASSIGN_OR_RETURN(std::string org, engine_.InstanceOrg(req->instance_id()));
+                      BPM_RETURN_IF_ERROR(CheckOrg(c, org, "instance " + req->instance_id()));
+                    }
+                    return engine_.Graph(*req);
+                  });
   }
   grpc::Status Migrate(grpc::ServerContext* ctx, const v1::MigrateInstancesRequest* req,
                        v1::MigrateInstancesResponse* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.DefinitionService/Migrate", resp,
                   [&](const engine::Caller& c) { return engine_.Migrate(c, *req); });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListDefinitionsRequest* req,
                     v1::ListDefinitionsResponse* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.DefinitionService/List", resp,
                   [&](const engine::Caller&) { return engine_.ListDefinitions(req->key()); });
   }
 
@@ -67,84 +77,134 @@ class InstanceServiceImpl : public v1::InstanceService::Service {
 
   grpc::Status Start(grpc::ServerContext* ctx, const v1::StartInstanceRequest* req,
                      v1::StartInstanceResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Start(c, *req); });
+    return Handle(ctx, "/bpm.v1.InstanceService/Start", resp->mutable_instance(),
+                  [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
+                    BPM_RETURN_IF_ERROR(CheckOrg(c, req->org(), "start"));
+                    return engine_->Start(c, *req);
+                  });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetInstanceRequest* req,
                    v1::GetInstanceResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller&) { return engine_->GetInstance(req->id()); });
+    return Handle(ctx, "/bpm.v1.InstanceService/Get", resp->mutable_instance(),
+                  [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
+                    BPM_ASSIGN_OR_RETURN(v1::Instance inst, engine_->GetInstance(req->id()));
+                    BPM_RETURN_IF_ERROR(CheckOrg(c, inst.org(), "instance " + req->id()));
+                    return inst;
+                  });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListInstancesRequest* req,
                     v1::ListInstancesResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_->ListInstances(*req); });
+    return Handle(ctx, "/bpm.v1.InstanceService/List", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::ListInstancesResponse> {
+                    BPM_ASSIGN_OR_RETURN(store::OrgSet orgs, ScopeOf(c));
+                    return engine_->ListInstances(*req, orgs);
+                  });
   }
   grpc::Status GetHistory(grpc::ServerContext* ctx, const v1::GetHistoryRequest* req,
                           v1::GetHistoryResponse* resp) override {
-    return Handle(ctx, resp,
-                  [&](const engine::Caller&) { return engine_->History(req->instance_id()); });
+    return Handle(ctx, "/bpm.v1.InstanceService/GetHistory", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::GetHistoryResponse> {
+                    BPM_RETURN_IF_ERROR(InScope(c, req->instance_id()));
+                    return engine_->History(req->instance_id());
+                  });
   }
   grpc::Status ListDocuments(grpc::ServerContext* ctx, const v1::ListDocumentsRequest* req,
                              v1::ListDocumentsResponse* resp) override {
-    return Handle(ctx, resp,
-                  [&](const engine::Caller&) { return engine_->Documents(req->instance_id()); });
+    return Handle(ctx, "/bpm.v1.InstanceService/ListDocuments", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::ListDocumentsResponse> {
+                    if (HasRole(c, kPublicRole)) {  // the published disclosures only
+                      BPM_ASSIGN_OR_RETURN(auto all, engine_->Documents(req->instance_id()));
+                      v1::ListDocumentsResponse out;
+                      for (auto& d : *all.mutable_documents()) {
+                        if (d.kind() == kDisclosureKind) *out.add_documents() = std::move(d);
+                      }
+                      return out;
+                    }
+                    BPM_RETURN_IF_ERROR(InScope(c, req->instance_id()));
+                    return engine_->Documents(req->instance_id());
+                  });
   }
   grpc::Status GetDocument(grpc::ServerContext* ctx, const v1::GetDocumentRequest* req,
                            v1::GetDocumentResponse* resp) override {
-    return Handle(ctx, resp->mutable_document(),
-                  [&](const engine::Caller&) { return engine_->GetDocument(req->id()); });
+    return Handle(ctx, "/bpm.v1.InstanceService/GetDocument", resp->mutable_document(),
+                  [&](const engine::Caller& c) -> StatusOr<v1::Document> {
+                    BPM_ASSIGN_OR_RETURN(v1::Document doc, engine_->GetDocument(req->id()));
+                    if (HasRole(c, kPublicRole)) {
+                      if (doc.kind() == kDisclosureKind) return doc;
+                      return absl::PermissionDeniedError(absl::StrCat(
+                          "document ", req->id(), " is not a published disclosure; ", c.user,
+                          " (role public) may read only those"));
+                    }
+                    BPM_RETURN_IF_ERROR(InScope(c, doc.instance_id()));
+                    return doc;
+                  });
   }
   grpc::Status Cancel(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                       v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Cancel(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Cancel", req, resp, &engine::Engine::Cancel);
   }
   grpc::Status Withdraw(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                         v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Withdraw(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Withdraw", req, resp, &engine::Engine::Withdraw);
   }
   grpc::Status Comment(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                        v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Comment(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Comment", req, resp, &engine::Engine::Comment);
   }
   grpc::Status Urge(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                     v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Urge(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Urge", req, resp, &engine::Engine::Urge);
   }
   grpc::Status Cc(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                   v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Cc(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Cc", req, resp, &engine::Engine::Cc);
   }
   grpc::Status Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
                        v1::PreviewResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->Preview(c, *req); });
+    return Handle(ctx, "/bpm.v1.InstanceService/Preview", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::PreviewResponse> {
+                    BPM_RETURN_IF_ERROR(CheckOrg(c, req->org(), "preview"));
+                    return engine_->Preview(c, *req);
+                  });
   }
   grpc::Status Suspend(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                        v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Suspend(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Suspend", req, resp, &engine::Engine::Suspend);
   }
   grpc::Status Resume(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                       v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Resume(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Resume", req, resp, &engine::Engine::Resume);
   }
   grpc::Status Terminate(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                          v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Terminate(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Terminate", req, resp,
+                     &engine::Engine::Terminate);
   }
   grpc::Status Jump(grpc::ServerContext* ctx, const v1::InstanceOperationRequest* req,
                     v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Jump(c, *req); });
+    return Operation(ctx, "/bpm.v1.InstanceService/Jump", req, resp, &engine::Engine::Jump);
   }
 
  protected:
+  // PERMISSION_DENIED unless the instance's owning org is in c's scope.
+  Status InScope(const engine::Caller& c, const std::string& instance_id) {
+    BPM_ASSIGN_OR_RETURN(std::string org, engine_->InstanceOrg(instance_id));
+    return CheckOrg(c, org, "instance " + instance_id);
+  }
+
+  // An operation on a whole instance in the caller's scope.
+  using InstanceOp = StatusOr<v1::Instance> (engine::Engine::*)(
+      const engine::Caller&, const v1::InstanceOperationRequest&);
+  grpc::Status Operation(grpc::ServerContext* ctx, std::string_view method,
+                         const v1::InstanceOperationRequest* req, v1::ActResponse* resp,
+                         InstanceOp op) {
+    return Handle(ctx, method, resp->mutable_instance(),
+                  [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
+                    BPM_RETURN_IF_ERROR(InScope(c, req->instance_id()));
+                    return (engine_->*op)(c, *req);
+                  });
+  }
+
   engine::Engine* engine_ = nullptr;
 };
 
@@ -155,50 +215,50 @@ class TaskServiceImpl : public v1::TaskService::Service {
 
   grpc::Status Inbox(grpc::ServerContext* ctx, const v1::InboxRequest* req,
                      v1::InboxResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->Inbox(c, *req); });
+    return Handle(ctx, "/bpm.v1.TaskService/Inbox", resp, [&](const engine::Caller& c) { return engine_->Inbox(c, *req); });
   }
   grpc::Status Act(grpc::ServerContext* ctx, const v1::ActRequest* req,
                    v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/Act", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->Act(c, *req); });
   }
   grpc::Status Claim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                      v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/Claim", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->Claim(c, *req); });
   }
   grpc::Status Unclaim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                        v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/Unclaim", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->Unclaim(c, *req); });
   }
   grpc::Status Transfer(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/Transfer", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->Transfer(c, *req); });
   }
   grpc::Status Delegate(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/Delegate", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->Delegate(c, *req); });
   }
   grpc::Status ResolveDelegation(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                                  v1::ActResponse* resp) override {
-    return Handle(ctx, resp->mutable_instance(),
+    return Handle(ctx, "/bpm.v1.TaskService/ResolveDelegation", resp->mutable_instance(),
                   [&](const engine::Caller& c) { return engine_->ResolveDelegation(c, *req); });
   }
   grpc::Status SetProxy(grpc::ServerContext* ctx, const v1::SetProxyRequest* req,
                         v1::Proxy* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) { return engine_->SetProxy(c, *req); });
+    return Handle(ctx, "/bpm.v1.TaskService/SetProxy", resp, [&](const engine::Caller& c) { return engine_->SetProxy(c, *req); });
   }
   grpc::Status ListProxies(grpc::ServerContext* ctx, const v1::ListProxiesRequest* req,
                            v1::ListProxiesResponse* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.TaskService/ListProxies", resp,
                   [&](const engine::Caller& c) { return engine_->ListProxies(c, *req); });
   }
   grpc::Status RemoveProxy(grpc::ServerContext* ctx, const v1::RemoveProxyRequest* req,
                            v1::RemoveProxyResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::RemoveProxyResponse> {
+    return Handle(ctx, "/bpm.v1.TaskService/RemoveProxy", resp, [&](const engine::Caller& c) -> StatusOr<v1::RemoveProxyResponse> {
       BPM_RETURN_IF_ERROR(engine_->RemoveProxy(c, req->id()));
       return v1::RemoveProxyResponse();
     });
@@ -206,7 +266,7 @@ class TaskServiceImpl : public v1::TaskService::Service {
   grpc::Status ListNotifications(grpc::ServerContext* ctx,
                                  const v1::ListNotificationsRequest* req,
                                  v1::ListNotificationsResponse* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.TaskService/ListNotifications", resp,
                   [&](const engine::Caller& c) { return engine_->ListNotifications(c, *req); });
   }
 
@@ -220,20 +280,20 @@ class CampaignServiceImpl final : public v1::CampaignService::Service {
 
   grpc::Status Start(grpc::ServerContext* ctx, const v1::StartCampaignRequest* req,
                      v1::Campaign* resp) override {
-    return Handle(ctx, resp,
+    return Handle(ctx, "/bpm.v1.CampaignService/Start", resp,
                   [&](const engine::Caller& c) { return engine_.StartCampaign(c, *req); });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetCampaignRequest* req,
                    v1::GetCampaignResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.GetCampaign(req->id()); });
+    return Handle(ctx, "/bpm.v1.CampaignService/Get", resp, [&](const engine::Caller&) { return engine_.GetCampaign(req->id()); });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListCampaignsRequest*,
                     v1::ListCampaignsResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller&) { return engine_.ListCampaigns(); });
+    return Handle(ctx, "/bpm.v1.CampaignService/List", resp, [&](const engine::Caller&) { return engine_.ListCampaigns(); });
   }
   grpc::Status Urge(grpc::ServerContext* ctx, const v1::CampaignOperationRequest* req,
                     v1::CampaignOperationResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
+    return Handle(ctx, "/bpm.v1.CampaignService/Urge", resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
       BPM_ASSIGN_OR_RETURN(int n, engine_.UrgeCampaign(c, *req));
       v1::CampaignOperationResponse out;
       out.set_affected(n);
@@ -242,7 +302,7 @@ class CampaignServiceImpl final : public v1::CampaignService::Service {
   }
   grpc::Status ExtendDeadline(grpc::ServerContext* ctx, const v1::CampaignOperationRequest* req,
                               v1::CampaignOperationResponse* resp) override {
-    return Handle(ctx, resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
+    return Handle(ctx, "/bpm.v1.CampaignService/ExtendDeadline", resp, [&](const engine::Caller& c) -> StatusOr<v1::CampaignOperationResponse> {
       BPM_ASSIGN_OR_RETURN(int n, engine_.ExtendCampaignDeadline(c, *req));
       v1::CampaignOperationResponse out;
       out.set_affected(n);
@@ -261,9 +321,10 @@ class CampaignServiceImpl final : public v1::CampaignService::Service {
 // where the sync server parks one thread per command in flight. Only for
 // stores with local reads: the command's reads run on gRPC's own threads.
 template <typename Response, typename Call>
-grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, Response* resp, Call&& call) {
+grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string_view method,
+                                   Response* resp, Call&& call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto caller = CallerOf(*ctx);
+  auto caller = Authorize(*ctx, method);
   if (!caller.ok()) {
     reactor->Finish(ToGrpc(caller.status()));
     return reactor;
@@ -286,9 +347,11 @@ class AsyncInstanceService final
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
                                   const v1::StartInstanceRequest* req,
                                   v1::StartInstanceResponse* resp) override {
-    return Deferred(ctx, resp, [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
-      engine_->StartAsync(c, *req, std::move(done));
-    });
+    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp,
+                    [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+                      if (Status s = CheckOrg(c, req->org(), "start"); !s.ok()) return done(s);
+                      engine_->StartAsync(c, *req, std::move(done));
+                    });
   }
 };
 
@@ -297,9 +360,10 @@ class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<Ta
   explicit AsyncTaskService(engine::Engine& e) { engine_ = &e; }
   grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
                                 v1::ActResponse* resp) override {
-    return Deferred(ctx, resp, [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
-      engine_->ActAsync(c, *req, std::move(done));
-    });
+    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp,
+                    [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+                      engine_->ActAsync(c, *req, std::move(done));
+                    });
   }
 };
 

@@ -1,9 +1,10 @@
 // gRPC services of bpmd. Handlers only translate: metadata -> Caller,
 // request -> engine call, Status -> grpc::Status. No business logic here.
 //
-// Identity (development mode until real authentication lands): the caller
-// names itself in metadata x-bpm-user, x-bpm-roles (comma separated),
-// x-bpm-org. A call without x-bpm-user gets UNAUTHENTICATED.
+// Identity: core/server/identity.h (a token, a client certificate or, in
+// development mode, metadata). Every handler admits its caller through
+// Authorize (core/server/authz.h) and checks the org of the instance or org a
+// request names against the caller's scope before the engine runs.
 //
 // Thread safety: the services are stateless apart from the borrowed Engine
 // and are called concurrently by gRPC's sync-server thread pool (and, for

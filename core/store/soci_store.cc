@@ -376,8 +376,30 @@ class SociStore final : public Store {
       if (!f.org.empty()) q += " AND org = :org";
       if (!f.status.empty()) q += " AND status = :st";
       if (!f.state.empty()) q += " AND state = :state";
+      // Scope: "org starts with the prefix, or is one of the codes".
+      if (f.orgs.codes.size() > kMaxOrgSetCodes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "org scope: ", f.orgs.codes.size(), " orgs, more than ", kMaxOrgSetCodes));
+      }
+      const long long prefix_len = static_cast<long long>(f.orgs.prefix.size());
+      if (!f.orgs.all) {
+        q += " AND (";
+        q += f.orgs.prefix.empty() ? "1 = 0" : "SUBSTR(org, 1, :plen) = :pfx";
+        if (!f.orgs.codes.empty()) {
+          q += " OR org IN (";
+          for (size_t i = 0; i < f.orgs.codes.size(); ++i) {
+            absl::StrAppend(&q, i == 0 ? "" : ", ", ":o", i);
+          }
+          q += ")";
+        }
+        q += ")";
+      }
       q += " ORDER BY row_id LIMIT :lim";
       long long lim = limit;
+      std::vector<std::string> names;
+      if (!f.orgs.all) {
+        for (size_t i = 0; i < f.orgs.codes.size(); ++i) names.push_back(absl::StrCat("o", i));
+      }
       return FetchAll<InstanceRow>(sql, q, [&](Prep& p) {
         p, use(after, "after");
         if (!f.campaign_id.empty()) p, use(f.campaign_id, "cid");
@@ -386,6 +408,10 @@ class SociStore final : public Store {
         if (!f.org.empty()) p, use(f.org, "org");
         if (!f.status.empty()) p, use(f.status, "st");
         if (!f.state.empty()) p, use(f.state, "state");
+        if (!f.orgs.all && !f.orgs.prefix.empty()) p, use(prefix_len, "plen"), use(f.orgs.prefix, "pfx");
+        if (!f.orgs.all) {
+          for (size_t i = 0; i < f.orgs.codes.size(); ++i) p, use(f.orgs.codes[i], names[i]);
+        }
         p, use(lim, "lim");
       });
     });

@@ -337,6 +337,17 @@ struct InboxQuery {
   int64_t now_ms = 0;              // overdue: due_ms in (0, now)
 };
 
+// The orgs a list may show (an org scope, core/org/scope.h): all of them, or
+// those whose code is one of codes or starts with prefix.
+struct OrgSet {
+  bool all = true;
+  std::vector<std::string> codes;
+  std::string prefix;  // "" matches nothing
+};
+
+// At most this many codes in an OrgSet (a bound parameter each).
+inline constexpr size_t kMaxOrgSetCodes = 20000;
+
 struct InstanceFilter {
   std::string campaign_id;
   std::string def_key;
@@ -344,6 +355,7 @@ struct InstanceFilter {
   std::string org;
   std::string status;
   std::string state;
+  OrgSet orgs;  // and within these (INVALID_ARGUMENT over kMaxOrgSetCodes)
 };
 
 struct Caller {

@@ -9,7 +9,9 @@
 // such Stage to gRPC and is the part to copy for another remote plugin.
 //
 // Stage "expert_review":
-//   config   assignee  who reviews; default {role: expert} (any org)
+//   config   assignee  who reviews; default {role: expert}: holders of the role
+//                      whose org scope covers the project (name the expert
+//                      pool's org to reach it: {role: expert, org: zjk})
 //            title     task title; default "专家评审"
 //            (any other key is an error)
 //   Enter    opens one task "expert_review" with actions approve, return

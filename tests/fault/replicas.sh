@@ -62,7 +62,7 @@ log "bpmd a, b, c on $servers; MariaDB database $db"
 bg_pids+=("$!")
 for _ in $(seq 1 200); do [[ -s "$work/receiver.port" ]] && break; sleep 0.05; done
 [[ -s "$work/receiver.port" ]] || fail "the receiver did not start"
-BPM_SERVER=127.0.0.1:${bpmd_port[a]} BPM_USER=qian BPM_ROLES=perf_head BPM_ORG=czj \
+BPM_SERVER=127.0.0.1:${bpmd_port[a]} BPM_USER=qian BPM_ROLES=perf_head,workflow_admin BPM_ORG=czj \
   "$BPMCTL" agency register "$agency" --name 故障测试评价机构 --credit-code 91360700MA35K0XX1Y \
   --type consulting --endpoint "127.0.0.1:$(cat "$work/receiver.port")" >"$work/register.log" 2>&1 ||
   fail "cannot register the agency: $(cat "$work/register.log")"

@@ -61,15 +61,16 @@ struct Who {
   const char* roles;
   const char* org;
 };
-// The README's identities (target-filing, the county chain, agencies, admin),
-// and one without x-bpm-user.
+// The README's identities (target-filing, the county chain, agencies, admin,
+// the public), and one without x-bpm-user.
 const Who kWho[] = {
     {"zhang", "unit_filer", "906017"},      {"li", "authority_reviewer", "906"},
     {"wang", "finance_reviewer", "czj"},    {"zhao", "performance_section", "czj"},
     {"chen", "unit_leader", "906017"},      {"li", "dept_reviewer", "906"},
     {"wang", "section_reviewer", "czj-jkw"}, {"qian", "perf_head", "czj"},
     {"zhao", "perf_reviewer", "czj"},       {"ag-huaxin", "agency", "ag-huaxin"},
-    {"admin", "", ""},                      {"", "", ""},
+    {"admin", "workflow_admin,org_admin", ""}, {"anon", "public", ""},
+    {"", "", ""},
 };
 
 // Ids handed out by the server, by placeholder letter.

@@ -246,6 +246,7 @@ class AgencyTest : public ::testing::Test {
         url_, std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars",
                                        "--test-clock-file=" + clock_file_, "--tick-ms=50"});
     ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());  // czj is a finance bureau there
     agencies_ = v1::AgencyService::NewStub(bpmd_->channel());
     instances_ = v1::InstanceService::NewStub(bpmd_->channel());
     tasks_ = v1::TaskService::NewStub(bpmd_->channel());
@@ -333,7 +334,7 @@ class AgencyTest : public ::testing::Test {
     v1::GetInstanceRequest req;
     req.set_id(id);
     v1::GetInstanceResponse resp;
-    grpc::Status s = instances_->Get(Ctx({"observer", "", ""}).get(), req, &resp);
+    grpc::Status s = instances_->Get(Ctx({"observer", "workflow_admin", ""}).get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.instance();
   }
@@ -370,7 +371,7 @@ class AgencyTest : public ::testing::Test {
     v1::GetHistoryRequest req;
     req.set_instance_id(id);
     v1::GetHistoryResponse resp;
-    grpc::Status s = instances_->GetHistory(Ctx({"observer", "", ""}).get(), req, &resp);
+    grpc::Status s = instances_->GetHistory(Ctx({"observer", "workflow_admin", ""}).get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     std::vector<v1::Event> out;
     for (const auto& e : resp.events()) {
@@ -383,14 +384,14 @@ class AgencyTest : public ::testing::Test {
     v1::ListDocumentsRequest req;
     req.set_instance_id(id);
     v1::ListDocumentsResponse resp;
-    grpc::Status s = instances_->ListDocuments(Ctx({"observer", "", ""}).get(), req, &resp);
+    grpc::Status s = instances_->ListDocuments(Ctx({"observer", "workflow_admin", ""}).get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     std::vector<v1::Document> out;
     for (const auto& d : resp.documents()) {
       v1::GetDocumentRequest get;
       get.set_id(d.id());
       v1::GetDocumentResponse full;
-      s = instances_->GetDocument(Ctx({"observer", "", ""}).get(), get, &full);
+      s = instances_->GetDocument(Ctx({"observer", "workflow_admin", ""}).get(), get, &full);
       EXPECT_TRUE(s.ok()) << s.error_message();
       out.push_back(full.document());
     }
@@ -1049,7 +1050,8 @@ TEST_F(AgencyTest, EngagementsFollowTheRulesOf6Hao) {
   // An agency cannot engage itself.
   grpc::Status s = Engage(KeyEvaluation("ag-huaxin", "P-2026-07"), &out, AgencyWho("ag-huaxin"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(s.error_message(), "an agency cannot engage itself");
+  EXPECT_EQ(s.error_message(), "/bpm.v1.AgencyService/Engage: denied to user ag-huaxin-worker (roles agency; org "
+            "ag-huaxin): needs an org that is a finance bureau or section in the org model");
 
   // None of the refused engagements was recorded.
   v1::ListEngagementsRequest list;
@@ -1249,7 +1251,8 @@ TEST_F(AgencyTest, AnAgencyMayNotTouchAnotherAgencysWork) {
   s = Fetch(kQian, kTopics, 60000, &tasks);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(s.error_message(),
-            "user qian is not an agency (needs role agency and org = the agency id)");
+            "/bpm.v1.AgencyService/FetchAndLock: denied to user qian (roles perf_head; org czj): "
+            "needs role agency");
 
   ASSERT_TRUE(Complete(mine, task.id(), task.lock_token(), PlanDeliverable(), &done).ok());
   EXPECT_EQ(Get(id).state(), "plan_approval");
@@ -1473,7 +1476,8 @@ TEST_F(AgencyTest, AnUndeliverablePushGoesDeadAndIsReplayed) {
   v1::ReplayOutboxResponse replayed;
   grpc::Status s = agencies_->ReplayOutbox(Ctx(AgencyWho("ag-push")).get(), replay, &replayed);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(s.error_message(), "dead letters are replayed by finance");
+  EXPECT_EQ(s.error_message(), "/bpm.v1.AgencyService/ReplayOutbox: denied to user ag-push-worker (roles agency; org "
+            "ag-push): needs an org that is a finance bureau or section in the org model");
 
   FakeAgency fake;
   ASSERT_EQ(fake.Start(port), port);

@@ -49,6 +49,7 @@ const Who kAuthority{"li", "authority_reviewer", "906"};
 const Who kFinance{"wang", "finance_reviewer", "czj"};
 const Who kPerformance{"zhao", "performance_section", "czj"};
 const Who kStranger{"mallory", "unit_filer", "999999"};
+const Who kAdmin{"root", "workflow_admin", "czj"};
 
 const char* kTargetPayload = R"({
   "project_name": "乡村道路养护", "amount": 1200000, "annual_goal": "完成道路养护120公里",
@@ -76,6 +77,7 @@ class BpmctlTest : public ::testing::Test {
   void SetUp() override {
     bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "bpmctl"));
     ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());  // finance's scope: its region
   }
 
   EnvVars As(const Who& who) const {
@@ -196,7 +198,7 @@ TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
                              "/nope.yaml: No such file or directory\n");
 
   // Deploying the invalid file fails with the same position.
-  const Result deploy = Ctl(kUnit, {"deploy", bad});
+  const Result deploy = Ctl(kAdmin, {"deploy", bad});
   EXPECT_EQ(deploy.exit, 1) << Dump(deploy);
   EXPECT_EQ(deploy.out, "");
   EXPECT_THAT(deploy.err, StartsWith("bpmctl: deploy: INVALID_ARGUMENT: "));
@@ -205,7 +207,7 @@ TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
 
 TEST_F(BpmctlTest, TemplatesAcrossLevels) {
   const std::string examples = testing::SourceDir() + "/examples/templates/";
-  const Result deployed = Ctl(kFinance, {"deploy", examples + "province-project-target.yaml",
+  const Result deployed = Ctl(kAdmin, {"deploy", examples + "province-project-target.yaml",
                                          examples + "county-project-target.yaml"});
   ASSERT_EQ(deployed.exit, 0) << Dump(deployed);
   EXPECT_THAT(deployed.out, HasSubstr("deployed county-project-target version 1"));
@@ -231,7 +233,7 @@ TEST_F(BpmctlTest, TemplatesAcrossLevels) {
   std::string text = testing::ReadFile(examples + "province-project-target.yaml");
   text.replace(text.find("due_days: 30"), 12, "due_days: 20");
   WriteFile(v2, text);
-  const Result next = Ctl(kFinance, {"deploy", v2});
+  const Result next = Ctl(kAdmin, {"deploy", v2});
   ASSERT_EQ(next.exit, 0) << Dump(next);
   EXPECT_THAT(next.out, HasSubstr("; current: 2 (was 1)\n  rebuilt county-project-target on "
                                   "it: version 2; current: 2 (was 1)\n"));
@@ -276,7 +278,7 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   WriteFile(copy, testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml") +
                       "# 2026 revision\n");
 
-  const Result first = Ctl(kFinance, {"deploy", copy});
+  const Result first = Ctl(kAdmin, {"deploy", copy});
   EXPECT_EQ(first.exit, 0) << Dump(first);
   EXPECT_EQ(first.err, "");
   const Result listed = Ctl(kFinance, {"defs", "target-filing", "--json"});
@@ -291,7 +293,7 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   EXPECT_EQ(first.out, "deployed target-filing version 2 (sha256 " + v2_hash.substr(0, 12) +
                            "…); current: 2 (was 1)\n");
 
-  const Result again = Ctl(kFinance, {"deploy", copy});
+  const Result again = Ctl(kAdmin, {"deploy", copy});
   EXPECT_EQ(again.exit, 0) << Dump(again);
   EXPECT_EQ(again.out, "unchanged: target-filing version 2\n");
   EXPECT_EQ(again.err, "");
@@ -325,7 +327,7 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   const std::string file = dir_.path() + "/target-filing-2027.yaml";
   WriteFile(file, changed);
 
-  const Result staged = Ctl(kPerformance, {"deploy", "--inactive", file});
+  const Result staged = Ctl(kAdmin, {"deploy", "--inactive", file});
   ASSERT_EQ(staged.exit, 0) << Dump(staged);
   EXPECT_THAT(staged.out, HasSubstr("deployed target-filing version 2 "));
   EXPECT_THAT(staged.out, HasSubstr("; inactive, current stays 1\n"));
@@ -345,13 +347,13 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
               HasSubstr("\n-      returned: rectification\n+      returned: draft\n"));
 
   const Result activate =
-      Ctl(kPerformance, {"alias", "target-filing", "2", "--reason", "2027 年度流程"});
+      Ctl(kAdmin, {"alias", "target-filing", "2", "--reason", "2027 年度流程"});
   ASSERT_EQ(activate.exit, 0) << Dump(activate);
   EXPECT_EQ(activate.out, "current of target-filing: version 1 -> 2\n");
   const v1::Instance on_v2 = StartOne();
   EXPECT_EQ(on_v2.definition_version(), 2);
 
-  const Result back = Ctl(kPerformance, {"rollback", "target-filing", "--reason", "县里反馈"});
+  const Result back = Ctl(kAdmin, {"rollback", "target-filing", "--reason", "县里反馈"});
   ASSERT_EQ(back.exit, 0) << Dump(back);
   EXPECT_EQ(back.out, "current of target-filing: version 2 -> 1\n");
   EXPECT_EQ(StartOne().definition_version(), 1);
@@ -367,10 +369,10 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   ASSERT_EQ(defs.exit, 0) << Dump(defs);
   EXPECT_THAT(defs.out, HasSubstr("\nAlias moves:\n"));
   EXPECT_THAT(defs.out, HasSubstr("  current  -     1   system  deployed from "));
-  EXPECT_THAT(defs.out, HasSubstr("  current  1     2   zhao    2027 年度流程\n"));
-  EXPECT_THAT(defs.out, HasSubstr("  current  2     1   zhao    县里反馈\n"));
+  EXPECT_THAT(defs.out, HasSubstr("  current  1     2   root    2027 年度流程\n"));
+  EXPECT_THAT(defs.out, HasSubstr("  current  2     1   root    县里反馈\n"));
   // A start through a named alias.
-  ASSERT_EQ(Ctl(kPerformance, {"alias", "target-filing", "2", "--name", "pilot"}).exit, 0);
+  ASSERT_EQ(Ctl(kAdmin, {"alias", "target-filing", "2", "--name", "pilot"}).exit, 0);
   const Result piloted = Ctl(kUnit, {"start", "target-filing", "--subject", "P-9", "--org",
                                      "906017", "--alias", "pilot", "--json"});
   ASSERT_EQ(piloted.exit, 0) << Dump(piloted);
@@ -381,8 +383,9 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   const Who admin{"root", "workflow_admin", "czj"};
   const Result denied = Ctl(kPerformance, {"migrate", "target-filing", "1", "2"});
   EXPECT_EQ(denied.exit, 1);
-  EXPECT_EQ(denied.err, "bpmctl: migrate: PERMISSION_DENIED: migrate needs role workflow_admin; "
-                        "zhao does not have it\n");
+  EXPECT_EQ(denied.err,
+            "bpmctl: migrate: PERMISSION_DENIED: /bpm.v1.DefinitionService/Migrate: denied to user "
+            "zhao (roles performance_section; org czj): needs role workflow_admin\n");
   const Result dry = Ctl(admin, {"migrate", "target-filing", "1", "2"});
   ASSERT_EQ(dry.exit, 0) << Dump(dry);
   EXPECT_THAT(dry.out, HasSubstr(on_v1.id()));
@@ -416,11 +419,11 @@ TEST_F(BpmctlTest, StageDiffActivateAndRollBack) {
   EXPECT_EQ(no_key.err, "bpmctl: graph: give a definition KEY or --instance ID\n");
 
   // Refusals: an unknown version, nothing earlier to roll back to.
-  const Result unknown = Ctl(kPerformance, {"alias", "target-filing", "9"});
+  const Result unknown = Ctl(kAdmin, {"alias", "target-filing", "9"});
   EXPECT_EQ(unknown.exit, 1);
   EXPECT_EQ(unknown.err,
             "bpmctl: alias: NOT_FOUND: workflow definition target-filing version 9 not found\n");
-  const Result nothing = Ctl(kPerformance, {"rollback", "key-evaluation"});
+  const Result nothing = Ctl(kAdmin, {"rollback", "key-evaluation"});
   EXPECT_EQ(nothing.exit, 1);
   EXPECT_EQ(nothing.err,
             "bpmctl: rollback: no earlier version of key-evaluation to roll 'current' back to; "

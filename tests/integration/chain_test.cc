@@ -50,6 +50,7 @@ class ChainTest : public ::testing::Test {
     url_ = testing::FreshStoreUrl(dir_.path(), "chain");
     bpmd_ = std::make_unique<testing::BpmdProcess>(url_);
     ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());  // finance (czj) reviews the region
     Connect();
   }
 
@@ -78,7 +79,7 @@ class ChainTest : public ::testing::Test {
     v1::GetInstanceRequest req;
     req.set_id(instance_id);
     v1::GetInstanceResponse resp;
-    auto ctx = testing::Context("observer", "", "");
+    auto ctx = testing::Context("observer", "workflow_admin", "");
     grpc::Status s = instances_->Get(ctx.get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.instance().open_tasks_size(), 1) << resp.instance().DebugString();
@@ -117,7 +118,7 @@ class ChainTest : public ::testing::Test {
     v1::GetHistoryRequest req;
     req.set_instance_id(id);
     v1::GetHistoryResponse resp;
-    auto ctx = testing::Context("observer", "", "");
+    auto ctx = testing::Context("observer", "workflow_admin", "");
     EXPECT_TRUE(instances_->GetHistory(ctx.get(), req, &resp).ok());
     return {resp.events().begin(), resp.events().end()};
   }
@@ -184,7 +185,7 @@ TEST_F(ChainTest, WholeChainWithReturnAndRectificationLoop) {
   v1::ListDocumentsRequest dreq;
   dreq.set_instance_id(inst.id());
   v1::ListDocumentsResponse docs;
-  auto ctx = testing::Context("observer", "", "");
+  auto ctx = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->ListDocuments(ctx.get(), dreq, &docs).ok());
   ASSERT_EQ(docs.documents_size(), 1);
   EXPECT_EQ(docs.documents(0).kind(), "disclosure");
@@ -194,7 +195,7 @@ TEST_F(ChainTest, WholeChainWithReturnAndRectificationLoop) {
   v1::GetDocumentRequest greq;
   greq.set_id(docs.documents(0).id());
   v1::GetDocumentResponse got;
-  auto ctx2 = testing::Context("observer", "", "");
+  auto ctx2 = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->GetDocument(ctx2.get(), greq, &got).ok());
   EXPECT_EQ(got.document().content(), docs.documents(0).content());
 
@@ -298,12 +299,12 @@ TEST_F(ChainTest, BadInputGetsExactCodesAndMessages) {
   dreq.set_yaml("key: x\ninitial: a\nstates:\n  a:\n    stage: [review\n");
   dreq.set_source_name("broken.yaml");
   v1::DeployDefinitionResponse dresp;
-  auto ctx = testing::Context(kFinance.user, kFinance.roles, kFinance.org);
+  auto ctx = testing::Context("admin", "workflow_admin", "");
   s = definitions_->Deploy(ctx.get(), dreq, &dresp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("broken.yaml:6:1: YAML syntax"));
   dreq.set_yaml("key: y\ninitial: a\nstates:\n  a:\n    stage: nosuch\n    on: { done: z }\n  z: { final: true }\n");
-  auto ctx2 = testing::Context(kFinance.user, kFinance.roles, kFinance.org);
+  auto ctx2 = testing::Context("admin", "workflow_admin", "");
   s = definitions_->Deploy(ctx2.get(), dreq, &dresp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("broken.yaml:5:12: state 'a': unknown stage plugin 'nosuch'"));
@@ -338,7 +339,7 @@ TEST_F(ChainTest, ConcurrentActorsExactlyOneWins) {
   v1::GetInstanceRequest greq;
   greq.set_id(inst.id());
   v1::GetInstanceResponse current;
-  auto gctx = testing::Context("observer", "", "");
+  auto gctx = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->Get(gctx.get(), greq, &current).ok());
   const int64_t version = current.instance().version();
 
@@ -386,7 +387,7 @@ TEST_F(ChainTest, RestartMidChainLosesNothing) {
   v1::GetInstanceRequest req;
   req.set_id(inst.id());
   v1::GetInstanceResponse resp;
-  auto ctx = testing::Context("observer", "", "");
+  auto ctx = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->Get(ctx.get(), req, &resp).ok());
   EXPECT_EQ(resp.instance().state(), "finance_review");
   EXPECT_EQ(resp.instance().version(), inst.version());

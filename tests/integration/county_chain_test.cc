@@ -47,7 +47,7 @@ class CountyChainTest : public ::testing::Test {
     req.set_text(testing::ReadFile(testing::SourceDir() + "/examples/county-org.yaml"));
     req.set_source_name("county-org.yaml");
     v1::ImportOrgsResponse resp;
-    auto ctx = testing::Context("admin", "", "");
+    auto ctx = testing::Context("admin", "org_admin,workflow_admin", "");
     grpc::Status s = orgs_->Import(ctx.get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_GT(resp.orgs().written(), 40);
@@ -69,7 +69,7 @@ class CountyChainTest : public ::testing::Test {
     v1::GetInstanceRequest req;
     req.set_id(id);
     v1::GetInstanceResponse resp;
-    auto ctx = testing::Context("observer", "", "");
+    auto ctx = testing::Context("observer", "workflow_admin", "");
     EXPECT_TRUE(instances_->Get(ctx.get(), req, &resp).ok());
     return resp.instance();
   }
@@ -211,7 +211,7 @@ TEST_F(CountyChainTest, OverdueEscalationFiresAfterARestart) {
   v1::GetHistoryRequest hreq;
   hreq.set_instance_id(id);
   v1::GetHistoryResponse history;
-  auto hctx = testing::Context("observer", "", "");
+  auto hctx = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->GetHistory(hctx.get(), hreq, &history).ok());
   int overdue_events = 0;
   for (const auto& e : history.events()) overdue_events += e.kind() == "overdue";
@@ -238,7 +238,7 @@ TEST_F(CountyChainTest, OpenTasksRerouteWhenTheUnitMoves) {
     o->set_region_code("360726000");
     o->set_valid_from_unix_ms(from);
     v1::PutOrgResponse resp;
-    auto ctx = testing::Context("admin", "", "");
+    auto ctx = testing::Context("admin", "org_admin,workflow_admin", "");
     grpc::Status s = orgs_->PutOrg(ctx.get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   };
@@ -261,7 +261,7 @@ TEST_F(CountyChainTest, OpenTasksRerouteWhenTheUnitMoves) {
   v1::GetHistoryRequest hreq;
   hreq.set_instance_id(id);
   v1::GetHistoryResponse history;
-  auto hctx = testing::Context("observer", "", "");
+  auto hctx = testing::Context("observer", "workflow_admin", "");
   ASSERT_TRUE(instances_->GetHistory(hctx.get(), hreq, &history).ok());
   int rerouted = 0;
   for (const auto& e : history.events()) rerouted += e.kind() == "rerouted";

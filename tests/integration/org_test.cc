@@ -53,7 +53,7 @@ class OrgServiceTest : public ::testing::Test {
   std::string Bpmctl(const std::string& args, int* exit_code) {
     const std::string cmd =
         absl::StrCat("BPM_SERVER=", bpmd_->address(),
-                     " BPM_USER=admin BPM_ROLES= BPM_ORG= ", testing::BinaryDir(), "/bin/bpmctl ",
+                     " BPM_USER=admin BPM_ROLES=org_admin BPM_ORG= ", testing::BinaryDir(), "/bin/bpmctl ",
                      args, " 2>&1");
     std::FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) {

@@ -102,6 +102,7 @@ class RemotePluginTest : public ::testing::Test {
         testing::FreshStoreUrl(dir_.path(), "remote"),
         std::vector<std::string>{"--remote-plugin=expert_review=" + plugin_.address()});
     ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());
     definitions_ = v1::DefinitionService::NewStub(bpmd_->channel());
     instances_ = v1::InstanceService::NewStub(bpmd_->channel());
     tasks_ = v1::TaskService::NewStub(bpmd_->channel());
@@ -112,7 +113,7 @@ class RemotePluginTest : public ::testing::Test {
     v1::DeployDefinitionRequest req;
     req.set_yaml(yaml);
     req.set_source_name("expert-review.yaml");
-    auto ctx = testing::Context("admin", "", "");
+    auto ctx = testing::Context("admin", "org_admin,workflow_admin", "");
     return definitions_->Deploy(ctx.get(), req, resp);
   }
 
@@ -124,7 +125,7 @@ class RemotePluginTest : public ::testing::Test {
     v1::GetInstanceRequest req;
     req.set_id(id);
     v1::GetInstanceResponse resp;
-    auto ctx = testing::Context("observer", "", "");
+    auto ctx = testing::Context("observer", "workflow_admin", "");
     grpc::Status s = instances_->Get(ctx.get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.instance();
@@ -218,7 +219,7 @@ class RemotePluginTest : public ::testing::Test {
       req.set_yaml(ExampleYaml());
       req.set_source_name("expert-review.yaml");
       v1::ValidateDefinitionResponse resp;
-      auto ctx = testing::Context("admin", "", "");
+      auto ctx = testing::Context("admin", "org_admin,workflow_admin", "");
       grpc::Status s = definitions_->Validate(ctx.get(), req, &resp);
       if (s.ok()) {
         if (want.empty() && resp.valid()) return true;
@@ -248,7 +249,7 @@ TEST_F(RemotePluginTest, DrivesAWorkflowThroughTheRemoteStage) {
 
   // ValidateConfig crosses the wire: an unknown key is refused at deploy.
   std::string bad = ExampleYaml();
-  size_t at = bad.find("      assignee: { role: expert }");
+  size_t at = bad.find("      assignee: { role: expert, org: zjk }");
   ASSERT_NE(at, std::string::npos);
   bad.insert(at, "      colour: red\n");
   v1::DeployDefinitionResponse deployed;
@@ -262,7 +263,7 @@ TEST_F(RemotePluginTest, DrivesAWorkflowThroughTheRemoteStage) {
   const v1::Task task = inst.open_tasks(0);
   EXPECT_EQ(task.name(), "expert_review");
   EXPECT_EQ(task.assignee_role(), "expert");
-  EXPECT_EQ(task.assignee_org(), "");
+  EXPECT_EQ(task.assignee_org(), "zjk");  // the expert pool
   EXPECT_THAT(task.actions(), ::testing::ElementsAre("approve", "return"));
 
   // The plugin's rejection comes back with its field; nothing changes.

@@ -50,7 +50,7 @@ TEST(TimersTest, TwoProcessesFireEachTimerOnce) {
     req.set_yaml(kWorkflow);
     req.set_source_name("overdue-race.yaml");
     v1::DeployDefinitionResponse resp;
-    auto ctx = testing::Context("admin", "", "");
+    auto ctx = testing::Context("admin", "org_admin,workflow_admin", "");
     grpc::Status s = defs->Deploy(ctx.get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
@@ -61,7 +61,7 @@ TEST(TimersTest, TwoProcessesFireEachTimerOnce) {
     req.set_subject_ref("P-" + std::to_string(i));
     req.set_org("X");
     v1::StartInstanceResponse resp;
-    auto ctx = testing::Context("starter", "", "");
+    auto ctx = testing::Context("starter", "unit_filer", "X");
     // Alternate the processes: both have written instances and timers.
     grpc::Status s = (i % 2 ? instances_a : instances_b)->Start(ctx.get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
@@ -73,7 +73,7 @@ TEST(TimersTest, TwoProcessesFireEachTimerOnce) {
     v1::GetHistoryRequest req;
     req.set_instance_id(id);
     v1::GetHistoryResponse resp;
-    auto ctx = testing::Context("observer", "", "");
+    auto ctx = testing::Context("observer", "workflow_admin", "");
     EXPECT_TRUE(instances_a->GetHistory(ctx.get(), req, &resp).ok());
     int n = 0;
     for (const auto& e : resp.events()) n += e.kind() == "overdue";

@@ -248,4 +248,16 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& user, const std:
   return ctx;
 }
 
+
+void ImportCountyOrgs(const std::shared_ptr<grpc::Channel>& channel) {
+  auto orgs = ::bpm::v1::OrgService::NewStub(channel);
+  ::bpm::v1::ImportOrgsRequest req;
+  req.set_text(ReadFile(SourceDir() + "/examples/county-org.yaml"));
+  req.set_source_name("county-org.yaml");
+  ::bpm::v1::ImportOrgsResponse resp;
+  auto ctx = Context("org-admin", "org_admin", "");
+  grpc::Status s = orgs->Import(ctx.get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << "org import: " << s.error_message();
+}
+
 }  // namespace bpm::testing

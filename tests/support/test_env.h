@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/org.grpc.pb.h"
 #include <grpcpp/grpcpp.h>
 
 namespace bpm::testing {
@@ -100,6 +101,11 @@ struct Who {
 };
 
 // Client context with development identity metadata and a 10 s deadline.
+// Imports examples/county-org.yaml (安远县) through the API as an org_admin;
+// a gtest failure when that fails. The authorization scopes of finance
+// sections and bureaus come from this model.
+void ImportCountyOrgs(const std::shared_ptr<grpc::Channel>& channel);
+
 std::unique_ptr<grpc::ClientContext> Context(const std::string& user,
                                              const std::string& roles,
                                              const std::string& org);

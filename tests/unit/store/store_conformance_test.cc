@@ -385,6 +385,45 @@ TEST_F(StoreTest, ListInstancesFiltersAndPages) {
   EXPECT_TRUE(store_->ListInstances(f, 0, 10)->empty());
 }
 
+// An org scope (core/org/scope.h): a code prefix or a list of codes.
+TEST_F(StoreTest, ListInstancesWithinAnOrgSet) {
+  const char* orgs[] = {"906017", "906018", "9060170", "907001", "czj-jkw"};
+  for (int i = 0; i < 5; ++i) {
+    Commit c;
+    c.insert_instance = NewInstance("i" + std::to_string(i));
+    c.insert_instance->org = orgs[i];
+    ASSERT_TRUE(store_->Apply(c).ok());
+  }
+  auto orgs_of = [&](const InstanceFilter& f) {
+    std::vector<std::string> out;
+    auto rows = store_->ListInstances(f, 0, 10);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    if (rows.ok()) {
+      for (const auto& r : *rows) out.push_back(r.org);
+    }
+    return out;
+  };
+  InstanceFilter f;
+  f.orgs.all = false;
+  EXPECT_TRUE(orgs_of(f).empty());  // an empty set matches nothing
+  f.orgs.prefix = "906017";
+  EXPECT_THAT(orgs_of(f), ::testing::ElementsAre("906017", "9060170"));
+  f.orgs.codes = {"907001", "nope"};
+  EXPECT_THAT(orgs_of(f), ::testing::ElementsAre("906017", "9060170", "907001"));
+  f.orgs.prefix.clear();
+  EXPECT_THAT(orgs_of(f), ::testing::ElementsAre("907001"));
+  f.orgs.prefix = "%";  // bound, never a pattern
+  f.orgs.codes.clear();
+  EXPECT_TRUE(orgs_of(f).empty());
+  f.org = "906018";  // and the other filters still apply
+  f.orgs.prefix = "9060";
+  EXPECT_THAT(orgs_of(f), ::testing::ElementsAre("906018"));
+  f = {};
+  f.orgs.all = false;
+  f.orgs.codes.assign(kMaxOrgSetCodes + 1, "x");
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->ListInstances(f, 0, 10).status()));
+}
+
 TEST_F(StoreTest, DataSurvivesReopen) {
   Commit c;
   c.insert_instance = NewInstance("i1");
