@@ -1,0 +1,370 @@
+// Stage "self_evaluation" (绩效自评, DOMAIN.md §5.4, §6.1): the unit scores its
+// project against its targets; the stage computes every score exactly
+// (core/perf/rules.h) and the grade.
+//
+// Config:
+//   assignee            who evaluates; default {role: unit_filer, org: "${org}"}
+//   title               task title; default "绩效自评"
+//   execution_weight    points of the budget-execution block; default 10
+//   grade_bands         {excellent, good, pass}; default {90, 80, 60}
+//   qualitative_bands   {achieved, partial}, % of the weight; default {80, 60}
+// (a region and year set these in the workflow; numbers, at most 4 places)
+//
+// Enter opens task "self_evaluation" with action submit. Payload:
+//   budget       全年预算数 (adjusted annual budget, yuan), ≥ 0
+//   executed     全年执行数 (yuan), ≥ 0
+//   indicators   non-empty list of
+//                  {name, level1?, operator: ≥ ＞ ＝ ＜ ≤ 定性, weight > 0,
+//                   target and actual (quantitative), or
+//                   grade and score (定性: 达成年度指标 | 部分达成年度指标并具有一定效果 |
+//                   未达成年度指标且效果较差, score within the grade's band)}
+//   explanation  text; required when a positive indicator's actual exceeds
+//                its target by 20% or more (the target may have been set low)
+// Numbers are JSON numbers or decimal strings ("1,200,000.00").
+// The indicator weights must add up to 100 − execution_weight. Every problem
+// is a rejection naming its field (payload.indicators[2].weight: ...).
+//
+// Submit emits "submitted" and sets
+//   variables.self_evaluation = {total, grade, execution_rate, execution_score,
+//                                indicators: [{name, operator, weight, score}],
+//                                by, at_unix_ms, explanation}
+//   variables.self_eval_score (number) and variables.self_eval_grade (优/良/中/差)
+// so transitions can route on them ({var: self_eval_score, lt: 60}).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bpm/plugin/sdk.h"
+#include "core/perf/rules.h"
+
+namespace bpm::plugins::self_evaluation {
+namespace {
+
+using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
+using ::bpm::perf::Decimal;
+
+constexpr char kSchema[] = R"json({
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "assignee": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "role": {"type": "string", "minLength": 1, "default": "unit_filer"},
+        "org": {"type": "string", "default": "${org}"},
+        "user": {"type": "string", "minLength": 1}
+      }
+    },
+    "title": {"type": "string", "default": "绩效自评"},
+    "execution_weight": {"type": "number", "minimum": 0, "maximum": 100, "default": 10},
+    "grade_bands": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "excellent": {"type": "number", "default": 90},
+        "good": {"type": "number", "default": 80},
+        "pass": {"type": "number", "default": 60}
+      }
+    },
+    "qualitative_bands": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "achieved": {"type": "number", "default": 80},
+        "partial": {"type": "number", "default": 60}
+      }
+    }
+  }
+})json";
+
+// A JSON number or decimal string as a Decimal; the error names path.
+bool ToDecimal(const Value* v, const std::string& path, Decimal* out, std::string* error) {
+  if (v == nullptr) {
+    *error = "is required";
+    return false;
+  }
+  std::string text;
+  if (v->kind_case() == Value::kStringValue) {
+    text = v->string_value();
+  } else if (v->kind_case() == Value::kNumberValue) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6f", v->number_value());
+    text = buf;
+    if (text.size() < 2 || text.compare(text.size() - 2, 2, "00") != 0) {
+      *error = "has more than 4 decimal places";
+      return false;
+    }
+    text.resize(text.size() - 2);
+  } else {
+    *error = std::string("must be a number or a decimal string, not ") + KindName(v->kind_case());
+    return false;
+  }
+  auto d = Decimal::Parse(text, path);
+  if (!d.ok()) {
+    *error = std::string(d.status().message().substr(path.size() + 2));
+    return false;
+  }
+  *out = *d;
+  return true;
+}
+
+// A number from config (validated by ValidateConfig) or the fallback.
+Decimal ConfigDecimal(const Struct& config, const std::string& key, const std::string& sub,
+                      int64_t fallback) {
+  const Value* v = Field(config, key);
+  if (v != nullptr && !sub.empty()) {
+    v = v->kind_case() == Value::kStructValue ? Field(v->struct_value(), sub) : nullptr;
+  }
+  Decimal d = Decimal::FromInt(fallback);
+  std::string ignored;
+  if (v != nullptr) ToDecimal(v, key, &d, &ignored);
+  return d;
+}
+
+void CheckConfigNumber(const Struct& config, const std::string& key, const std::string& sub,
+                       std::vector<pb::ConfigError>* errors) {
+  const Value* v = Field(config, key);
+  std::string path = key;
+  if (!sub.empty()) {
+    if (v == nullptr || v->kind_case() != Value::kStructValue) return;
+    v = Field(v->struct_value(), sub);
+    path = JoinPath(key, sub);
+  }
+  if (v == nullptr) return;
+  Decimal d;
+  std::string error;
+  if (v->kind_case() != Value::kNumberValue) {
+    AddError(errors, path, "must be a number.");
+  } else if (!ToDecimal(v, path, &d, &error)) {
+    AddError(errors, path, error + ".");
+  } else if (d < Decimal() || d > Decimal::FromInt(100)) {
+    AddError(errors, path, "must be between 0 and 100.");
+  }
+}
+
+class SelfEvaluationStage : public Stage {
+ public:
+  pb::DescribeResponse Describe() const override {
+    pb::DescribeResponse d;
+    d.set_name("self_evaluation");
+    d.set_version("1.0.0");
+    d.set_description(
+        "绩效自评：按指标计分、预算执行率计分并评定等级。"
+        " The unit scores each indicator and budget execution; the stage grades the total.");
+    AddAction(&d, "submit", "提交自评 / submit the self-evaluation");
+    d.add_outcomes("submitted");
+    d.set_config_schema_json(kSchema);
+    return d;
+  }
+
+  void ValidateConfig(const Struct& config,
+                      std::vector<pb::ConfigError>* errors) const override {
+    CheckKnownKeys(config, "",
+                   {"assignee", "title", "execution_weight", "grade_bands", "qualitative_bands"},
+                   errors);
+    ValidateAssignee(config, "assignee", errors);
+    TypedField(config, "title", Value::kStringValue, "", errors);
+    CheckConfigNumber(config, "execution_weight", "", errors);
+    if (TypedField(config, "grade_bands", Value::kStructValue, "", errors) != nullptr) {
+      CheckKnownKeys(Field(config, "grade_bands")->struct_value(), "grade_bands",
+                     {"excellent", "good", "pass"}, errors);
+      for (const char* k : {"excellent", "good", "pass"}) {
+        CheckConfigNumber(config, "grade_bands", k, errors);
+      }
+      const auto b = Bands(config);
+      if (!(b.pass <= b.good && b.good <= b.excellent)) {
+        AddError(errors, "grade_bands", "must satisfy pass ≤ good ≤ excellent.");
+      }
+    }
+    if (TypedField(config, "qualitative_bands", Value::kStructValue, "", errors) != nullptr) {
+      CheckKnownKeys(Field(config, "qualitative_bands")->struct_value(), "qualitative_bands",
+                     {"achieved", "partial"}, errors);
+      for (const char* k : {"achieved", "partial"}) {
+        CheckConfigNumber(config, "qualitative_bands", k, errors);
+      }
+      const auto q = Qualitative(config);
+      if (!(q.partial <= q.achieved)) {
+        AddError(errors, "qualitative_bands", "must satisfy partial ≤ achieved.");
+      }
+    }
+  }
+
+  pb::Decision Enter(const pb::EnterRequest& request) const override {
+    const pb::StageContext& ctx = request.context();
+    Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
+    pb::Decision d = Accept();
+    *d.add_open_tasks() = MakeTask("self_evaluation",
+                                   StringOr(ctx.config(), "title", "绩效自评"), who, {"submit"});
+    return d;
+  }
+
+  pb::Decision Act(const pb::ActRequest& request) const override {
+    if (request.task().name() != "self_evaluation" || request.action() != "submit") {
+      return RejectUnknownAction(request);
+    }
+    const pb::StageContext& ctx = request.context();
+    const Struct& config = ctx.config();
+    const Struct& payload = request.payload();
+    pb::Decision bad;
+    RejectUnknownFields(payload, "payload", {"budget", "executed", "indicators", "explanation"},
+                        &bad);
+    auto number = [&](const Struct& s, const std::string& key, const std::string& path,
+                      Decimal* out) {
+      std::string error;
+      if (!ToDecimal(Field(s, key), path, out, &error)) {
+        AddRejection(&bad, path, error);
+        return false;
+      }
+      if (*out < Decimal()) {
+        AddRejection(&bad, path, "must not be negative");
+        return false;
+      }
+      return true;
+    };
+    Decimal budget, executed;
+    number(payload, "budget", "payload.budget", &budget);
+    number(payload, "executed", "payload.executed", &executed);
+    const Value* list = Field(payload, "indicators");
+    if (list == nullptr || list->kind_case() != Value::kListValue ||
+        list->list_value().values_size() == 0) {
+      AddRejection(&bad, "payload.indicators", "must be a non-empty list of indicators");
+      return bad;
+    }
+    const Decimal exec_weight = ConfigDecimal(config, "execution_weight", "", 10);
+    const perf::QualitativeBands qual = Qualitative(config);
+    const std::string explanation = Trim(StringOr(payload, "explanation", ""));
+
+    std::vector<perf::ScoredIndicator> scored;
+    ListValue rows;
+    int64_t weight_units = 0;
+    bool over_target = false;
+    const auto& values = list->list_value().values();
+    for (int i = 0; i < values.size(); ++i) {
+      const std::string path = IndexPath("payload.indicators", i);
+      if (values[i].kind_case() != Value::kStructValue) {
+        AddRejection(&bad, path, "must be an object");
+        continue;
+      }
+      const Struct& ind = values[i].struct_value();
+      RejectUnknownFields(ind, path,
+                          {"name", "level1", "level2", "operator", "weight", "target", "actual",
+                           "grade", "score", "unit"},
+                          &bad);
+      const std::string name = StringOr(ind, "name", "");
+      if (Trim(name).empty()) AddRejection(&bad, JoinPath(path, "name"), "is required");
+      auto op = perf::ParseOperator(StringOr(ind, "operator", ""), JoinPath(path, "operator"));
+      if (!op.ok()) {
+        AddRejection(&bad, JoinPath(path, "operator"),
+                     std::string(op.status().message().substr(JoinPath(path, "operator").size() + 2)));
+        continue;
+      }
+      Decimal weight;
+      if (!number(ind, "weight", JoinPath(path, "weight"), &weight)) continue;
+      if (weight.is_zero()) {
+        AddRejection(&bad, JoinPath(path, "weight"), "must be greater than 0");
+        continue;
+      }
+      weight_units += weight.units();
+      Decimal score;
+      if (*op == perf::Operator::kQualitative) {
+        const std::string grade = StringOr(ind, "grade", "");
+        if (!number(ind, "score", JoinPath(path, "score"), &score)) continue;
+        Status s = perf::CheckQualitativeScore(grade, score, weight, qual);
+        if (!s.ok()) {
+          const std::string msg(s.message());
+          const bool is_grade = msg.rfind("grade: ", 0) == 0;
+          AddRejection(&bad, JoinPath(path, is_grade ? "grade" : "score"),
+                       msg.substr(msg.find(": ") + 2));
+          continue;
+        }
+      } else {
+        Decimal target, actual;
+        if (!number(ind, "target", JoinPath(path, "target"), &target)) continue;
+        std::string error;
+        if (!ToDecimal(Field(ind, "actual"), JoinPath(path, "actual"), &actual, &error)) {
+          AddRejection(&bad, JoinPath(path, "actual"), error);
+          continue;
+        }
+        auto s = perf::IndicatorScore(*op, target, actual, weight);
+        if (!s.ok()) {
+          AddRejection(&bad, path, std::string(s.status().message()));
+          continue;
+        }
+        score = *s;
+        // 10号: an actual far above its target suggests the target was set low.
+        const bool positive = *op == perf::Operator::kGe || *op == perf::Operator::kGt;
+        if (positive && !target.is_zero() && actual.units() * 10 >= target.units() * 12) {
+          over_target = true;
+        }
+      }
+      scored.push_back({score, weight});
+      Struct row;
+      auto& f = *row.mutable_fields();
+      f["name"] = StringValue(name);
+      f["operator"] = StringValue(perf::OperatorSymbol(*op));
+      f["weight"] = StringValue(weight.ToString());
+      f["score"] = StringValue(score.ToString());
+      *rows.add_values() = StructValue(std::move(row));
+    }
+    const Decimal expected = Decimal::FromUnits(Decimal::FromInt(100).units() - exec_weight.units());
+    if (bad.rejections_size() == 0 && weight_units != expected.units()) {
+      AddRejection(&bad, "payload.indicators",
+                   "weights add up to " + Decimal::FromUnits(weight_units).ToString() + ", not " +
+                       expected.ToString() + " (100 less the budget-execution block's " +
+                       exec_weight.ToString() + ")");
+    }
+    if (over_target && explanation.empty()) {
+      AddRejection(&bad, "payload.explanation",
+                   "an indicator exceeds its target by 20% or more: explain why (目标是否设置偏低)");
+    }
+    if (bad.rejections_size() > 0) return bad;
+
+    const Decimal exec_score = perf::ExecutionScore(executed, budget, exec_weight);
+    auto result = perf::SelfEvaluate(scored, exec_score, Bands(config));
+    if (!result.ok()) return Reject("payload", std::string(result.status().message()));
+
+    Struct record;
+    auto& f = *record.mutable_fields();
+    f["total"] = StringValue(result->total.ToString());
+    f["grade"] = StringValue(result->grade);
+    f["execution_score"] = StringValue(exec_score.ToString());
+    // Percent executed, at most 100 (the block's own formula with 100 points).
+    f["execution_rate"] =
+        StringValue(perf::ExecutionScore(executed, budget, Decimal::FromInt(100)).ToString());
+    *f["indicators"].mutable_list_value() = std::move(rows);
+    f["by"] = StringValue(ctx.actor().user());
+    f["at_unix_ms"] = NumberValue(static_cast<double>(ctx.now_unix_ms()));
+    if (!explanation.empty()) f["explanation"] = StringValue(explanation);
+
+    pb::Decision d = Accept("submitted");
+    auto& vars = *d.mutable_set_variables()->mutable_fields();
+    vars["self_eval_score"] = NumberValue(result->total.ToDouble());
+    vars["self_eval_grade"] = StringValue(result->grade);
+    vars["self_evaluation"] = StructValue(std::move(record));
+    d.set_note("self-evaluation " + result->total.ToString() + " (" + result->grade + ") by " +
+               ctx.actor().user());
+    return d;
+  }
+
+ private:
+  static perf::GradeBands Bands(const Struct& config) {
+    perf::GradeBands b;
+    b.excellent = ConfigDecimal(config, "grade_bands", "excellent", 90);
+    b.good = ConfigDecimal(config, "grade_bands", "good", 80);
+    b.pass = ConfigDecimal(config, "grade_bands", "pass", 60);
+    return b;
+  }
+  static perf::QualitativeBands Qualitative(const Struct& config) {
+    perf::QualitativeBands q;
+    q.achieved = ConfigDecimal(config, "qualitative_bands", "achieved", 80);
+    q.partial = ConfigDecimal(config, "qualitative_bands", "partial", 60);
+    return q;
+  }
+};
+
+}  // namespace
+}  // namespace bpm::plugins::self_evaluation
+
+BPM_PLUGIN_EXPORT(bpm::plugins::self_evaluation::SelfEvaluationStage, "self_evaluation", "1.0.0")

@@ -1,0 +1,189 @@
+// 项目绩效自评 end to end through gRPC on a real bpmd (SQLite, or MariaDB as
+// self_eval_mysql): workflows/self-evaluation.yaml with the self_evaluation
+// and spot_check stage plugins loaded from their .so files. The unit's
+// scores are computed by the stage; the department reviews; finance
+// re-checks exactly the projects the published seed draws.
+#include <openssl/sha.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/support/test_env.h"
+
+namespace bpm {
+namespace {
+
+namespace v1 = ::bpm::v1;
+using ::testing::HasSubstr;
+using testing::Who;
+
+const Who kUnit{"zhang", "unit_filer", "906017"};
+const Who kDept{"li", "authority_reviewer", "906"};
+const Who kFinance{"wang", "finance_reviewer", "czj"};
+const char* kSeed = "安远县-2026年度项目自评抽查";  // workflows/self-evaluation.yaml
+
+// The draw, computed here independently of the plugin.
+int Draw(const std::string& subject) {
+  const std::string input = std::string(kSeed) + "\n" + subject;
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), md);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | md[i];
+  return static_cast<int>(v % 10000);
+}
+
+google::protobuf::Struct Json(const std::string& text) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok()) << text;
+  return s;
+}
+
+class SelfEvalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "selfeval"));
+    ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());
+    instances_ = v1::InstanceService::NewStub(bpmd_->channel());
+    tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+  }
+
+  v1::Instance Start(const std::string& subject) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("self-evaluation");
+    req.set_subject_ref(subject);
+    req.set_org("906017");
+    v1::StartInstanceResponse resp;
+    grpc::Status s = instances_->Start(Ctx(kUnit).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.instance();
+  }
+
+  grpc::Status Act(const Who& who, const v1::Instance& inst, const std::string& action,
+                   const std::string& payload, v1::Instance* out, const std::string& comment = "") {
+    EXPECT_EQ(inst.open_tasks_size(), 1) << inst.DebugString();
+    v1::ActRequest req;
+    req.set_task_id(inst.open_tasks_size() ? inst.open_tasks(0).id() : "");
+    req.set_action(action);
+    if (!payload.empty()) *req.mutable_payload() = Json(payload);
+    req.set_comment(comment);
+    v1::ActResponse resp;
+    grpc::Status s = tasks_->Act(Ctx(who).get(), req, &resp);
+    if (out != nullptr) *out = resp.instance();
+    return s;
+  }
+
+  // Submits the example form and has the department approve it.
+  v1::Instance SubmitAndApprove(const std::string& subject) {
+    v1::Instance inst = Start(subject);
+    grpc::Status s = Act(kUnit, inst, "submit",
+                         testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json"),
+                         &inst);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    s = Act(kDept, inst, "approve", "", &inst);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return inst;
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const Who& who) {
+    return testing::Context(who.user, who.roles, who.org);
+  }
+  static const google::protobuf::Value& Var(const v1::Instance& inst, const std::string& name) {
+    return inst.variables().fields().at(name);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BpmdProcess> bpmd_;
+  std::unique_ptr<v1::InstanceService::Stub> instances_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
+};
+
+TEST_F(SelfEvalTest, TheStageScoresAndGradesExactly) {
+  v1::Instance inst = Start("360726-2026-906017-001");
+  ASSERT_TRUE(Act(kUnit, inst, "submit",
+                  testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json"), &inst)
+                  .ok());
+  EXPECT_EQ(inst.state(), "department_review");
+  // 118/120 × 30 = 29.5; 20; 27 (定性, within 80–100%); 10; execution 90% → 9.
+  const auto& record = Var(inst, "self_evaluation").struct_value().fields();
+  EXPECT_EQ(record.at("total").string_value(), "95.5");
+  EXPECT_EQ(record.at("grade").string_value(), "优");
+  EXPECT_EQ(record.at("execution_rate").string_value(), "90");
+  EXPECT_EQ(record.at("execution_score").string_value(), "9");
+  const auto& rows = record.at("indicators").list_value();
+  ASSERT_EQ(rows.values_size(), 4);
+  EXPECT_EQ(rows.values(0).struct_value().fields().at("score").string_value(), "29.5");
+  EXPECT_EQ(Var(inst, "self_eval_score").number_value(), 95.5);
+  EXPECT_EQ(Var(inst, "self_eval_grade").string_value(), "优");
+}
+
+TEST_F(SelfEvalTest, BadFormsAreRefusedFieldByField) {
+  v1::Instance inst = Start("360726-2026-906017-002");
+  // Weights add up to 80, not 90.
+  grpc::Status s = Act(kUnit, inst, "submit", R"({"budget": 100, "executed": 50, "indicators": [
+      {"name": "a", "operator": "≥", "target": 10, "actual": 10, "weight": 80}]})", nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.indicators: weights add up to 80, not 90 (100 less the "
+                        "budget-execution block's 10)"));
+  // A qualitative score outside its grade's band, a bad operator, a negative budget.
+  s = Act(kUnit, inst, "submit", R"({"budget": -1, "executed": 0, "indicators": [
+      {"name": "a", "operator": "定性", "grade": "达成年度指标", "score": 7, "weight": 10},
+      {"name": "b", "operator": "=>", "target": 1, "actual": 1, "weight": 80}]})", nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.budget: must not be negative"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.indicators[0].score: 7 of weight 10 is outside the band [80%, "
+                        "100%] of the weight for 达成年度指标"));
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.indicators[1].operator: '=>' is not one of"));
+  // 120% of the target or more needs an explanation (目标是否设置偏低).
+  const char* over = R"({"budget": 100, "executed": 100, "indicators": [
+      {"name": "a", "operator": "≥", "target": 10, "actual": 12, "weight": 90}]})";
+  s = Act(kUnit, inst, "submit", over, nullptr);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.explanation: an indicator exceeds its target"));
+  const std::string explained = std::string(over).substr(0, std::string(over).size() - 1) +
+                                R"(, "explanation": "提前完工"})";
+  ASSERT_TRUE(Act(kUnit, inst, "submit", explained, &inst).ok());
+  EXPECT_EQ(Var(inst, "self_eval_score").number_value(), 100);
+}
+
+TEST_F(SelfEvalTest, FinanceRechecksExactlyTheDrawnProjects) {
+  // Find one project the seed draws (rate 15%: draw < 1500) and one it does not.
+  std::string drawn, skipped;
+  for (int i = 0; (drawn.empty() || skipped.empty()) && i < 200; ++i) {
+    const std::string subject = "360726-2026-906017-" + std::to_string(100 + i);
+    (Draw(subject) < 1500 ? drawn : skipped) = subject;
+  }
+  ASSERT_FALSE(drawn.empty());
+  ASSERT_FALSE(skipped.empty());
+
+  v1::Instance not_sampled = SubmitAndApprove(skipped);
+  EXPECT_EQ(not_sampled.state(), "done");
+  const auto& check = Var(not_sampled, "spot_check").struct_value().fields();
+  EXPECT_FALSE(check.at("sampled").bool_value());
+  EXPECT_EQ(check.at("draw").number_value(), Draw(skipped));
+  EXPECT_EQ(check.at("seed").string_value(), kSeed);
+
+  v1::Instance sampled = SubmitAndApprove(drawn);
+  ASSERT_EQ(sampled.state(), "spot_check");
+  EXPECT_EQ(Var(sampled, "spot_check").struct_value().fields().at("draw").number_value(),
+            Draw(drawn));
+  // The re-check needs an opinion; 84.5 is 11 points under the unit's 95.5.
+  grpc::Status s = Act(kFinance, sampled, "recheck", R"({"score": 84.5})", nullptr);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.opinion: is required"));
+  ASSERT_TRUE(Act(kFinance, sampled, "recheck", R"({"score": 84.5, "opinion": "成本指标佐证不足"})",
+                  &sampled)
+                  .ok());
+  EXPECT_EQ(sampled.state(), "done");
+  const auto& rechecked = Var(sampled, "spot_check").struct_value().fields();
+  EXPECT_EQ(rechecked.at("recheck_score").number_value(), 84.5);
+  EXPECT_EQ(rechecked.at("deviation").number_value(), 11);
+  EXPECT_TRUE(rechecked.at("deviation_flagged").bool_value());
+}
+
+}  // namespace
+}  // namespace bpm
