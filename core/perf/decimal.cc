@@ -1,5 +1,7 @@
 #include "core/perf/decimal.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -46,6 +48,22 @@ StatusOr<Decimal> Decimal::Parse(std::string_view text, std::string_view what) {
   for (; places < 4; ++places) fraction *= 10;
   const int64_t units = whole * kScale + fraction;
   return Decimal(negative ? -units : units);
+}
+
+StatusOr<Decimal> Decimal::FromDouble(double value, std::string_view what) {
+  if (!std::isfinite(value) || std::fabs(value) > 9e14) {
+    return absl::InvalidArgumentError(absl::StrCat(Sv(what), ": not a finite number in range"));
+  }
+  // Six places, the last two of which must be zero: 0.1 prints 0.100000.
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", value);
+  std::string text = buf;
+  if (text.compare(text.size() - 2, 2, "00") != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(what), ": ", text, " has more than 4 decimal places"));
+  }
+  text.resize(text.size() - 2);
+  return Parse(text, what);
 }
 
 std::string Decimal::ToString() const {

@@ -28,6 +28,9 @@ class Decimal {
   // INVALID_ARGUMENT naming what for anything else: more than 4 decimal
   // places, no digits, out of range.
   static StatusOr<Decimal> Parse(std::string_view text, std::string_view what);
+  // A JSON number: 95.5 and 0.1 (read as the decimals they were written as);
+  // INVALID_ARGUMENT for more than 4 decimal places, infinities and NaN.
+  static StatusOr<Decimal> FromDouble(double value, std::string_view what);
 
   constexpr int64_t units() const { return units_; }  // value × 10,000
   constexpr bool is_zero() const { return units_ == 0; }

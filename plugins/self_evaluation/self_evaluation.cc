@@ -30,18 +30,19 @@
 //                                by, at_unix_ms, explanation}
 //   variables.self_eval_score (number) and variables.self_eval_grade (优/良/中/差)
 // so transitions can route on them ({var: self_eval_score, lt: 60}).
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "bpm/plugin/sdk.h"
 #include "core/perf/rules.h"
+#include "plugins/perf_values/perf_values.h"
 
 namespace bpm::plugins::self_evaluation {
 namespace {
 
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 using ::bpm::perf::Decimal;
+using ::bpm::plugins::perf_values::ToDecimal;
 
 constexpr char kSchema[] = R"json({
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -79,37 +80,6 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-// A JSON number or decimal string as a Decimal; the error names path.
-bool ToDecimal(const Value* v, const std::string& path, Decimal* out, std::string* error) {
-  if (v == nullptr) {
-    *error = "is required";
-    return false;
-  }
-  std::string text;
-  if (v->kind_case() == Value::kStringValue) {
-    text = v->string_value();
-  } else if (v->kind_case() == Value::kNumberValue) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6f", v->number_value());
-    text = buf;
-    if (text.size() < 2 || text.compare(text.size() - 2, 2, "00") != 0) {
-      *error = "has more than 4 decimal places";
-      return false;
-    }
-    text.resize(text.size() - 2);
-  } else {
-    *error = std::string("must be a number or a decimal string, not ") + KindName(v->kind_case());
-    return false;
-  }
-  auto d = Decimal::Parse(text, path);
-  if (!d.ok()) {
-    *error = std::string(d.status().message().substr(path.size() + 2));
-    return false;
-  }
-  *out = *d;
-  return true;
-}
-
 // A number from config (validated by ValidateConfig) or the fallback.
 Decimal ConfigDecimal(const Struct& config, const std::string& key, const std::string& sub,
                       int64_t fallback) {
@@ -119,7 +89,7 @@ Decimal ConfigDecimal(const Struct& config, const std::string& key, const std::s
   }
   Decimal d = Decimal::FromInt(fallback);
   std::string ignored;
-  if (v != nullptr) ToDecimal(v, key, &d, &ignored);
+  if (v != nullptr) ToDecimal(v, &d, &ignored);
   return d;
 }
 
@@ -137,7 +107,7 @@ void CheckConfigNumber(const Struct& config, const std::string& key, const std::
   std::string error;
   if (v->kind_case() != Value::kNumberValue) {
     AddError(errors, path, "must be a number.");
-  } else if (!ToDecimal(v, path, &d, &error)) {
+  } else if (!ToDecimal(v, &d, &error)) {
     AddError(errors, path, error + ".");
   } else if (d < Decimal() || d > Decimal::FromInt(100)) {
     AddError(errors, path, "must be between 0 and 100.");
@@ -213,7 +183,7 @@ class SelfEvaluationStage : public Stage {
     auto number = [&](const Struct& s, const std::string& key, const std::string& path,
                       Decimal* out) {
       std::string error;
-      if (!ToDecimal(Field(s, key), path, out, &error)) {
+      if (!ToDecimal(Field(s, key), out, &error)) {
         AddRejection(&bad, path, error);
         return false;
       }
@@ -283,7 +253,7 @@ class SelfEvaluationStage : public Stage {
         Decimal target, actual;
         if (!number(ind, "target", JoinPath(path, "target"), &target)) continue;
         std::string error;
-        if (!ToDecimal(Field(ind, "actual"), JoinPath(path, "actual"), &actual, &error)) {
+        if (!ToDecimal(Field(ind, "actual"), &actual, &error)) {
           AddRejection(&bad, JoinPath(path, "actual"), error);
           continue;
         }

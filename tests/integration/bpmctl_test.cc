@@ -136,11 +136,12 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   const Result json = Ctl(kUnit, {"defs", "--json"});
   ASSERT_EQ(json.exit, 0) << Dump(json);
   const auto defs = ParseJson<v1::ListDefinitionsResponse>(json.out);
-  ASSERT_EQ(defs.definitions_size(), 4) << json.out;  // by key
+  ASSERT_EQ(defs.definitions_size(), 5) << json.out;  // by key
   EXPECT_EQ(defs.definitions(0).key(), "key-evaluation");
-  EXPECT_EQ(defs.definitions(1).key(), "project-target-county");
-  EXPECT_EQ(defs.definitions(2).key(), "self-evaluation");
-  const auto& def = defs.definitions(3);
+  EXPECT_EQ(defs.definitions(1).key(), "performance-monitoring");
+  EXPECT_EQ(defs.definitions(2).key(), "project-target-county");
+  EXPECT_EQ(defs.definitions(3).key(), "self-evaluation");
+  const auto& def = defs.definitions(4);
   EXPECT_EQ(def.key(), "target-filing");
   EXPECT_EQ(def.version(), 1);
   EXPECT_EQ(def.title(), "绩效目标填报与审核");
@@ -152,13 +153,14 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   EXPECT_EQ(table.exit, 0) << Dump(table);
   EXPECT_EQ(table.err, "");
   const auto lines = Lines(table.out);
-  ASSERT_EQ(lines.size(), 5u) << table.out;
-  EXPECT_THAT(lines[0], StartsWith("KEY                    VERSION  ALIASES  TITLE"));
-  EXPECT_THAT(lines[1], StartsWith("key-evaluation         1        current  "));
-  EXPECT_THAT(lines[2], StartsWith("project-target-county  1        current  "));
-  EXPECT_THAT(lines[3], StartsWith("self-evaluation        1        current  项目绩效自评"));
-  EXPECT_THAT(lines[4], StartsWith("target-filing          1        current  绩效目标填报与审核"));
-  EXPECT_THAT(lines[4], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
+  ASSERT_EQ(lines.size(), 6u) << table.out;
+  EXPECT_THAT(lines[0], StartsWith("KEY                     VERSION  ALIASES  TITLE"));
+  EXPECT_THAT(lines[1], StartsWith("key-evaluation          1        current  "));
+  EXPECT_THAT(lines[2], StartsWith("performance-monitoring  1        current  绩效运行监控"));
+  EXPECT_THAT(lines[3], StartsWith("project-target-county   1        current  "));
+  EXPECT_THAT(lines[4], StartsWith("self-evaluation         1        current  项目绩效自评"));
+  EXPECT_THAT(lines[5], StartsWith("target-filing           1        current  绩效目标填报与审核"));
+  EXPECT_THAT(lines[5], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
 }
 
 TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
@@ -304,9 +306,9 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   const Result latest = Ctl(kFinance, {"defs", "--json"});
   ASSERT_EQ(latest.exit, 0) << Dump(latest);
   const auto latest_defs = ParseJson<v1::ListDefinitionsResponse>(latest.out);
-  ASSERT_EQ(latest_defs.definitions_size(), 4) << latest.out;
-  EXPECT_EQ(latest_defs.definitions(3).key(), "target-filing");
-  EXPECT_EQ(latest_defs.definitions(3).version(), 2);
+  ASSERT_EQ(latest_defs.definitions_size(), 5) << latest.out;
+  EXPECT_EQ(latest_defs.definitions(4).key(), "target-filing");
+  EXPECT_EQ(latest_defs.definitions(4).version(), 2);
   EXPECT_EQ(StartOne().definition_version(), 2);
 
   // `def` prints the deployed YAML back, byte for byte.

@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace bpm::perf {
 namespace {
 
@@ -35,6 +37,16 @@ TEST(DecimalTest, ParsesAndPrintsExactly) {
   }
   EXPECT_EQ(Decimal::Parse("1.23456", "indicators[2].target").status().message(),
             "indicators[2].target: '1.23456' is not a decimal number (more than 4 decimal places)");
+}
+
+TEST(DecimalTest, FromJsonNumbers) {
+  EXPECT_EQ(Decimal::FromDouble(0.1, "x")->units(), 1000);  // the decimal it was written as
+  EXPECT_EQ(Decimal::FromDouble(1234567.25, "x")->ToString(), "1234567.25");
+  EXPECT_EQ(Decimal::FromDouble(-3, "x")->ToString(), "-3");
+  EXPECT_EQ(Decimal::FromDouble(0.12345, "payload.budget").status().message(),
+            "payload.budget: 0.123450 has more than 4 decimal places");
+  EXPECT_FALSE(Decimal::FromDouble(1e300, "x").ok());
+  EXPECT_FALSE(Decimal::FromDouble(std::nan(""), "x").ok());
 }
 
 TEST(OperatorTest, FullWidthAndAscii) {
