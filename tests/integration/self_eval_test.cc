@@ -1,8 +1,9 @@
-// 项目绩效自评 end to end through gRPC on a real bpmd (SQLite, or MariaDB as
-// self_eval_mysql): workflows/self-evaluation.yaml with the self_evaluation
-// and spot_check stage plugins loaded from their .so files. The unit's
-// scores are computed by the stage; the department reviews; finance
-// re-checks exactly the projects the published seed draws.
+// 项目绩效自评 and 事前绩效评估 end to end through gRPC on a real bpmd (SQLite,
+// or MariaDB as self_eval_mysql): workflows/self-evaluation.yaml with the
+// self_evaluation and spot_check stage plugins, workflows/ex-ante.yaml with
+// ex_ante, loaded from their .so files. The unit's scores are computed by the
+// stage; the department reviews; finance re-checks exactly the projects the
+// published seed draws. Ex-ante: five dimensions, three conclusions.
 #include <openssl/sha.h>
 
 #include <gmock/gmock.h>
@@ -52,9 +53,9 @@ class SelfEvalTest : public ::testing::Test {
     tasks_ = v1::TaskService::NewStub(bpmd_->channel());
   }
 
-  v1::Instance Start(const std::string& subject) {
+  v1::Instance Start(const std::string& subject, const std::string& key = "self-evaluation") {
     v1::StartInstanceRequest req;
-    req.set_definition_key("self-evaluation");
+    req.set_definition_key(key);
     req.set_subject_ref(subject);
     req.set_org("906017");
     v1::StartInstanceResponse resp;
@@ -183,6 +184,51 @@ TEST_F(SelfEvalTest, FinanceRechecksExactlyTheDrawnProjects) {
   EXPECT_EQ(rechecked.at("recheck_score").number_value(), 84.5);
   EXPECT_EQ(rechecked.at("deviation").number_value(), 11);
   EXPECT_TRUE(rechecked.at("deviation_flagged").bool_value());
+}
+
+// Scores for the five dimensions of §5.1 adding up to total (20 each at most).
+std::string ExAnte(const char* a, const char* b, const char* c, const char* d, const char* e,
+                   const std::string& extra = "") {
+  return std::string(R"({"opinion": "论证充分", "scores": {"立项必要性": )") + a +
+         R"(, "投入经济性": )" + b + R"(, "绩效目标合理性": )" + c + R"(, "实施方案可行性": )" + d +
+         R"(, "筹资合规性": )" + e + "}" + extra + "}";
+}
+
+TEST_F(SelfEvalTest, ExAnteConcludesAtTheBandEdges) {
+  const char* application =
+      R"({"project_name": "乡村道路提升", "amount": 5000000, "basis": "县十四五交通规划"})";
+  auto assess = [&](const std::string& subject, const std::string& scores, v1::Instance* out) {
+    v1::Instance inst = Start(subject, "ex-ante");
+    EXPECT_TRUE(Act(kUnit, inst, "submit", application, &inst).ok());
+    EXPECT_EQ(inst.state(), "assessment");
+    return Act(kFinance, inst, "conclude", scores, out);
+  };
+  v1::Instance inst;
+  // Exactly 80: 支持.
+  ASSERT_TRUE(assess("E-1", ExAnte("16", "16", "16", "16", "16"), &inst).ok());
+  EXPECT_EQ(inst.state(), "supported");
+  EXPECT_FALSE(Var(inst, "budget_blocked").bool_value());
+  EXPECT_EQ(Var(inst, "ex_ante").struct_value().fields().at("conclusion").string_value(), "支持");
+  // 79.99: 调整完善后支持, back to the unit for revision.
+  ASSERT_TRUE(assess("E-2", ExAnte("16", "16", "16", "16", "15.99"), &inst).ok());
+  EXPECT_EQ(inst.state(), "application");
+  EXPECT_EQ(Var(inst, "ex_ante").struct_value().fields().at("total").string_value(), "79.99");
+  // 59.99 (with the low dimension explained): 不予支持 blocks the budget.
+  ASSERT_TRUE(assess("E-3",
+                     ExAnte("20", "15", "15", "9.99", "0",
+                            R"(, "comments": {"实施方案可行性": "无实施方案", "筹资合规性": "资金来源不明"})"),
+                     &inst)
+                  .ok());
+  EXPECT_EQ(inst.state(), "not_supported");
+  EXPECT_TRUE(Var(inst, "budget_blocked").bool_value());
+  // A score over its weight, a missing dimension, a low one unexplained.
+  grpc::Status s = assess("E-4", R"({"opinion": "x", "scores": {"立项必要性": 21, "投入经济性": 5,
+      "绩效目标合理性": 20, "实施方案可行性": 20}})", nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.scores.立项必要性: must be from 0 to 20"));
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.scores.筹资合规性: is required"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.comments.投入经济性: is required for a score under 60%"));
 }
 
 }  // namespace

@@ -28,8 +28,9 @@ TEST(LoaderTest, LoadsTheBundledStages) {
   Status s = r.LoadDirectory(testing::PluginDir());
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(r.Names(), ::testing::ElementsAre("agency_work", "department_submit", "disclosure",
-                                                "final_review", "monitoring", "rectification",
-                                                "review", "self_evaluation", "spot_check"));
+                                                "ex_ante", "final_review", "monitoring",
+                                                "rectification", "review", "self_evaluation",
+                                                "spot_check"));
   EXPECT_EQ(r.Find("review")->description().version(), "2.0.0");
   EXPECT_EQ(r.Find("nope"), nullptr);
 }
