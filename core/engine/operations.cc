@@ -11,6 +11,8 @@
 #include "bpm/v1/snapshot.pb.h"
 #include "core/common/util.h"
 #include "core/engine/engine.h"
+
+#include <map>
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -581,7 +583,21 @@ StatusOr<v1::ListNotificationsResponse> Engine::ListNotifications(
   BPM_ASSIGN_OR_RETURN(int64_t after, internal::ParsePageToken(req.page_token()));
   BPM_ASSIGN_OR_RETURN(auto rows, store_.ListNotifications(caller, after, size + 1));
   v1::ListNotificationsResponse resp;
+  std::map<std::string, bool> in_scope;  // by instance
   for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
+    if (rows[i].user_id.empty() && rows[i].org.empty()) {
+      // To a role with no org: only for holders whose scope covers the instance.
+      auto it = in_scope.find(rows[i].instance_id);
+      if (it == in_scope.end()) {
+        auto inst = store_.GetInstance(rows[i].instance_id);
+        bool covered = false;
+        if (inst.ok()) {
+          BPM_ASSIGN_OR_RETURN(covered, RoleTaskInScope(caller, inst->org));
+        }
+        it = in_scope.emplace(rows[i].instance_id, covered).first;
+      }
+      if (!it->second) continue;
+    }
     v1::Notification* n = resp.add_notifications();
     n->set_id(rows[i].id);
     n->set_instance_id(rows[i].instance_id);

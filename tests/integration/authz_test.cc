@@ -308,6 +308,7 @@ class AuthzTest : public ::testing::Test {
     v1::Instance r = start("P-2027-906017-005");
     act(unit, r, "submit", testing::ReadFile(testing::SourceDir() + "/examples/target.json"));
     ids_["$R"] = r.open_tasks(0).id();
+    review_instance_ = r.id();
     EXPECT_EQ(r.open_tasks(0).assignee_org(), "");  // role-wide: the scope decides
 
     // P: filed, reviewed, approved and published (信息公开).
@@ -364,11 +365,13 @@ class AuthzTest : public ::testing::Test {
   static testing::TempDir* dir_;
   static testing::BpmdProcess* bpmd_;
   static std::map<std::string, std::string> ids_;
+  static std::string review_instance_;  // the instance of $R
 };
 
 testing::TempDir* AuthzTest::dir_ = nullptr;
 testing::BpmdProcess* AuthzTest::bpmd_ = nullptr;
 std::map<std::string, std::string> AuthzTest::ids_;
+std::string AuthzTest::review_instance_;
 
 TEST_F(AuthzTest, EveryServedRpcHasARow) {
   std::set<std::string> covered;
@@ -490,6 +493,27 @@ TEST_F(AuthzTest, ARoleWideTaskShowsOnlyWithinTheScope) {
   EXPECT_FALSE(has_r(Principals().at("dept_other")));
   EXPECT_FALSE(has_r({"zhou", "authority_reviewer", ""}));
   EXPECT_TRUE(has_r({"ma", "authority_reviewer", "czj-jkw"}));  // the owning section's
+
+  // So does an urge (催办) sent to the role.
+  auto instances = v1::InstanceService::NewStub(bpmd_->channel());
+  v1::InstanceOperationRequest urge;
+  urge.set_instance_id(review_instance_);
+  urge.set_comment("请尽快审核");
+  v1::ActResponse urged;
+  grpc::Status s = instances->Urge(Ctx(Principals().at("unit")).get(), urge, &urged);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto urged_about_r = [&](const Who& who) {
+    v1::ListNotificationsRequest req;
+    req.set_page_size(500);
+    v1::ListNotificationsResponse resp;
+    EXPECT_TRUE(tasks->ListNotifications(Ctx(who).get(), req, &resp).ok());
+    for (const auto& n : resp.notifications()) {
+      if (n.instance_id() == review_instance_ && n.kind() == "urge") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(urged_about_r(Principals().at("dept")));
+  EXPECT_FALSE(urged_about_r(Principals().at("dept_other")));
 }
 
 // The denial says what was refused, to whom, and why.
