@@ -39,8 +39,10 @@
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
 #include "core/org/context.h"
+#include "core/org/scope.h"
 #include "core/server/agency_service.h"
 #include "core/server/org_service.h"
+#include "core/server/authz.h"
 #include "core/server/services.h"
 #include "core/store/store.h"
 #include "google/protobuf/descriptor.h"
@@ -218,6 +220,11 @@ struct Harness {
     options.org_resolver = [&org_store](const std::string& org, int64_t at) {
       return bpm::org::ResolveOrgContext(org_store, org, at);
     };
+    // Authorization as bpmd has it: scopes from this store's org model.
+    bpm::server::SetOrgScope(std::make_shared<bpm::org::Scope>(&org_store, *clock));
+    options.in_scope = [](const bpm::store::Caller& caller, const std::string& org) {
+      return bpm::server::InScope(caller, org);
+    };
     engine = std::make_unique<bpm::engine::Engine>(*store, plugins, *clock, options);
     for (const std::string& file :
          bpm::fuzz::ListFiles(bpm::fuzz::SourceDir() + "/workflows", ".yaml")) {
@@ -296,6 +303,7 @@ struct Harness {
     baseline.clear();
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-bpm-user", "admin");
+    ctx.AddMetadata("x-bpm-roles", "org_admin");
     v1::ImportOrgsRequest import;
     import.set_text(bpm::fuzz::ReadFileOrDie(bpm::fuzz::SourceDir() + "/examples/county-org.yaml"));
     import.set_format("yaml");
