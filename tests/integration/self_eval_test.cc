@@ -163,11 +163,18 @@ TEST_F(SelfEvalTest, FinanceRechecksExactlyTheDrawnProjects) {
   ASSERT_FALSE(skipped.empty());
 
   v1::Instance not_sampled = SubmitAndApprove(skipped);
-  EXPECT_EQ(not_sampled.state(), "done");
+  EXPECT_EQ(not_sampled.state(), "apply");
   const auto& check = Var(not_sampled, "spot_check").struct_value().fields();
   EXPECT_FALSE(check.at("sampled").bool_value());
   EXPECT_EQ(check.at("draw").number_value(), Draw(skipped));
   EXPECT_EQ(check.at("seed").string_value(), kSeed);
+  // 结果应用: finance confirms next year's budget action for the grade (优).
+  ASSERT_TRUE(Act(kFinance, not_sampled, "apply", "", &not_sampled).ok());
+  EXPECT_EQ(not_sampled.state(), "done");
+  const auto& applied = Var(not_sampled, "result_application").struct_value().fields();
+  EXPECT_EQ(applied.at("grade").string_value(), "优");
+  EXPECT_EQ(applied.at("action").string_value(), "优先保障");
+  EXPECT_EQ(applied.at("adjustment").number_value(), 0);
 
   v1::Instance sampled = SubmitAndApprove(drawn);
   ASSERT_EQ(sampled.state(), "spot_check");
@@ -179,7 +186,7 @@ TEST_F(SelfEvalTest, FinanceRechecksExactlyTheDrawnProjects) {
   ASSERT_TRUE(Act(kFinance, sampled, "recheck", R"({"score": 84.5, "opinion": "成本指标佐证不足"})",
                   &sampled)
                   .ok());
-  EXPECT_EQ(sampled.state(), "done");
+  EXPECT_EQ(sampled.state(), "apply");
   const auto& rechecked = Var(sampled, "spot_check").struct_value().fields();
   EXPECT_EQ(rechecked.at("recheck_score").number_value(), 84.5);
   EXPECT_EQ(rechecked.at("deviation").number_value(), 11);

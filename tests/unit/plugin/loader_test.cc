@@ -29,8 +29,8 @@ TEST(LoaderTest, LoadsTheBundledStages) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(r.Names(), ::testing::ElementsAre("agency_work", "department_submit", "disclosure",
                                                 "ex_ante", "final_review", "monitoring",
-                                                "rectification", "review", "self_evaluation",
-                                                "spot_check"));
+                                                "rectification", "result_application", "review",
+                                                "self_evaluation", "spot_check"));
   EXPECT_EQ(r.Find("review")->description().version(), "2.0.0");
   EXPECT_EQ(r.Find("nope"), nullptr);
 }

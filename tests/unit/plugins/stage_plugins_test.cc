@@ -910,5 +910,77 @@ TEST(StagePluginsTest, UnknownTaskOrActionIsRejected) {
               ElementsAre("action: task 'check' of this stage has no action 'submit'"));
 }
 
+// ---- result_application (评价结果应用) -----------------------------------------------
+
+TEST(ResultApplicationTest, AutoModeAppliesTheDefaultMapOnEntering) {
+  auto stage = Load("result_application");
+  ASSERT_NE(stage, nullptr);
+  struct Case {
+    const char* grade;
+    const char* action;
+    int adjustment;
+  };
+  for (const Case& c : {Case{"优", "优先保障", 0}, Case{"良", "保障", 0}, Case{"中", "压减", -20},
+                        Case{"差", "取消", -100}}) {
+    pb::Decision d =
+        Enter(*stage, Context("apply", "{}", std::string(R"({"grade": ")") + c.grade + R"("})"));
+    ASSERT_TRUE(d.accepted()) << c.grade;
+    EXPECT_EQ(d.outcome(), "applied");
+    const auto& f = d.set_variables().fields().at("result_application").struct_value().fields();
+    EXPECT_EQ(f.at("action").string_value(), c.action);
+    EXPECT_EQ(f.at("adjustment").number_value(), c.adjustment);
+    EXPECT_EQ(f.at("by").string_value(), "li.si");
+  }
+  // No grade, or one without an action: entering is refused, never skipped.
+  pb::Decision none = Enter(*stage, Context("apply", "{}"));
+  EXPECT_FALSE(none.accepted());
+  EXPECT_THAT(Rejections(none),
+              ElementsAre("variables.grade: no grade to apply: the evaluation comes first"));
+  pb::Decision odd = Enter(*stage, Context("apply", R"({"grade_variable": "g"})", R"({"g": "A"})"));
+  EXPECT_THAT(Rejections(odd), ElementsAre("variables.g: grade 'A' has no budget action"));
+}
+
+TEST(ResultApplicationTest, ManualModeLetsFinanceChangeTheAdjustmentWithAReason) {
+  auto stage = Load("result_application");
+  ASSERT_NE(stage, nullptr);
+  const std::string config =
+      R"({"mode": "manual", "grade_variable": "self_eval_grade",
+          "actions": {"中": {"action": "压减", "adjustment": -30}, "优": {"action": "优先保障", "adjustment": 10}}})";
+  pb::StageContext ctx = Context("apply", config, R"({"self_eval_grade": "中"})", "wang");
+  pb::Decision entered = Enter(*stage, ctx);
+  ASSERT_TRUE(entered.accepted());
+  EXPECT_EQ(entered.outcome(), "");
+  ASSERT_EQ(entered.open_tasks_size(), 1);
+  EXPECT_EQ(entered.open_tasks(0).assignee_role(), "finance_reviewer");
+  const pb::TaskInfo task = TaskFrom(entered.open_tasks(0), "t-1");
+  EXPECT_THAT(Rejections(Act(*stage, ctx, task, "apply", R"({"adjustment": -10})")),
+              ElementsAre("payload.reason: is required to change the adjustment from -30% (调整理由)"));
+  EXPECT_THAT(Rejections(Act(*stage, ctx, task, "apply", R"({"adjustment": 2.5, "reason": "x"})")),
+              ElementsAre("payload.adjustment: must be a whole percent from -100 to 100"));
+  pb::Decision d = Act(*stage, ctx, task, "apply", R"({"adjustment": -10, "reason": "已完成整改"})");
+  ASSERT_TRUE(d.accepted()) << ::testing::PrintToString(Rejections(d));
+  EXPECT_EQ(d.outcome(), "applied");
+  EXPECT_THAT(d.set_variables().fields().at("result_application").struct_value(),
+              EqualsJson(R"({"grade": "中", "action": "压减", "adjustment": -10,
+                             "default_adjustment": -30, "reason": "已完成整改", "by": "wang",
+                             "at_unix_ms": 1700000000000})"));
+  // The configured default, confirmed as it is, needs no reason.
+  EXPECT_TRUE(Act(*stage, ctx, task, "apply", "{}").accepted());
+}
+
+TEST(ResultApplicationTest, ConfigIsChecked) {
+  auto stage = Load("result_application");
+  ASSERT_NE(stage, nullptr);
+  EXPECT_THAT(ConfigErrors(*stage, "{}"), IsEmpty());
+  EXPECT_THAT(ConfigErrors(*stage, R"({"actions": {"优": {"action": "保障"}, "差": {"action": "",
+              "adjustment": -200}}, "mode": "later", "colour": 1})"),
+              ElementsAre("colour: unknown key; allowed keys are: grade_variable, actions, mode, "
+                          "assignee, title.",
+                          "actions.优.adjustment: is required (percent, -100..100).",  // 优 < 差 in UTF-8
+                          "actions.差.action: must not be empty.",
+                          "actions.差.adjustment: must be a whole number from -100 to 100.",
+                          "mode: must be auto or manual."));
+}
+
 }  // namespace
 }  // namespace bpm::plugin
