@@ -95,7 +95,7 @@ TEST(TimersTest, TwoProcessesFireEachTimerOnce) {
   v1::ListNotificationsRequest req;
   req.set_page_size(500);
   v1::ListNotificationsResponse resp;
-  auto ctx = testing::Context("r1", "reviewer", "");
+  auto ctx = testing::Context("r1", "reviewer", "X");  // in scope of the instances' org
   ASSERT_TRUE(tasks_b->ListNotifications(ctx.get(), req, &resp).ok());
   int overdue_notes = 0;
   for (const auto& n : resp.notifications()) overdue_notes += n.kind() == "overdue";
