@@ -428,6 +428,10 @@ class Parser {
                  if (key == "stage") {
                    has_stage = ScalarString(val, where + ".stage", &st.stage);
                    st.stage_pos = PosOf(val);
+                   if (has_stage && st.stage.empty()) {  // "" or a tag alone: !foo
+                     Error(val, absl::StrCat(where, ": stage is empty"),
+                           "name the stage plugin that runs this state, e.g. stage: review");
+                   }
                  } else if (key == "config") {
                    st.config_pos = PosOf(val);
                    if (val.IsNull()) return;
