@@ -33,6 +33,7 @@ namespace {
 
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 using ::bpm::perf::Decimal;
+using ::bpm::plugins::perf_values::ConfigNumber;
 using ::bpm::plugins::perf_values::ToDecimal;
 
 constexpr char kSchema[] = R"json({
@@ -96,10 +97,8 @@ std::vector<Dimension> Dimensions(const Struct& config) {
 
 perf::ExAnteBands Bands(const Struct& config) {
   perf::ExAnteBands b;
-  const Struct bands = StructOr(config, "bands");
-  std::string ignored;
-  if (Field(bands, "support") != nullptr) ToDecimal(Field(bands, "support"), &b.support, &ignored);
-  if (Field(bands, "adjust") != nullptr) ToDecimal(Field(bands, "adjust"), &b.adjust, &ignored);
+  b.support = ConfigNumber(config, "bands", "support", b.support);
+  b.adjust = ConfigNumber(config, "bands", "adjust", b.adjust);
   return b;
 }
 

@@ -44,6 +44,7 @@ namespace {
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 using ::bpm::perf::Decimal;
 using ::bpm::perf::Light;
+using ::bpm::plugins::perf_values::ConfigNumber;
 using ::bpm::plugins::perf_values::ToDecimal;
 
 constexpr char kSchema[] = R"json({
@@ -72,16 +73,6 @@ const std::vector<std::string> kReasonCategories = {"经费保障", "制度保�
                                                     "硬件条件保障", "其他"};
 const std::vector<std::string> kLikelihoods = {"确定能", "有可能", "完全不可能"};
 
-// Reads a rule number from config[section][key] (validated by ValidateConfig).
-Decimal RuleNumber(const Struct& config, const std::string& section, const std::string& key,
-                   Decimal fallback) {
-  const Struct rule = StructOr(config, section);
-  Decimal d = fallback;
-  std::string ignored;
-  if (Field(rule, key) != nullptr) ToDecimal(Field(rule, key), &d, &ignored);
-  return d;
-}
-
 perf::BudgetRule BudgetRuleOf(const Struct& config) {
   perf::BudgetRule r;
   const Struct rule = StructOr(config, "budget_rule");
@@ -89,11 +80,11 @@ perf::BudgetRule BudgetRuleOf(const Struct& config) {
   r.kind = kind == "milestones" ? perf::BudgetRule::Kind::kMilestones
            : kind == "gap"      ? perf::BudgetRule::Kind::kGap
                                 : perf::BudgetRule::Kind::kRatio;
-  r.red_below = RuleNumber(config, "budget_rule", "red_below", r.red_below);
-  r.yellow_below = RuleNumber(config, "budget_rule", "yellow_below", r.yellow_below);
-  r.gap_red = RuleNumber(config, "budget_rule", "gap_red", r.gap_red);
-  r.gap_yellow = RuleNumber(config, "budget_rule", "gap_yellow", r.gap_yellow);
-  r.min_budget = RuleNumber(config, "budget_rule", "min_budget", r.min_budget);
+  r.red_below = ConfigNumber(config, "budget_rule", "red_below", r.red_below);
+  r.yellow_below = ConfigNumber(config, "budget_rule", "yellow_below", r.yellow_below);
+  r.gap_red = ConfigNumber(config, "budget_rule", "gap_red", r.gap_red);
+  r.gap_yellow = ConfigNumber(config, "budget_rule", "gap_yellow", r.gap_yellow);
+  r.min_budget = ConfigNumber(config, "budget_rule", "min_budget", r.min_budget);
   if (const Value* m = Field(rule, "milestones"); m != nullptr && m->kind_case() == Value::kListValue) {
     r.milestones.clear();
     for (const Value& item : m->list_value().values()) {
@@ -109,9 +100,9 @@ perf::BudgetRule BudgetRuleOf(const Struct& config) {
 
 perf::IndicatorRule IndicatorRuleOf(const Struct& config) {
   perf::IndicatorRule r;
-  r.red_below = RuleNumber(config, "indicator_rule", "red_below", r.red_below);
-  r.yellow_below = RuleNumber(config, "indicator_rule", "yellow_below", r.yellow_below);
-  r.blue_from = RuleNumber(config, "indicator_rule", "blue_from", r.blue_from);
+  r.red_below = ConfigNumber(config, "indicator_rule", "red_below", r.red_below);
+  r.yellow_below = ConfigNumber(config, "indicator_rule", "yellow_below", r.yellow_below);
+  r.blue_from = ConfigNumber(config, "indicator_rule", "blue_from", r.blue_from);
   return r;
 }
 

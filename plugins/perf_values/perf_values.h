@@ -37,4 +37,22 @@ inline bool ToDecimal(const ::google::protobuf::Value* v, perf::Decimal* out, st
   return true;
 }
 
+// A number of the stage's config, already checked by ValidateConfig:
+// config[section][key], or config[key] when section is empty; fallback when
+// absent (or unreadable).
+inline perf::Decimal ConfigNumber(const ::google::protobuf::Struct& config,
+                                  const std::string& section, const std::string& key,
+                                  perf::Decimal fallback) {
+  using ::google::protobuf::Value;
+  const Value* v = ::bpm::plugin::Field(config, section.empty() ? key : section);
+  if (v != nullptr && !section.empty()) {
+    v = v->kind_case() == Value::kStructValue ? ::bpm::plugin::Field(v->struct_value(), key)
+                                              : nullptr;
+  }
+  perf::Decimal d = fallback;
+  std::string ignored;
+  if (v != nullptr && !ToDecimal(v, &d, &ignored)) d = fallback;
+  return d;
+}
+
 }  // namespace bpm::plugins::perf_values

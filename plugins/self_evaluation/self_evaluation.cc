@@ -42,6 +42,7 @@ namespace {
 
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 using ::bpm::perf::Decimal;
+using ::bpm::plugins::perf_values::ConfigNumber;
 using ::bpm::plugins::perf_values::ToDecimal;
 
 constexpr char kSchema[] = R"json({
@@ -79,19 +80,6 @@ constexpr char kSchema[] = R"json({
     }
   }
 })json";
-
-// A number from config (validated by ValidateConfig) or the fallback.
-Decimal ConfigDecimal(const Struct& config, const std::string& key, const std::string& sub,
-                      int64_t fallback) {
-  const Value* v = Field(config, key);
-  if (v != nullptr && !sub.empty()) {
-    v = v->kind_case() == Value::kStructValue ? Field(v->struct_value(), sub) : nullptr;
-  }
-  Decimal d = Decimal::FromInt(fallback);
-  std::string ignored;
-  if (v != nullptr) ToDecimal(v, &d, &ignored);
-  return d;
-}
 
 void CheckConfigNumber(const Struct& config, const std::string& key, const std::string& sub,
                        std::vector<pb::ConfigError>* errors) {
@@ -202,7 +190,7 @@ class SelfEvaluationStage : public Stage {
       AddRejection(&bad, "payload.indicators", "must be a non-empty list of indicators");
       return bad;
     }
-    const Decimal exec_weight = ConfigDecimal(config, "execution_weight", "", 10);
+    const Decimal exec_weight = ConfigNumber(config, "", "execution_weight", Decimal::FromInt(10));
     const perf::QualitativeBands qual = Qualitative(config);
     const std::string explanation = Trim(StringOr(payload, "explanation", ""));
 
@@ -321,15 +309,15 @@ class SelfEvaluationStage : public Stage {
  private:
   static perf::GradeBands Bands(const Struct& config) {
     perf::GradeBands b;
-    b.excellent = ConfigDecimal(config, "grade_bands", "excellent", 90);
-    b.good = ConfigDecimal(config, "grade_bands", "good", 80);
-    b.pass = ConfigDecimal(config, "grade_bands", "pass", 60);
+    b.excellent = ConfigNumber(config, "grade_bands", "excellent", Decimal::FromInt(90));
+    b.good = ConfigNumber(config, "grade_bands", "good", Decimal::FromInt(80));
+    b.pass = ConfigNumber(config, "grade_bands", "pass", Decimal::FromInt(60));
     return b;
   }
   static perf::QualitativeBands Qualitative(const Struct& config) {
     perf::QualitativeBands q;
-    q.achieved = ConfigDecimal(config, "qualitative_bands", "achieved", 80);
-    q.partial = ConfigDecimal(config, "qualitative_bands", "partial", 60);
+    q.achieved = ConfigNumber(config, "qualitative_bands", "achieved", Decimal::FromInt(80));
+    q.partial = ConfigNumber(config, "qualitative_bands", "partial", Decimal::FromInt(60));
     return q;
   }
 };
