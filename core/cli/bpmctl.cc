@@ -41,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -1417,6 +1418,56 @@ Command AddAct(CLI::App& app) {
   return {sub, [args](const Client& client) { return RunAct(client, *args); }};
 }
 
+// check-targets INSTANCE_ID [--form JSON|@FILE]
+int RunCheckTargets(const Client& client, const std::string& id, const std::string& form) {
+  v1::CheckTargetQualityRequest request;
+  request.set_instance_id(id);
+  if (!form.empty() && !ParseStructFlag(client, "--form", form, request.mutable_form())) {
+    return kExitUsage;
+  }
+  auto stub = v1::TargetService::NewStub(client.channel());
+  v1::CheckTargetQualityResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->CheckQuality(context, request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  std::cout << (response.passed() ? "passed" : "NOT passed: fix the errors before submitting")
+            << " (" << response.findings_size() << " findings; compared with "
+            << response.compared() << " other filings)\n";
+  if (response.findings_size() > 0) {
+    Table table({{"SEVERITY"}, {"CODE"}, {"FIELD"}, {"MESSAGE"}});
+    for (const auto& f : response.findings()) {
+      table.AddRow({f.severity(), f.code(), f.field(), f.message()});
+    }
+    std::cout << "\n";
+    table.Print(std::cout);
+  }
+  if (response.copies_size() > 0) {
+    Table table({{"SIMILARITY"}, IdColumn("INSTANCE"), {"SUBJECT"}, {"ORG"}});
+    for (const auto& c : response.copies()) {
+      table.AddRow({c.similarity(), c.instance_id().empty() ? "(outside your scope)" : c.instance_id(),
+                    c.subject_ref(), c.org()});
+    }
+    std::cout << "\nSimilar filings of other departments (同质化):\n";
+    table.Print(std::cout);
+  }
+  return kExitOk;
+}
+
+Command AddCheckTargets(CLI::App& app) {
+  auto id = std::make_shared<std::string>();
+  auto form = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "check-targets",
+      "Check a performance-target filing's quality (绩效目标质量检查) and find copies");
+  sub->add_option("INSTANCE_ID", *id, "Instance id of the target filing")->required();
+  sub->add_option("--form", *form,
+                  "A draft to check instead of the filed form: a JSON object, or @FILE");
+  return {sub, [id, form](const Client& client) { return RunCheckTargets(client, *id, *form); }};
+}
+
 // docs INSTANCE_ID
 int RunDocs(const Client& client, const std::string& instance_id) {
   auto stub = v1::InstanceService::NewStub(client.channel());
@@ -1631,7 +1682,7 @@ int Main(int argc, char** argv) {
       AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
-      AddAct(app),           AddDocs(app),   AddDoc(app),    AddHealth(app),
+      AddAct(app),           AddCheckTargets(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(

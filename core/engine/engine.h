@@ -43,6 +43,7 @@
 #include "bpm/plugin/v1/plugin.pb.h"
 #include "bpm/v1/agency.pb.h"
 #include "bpm/v1/bpm.pb.h"
+#include "bpm/v1/perf.pb.h"
 #include "core/common/clock.h"
 #include "core/common/status.h"
 #include "core/definition/definition.h"
@@ -209,6 +210,13 @@ class Engine {
   StatusOr<int> ExtendCampaignDeadline(const Caller& caller,
                                        const v1::CampaignOperationRequest& req);
 
+  // ---- budget performance across instances (perf.proto; targets.cc)
+  // The target quality check of one filing (TargetService.CheckQuality):
+  // copies in orgs outside the caller's scope (EngineOptions::in_scope) are
+  // reported without id, subject and org.
+  StatusOr<v1::CheckTargetQualityResponse> CheckTargetQuality(
+      const Caller& caller, const v1::CheckTargetQualityRequest& req);
+
   // ---- third-party agencies (agency.proto; agencies.cc)
   // An agency caller has role "agency" and org = its agency id.
   StatusOr<v1::Agency> RegisterAgency(const Caller& caller, const v1::Agency& agency);
@@ -299,6 +307,9 @@ class Engine {
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
   Status LoadOrgContext(Working& w);
+  // The top department above org in the org model; org itself when the org
+  // is not in the model.
+  std::string TopDepartment(const std::string& org);
   Status EnterState(Working& w, const std::string& state, int depth, bool reentry = false);
   Status FollowOutcome(Working& w, const definition::State& from, const std::string& outcome,
                        int depth);

@@ -3,6 +3,7 @@
 #include "core/server/identity.h"
 
 #include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
 
 namespace bpm::server {
 namespace {
@@ -314,6 +315,27 @@ class CampaignServiceImpl final : public v1::CampaignService::Service {
   engine::Engine& engine_;
 };
 
+class TargetServiceImpl final : public v1::TargetService::Service {
+ public:
+  explicit TargetServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status CheckQuality(grpc::ServerContext* ctx, const v1::CheckTargetQualityRequest* req,
+                            v1::CheckTargetQualityResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.TargetService/CheckQuality", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::CheckTargetQualityResponse> {
+                    if (req->instance_id().empty()) {
+                      return absl::InvalidArgumentError("instance_id: is required");
+                    }
+                    BPM_ASSIGN_OR_RETURN(std::string org, engine_.InstanceOrg(req->instance_id()));
+                    BPM_RETURN_IF_ERROR(CheckOrg(c, org, "instance " + req->instance_id()));
+                    return engine_.CheckTargetQuality(c, *req);
+                  });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
 // The two commands of the approval workload on gRPC's callback API: the
 // handler prepares the command on the thread that read the request and
 // returns; the response is sent when the commit is durable, from the store's
@@ -381,6 +403,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
     out.push_back(std::make_unique<TaskServiceImpl>(engine));
   }
   out.push_back(std::make_unique<CampaignServiceImpl>(engine));
+  out.push_back(std::make_unique<TargetServiceImpl>(engine));
   return out;
 }
 

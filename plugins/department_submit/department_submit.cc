@@ -18,16 +18,25 @@
 //     columns     table fields: required non-empty list of scalar fields (any
 //                 type but table)
 //     min_rows, max_rows   table fields
+//   quality    optional: the performance-target quality check
+//              (core/perf/target_form.h lists its settings). With it the fill
+//              task also offers "check" (自检): the filer sees the findings
+//              without submitting, recorded in variables.quality; submit
+//              refuses a form with an error finding, naming each field, and
+//              records the warnings in variables.quality for the reviewers.
 //
 // Enter opens one task "fill" with the action submit. Act submit checks the
 // payload against the form, reporting every problem at once with paths such as
 // "payload.indicators[1].weight"; when it is valid the form is stored in
 // variables[into], the filer in variables.submitted_by, and the stage emits
 // outcome "submitted".
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpm/plugin/sdk.h"
+#include "core/perf/target_form.h"
 
 namespace bpm::plugins::department_submit {
 namespace {
@@ -51,6 +60,7 @@ constexpr char kSchema[] = R"json({
     "title": {"type": "string", "default": "填报"},
     "into": {"type": "string", "minLength": 1, "default": "form"},
     "due_working_days": {"type": "integer", "minimum": 1, "maximum": 365},
+    "quality": {"type": "object", "description": "target quality check: core/perf/target_form.h"},
     "form": {
       "type": "object",
       "additionalProperties": false,
@@ -315,6 +325,19 @@ void ValidateValue(const Struct& spec, const Value* value, const std::string& pa
   }
 }
 
+// "自检: 0 errors, 2 warnings (vague_goal, input_as_output)".
+std::string Summary(const std::string& what, const std::vector<perf::Finding>& findings) {
+  size_t errors = 0;
+  std::string codes;
+  for (const perf::Finding& f : findings) {
+    errors += f.severity == perf::Severity::kError;
+    if (codes.find(f.code) == std::string::npos) codes += (codes.empty() ? "" : ", ") + f.code;
+  }
+  std::string out = what + ": " + std::to_string(errors) + " errors, " +
+                    std::to_string(findings.size() - errors) + " warnings";
+  return codes.empty() ? out : out + " (" + codes + ")";
+}
+
 class DepartmentSubmitStage : public Stage {
  public:
   pb::DescribeResponse Describe() const override {
@@ -326,6 +349,7 @@ class DepartmentSubmitStage : public Stage {
         " A unit fills in the configured form and submits it; the payload is "
         "checked field by field and stored in an instance variable.");
     AddAction(&d, "submit", "提交填报内容 / submit the filled-in form");
+    AddAction(&d, "check", "自检：检查绩效目标质量而不提交 / run the quality check only");
     d.add_outcomes("submitted");
     d.set_config_schema_json(kSchema);
     return d;
@@ -333,8 +357,8 @@ class DepartmentSubmitStage : public Stage {
 
   void ValidateConfig(const Struct& config,
                       std::vector<pb::ConfigError>* errors) const override {
-    CheckKnownKeys(config, "", {"assignee", "title", "into", "form", "due_working_days"},
-                   errors);
+    CheckKnownKeys(config, "",
+                   {"assignee", "title", "into", "form", "due_working_days", "quality"}, errors);
     ValidateAssignee(config, "assignee", errors);
     CheckIntegerInRange(config, "due_working_days", "", 1, 365, errors);
     TypedField(config, "title", Value::kStringValue, "", errors);
@@ -373,6 +397,20 @@ class DepartmentSubmitStage : public Stage {
       }
       names.push_back(name);
     }
+    if (Field(config, "quality") == nullptr) return;
+    perf::ConfigProblems problems;
+    perf::QualityConfig quality = perf::ReadQualityConfig(config, &problems);
+    for (const auto& [path, message] : problems) AddError(errors, path, message);
+    for (const auto& [key, name] : {std::pair<std::string, std::string>{"goal_field", quality.goal_field},
+                                    {"indicators_field", quality.indicators_field}}) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        AddError(errors, "quality." + key,
+                 "names \"" + name + "\", which is not a field of the form.");
+      }
+    }
+    if (StringOr(config, "into", "form") == "quality") {
+      AddError(errors, "into", "cannot be \"quality\": that variable records the quality check.");
+    }
   }
 
   pb::Decision Enter(const pb::EnterRequest& request) const override {
@@ -380,7 +418,9 @@ class DepartmentSubmitStage : public Stage {
     pb::Decision d = Accept();
     Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
     pb::TaskSpec* task = d.add_open_tasks();
-    *task = MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, {"submit"});
+    std::vector<std::string> actions = {"submit"};
+    if (Field(ctx.config(), "quality") != nullptr) actions.push_back("check");
+    *task = MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, actions);
     const int days = static_cast<int>(NumberOr(ctx.config(), "due_working_days", 0));
     if (days > 0) {
       task->mutable_due()->set_working_days(days);
@@ -390,10 +430,27 @@ class DepartmentSubmitStage : public Stage {
   }
 
   pb::Decision Act(const pb::ActRequest& request) const override {
-    if (request.task().name() != "fill" || request.action() != "submit") {
+    const pb::StageContext& ctx = request.context();
+    const bool quality = Field(ctx.config(), "quality") != nullptr;
+    if (request.task().name() != "fill" ||
+        (request.action() != "submit" && !(quality && request.action() == "check"))) {
       return RejectUnknownAction(request);
     }
-    const pb::StageContext& ctx = request.context();
+    std::vector<perf::Finding> findings;
+    perf::QualityConfig qc;
+    if (quality) {
+      perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
+      qc = perf::ReadQualityConfig(ctx.config(), &ignored);
+      findings = perf::CheckTargetForm(perf::ReadTargetForm(request.payload(), qc), qc.rules);
+    }
+    if (request.action() == "check") {
+      pb::Decision d = Accept();
+      d.set_keep_task(true);
+      (*d.mutable_set_variables()->mutable_fields())["quality"] =
+          StructValue(perf::FindingsToStruct(findings, qc));
+      d.set_note(Summary("自检", findings));
+      return d;
+    }
     Struct form = StructOr(ctx.config(), "form");
     const Value* fields = Field(form, "fields");
     if (fields == nullptr || fields->kind_case() != Value::kListValue) {
@@ -401,6 +458,10 @@ class DepartmentSubmitStage : public Stage {
     }
     pb::Decision bad;
     ValidateObject(fields->list_value(), request.payload(), "payload", &bad);
+    for (const perf::Finding& f : findings) {
+      if (f.severity != perf::Severity::kError) continue;
+      AddRejection(&bad, "payload." + perf::FormPath(qc, f.field), "[" + f.code + "] " + f.message);
+    }
     if (bad.rejections_size() > 0) return bad;
 
     const std::string& user = ctx.actor().user();
@@ -408,7 +469,12 @@ class DepartmentSubmitStage : public Stage {
     auto& vars = *d.mutable_set_variables()->mutable_fields();
     vars[StringOr(ctx.config(), "into", "form")] = StructValue(request.payload());
     vars["submitted_by"] = StringValue(user);
-    d.set_note("submitted by " + user);
+    if (quality) {
+      vars["quality"] = StructValue(perf::FindingsToStruct(findings, qc));
+      d.set_note("submitted by " + user + "; " + Summary("quality", findings));
+    } else {
+      d.set_note("submitted by " + user);
+    }
     return d;
   }
 };

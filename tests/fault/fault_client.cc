@@ -59,9 +59,15 @@ namespace {
 namespace v1 = ::bpm::v1;
 using SteadyClock = std::chrono::steady_clock;
 
-const char* kForm = R"({"project_name": "故障测试项目", "amount": 500000, "annual_goal": "完成",
-  "indicators": [{"level1": "产出指标", "level2": "数量指标", "name": "完成数", "operator": "≥",
-                  "target": "10", "unit": "个", "weight": 100}]})";
+const char* kForm = R"({"project_name": "故障测试项目", "amount": 500000,
+  "annual_goal": "完成10个建设点，验收合格率达到95%以上",
+  "indicators": [
+    {"level1": "产出指标", "level2": "数量指标", "name": "完成数", "operator": "≥", "target": "10", "unit": "个", "weight": 20},
+    {"level1": "产出指标", "level2": "质量指标", "name": "验收合格率", "operator": "≥", "target": "95", "unit": "%", "weight": 20},
+    {"level1": "产出指标", "level2": "时效指标", "name": "完成时间", "operator": "≤", "target": "11", "unit": "月", "weight": 10},
+    {"level1": "产出指标", "level2": "成本指标", "name": "单位成本", "operator": "≤", "target": "5", "unit": "万元", "weight": 10},
+    {"level1": "效益指标", "level2": "社会效益指标", "name": "受益人数", "operator": "≥", "target": "1000", "unit": "人次", "weight": 20},
+    {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "服务对象满意度", "operator": "≥", "target": "90", "unit": "%", "weight": 20}]})";
 
 struct Who {
   std::string user, roles, org;

@@ -34,6 +34,7 @@
 #include "bpm/v1/agency.grpc.pb.h"
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "bpm/v1/org.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
 #include "core/server/authz.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/test_env.h"
@@ -139,6 +140,10 @@ const std::vector<Row>& Rows() {
       {"/bpm.v1.InstanceService/Jump",
        R"(instance_id: "$I" target_state: "finance_review" expected_version: 999)", kAdmin},
 
+      // ---- targets: reads the filing and, for copies, other filings
+      // (redacted outside the scope)
+      {"/bpm.v1.TargetService/CheckQuality", R"(instance_id: "$I")", kScope906017},
+
       // ---- tasks: the caller's own; a task only by whom it is assigned to
       {"/bpm.v1.TaskService/Inbox", "", kSelf},
       {"/bpm.v1.TaskService/Act", R"(task_id: "$T" action: "submit" expected_version: 999)",
@@ -232,7 +237,8 @@ std::vector<std::string> ServedMethods() {
   // Reference one type of each file so its descriptor is in the pool.
   const pb::FileDescriptor* files[] = {
       v1::Instance::descriptor()->file(), v1::Org::descriptor()->file(),
-      v1::Agency::descriptor()->file(), grpc::health::v1::HealthCheckRequest::descriptor()->file()};
+      v1::Agency::descriptor()->file(), v1::TargetCopy::descriptor()->file(),
+      grpc::health::v1::HealthCheckRequest::descriptor()->file()};
   std::vector<std::string> out;
   for (const pb::FileDescriptor* f : files) {
     for (int i = 0; i < f->service_count(); ++i) {

@@ -91,11 +91,7 @@ const Who kHelper{"sun", "clerk", "906"};
 const Who kFinance{"wang", "finance_reviewer", "czj"};
 const Who kDeputy{"wu", "clerk", "906"};
 
-const char* kTargetPayload = R"({
-  "project_name": "乡村道路养护", "amount": 1200000, "annual_goal": "完成道路养护120公里",
-  "indicators": [
-    {"level1": "产出指标", "level2": "数量指标", "name": "养护里程", "operator": "≥",
-     "target": "120", "unit": "公里", "weight": 40}]})";
+const char* const kTargetPayload = testing::kSoundTargetForm;
 
 class BpmctlOpsTest : public ::testing::Test {
  protected:

@@ -51,15 +51,7 @@ const Who kPerformance{"zhao", "performance_section", "czj"};
 const Who kStranger{"mallory", "unit_filer", "999999"};
 const Who kAdmin{"root", "workflow_admin", "czj"};
 
-const char* kTargetPayload = R"({
-  "project_name": "乡村道路养护", "amount": 1200000, "annual_goal": "完成道路养护120公里",
-  "indicators": [
-    {"level1": "产出指标", "level2": "数量指标", "name": "养护里程", "operator": "≥",
-     "target": "120", "unit": "公里", "weight": 40},
-    {"level1": "效益指标", "level2": "社会效益指标", "name": "通行条件改善", "operator": "定性",
-     "target": "明显改善", "weight": 30},
-    {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "群众满意度",
-     "operator": "≥", "target": "90", "unit": "%", "weight": 30}]})";
+const char* const kTargetPayload = testing::kSoundTargetForm;
 
 // A definition whose only non-final state names a stage plugin that does not
 // exist: line 5, column 12 is "nosuch".
@@ -477,14 +469,14 @@ TEST_F(BpmctlTest, WholeChainFromTheCommandLine) {
   const v1::Task draft = InboxTask(kUnit, id);
   EXPECT_EQ(draft.state(), "draft");
   EXPECT_EQ(draft.subject_ref(), "P-1");
-  EXPECT_THAT(draft.actions(), ElementsAre("submit"));
+  EXPECT_THAT(draft.actions(), ElementsAre("submit", "check"));
   const Result inbox = Ctl(kUnit, {"inbox"});
   EXPECT_EQ(inbox.exit, 0) << Dump(inbox);
   const auto inbox_lines = Lines(inbox.out);
   ASSERT_EQ(inbox_lines.size(), 2u) << inbox.out;
   EXPECT_THAT(inbox_lines[0], StartsWith("TASK ID"));
   EXPECT_THAT(inbox_lines[1], StartsWith(draft.id() + "  " + id + "  P-1  "));
-  EXPECT_THAT(inbox_lines[1], HasSubstr("  submit  "));
+  EXPECT_THAT(inbox_lines[1], HasSubstr("  submit,check  "));
   // Another unit does not see it.
   const Result other = Ctl(kStranger, {"inbox", "--json"});
   EXPECT_EQ(other.exit, 0) << Dump(other);
@@ -655,7 +647,7 @@ TEST_F(BpmctlTest, ErrorsHaveExactMessagesAndExitCodes) {
   r = Ctl(kUnit, {"act", task.id(), "frobnicate"});
   EXPECT_EQ(r.exit, 1) << Dump(r);
   EXPECT_EQ(r.err, "bpmctl: act: INVALID_ARGUMENT: action: 'frobnicate' is not offered by task " +
-                       task.id() + " in state 'draft'; offered: submit\n");
+                       task.id() + " in state 'draft'; offered: submit, check\n");
 
   // A stale --expect-version.
   r = Ctl(kUnit, {"act", task.id(), "submit", "--payload", "@" + form, "--expect-version", "8"});

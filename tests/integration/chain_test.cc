@@ -34,15 +34,7 @@ google::protobuf::Struct Json(const std::string& text) {
   return s;
 }
 
-const char* kTargetPayload = R"({
-  "project_name": "乡村道路养护", "amount": 1200000, "annual_goal": "完成道路养护120公里",
-  "indicators": [
-    {"level1": "产出指标", "level2": "数量指标", "name": "养护里程", "operator": "≥",
-     "target": "120", "unit": "公里", "weight": 40},
-    {"level1": "效益指标", "level2": "社会效益指标", "name": "通行条件改善", "operator": "定性",
-     "target": "明显改善", "weight": 30},
-    {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "群众满意度",
-     "operator": "≥", "target": "90", "unit": "%", "weight": 30}]})";
+const char* const kTargetPayload = testing::kSoundTargetForm;
 
 class ChainTest : public ::testing::Test {
  protected:
@@ -147,7 +139,7 @@ TEST_F(ChainTest, WholeChainWithReturnAndRectificationLoop) {
     ASSERT_EQ(resp.tasks_size(), 1);
     EXPECT_EQ(resp.tasks(0).instance_id(), inst.id());
     EXPECT_EQ(resp.tasks(0).subject_ref(), "P-2026-001");
-    EXPECT_THAT(resp.tasks(0).actions(), ::testing::ElementsAre("submit"));
+    EXPECT_THAT(resp.tasks(0).actions(), ::testing::ElementsAre("submit", "check"));
     auto other = testing::Context(kStranger.user, kStranger.roles, kStranger.org);
     v1::InboxResponse none;
     ASSERT_TRUE(tasks_->Inbox(other.get(), req, &none).ok());
@@ -254,7 +246,7 @@ TEST_F(ChainTest, BadInputGetsExactCodesAndMessages) {
   s = Act(kUnit, task.id(), "frobnicate", "", "", &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "action: 'frobnicate' is not offered by task " + task.id() +
-                                   " in state 'draft'; offered: submit");
+                                   " in state 'draft'; offered: submit, check");
   // Wrong actor.
   s = Act(kStranger, task.id(), "submit", kTargetPayload, "", &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);

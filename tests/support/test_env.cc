@@ -249,6 +249,23 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& user, const std:
 }
 
 
+const char* const kSoundTargetForm = R"({
+  "project_name": "乡村道路养护", "amount": 1200000,
+  "annual_goal": "完成农村公路养护120公里，优良路率达到85%",
+  "indicators": [
+    {"level1": "产出指标", "level2": "数量指标", "name": "养护里程", "operator": "≥",
+     "target": "120", "unit": "公里", "weight": 20},
+    {"level1": "产出指标", "level2": "质量指标", "name": "优良路率", "operator": "≥",
+     "target": "85", "unit": "%", "weight": 20},
+    {"level1": "产出指标", "level2": "时效指标", "name": "养护完成时间", "operator": "≤",
+     "target": "11", "unit": "月", "weight": 10},
+    {"level1": "产出指标", "level2": "成本指标", "name": "每公里养护成本", "operator": "≤",
+     "target": "1", "unit": "万元", "weight": 10},
+    {"level1": "效益指标", "level2": "社会效益指标", "name": "群众出行时间缩短", "operator": "≥",
+     "target": "10", "unit": "%", "weight": 20},
+    {"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "沿线群众满意度",
+     "operator": "≥", "target": "90", "unit": "%", "weight": 20}]})";
+
 void ImportCountyOrgs(const std::shared_ptr<grpc::Channel>& channel) {
   auto orgs = ::bpm::v1::OrgService::NewStub(channel);
   ::bpm::v1::ImportOrgsRequest req;

@@ -100,6 +100,11 @@ struct Who {
   std::string user, roles, org;
 };
 
+// A target form for the bundled target-filing workflow that passes its
+// quality check (every output category, a benefit row, weights adding up to
+// 100, nothing vague): JSON, the payload of the fill task's submit.
+extern const char* const kSoundTargetForm;
+
 // Client context with development identity metadata and a 10 s deadline.
 // Imports examples/county-org.yaml (安远县) through the API as an org_admin;
 // a gtest failure when that fails. The authorization scopes of finance

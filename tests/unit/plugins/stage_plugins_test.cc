@@ -228,8 +228,8 @@ TEST(StagePluginsTest, DescribeNamesActionsOutcomesAndSchema) {
     std::vector<std::string> config_keys;
   };
   const std::vector<Want> wants = {
-      {"department_submit", {"submit"}, {"submitted"},
-       {"assignee", "due_working_days", "form", "into", "title"}},
+      {"department_submit", {"submit", "check"}, {"submitted"},
+       {"assignee", "due_working_days", "form", "into", "quality", "title"}},
       {"review",
        {"approve", "return", "add_signer", "remove_signer"},
        {"approved", "returned"},
@@ -289,6 +289,27 @@ TEST(StagePluginsTest, DepartmentSubmitAcceptsTheTargetForm) {
   EXPECT_THAT(ConfigErrors(*stage, kTargetForm), IsEmpty());
 }
 
+TEST(StagePluginsTest, DepartmentSubmitQualityConfigIsChecked) {
+  auto stage = Load("department_submit");
+  ASSERT_NE(stage, nullptr);
+  // The quality block's fields must be the form's, and its settings valid.
+  EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [{"name": "goal", "type": "string"}]},
+                                      "quality": {"weight_total": 120,
+                                                  "severity": {"copied": "loud"}}})"),
+              ElementsAre("quality.weight_total: must be a number in (0, 100].",
+                          "quality.severity.copied: must be error, warning or off.",
+                          "quality.goal_field: names \"annual_goal\", which is not a field of the "
+                          "form.",
+                          "quality.indicators_field: names \"indicators\", which is not a field "
+                          "of the form."));
+  EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [{"name": "g", "type": "string"},
+                                                            {"name": "rows", "type": "table",
+                                                             "columns": [{"name": "name", "type": "string"}]}]},
+                                      "into": "quality",
+                                      "quality": {"goal_field": "g", "indicators_field": "rows"}})"),
+              ElementsAre("into: cannot be \"quality\": that variable records the quality check."));
+}
+
 TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
   auto stage = Load("department_submit");
   ASSERT_NE(stage, nullptr);
@@ -296,7 +317,7 @@ TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
               ElementsAre("form: is required: describe the form as {fields: [...]}."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": []}, "colour": "red"})"),
               ElementsAre("colour: unknown key; allowed keys are: assignee, title, into, form, "
-                          "due_working_days.",
+                          "due_working_days, quality.",
                           "form.fields: must list at least one field."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": "yes"})"), ElementsAre("form: must be a mapping."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [

@@ -1,0 +1,216 @@
+#include "core/perf/target_form.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace bpm::perf {
+namespace {
+
+using ::google::protobuf::ListValue;
+using ::google::protobuf::Struct;
+using ::google::protobuf::Value;
+
+const Value* Get(const Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+std::string Text(const Struct& s, const std::string& key) {
+  const Value* v = Get(s, key);
+  if (v == nullptr) return "";
+  if (v->kind_case() == Value::kStringValue) return v->string_value();
+  if (v->kind_case() == Value::kNumberValue) {
+    auto d = Decimal::FromDouble(v->number_value(), key);
+    return d.ok() ? d->ToString() : "";
+  }
+  return "";
+}
+
+void Strings(const Struct& q, const std::string& key, std::vector<std::string>* out,
+             ConfigProblems* problems) {
+  const Value* v = Get(q, key);
+  if (v == nullptr) return;
+  const std::string path = "quality." + key;
+  if (v->kind_case() != Value::kListValue) {
+    problems->emplace_back(path, "must be a list of strings.");
+    return;
+  }
+  out->clear();
+  for (int i = 0; i < v->list_value().values_size(); ++i) {
+    const Value& e = v->list_value().values(i);
+    if (e.kind_case() != Value::kStringValue || e.string_value().empty()) {
+      problems->emplace_back(absl::StrCat(path, "[", i, "]"), "must be a non-empty string.");
+      continue;
+    }
+    out->push_back(e.string_value());
+  }
+}
+
+void Integer(const Struct& q, const std::string& key, int max, int* out, ConfigProblems* problems) {
+  const Value* v = Get(q, key);
+  if (v == nullptr) return;
+  if (v->kind_case() != Value::kNumberValue || v->number_value() != std::floor(v->number_value()) ||
+      v->number_value() < 0 || v->number_value() > max) {
+    problems->emplace_back("quality." + key, absl::StrCat("must be an integer from 0 to ", max, "."));
+    return;
+  }
+  *out = static_cast<int>(v->number_value());
+}
+
+void FieldName(const Struct& q, const std::string& key, std::string* out, ConfigProblems* problems) {
+  const Value* v = Get(q, key);
+  if (v == nullptr) return;
+  if (v->kind_case() != Value::kStringValue || v->string_value().empty()) {
+    problems->emplace_back("quality." + key, "must be the name of a form field.");
+    return;
+  }
+  *out = v->string_value();
+}
+
+}  // namespace
+
+QualityConfig ReadQualityConfig(const Struct& stage_config, ConfigProblems* problems) {
+  QualityConfig c;
+  const Value* block = Get(stage_config, "quality");
+  if (block == nullptr) return c;
+  if (block->kind_case() != Value::kStructValue) {
+    problems->emplace_back("quality", "must be a mapping of quality-check settings.");
+    return c;
+  }
+  const Struct& q = block->struct_value();
+  static const std::vector<std::string> kKeys = {
+      "goal_field",     "indicators_field", "output_categories", "vague_words",
+      "input_words",    "categories",       "weight_total",      "min_goal_chars",
+      "min_indicators", "copy_similarity",  "copy_min_indicators", "severity"};
+  for (const auto& [key, value] : q.fields()) {
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      problems->emplace_back("quality." + key, "is not a quality setting.");
+    }
+  }
+  FieldName(q, "goal_field", &c.goal_field, problems);
+  FieldName(q, "indicators_field", &c.indicators_field, problems);
+  QualityRules& r = c.rules;
+  Strings(q, "output_categories", &r.output_categories, problems);
+  Strings(q, "vague_words", &r.vague_words, problems);
+  Strings(q, "input_words", &r.input_words, problems);
+  if (const Value* v = Get(q, "categories"); v != nullptr) {
+    if (v->kind_case() != Value::kStructValue || v->struct_value().fields().empty()) {
+      problems->emplace_back("quality.categories", "must map each level-1 name to its level-2 names.");
+    } else {
+      r.categories.clear();
+      for (const auto& [level1, list] : v->struct_value().fields()) {
+        std::vector<std::string> names;
+        Struct one;
+        (*one.mutable_fields())[level1] = list;
+        Strings(one, level1, &names, problems);
+        r.categories[level1] = names;
+      }
+    }
+  }
+  if (const Value* v = Get(q, "weight_total"); v != nullptr) {
+    auto d = v->kind_case() == Value::kNumberValue ? Decimal::FromDouble(v->number_value(), "x")
+                                                   : StatusOr<Decimal>(absl::InvalidArgumentError("x"));
+    if (!d.ok() || *d <= Decimal() || *d > Decimal::FromInt(100)) {
+      problems->emplace_back("quality.weight_total", "must be a number in (0, 100].");
+    } else {
+      r.weight_total = *d;
+    }
+  }
+  Integer(q, "min_goal_chars", 1000, &r.min_goal_chars, problems);
+  Integer(q, "min_indicators", 200, &r.min_indicators, problems);
+  Integer(q, "copy_min_indicators", 200, &r.copy_min_indicators, problems);
+  if (const Value* v = Get(q, "copy_similarity"); v != nullptr) {
+    auto d = v->kind_case() == Value::kNumberValue ? Decimal::FromDouble(v->number_value(), "x")
+                                                   : StatusOr<Decimal>(absl::InvalidArgumentError("x"));
+    if (!d.ok() || *d <= Decimal() || *d > Decimal::FromInt(1)) {
+      problems->emplace_back("quality.copy_similarity", "must be a number in (0, 1].");
+    } else {
+      r.copy_similarity = *d;
+    }
+  }
+  if (const Value* v = Get(q, "severity"); v != nullptr) {
+    if (v->kind_case() != Value::kStructValue) {
+      problems->emplace_back("quality.severity", "must map finding codes to error, warning or off.");
+    } else {
+      for (const auto& [code, level] : v->struct_value().fields()) {
+        const std::string path = "quality.severity." + code;
+        if (std::find(kCodes.begin(), kCodes.end(), code) == kCodes.end()) {
+          problems->emplace_back(path, "is not a finding code (see target_quality.h).");
+          continue;
+        }
+        const std::string s = level.kind_case() == Value::kStringValue ? level.string_value() : "";
+        if (s == "error") {
+          r.severity[code] = Severity::kError;
+        } else if (s == "warning") {
+          r.severity[code] = Severity::kWarning;
+        } else if (s == "off") {
+          r.severity[code] = Severity::kOff;
+        } else {
+          problems->emplace_back(path, "must be error, warning or off.");
+        }
+      }
+    }
+  }
+  return c;
+}
+
+TargetForm ReadTargetForm(const Struct& form, const QualityConfig& config) {
+  TargetForm out;
+  out.goal = Text(form, config.goal_field);
+  const Value* rows = Get(form, config.indicators_field);
+  if (rows == nullptr || rows->kind_case() != Value::kListValue) return out;
+  for (const Value& v : rows->list_value().values()) {
+    TargetIndicator row;
+    if (v.kind_case() == Value::kStructValue) {
+      const Struct& s = v.struct_value();
+      row.level1 = Text(s, "level1");
+      row.level2 = Text(s, "level2");
+      row.name = Text(s, "name");
+      row.op = Text(s, "operator");
+      row.target = Text(s, "target");
+      row.unit = Text(s, "unit");
+      if (const Value* w = Get(s, "weight"); w != nullptr) {
+        StatusOr<Decimal> d = absl::InvalidArgumentError("weight");
+        if (w->kind_case() == Value::kNumberValue) d = Decimal::FromDouble(w->number_value(), "weight");
+        if (w->kind_case() == Value::kStringValue) d = Decimal::Parse(w->string_value(), "weight");
+        if (d.ok()) row.weight = *d;
+      }
+    }
+    out.indicators.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::string FormPath(const QualityConfig& config, const std::string& field) {
+  if (field == "goal") return config.goal_field;
+  static const std::string kIndicators = "indicators";
+  if (field.compare(0, kIndicators.size(), kIndicators) == 0) {
+    return config.indicators_field + field.substr(kIndicators.size());
+  }
+  return field;
+}
+
+Struct FindingsToStruct(const std::vector<Finding>& findings, const QualityConfig& config) {
+  Struct out;
+  int errors = 0, warnings = 0;
+  ListValue list;
+  for (const Finding& f : findings) {
+    (f.severity == Severity::kError ? errors : warnings) += 1;
+    Struct one;
+    auto& m = *one.mutable_fields();
+    m["code"].set_string_value(f.code);
+    m["severity"].set_string_value(SeverityName(f.severity));
+    m["field"].set_string_value(FormPath(config, f.field));
+    m["message"].set_string_value(f.message);
+    *list.add_values()->mutable_struct_value() = std::move(one);
+  }
+  auto& m = *out.mutable_fields();
+  m["errors"].set_number_value(errors);
+  m["warnings"].set_number_value(warnings);
+  *m["findings"].mutable_list_value() = std::move(list);
+  return out;
+}
+
+}  // namespace bpm::perf

@@ -1,0 +1,59 @@
+// bpm::perf target forms as JSON (google.protobuf.Struct): reading a filed
+// target form and a stage's `quality` config block into the structs of
+// target_quality.h. The department_submit stage plugin (the check at submit)
+// and bpmd's TargetService.CheckQuality (the check against other filings)
+// both read through here, so the two always agree.
+//
+// A form's indicator table has the columns of the bundled target-filing
+// workflow: level1 level2 name operator target unit weight (weight a number
+// or a decimal string; absent or null: not weighted).
+//
+// The `quality` block (every key optional; defaults in QualityRules):
+//   goal_field, indicators_field   form fields (default annual_goal, indicators)
+//   output_categories, vague_words, input_words   lists of strings
+//   categories        {level1: [level2, ...]}
+//   weight_total      number: the weights must add up to it
+//   min_goal_chars, min_indicators, copy_min_indicators   integers ≥ 0
+//   copy_similarity   number in (0, 1]
+//   severity          {code: error | warning | off}, codes of kCodes
+// Thread safety: stateless.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/perf/target_quality.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace bpm::perf {
+
+struct QualityConfig {
+  std::string goal_field = "annual_goal";
+  std::string indicators_field = "indicators";
+  QualityRules rules;
+};
+
+// (path inside the stage config, message), e.g. ("quality.severity.vague", ...).
+using ConfigProblems = std::vector<std::pair<std::string, std::string>>;
+
+// Reads config["quality"] (absent: the defaults); problems are appended,
+// with paths starting "quality".
+QualityConfig ReadQualityConfig(const google::protobuf::Struct& stage_config,
+                                ConfigProblems* problems);
+
+// The form's goal and indicator rows; missing or mistyped cells read as
+// empty (the form's own validation reports those).
+TargetForm ReadTargetForm(const google::protobuf::Struct& form, const QualityConfig& config);
+
+// A finding's field as a path in the form: "goal" → config.goal_field,
+// "indicators[2].target" → "<indicators_field>[2].target".
+std::string FormPath(const QualityConfig& config, const std::string& field);
+
+// Findings as JSON: {errors: n, warnings: n, findings: [{code, severity,
+// field (a FormPath), message}]}, the value department_submit stores in
+// variables.quality.
+google::protobuf::Struct FindingsToStruct(const std::vector<Finding>& findings,
+                                          const QualityConfig& config);
+
+}  // namespace bpm::perf

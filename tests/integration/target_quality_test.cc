@@ -1,0 +1,217 @@
+// 绩效目标质量检查 end to end through gRPC on a real bpmd (SQLite, or MariaDB as
+// target_quality_mysql): the bundled target-filing workflow's quality block,
+// run by the department_submit plugin loaded from its .so (自检 and the check
+// at submit), and TargetService.CheckQuality comparing a filing with the
+// other departments' filings (同质化), redacted outside the caller's scope.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/support/test_env.h"
+
+namespace bpm {
+namespace {
+
+namespace v1 = ::bpm::v1;
+using ::testing::HasSubstr;
+using testing::Who;
+
+const Who kUnit{"zhang", "unit_filer", "906017"};       // 教育局's 第一中学
+const Who kSameDept{"qian", "unit_filer", "906001"};    // 教育局机关
+const Who kOtherDept{"zhou", "unit_filer", "904002"};   // 交通运输局's 公路中心
+const Who kPerformance{"zhao", "performance_section", "czj-jx"};
+
+google::protobuf::Struct Json(const std::string& text) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok()) << text;
+  return s;
+}
+
+// The sound form with one change: text replaced.
+std::string Edited(const std::string& from, const std::string& to) {
+  std::string form = testing::kSoundTargetForm;
+  size_t at = form.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return form.replace(at, from.size(), to);
+}
+
+class TargetQualityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "quality"));
+    ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());
+    instances_ = v1::InstanceService::NewStub(bpmd_->channel());
+    tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+    targets_ = v1::TargetService::NewStub(bpmd_->channel());
+  }
+
+  v1::Instance Start(const Who& who, const std::string& subject) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref(subject);
+    req.set_org(who.org);
+    v1::StartInstanceResponse resp;
+    grpc::Status s = instances_->Start(Ctx(who).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.instance();
+  }
+
+  grpc::Status Act(const Who& who, v1::Instance* inst, const std::string& action,
+                   const std::string& payload) {
+    EXPECT_EQ(inst->open_tasks_size(), 1) << inst->DebugString();
+    v1::ActRequest req;
+    req.set_task_id(inst->open_tasks_size() ? inst->open_tasks(0).id() : "");
+    req.set_action(action);
+    *req.mutable_payload() = Json(payload);
+    v1::ActResponse resp;
+    grpc::Status s = tasks_->Act(Ctx(who).get(), req, &resp);
+    if (s.ok()) *inst = resp.instance();
+    return s;
+  }
+
+  v1::Instance Filed(const Who& who, const std::string& subject, const std::string& form) {
+    v1::Instance inst = Start(who, subject);
+    grpc::Status s = Act(who, &inst, "submit", form);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return inst;
+  }
+
+  grpc::Status Check(const Who& who, const std::string& id, v1::CheckTargetQualityResponse* out,
+                     const std::string& draft = "") {
+    v1::CheckTargetQualityRequest req;
+    req.set_instance_id(id);
+    if (!draft.empty()) *req.mutable_form() = Json(draft);
+    return targets_->CheckQuality(Ctx(who).get(), req, out);
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const Who& who) {
+    return testing::Context(who.user, who.roles, who.org);
+  }
+  static const google::protobuf::Struct& Quality(const v1::Instance& inst) {
+    return inst.variables().fields().at("quality").struct_value();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BpmdProcess> bpmd_;
+  std::unique_ptr<v1::InstanceService::Stub> instances_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
+  std::unique_ptr<v1::TargetService::Stub> targets_;
+};
+
+TEST_F(TargetQualityTest, SelfCheckShowsFindingsWithoutSubmitting) {
+  v1::Instance inst = Start(kUnit, "360726-2026-906017-101");
+  ASSERT_EQ(inst.open_tasks(0).actions_size(), 2);  // submit and check
+  const std::string vague = Edited(R"("target": "120")", R"("target": "大幅增加")");
+  ASSERT_TRUE(Act(kUnit, &inst, "check", vague).ok());
+  EXPECT_EQ(inst.state(), "draft");
+  ASSERT_EQ(inst.open_tasks_size(), 1);  // the fill task stays open
+  const auto& q = Quality(inst);
+  EXPECT_EQ(q.fields().at("errors").number_value(), 1);
+  const auto& f = q.fields().at("findings").list_value().values(0).struct_value().fields();
+  EXPECT_EQ(f.at("code").string_value(), "unquantified");
+  EXPECT_EQ(f.at("field").string_value(), "indicators[0].target");
+  EXPECT_THAT(f.at("message").string_value(), HasSubstr("大幅增加"));
+}
+
+TEST_F(TargetQualityTest, SubmitRefusesErrorsNamingEachField) {
+  v1::Instance inst = Start(kUnit, "360726-2026-906017-102");
+  // No 时效 row (its weight moved to 数量), 120 % 优良路率, weights 101.
+  std::string bad = Edited(R"({"level1": "产出指标", "level2": "时效指标", "name": "养护完成时间", "operator": "≤",
+     "target": "11", "unit": "月", "weight": 10},
+    )", "");
+  bad = bad.replace(bad.find(R"("target": "85")"), 14, R"("target": "120")");
+  bad = bad.replace(bad.find(R"("weight": 10})"), 13, R"("weight": 21})");
+  grpc::Status s = Act(kUnit, &inst, "submit", bad);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.indicators[1].target: [impossible_value]"));
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.indicators: [missing_output_category]"));
+  EXPECT_THAT(s.error_message(), HasSubstr("“时效”"));
+  EXPECT_THAT(s.error_message(), HasSubstr("[weight_sum] 权重合计 101，应为 100"));
+  // Nothing changed.
+  v1::GetInstanceRequest get;
+  get.set_id(inst.id());
+  v1::GetInstanceResponse got;
+  ASSERT_TRUE(instances_->Get(Ctx(kUnit).get(), get, &got).ok());
+  EXPECT_EQ(got.instance().version(), inst.version());
+  EXPECT_EQ(got.instance().state(), "draft");
+}
+
+TEST_F(TargetQualityTest, WarningsPassAndReachTheReviewers) {
+  // A vague goal is a warning: the filing goes on, with the finding recorded.
+  v1::Instance inst = Filed(kUnit, "360726-2026-906017-103",
+                            Edited("完成农村公路养护120公里，优良路率达到85%",
+                                   "进一步提高农村公路通行水平，群众出行条件明显改善"));
+  EXPECT_EQ(inst.state(), "authority_review");
+  const auto& q = Quality(inst);
+  EXPECT_EQ(q.fields().at("errors").number_value(), 0);
+  EXPECT_EQ(q.fields().at("warnings").number_value(), 1);
+  EXPECT_EQ(q.fields().at("findings").list_value().values(0).struct_value().fields().at("code").string_value(),
+            "vague_goal");
+  // The history records it.
+  v1::GetHistoryRequest h;
+  h.set_instance_id(inst.id());
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(instances_->GetHistory(Ctx(kPerformance).get(), h, &history).ok());
+  bool noted = false;
+  for (const auto& e : history.events()) noted = noted || e.note().find("1 warnings (vague_goal)") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST_F(TargetQualityTest, CopiesAcrossDepartmentsAreFoundAndRedactedOutsideTheScope) {
+  v1::Instance mine = Filed(kUnit, "360726-2026-906017-104", testing::kSoundTargetForm);
+  // The same department's template is not 同质化; another department's copy is.
+  Filed(kSameDept, "360726-2026-906001-001", testing::kSoundTargetForm);
+  v1::Instance copy = Filed(kOtherDept, "360726-2026-904002-001", testing::kSoundTargetForm);
+  // One row differs (5 of 7 distinct rows shared, 0.71): not a copy.
+  Filed(kOtherDept, "360726-2026-904002-002",
+        Edited(R"("养护里程", "operator": "≥",
+     "target": "120")", R"("桥梁维修", "operator": "≥",
+     "target": "3")"));
+
+  v1::CheckTargetQualityResponse r;
+  grpc::Status s = Check(kPerformance, mine.id(), &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(r.passed());  // a copy is a warning
+  EXPECT_EQ(r.compared(), 3);
+  ASSERT_EQ(r.copies_size(), 1) << r.DebugString();
+  EXPECT_EQ(r.copies(0).instance_id(), copy.id());
+  EXPECT_EQ(r.copies(0).org(), "904002");
+  EXPECT_EQ(r.copies(0).similarity(), "1");
+  ASSERT_EQ(r.findings_size(), 1);
+  EXPECT_EQ(r.findings(0).code(), "copied");
+  EXPECT_EQ(r.findings(0).severity(), "warning");
+
+  // The filer sees that a copy exists, not whose.
+  ASSERT_TRUE(Check(kUnit, mine.id(), &r).ok());
+  ASSERT_EQ(r.copies_size(), 1);
+  EXPECT_EQ(r.copies(0).instance_id(), "");
+  EXPECT_EQ(r.copies(0).org(), "");
+  EXPECT_EQ(r.copies(0).similarity(), "1");
+
+  // A draft is checked as given.
+  ASSERT_TRUE(Check(kUnit, mine.id(), &r, Edited(R"("target": "120")", R"("target": "很多")")).ok());
+  EXPECT_FALSE(r.passed());
+  EXPECT_EQ(r.findings(0).code(), "unquantified");
+  EXPECT_EQ(r.copies_size(), 0);  // one row differs: 5 of 7, below 0.8
+
+  // Outside the scope: denied.
+  EXPECT_EQ(Check(kOtherDept, mine.id(), &r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(TargetQualityTest, ErrorsNameWhatIsMissing) {
+  v1::CheckTargetQualityResponse r;
+  EXPECT_EQ(Check(kPerformance, "", &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Check(kPerformance, "nosuch", &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  v1::Instance fresh = Start(kUnit, "360726-2026-906017-105");
+  grpc::Status s = Check(kUnit, fresh.id(), &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("no filed form yet (variables.form)"));
+}
+
+}  // namespace
+}  // namespace bpm
