@@ -39,6 +39,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsoci-dev libmariadb-dev libsqlite3-dev libboost-dev libyaml-cpp-dev
   libssl-dev libcli11-dev libgtest-dev libgmock-dev libgoogle-perftools-dev libjwt-dev
+  libxlsxwriter-dev  # bpmctl report --format xlsx
   mariadb-server-core mariadb-client-core
   graphviz fonts-wqy-zenhei  # bpmctl graph --format svg: Graphviz, and a CJK font to size labels
 )

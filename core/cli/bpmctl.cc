@@ -47,6 +47,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "core/cli/agency_commands.h"
+#include "core/cli/report_output.h"
 #include "core/cli/audit_commands.h"
 #include "core/cli/org_commands.h"
 #include "core/cli/output.h"
@@ -1418,6 +1419,98 @@ Command AddAct(CLI::App& app) {
   return {sub, [args](const Client& client) { return RunAct(client, *args); }};
 }
 
+// report [--year N] [--region R] [--department D] [--format table|csv|xlsx|svg]
+//        [--out FILE]
+bool WriteFile(const std::string& path, const std::string& content, std::string* error);
+
+struct ReportArgs {
+  v1::GetReportRequest request;
+  std::string format = "table";
+  std::string out;
+};
+
+int RunReport(const Client& client, const ReportArgs& args) {
+  if (args.format == "xlsx" && args.out.empty()) {
+    std::cerr << "bpmctl: report: --format xlsx needs --out FILE.xlsx\n";
+    return kExitUsage;
+  }
+  auto stub = v1::ReportService::NewStub(client.channel());
+  v1::GetReportResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Get(context, args.request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  const Cells table = ReportTable(response);
+  std::string text;
+  if (args.format == "xlsx") {
+    if (Status s = WriteXlsx(table, args.out, "绩效管理报表"); !s.ok()) {
+      std::cerr << "bpmctl: report: " << s.message() << "\n";
+      return kExitFailure;
+    }
+    std::cout << "wrote " << args.out << " (" << table.size() - 1 << " rows, "
+              << response.instances() << " instances counted)\n";
+    return kExitOk;
+  }
+  if (args.format == "csv") {
+    text = ToCsv(table);
+  } else if (args.format == "svg") {
+    text = ReportSvg(response);
+  } else {
+    // A table of the key figures; every column is in csv and xlsx.
+    Table out({{"YEAR"}, {"REGION"}, {"DEPARTMENT"}, {"TARGETS"}, {"REVIEWED"}, {"ROUNDS R/Y"},
+               {"SELF-EVAL 优/良/中/差"}, {"KEY EVAL"}, {"RECTIFIED ON TIME"}});
+    auto add = [&](const v1::ReportRow& r, bool total) {
+      std::string rounds;
+      for (const auto& m : r.rounds()) {
+        absl::StrAppend(&rounds, rounds.empty() ? "" : " ", m.month(), "月:", m.red(), "/", m.yellow());
+      }
+      const auto& g = r.self_eval_grades();
+      out.AddRow({std::to_string(r.year()), r.region(),
+                  total ? "合计" : r.department() + " " + r.department_name(),
+                  std::to_string(r.targets_filed()), std::to_string(r.targets_reviewed()), rounds,
+                  absl::StrCat(r.self_evaluations(), " (", g.you(), "/", g.liang(), "/", g.zhong(),
+                               "/", g.cha(), ")"),
+                  absl::StrCat(r.key_evaluations_done(), "/", r.key_evaluations()),
+                  absl::StrCat(r.rectified_on_time(), "/", r.rectifications())});
+    };
+    for (const auto& r : response.rows()) add(r, false);
+    for (const auto& r : response.totals()) add(r, true);
+    out.Print(std::cout);
+    return kExitOk;
+  }
+  if (args.out.empty()) {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::string error;
+  if (!WriteFile(args.out, text, &error)) {
+    std::cerr << "bpmctl: report: " << error << "\n";
+    return kExitFailure;
+  }
+  std::cout << "wrote " << args.out << "\n";
+  return kExitOk;
+}
+
+Command AddReport(CLI::App& app) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "report", "Annual figures per department: targets, monitoring, self-evaluation, key "
+                "evaluation, rectification (绩效管理报表)");
+  sub->add_option_function<int>("--year", [args](int y) { args->request.set_year(y); },
+                                "Fiscal year (default: every year)");
+  sub->add_option_function<std::string>(
+      "--region", [args](const std::string& r) { args->request.set_region(r); }, "财政区划 code");
+  sub->add_option_function<std::string>(
+      "--department", [args](const std::string& d) { args->request.set_department(d); },
+      "Top department code");
+  sub->add_option("--format", args->format, "table (default), csv, xlsx or svg")
+      ->check(CLI::IsMember({"table", "csv", "xlsx", "svg"}));
+  sub->add_option("--out", args->out, "Write to FILE (required for xlsx)");
+  return {sub, [args](const Client& client) { return RunReport(client, *args); }};
+}
+
 // check-targets INSTANCE_ID [--form JSON|@FILE]
 int RunCheckTargets(const Client& client, const std::string& id, const std::string& form) {
   v1::CheckTargetQualityRequest request;
@@ -1682,7 +1775,7 @@ int Main(int argc, char** argv) {
       AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
-      AddAct(app),           AddCheckTargets(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
+      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(

@@ -216,6 +216,10 @@ class Engine {
   // reported without id, subject and org.
   StatusOr<v1::CheckTargetQualityResponse> CheckTargetQuality(
       const Caller& caller, const v1::CheckTargetQualityRequest& req);
+  // The annual figures (ReportService.Get) over the instances owned by an
+  // org in orgs (the caller's scope); reports.cc.
+  StatusOr<v1::GetReportResponse> Report(const v1::GetReportRequest& req,
+                                         const store::OrgSet& orgs);
 
   // ---- third-party agencies (agency.proto; agencies.cc)
   // An agency caller has role "agency" and org = its agency id.

@@ -336,6 +336,23 @@ class TargetServiceImpl final : public v1::TargetService::Service {
   engine::Engine& engine_;
 };
 
+class ReportServiceImpl final : public v1::ReportService::Service {
+ public:
+  explicit ReportServiceImpl(engine::Engine& e) : engine_(e) {}
+
+  grpc::Status Get(grpc::ServerContext* ctx, const v1::GetReportRequest* req,
+                   v1::GetReportResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.ReportService/Get", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::GetReportResponse> {
+                    BPM_ASSIGN_OR_RETURN(store::OrgSet orgs, ScopeOf(c));
+                    return engine_.Report(*req, orgs);
+                  });
+  }
+
+ private:
+  engine::Engine& engine_;
+};
+
 // The two commands of the approval workload on gRPC's callback API: the
 // handler prepares the command on the thread that read the request and
 // returns; the response is sent when the commit is durable, from the store's
@@ -404,6 +421,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
   }
   out.push_back(std::make_unique<CampaignServiceImpl>(engine));
   out.push_back(std::make_unique<TargetServiceImpl>(engine));
+  out.push_back(std::make_unique<ReportServiceImpl>(engine));
   return out;
 }
 

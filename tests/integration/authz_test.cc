@@ -140,6 +140,9 @@ const std::vector<Row>& Rows() {
       {"/bpm.v1.InstanceService/Jump",
        R"(instance_id: "$I" target_state: "finance_review" expected_version: 999)", kAdmin},
 
+      // ---- reports: staff; counted over their scope only (ReportsCountOnlyTheScope)
+      {"/bpm.v1.ReportService/Get", "", kStaff},
+
       // ---- targets: reads the filing and, for copies, other filings
       // (redacted outside the scope)
       {"/bpm.v1.TargetService/CheckQuality", R"(instance_id: "$I")", kScope906017},

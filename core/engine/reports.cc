@@ -1,0 +1,273 @@
+// Engine::Report: the annual figures (bpm.v1.ReportService, proto/bpm/v1/perf.proto)
+// counted from the instances in the caller's scope. A workflow counts by the
+// stage plugins it runs, so every region's own variants are counted alike.
+#include <ctime>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "core/common/json.h"
+#include "core/engine/engine.h"
+#include "core/perf/decimal.h"
+
+namespace bpm::engine {
+namespace {
+
+constexpr int kPage = 500;
+constexpr int64_t kChinaOffsetMs = 8LL * 3600 * 1000;
+
+struct Kinds {
+  bool targets = false;         // department_submit + final_review
+  bool monitoring = false;
+  bool self_evaluation = false;
+  bool key_evaluation = false;  // agency_work
+};
+
+Kinds KindsOf(const definition::Definition& def) {
+  Kinds k;
+  bool submit = false, final_review = false;
+  for (const definition::State& s : def.states) {
+    submit = submit || s.stage == "department_submit";
+    final_review = final_review || s.stage == "final_review";
+    k.monitoring = k.monitoring || s.stage == "monitoring";
+    k.self_evaluation = k.self_evaluation || s.stage == "self_evaluation";
+    k.key_evaluation = k.key_evaluation || s.stage == "agency_work";
+  }
+  k.targets = submit && final_review && !k.key_evaluation;
+  return k;
+}
+
+const google::protobuf::Value* Get(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+std::string Str(const google::protobuf::Struct& s, const std::string& key) {
+  const auto* v = Get(s, key);
+  return v != nullptr && v->has_string_value() ? v->string_value() : "";
+}
+double Num(const google::protobuf::Struct& s, const std::string& key, double fallback = 0) {
+  const auto* v = Get(s, key);
+  return v != nullptr && v->kind_case() == google::protobuf::Value::kNumberValue ? v->number_value()
+                                                                                  : fallback;
+}
+bool Bool(const google::protobuf::Struct& s, const std::string& key) {
+  const auto* v = Get(s, key);
+  return v != nullptr && v->kind_case() == google::protobuf::Value::kBoolValue && v->bool_value();
+}
+const google::protobuf::Struct* Obj(const google::protobuf::Struct& s, const std::string& key) {
+  const auto* v = Get(s, key);
+  return v != nullptr && v->has_struct_value() ? &v->struct_value() : nullptr;
+}
+
+void Count(v1::GradeCounts* g, const std::string& grade) {
+  if (grade == "优") g->set_you(g->you() + 1);
+  if (grade == "良") g->set_liang(g->liang() + 1);
+  if (grade == "中") g->set_zhong(g->zhong() + 1);
+  if (grade == "差") g->set_cha(g->cha() + 1);
+}
+
+int YearOf(int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>((unix_ms + kChinaOffsetMs) / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm.tm_year + 1900;
+}
+
+// An amount as a Decimal: a number or a decimal string; 0 when absent.
+perf::Decimal Amount(const google::protobuf::Struct& vars) {
+  const google::protobuf::Value* v = Get(vars, "amount");
+  if (v == nullptr) {
+    if (const auto* form = Obj(vars, "form")) v = Get(*form, "amount");
+  }
+  if (v == nullptr) return perf::Decimal();
+  StatusOr<perf::Decimal> d = v->has_string_value() ? perf::Decimal::Parse(v->string_value(), "amount")
+                              : v->kind_case() == google::protobuf::Value::kNumberValue
+                                  ? perf::Decimal::FromDouble(v->number_value(), "amount")
+                                  : StatusOr<perf::Decimal>(absl::InvalidArgumentError("amount"));
+  return d.ok() ? *d : perf::Decimal();
+}
+
+struct Where {
+  std::string region, department, name;
+};
+
+struct Acc {
+  v1::ReportRow row;
+  std::map<int, v1::MonitoringRound> rounds;
+  perf::Decimal funds;
+};
+
+void Add(v1::GradeCounts* to, const v1::GradeCounts& g) {
+  to->set_you(to->you() + g.you());
+  to->set_liang(to->liang() + g.liang());
+  to->set_zhong(to->zhong() + g.zhong());
+  to->set_cha(to->cha() + g.cha());
+}
+
+void Merge(Acc* to, const Acc& from) {
+  v1::ReportRow& t = to->row;
+  const v1::ReportRow& f = from.row;
+  t.set_targets_started(t.targets_started() + f.targets_started());
+  t.set_targets_filed(t.targets_filed() + f.targets_filed());
+  t.set_targets_reviewed(t.targets_reviewed() + f.targets_reviewed());
+  Add(t.mutable_target_grades(), f.target_grades());
+  t.set_self_evaluations(t.self_evaluations() + f.self_evaluations());
+  Add(t.mutable_self_eval_grades(), f.self_eval_grades());
+  t.set_spot_sampled(t.spot_sampled() + f.spot_sampled());
+  t.set_spot_flagged(t.spot_flagged() + f.spot_flagged());
+  t.set_key_evaluations(t.key_evaluations() + f.key_evaluations());
+  t.set_key_evaluations_done(t.key_evaluations_done() + f.key_evaluations_done());
+  Add(t.mutable_key_eval_grades(), f.key_eval_grades());
+  t.set_rectifications(t.rectifications() + f.rectifications());
+  t.set_rectified(t.rectified() + f.rectified());
+  t.set_rectified_on_time(t.rectified_on_time() + f.rectified_on_time());
+  t.set_rectifications_overdue(t.rectifications_overdue() + f.rectifications_overdue());
+  to->funds = perf::Decimal::FromUnits(to->funds.units() + from.funds.units());
+  for (const auto& [month, r] : from.rounds) {
+    v1::MonitoringRound& m = to->rounds[month];
+    m.set_month(month);
+    m.set_monitored(m.monitored() + r.monitored());
+    m.set_in_scope(m.in_scope() + r.in_scope());
+    m.set_red(m.red() + r.red());
+    m.set_yellow(m.yellow() + r.yellow());
+    m.set_zero_spend(m.zero_spend() + r.zero_spend());
+  }
+}
+
+v1::ReportRow ToRow(Acc acc) {
+  for (auto& [month, r] : acc.rounds) *acc.row.add_rounds() = r;
+  acc.row.set_key_evaluation_funds(acc.funds.ToString());
+  return std::move(acc.row);
+}
+
+}  // namespace
+
+StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
+                                               const store::OrgSet& orgs) {
+  if (req.year() != 0 && (req.year() < 2000 || req.year() > 2100)) {
+    return absl::InvalidArgumentError(absl::StrCat("year: ", req.year(), " is not a fiscal year (2000..2100)"));
+  }
+  const int64_t now = clock_.NowMillis();
+  std::map<std::pair<std::string, int64_t>, Kinds> kinds;
+  std::map<std::string, Where> where;
+  auto where_of = [&](const std::string& org) -> const Where& {
+    auto [it, fresh] = where.emplace(org, Where{});
+    if (!fresh) return it->second;
+    Where& w = it->second;
+    w.department = org;
+    if (options_.org_resolver) {
+      auto ctx = options_.org_resolver(org, now);
+      if (ctx.ok()) {
+        const auto& top = ctx->ancestors_size() > 0 ? ctx->ancestors(ctx->ancestors_size() - 1)
+                                                    : ctx->unit();
+        w.department = top.code();
+        w.name = top.name();
+        w.region = !top.region().empty() ? top.region() : ctx->unit().region();
+      }
+    }
+    return w;
+  };
+
+  std::map<std::tuple<int, std::string, std::string>, Acc> rows;
+  v1::GetReportResponse out;
+  store::InstanceFilter f;
+  f.orgs = orgs;
+  int64_t after = 0;
+  while (true) {
+    BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
+    for (const store::InstanceRow& inst : page) {
+      auto key = std::make_pair(inst.def_key, inst.def_version);
+      auto k = kinds.find(key);
+      if (k == kinds.end()) {
+        auto def = Compiled(inst.def_key, inst.def_version);
+        k = kinds.emplace(key, def.ok() ? KindsOf(**def) : Kinds{}).first;
+      }
+      const Kinds& kind = k->second;
+      auto vars_or = ParseJsonStruct(inst.variables_json);
+      if (!vars_or.ok()) continue;
+      const google::protobuf::Struct& vars = *vars_or;
+      const google::protobuf::Struct* rect = Obj(vars, "rectification");
+      if (!kind.targets && !kind.monitoring && !kind.self_evaluation && !kind.key_evaluation &&
+          rect == nullptr) {
+        continue;
+      }
+      const int year = static_cast<int>(Num(vars, "fiscal_year", YearOf(inst.created_ms)));
+      if (req.year() != 0 && year != req.year()) continue;
+      const Where& w = where_of(inst.org);
+      if (!req.region().empty() && w.region != req.region()) continue;
+      if (!req.department().empty() && w.department != req.department()) continue;
+      out.set_instances(out.instances() + 1);
+
+      Acc& acc = rows[{year, w.region, w.department}];
+      v1::ReportRow& r = acc.row;
+      if (kind.targets) {
+        r.set_targets_started(r.targets_started() + 1);
+        if (Get(vars, "submitted_by") != nullptr) r.set_targets_filed(r.targets_filed() + 1);
+        const std::string grade = Str(vars, "grade");
+        if (!grade.empty()) {
+          r.set_targets_reviewed(r.targets_reviewed() + 1);
+          Count(r.mutable_target_grades(), grade);
+        }
+      }
+      if (const auto* m = Obj(vars, "monitoring"); kind.monitoring && m != nullptr) {
+        const int month = static_cast<int>(Num(*m, "month"));
+        v1::MonitoringRound& round = acc.rounds[month];
+        round.set_month(month);
+        round.set_monitored(round.monitored() + 1);
+        if (Str(*m, "budget_light") != "none") round.set_in_scope(round.in_scope() + 1);
+        const std::string light = Str(*m, "light");
+        if (light == "red") round.set_red(round.red() + 1);
+        if (light == "yellow") round.set_yellow(round.yellow() + 1);
+        if (Bool(*m, "zero_spend")) round.set_zero_spend(round.zero_spend() + 1);
+      }
+      if (kind.self_evaluation) {
+        const std::string grade = Str(vars, "self_eval_grade");
+        if (!grade.empty()) {
+          r.set_self_evaluations(r.self_evaluations() + 1);
+          Count(r.mutable_self_eval_grades(), grade);
+        }
+        if (const auto* s = Obj(vars, "spot_check"); s != nullptr && Bool(*s, "sampled")) {
+          r.set_spot_sampled(r.spot_sampled() + 1);
+          if (Bool(*s, "deviation_flagged")) r.set_spot_flagged(r.spot_flagged() + 1);
+        }
+      }
+      if (kind.key_evaluation) {
+        r.set_key_evaluations(r.key_evaluations() + 1);
+        if (inst.status == "completed") r.set_key_evaluations_done(r.key_evaluations_done() + 1);
+        const std::string grade = Str(vars, "grade");
+        if (!grade.empty()) Count(r.mutable_key_eval_grades(), grade);
+        acc.funds = perf::Decimal::FromUnits(acc.funds.units() + Amount(vars).units());
+      }
+      if (rect != nullptr) {
+        r.set_rectifications(r.rectifications() + 1);
+        const bool accepted = Str(*rect, "result") == "整改到位";
+        const double due = Num(*rect, "due_unix_ms");
+        const bool late = Bool(*rect, "overdue") ||
+                          (!accepted && due > 0 && static_cast<double>(now) > due);
+        if (accepted) r.set_rectified(r.rectified() + 1);
+        if (accepted && !late) r.set_rectified_on_time(r.rectified_on_time() + 1);
+        if (late) r.set_rectifications_overdue(r.rectifications_overdue() + 1);
+      }
+    }
+    if (page.size() < static_cast<size_t>(kPage)) break;
+    after = page.back().row_id;
+  }
+
+  std::map<std::pair<int, std::string>, Acc> totals;
+  for (auto& [k, acc] : rows) {
+    const auto& [year, region, department] = k;
+    acc.row.set_year(year);
+    acc.row.set_region(region);
+    acc.row.set_department(department);
+    acc.row.set_department_name(where_of(department).name);
+    Acc& t = totals[{year, region}];
+    t.row.set_year(year);
+    t.row.set_region(region);
+    Merge(&t, acc);
+    *out.add_rows() = ToRow(std::move(acc));
+  }
+  for (auto& [k, acc] : totals) *out.add_totals() = ToRow(std::move(acc));
+  return out;
+}
+
+}  // namespace bpm::engine

@@ -1,0 +1,235 @@
+// 绩效管理报表 end to end (SQLite, or MariaDB as report_mysql): filings,
+// monitoring rounds, a self-evaluation and a rectification driven through the
+// bundled workflows over gRPC, then ReportService.Get counts them per
+// department exactly, within the caller's scope only, and bpmctl report
+// renders them as CSV, XLSX and SVG.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/support/bpmctl_runner.h"
+#include "tests/support/test_env.h"
+
+namespace bpm {
+namespace {
+
+namespace v1 = ::bpm::v1;
+using ::testing::HasSubstr;
+using testing::Who;
+
+const Who kUnit{"zhang", "unit_filer", "906017"};
+const Who kDept{"li", "authority_reviewer", "906"};
+const Who kFinance{"wang", "finance_reviewer", "czj-jkw"};
+const Who kOtherUnit{"zhou", "unit_filer", "904002"};
+const Who kPerformance{"zhao", "performance_section", "czj-jx"};
+
+google::protobuf::Struct Json(const std::string& text) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok()) << text;
+  return s;
+}
+
+std::string Monitoring(int month, const std::string& executed) {
+  return "{\"month\": " + std::to_string(month) + R"(, "budget": "1,000,000", "executed": ")" +
+         executed + R"(", "indicators": [
+      {"name": "养护里程", "operator": "≥", "target": 120, "actual": )" +
+         std::to_string(10 * month) + R"(},
+      {"name": "群众满意度", "operator": "定性", "grade": "达成目标", "likelihood": "确定能"}]})";
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bpmd_ = std::make_unique<testing::BpmdProcess>(
+        testing::FreshStoreUrl(dir_.path(), "report"),
+        std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars"});
+    ASSERT_TRUE(bpmd_->Start());
+    testing::ImportCountyOrgs(bpmd_->channel());
+    instances_ = v1::InstanceService::NewStub(bpmd_->channel());
+    tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+    reports_ = v1::ReportService::NewStub(bpmd_->channel());
+  }
+
+  v1::Instance Start(const Who& who, const std::string& key, const std::string& subject) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key(key);
+    req.set_subject_ref(subject);
+    req.set_org(who.org);
+    v1::StartInstanceResponse resp;
+    grpc::Status s = instances_->Start(Ctx(who).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.instance();
+  }
+
+  void Act(const Who& who, v1::Instance* inst, const std::string& action,
+           const std::string& payload = "") {
+    ASSERT_EQ(inst->open_tasks_size(), 1) << inst->DebugString();
+    v1::ActRequest req;
+    req.set_task_id(inst->open_tasks(0).id());
+    req.set_action(action);
+    if (!payload.empty()) *req.mutable_payload() = Json(payload);
+    v1::ActResponse resp;
+    grpc::Status s = tasks_->Act(Ctx(who).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << action << ": " << s.error_message();
+    *inst = resp.instance();
+  }
+
+  v1::GetReportResponse Report(const Who& who, int year = 0) {
+    v1::GetReportRequest req;
+    req.set_year(year);
+    v1::GetReportResponse resp;
+    grpc::Status s = reports_->Get(Ctx(who).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  // The year's work of 教育局's school and one filing of 交通运输局.
+  void RunTheYear() {
+    // Three filings: one graded 优, one graded 中 and rectified, one not submitted.
+    v1::Instance a = Start(kUnit, "target-filing", "2026-906017-001");
+    Act(kUnit, &a, "submit", testing::kSoundTargetForm);
+    Act(kDept, &a, "approve");
+    Act(kFinance, &a, "approve", R"({"grade": "优"})");
+    v1::Instance b = Start(kUnit, "target-filing", "2026-906017-002");
+    Act(kUnit, &b, "submit", testing::kSoundTargetForm);
+    Act(kDept, &b, "approve");
+    Act(kFinance, &b, "approve", R"({"grade": "中"})");
+    ASSERT_EQ(b.state(), "rectification");
+    Act(kUnit, &b, "submit", R"({"evidence": "成本指标已下调"})");
+    Act(kFinance, &b, "accept");
+    Start(kUnit, "target-filing", "2026-906017-003");
+    v1::Instance c = Start(kOtherUnit, "target-filing", "2026-904002-001");
+    Act(kOtherUnit, &c, "submit", testing::kSoundTargetForm);
+
+    // Two monitoring rounds: July green, yellow and red; October one red
+    // (by budget execution; the indicator keeps its linear share, 10 km a month).
+    const std::pair<int, const char*> reports[] = {
+        {7, "700000"}, {7, "350000"}, {7, "100000"}, {10, "100000"}};
+    int n = 0;
+    for (const auto& [month, executed] : reports) {
+      v1::Instance m = Start(kUnit, "performance-monitoring", "2026-906017-M" + std::to_string(++n));
+      Act(kUnit, &m, "submit", Monitoring(month, executed));
+    }
+
+    // A self-evaluation: 95.5, 优.
+    v1::Instance s = Start(kUnit, "self-evaluation", "2026-906017-001");
+    Act(kUnit, &s, "submit",
+        testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json"));
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const Who& who) {
+    return testing::Context(who.user, who.roles, who.org);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BpmdProcess> bpmd_;
+  std::unique_ptr<v1::InstanceService::Stub> instances_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
+  std::unique_ptr<v1::ReportService::Stub> reports_;
+};
+
+TEST_F(ReportTest, CountsEachDepartmentExactly) {
+  ASSERT_NO_FATAL_FAILURE(RunTheYear());
+  v1::GetReportResponse r = Report(kPerformance);
+  EXPECT_EQ(r.instances(), 9);  // 4 filings, 4 monitoring reports, 1 self-evaluation
+  ASSERT_EQ(r.rows_size(), 2) << r.DebugString();
+  const v1::ReportRow& roads = r.rows(0);  // 904 sorts first
+  EXPECT_EQ(roads.department(), "904");
+  EXPECT_EQ(roads.department_name(), "安远县交通运输局");
+  EXPECT_EQ(roads.region(), "360726000");
+  EXPECT_EQ(roads.targets_started(), 1);
+  EXPECT_EQ(roads.targets_filed(), 1);
+  EXPECT_EQ(roads.targets_reviewed(), 0);
+
+  const v1::ReportRow& edu = r.rows(1);
+  EXPECT_EQ(edu.department(), "906");
+  EXPECT_EQ(edu.targets_started(), 3);
+  EXPECT_EQ(edu.targets_filed(), 2);
+  EXPECT_EQ(edu.targets_reviewed(), 2);
+  EXPECT_EQ(edu.target_grades().you(), 1);
+  EXPECT_EQ(edu.target_grades().zhong(), 1);
+  ASSERT_EQ(edu.rounds_size(), 2);
+  EXPECT_EQ(edu.rounds(0).month(), 7);
+  EXPECT_EQ(edu.rounds(0).monitored(), 3);
+  EXPECT_EQ(edu.rounds(0).in_scope(), 3);
+  EXPECT_EQ(edu.rounds(0).red(), 1);
+  EXPECT_EQ(edu.rounds(0).yellow(), 1);
+  EXPECT_EQ(edu.rounds(1).month(), 10);
+  EXPECT_EQ(edu.rounds(1).red(), 1);
+  EXPECT_EQ(edu.self_evaluations(), 1);
+  EXPECT_EQ(edu.self_eval_grades().you(), 1);
+  EXPECT_EQ(edu.rectifications(), 1);
+  EXPECT_EQ(edu.rectified(), 1);
+  EXPECT_EQ(edu.rectified_on_time(), 1);
+  EXPECT_EQ(edu.rectifications_overdue(), 0);
+
+  ASSERT_EQ(r.totals_size(), 1);
+  EXPECT_EQ(r.totals(0).targets_started(), 4);
+  EXPECT_EQ(r.totals(0).targets_filed(), 3);
+  EXPECT_EQ(r.totals(0).rounds(0).red(), 1);
+  EXPECT_EQ(r.totals(0).department(), "");
+
+  // By year: this year has everything, another nothing.
+  EXPECT_EQ(Report(kPerformance, edu.year()).instances(), 9);
+  EXPECT_EQ(Report(kPerformance, 2001).instances(), 0);
+  v1::GetReportRequest bad;
+  bad.set_year(1999);
+  v1::GetReportResponse ignored;
+  grpc::Status s = reports_->Get(Ctx(kPerformance).get(), bad, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("year: 1999"));
+}
+
+TEST_F(ReportTest, CountsOnlyTheCallersScope) {
+  ASSERT_NO_FATAL_FAILURE(RunTheYear());
+  v1::GetReportResponse r = Report(kOtherUnit);
+  ASSERT_EQ(r.rows_size(), 1);
+  EXPECT_EQ(r.rows(0).department(), "904");
+  EXPECT_EQ(r.instances(), 1);
+  // 教科文股 owns 教育局 only.
+  r = Report(kFinance);
+  ASSERT_EQ(r.rows_size(), 1);
+  EXPECT_EQ(r.rows(0).department(), "906");
+}
+
+TEST_F(ReportTest, BpmctlWritesCsvXlsxAndSvg) {
+  ASSERT_NO_FATAL_FAILURE(RunTheYear());
+  const testing::EnvVars env = {{"BPM_SERVER", bpmd_->address()},
+                                 {"BPM_USER", kPerformance.user},
+                                 {"BPM_ROLES", kPerformance.roles},
+                                 {"BPM_ORG", kPerformance.org}};
+  auto ctl = [&](const std::vector<std::string>& args) { return testing::RunBpmctl(args, env); };
+  testing::Result csv = ctl({"report", "--format", "csv"});
+  ASSERT_EQ(csv.exit, 0) << csv.err;
+  EXPECT_THAT(csv.out, HasSubstr("年度,财政区划,部门编码,部门,"));
+  EXPECT_THAT(csv.out, HasSubstr("7月红灯,7月黄灯,10月监控项目"));
+  // Targets 3/2/2 (66.7 %), 优 1 中 1; July 3 monitored, 3 in scope, 1 red, 1
+  // yellow; October 1/1/1/0; warnings down 50.0 %; one self-evaluation, 优.
+  EXPECT_THAT(csv.out, HasSubstr(",906,安远县教育局,3,2,2,66.7,1,0,1,0,3,3,1,1,1,1,1,0,50.0,1,1,0,0,0,"));
+  EXPECT_THAT(csv.out, HasSubstr(",合计,4,3,2,50.0,"));
+
+  const std::string xlsx = dir_.path() + "/report.xlsx";
+  testing::Result x = ctl({"report", "--format", "xlsx", "--out", xlsx});
+  ASSERT_EQ(x.exit, 0) << x.err;
+  EXPECT_EQ(testing::ReadFile(xlsx).substr(0, 2), "PK");  // a zip, as .xlsx is
+  testing::Result no_out = ctl({"report", "--format", "xlsx"});
+  EXPECT_EQ(no_out.exit, 2);
+  EXPECT_THAT(no_out.err, HasSubstr("--format xlsx needs --out"));
+
+  testing::Result svg = ctl({"report", "--format", "svg"});
+  ASSERT_EQ(svg.exit, 0) << svg.err;
+  EXPECT_THAT(svg.out, HasSubstr("<svg xmlns="));
+  EXPECT_THAT(svg.out, HasSubstr("<title>7月 红灯 1</title>"));
+  EXPECT_THAT(svg.out, HasSubstr("<title>绩效自评 优 1</title>"));
+
+  testing::Result table = ctl({"report"});
+  ASSERT_EQ(table.exit, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("7月:1/1 10月:1/0"));
+}
+
+}  // namespace
+}  // namespace bpm
