@@ -46,7 +46,8 @@ void Row(const v1::ReportRow& r, const std::vector<int>& months, bool total, Cel
     }
     v1::MonitoringRound empty;
     const v1::MonitoringRound& m = round != nullptr ? *round : empty;
-    c.insert(c.end(), {Int(m.monitored()), Int(m.in_scope()), Int(m.red()), Int(m.yellow())});
+    c.insert(c.end(), {Int(m.monitored()), Int(m.in_scope()), Int(m.red()), Int(m.yellow()),
+                       Int(m.budget_red()), Int(m.budget_yellow())});
     if (round != nullptr) {
       if (first < 0) first = m.red() + m.yellow();
       last = m.red() + m.yellow();
@@ -95,7 +96,8 @@ Cells ReportTable(const v1::GetReportResponse& report) {
                                      "目标优", "目标良", "目标中", "目标差"};
   for (int month : months) {
     header.insert(header.end(), {absl::StrCat(month, "月监控项目"), absl::StrCat(month, "月纳入范围"),
-                                 absl::StrCat(month, "月红灯"), absl::StrCat(month, "月黄灯")});
+                                 absl::StrCat(month, "月红灯"), absl::StrCat(month, "月黄灯"),
+                                 absl::StrCat(month, "月执行红灯"), absl::StrCat(month, "月执行黄灯")});
   }
   if (months.size() > 1) header.push_back("预警下降%");
   header.insert(header.end(), {"自评完成", "自评优", "自评良", "自评中", "自评差", "抽查",

@@ -1,9 +1,10 @@
 // bpmctl report's renderings of a bpm.v1.GetReportResponse (proto/bpm/v1/perf.proto):
 //   ReportTable  the figures as a header row and one row per department,
 //                then one 合计 row per year and region; monitoring rounds
-//                become four columns each (监控, 纳入范围, 红灯, 黄灯 of that
-//                month), with the decline of red+yellow between the first
-//                and the last round
+//                become six columns each (监控, 纳入范围, 红灯, 黄灯 — the
+//                project light — and 执行红灯, 执行黄灯 — the budget-execution
+//                light — of that month), with the decline of red+yellow
+//                between the first and the last round
 //   ToCsv        RFC 4180 CSV (UTF-8 with a BOM, which spreadsheet programs
 //                need to read Chinese text)
 //   WriteXlsx    an .xlsx workbook (libxlsxwriter): numeric cells as numbers

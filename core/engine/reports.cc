@@ -131,6 +131,8 @@ void Merge(Acc* to, const Acc& from) {
     m.set_red(m.red() + r.red());
     m.set_yellow(m.yellow() + r.yellow());
     m.set_zero_spend(m.zero_spend() + r.zero_spend());
+    m.set_budget_red(m.budget_red() + r.budget_red());
+    m.set_budget_yellow(m.budget_yellow() + r.budget_yellow());
   }
 }
 
@@ -219,6 +221,9 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
         if (light == "red") round.set_red(round.red() + 1);
         if (light == "yellow") round.set_yellow(round.yellow() + 1);
         if (Bool(*m, "zero_spend")) round.set_zero_spend(round.zero_spend() + 1);
+        const std::string budget_light = Str(*m, "budget_light");
+        if (budget_light == "red") round.set_budget_red(round.budget_red() + 1);
+        if (budget_light == "yellow") round.set_budget_yellow(round.budget_yellow() + 1);
       }
       if (kind.self_evaluation) {
         const std::string grade = Str(vars, "self_eval_grade");

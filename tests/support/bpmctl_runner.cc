@@ -18,8 +18,13 @@ namespace bpm::testing {
 
 Result RunBpmctl(const std::vector<std::string>& args, const EnvVars& env,
                  const std::string& cwd) {
+  return RunProgram("bpmctl", args, env, cwd, 30);
+}
+
+Result RunProgram(const std::string& program, const std::vector<std::string>& args,
+                  const EnvVars& env, const std::string& cwd, int timeout_s) {
   Result result;
-  std::vector<std::string> argv_s = {BinaryDir() + "/bin/bpmctl"};
+  std::vector<std::string> argv_s = {BinaryDir() + "/bin/" + program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -57,7 +62,7 @@ Result RunBpmctl(const std::vector<std::string>& args, const EnvVars& env,
   close(err_pipe[1]);
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   bool timed_out = false;
   int open_fds = 2;
   while (open_fds > 0) {
@@ -91,7 +96,7 @@ Result RunBpmctl(const std::vector<std::string>& args, const EnvVars& env,
   int status = 0;
   waitpid(pid, &status, 0);
   if (timed_out) {
-    ADD_FAILURE() << "bpmctl timed out after 30 s: " << argv_s[1];
+    ADD_FAILURE() << program << " timed out after " << timeout_s << " s";
   } else if (WIFEXITED(status)) {
     result.exit = WEXITSTATUS(status);
   }

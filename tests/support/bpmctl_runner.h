@@ -26,6 +26,10 @@ using EnvVars = std::map<std::string, std::string>;
 Result RunBpmctl(const std::vector<std::string>& args, const EnvVars& env,
                  const std::string& cwd = "");
 
+// The same for any program of BPM_BINARY_DIR/bin, killed after timeout_s.
+Result RunProgram(const std::string& program, const std::vector<std::string>& args,
+                  const EnvVars& env, const std::string& cwd = "", int timeout_s = 30);
+
 // For failure messages: what a command printed.
 std::string Dump(const Result& r);
 

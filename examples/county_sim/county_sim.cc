@@ -1,0 +1,758 @@
+// county_sim — one county's budget-performance year run through a real bpmd
+// over gRPC, then the year's report printed beside the seed figures.
+//
+// The generator (DOMAIN.md §11) makes a county: --departments departments
+// (主管部门, default 90) with 2–5 budget units each, 6–18 projects per unit
+// (≈ 3,850 at the default size) with log-normal budgets (median 150,000
+// yuan, about 20 % at 500,000 and more), plus each department's overall
+// (部门整体) target. The driver then runs the year through the bundled
+// workflows, --clients projects at a time:
+//   1. targets (target-filing): the unit files a six-to-ten-row form that
+//      passes the quality check, the department approves, finance grades it
+//      (优 35 %, 良 45 %, 中 17 %, 差 3 %); 中 and 差 go to rectification
+//      (evidence, accepted) and are graded again; the performance section
+//      publishes;
+//   2. monitoring (performance-monitoring): 64.5 % of the projects report
+//      in July; execution of those at 500,000 and more is bimodal (38 %
+//      under 35 %, as DOMAIN.md §11 describes); the engine lights them; every
+//      red or yellow project explains itself and finance approves the
+//      explanation; those projects report again in October (the follow-up
+//      round), most of them caught up;
+//   3. self-evaluation: 36 % of the projects score themselves (mean ≈ 94),
+//      the department approves, finance re-checks the projects the published
+//      seed draws (lowering some by 0–8 points) and applies the result;
+//   4. key evaluations (key-evaluation): --key-evaluations of the largest
+//      projects are engaged to three example agencies (examples/agency_client
+//      as subprocesses, scoring 93 %, 84 % and 72 %); finance approves the
+//      plan, the unit gives feedback, finance approves the result, 中 and 差
+//      are rectified, the result is published.
+// Everything the engine decides (lights, scores, grades, draws) is the
+// engine's: the simulation only supplies what people would enter. Progress
+// goes to stderr once a second; the report (ReportService) to stdout, with
+// --csv/--xlsx writing every column.
+//
+// Usage: county_sim [--server HOST:PORT] [--departments N] [--seed S]
+//                   [--clients N] [--key-evaluations N] [--agency-client PATH]
+//                   [--csv FILE] [--xlsx FILE]
+// bpmd must run the bundled workflows and plugins with an empty org model for
+// region 990101000 (the simulation imports it). Exit codes: 0 done, 1 a call
+// failed (printed with its gRPC status), 2 usage.
+#include <grpcpp/grpcpp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "bpm/v1/agency.grpc.pb.h"
+#include "bpm/v1/bpm.grpc.pb.h"
+#include "bpm/v1/org.grpc.pb.h"
+#include "bpm/v1/perf.grpc.pb.h"
+#include "core/cli/report_output.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace {
+
+namespace v1 = ::bpm::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kRegion = "990101000";  // 模拟省模拟市模拟县
+constexpr const char* kBureau = "sim-czj";
+constexpr const char* kPerfSection = "sim-czj-jx";
+constexpr int kSections = 6;
+
+struct Options {
+  std::string server = "127.0.0.1:7411";
+  int departments = 90;
+  uint64_t seed = 2026;
+  int clients = 8;
+  int key_evaluations = 20;
+  std::string agency_client;
+  std::string csv, xlsx;
+};
+
+struct Project {
+  std::string code;     // subject_ref
+  std::string unit;     // owning org
+  std::string section;  // finance section owning its department
+  int64_t budget = 0;   // yuan
+  bool overall = false;  // 部门整体 target of a department
+  bool monitored = false;
+  bool self_evaluated = false;
+  double july_execution = 0;  // share of the budget spent by July
+};
+
+struct County {
+  std::vector<std::string> departments;
+  std::map<std::string, std::string> section_of;  // department → section
+  std::vector<std::string> units;
+  std::vector<Project> projects;
+};
+
+County Generate(const Options& o, std::mt19937_64& rng) {
+  County c;
+  std::uniform_int_distribution<int> units_per(2, 5), projects_per(6, 18);
+  std::lognormal_distribution<double> budget(std::log(150000.0), 1.43);
+  std::uniform_real_distribution<double> u01(0, 1);
+  for (int d = 0; d < o.departments; ++d) {
+    const std::string dept = std::to_string(101 + d);
+    c.departments.push_back(dept);
+    c.section_of[dept] = "sim-czj-s" + std::to_string(d % kSections + 1);
+    Project overall;
+    overall.code = "2026-" + dept + "-ZT";
+    overall.unit = dept;
+    overall.section = c.section_of[dept];
+    overall.overall = true;
+    c.projects.push_back(overall);
+    const int n_units = units_per(rng);
+    for (int u = 1; u <= n_units; ++u) {
+      char unit[16];
+      std::snprintf(unit, sizeof unit, "%s%03d", dept.c_str(), u);
+      c.units.push_back(unit);
+      const int n = projects_per(rng);
+      for (int p = 1; p <= n; ++p) {
+        Project pr;
+        char code[40];
+        std::snprintf(code, sizeof code, "2026-%s-%03d", unit, p);
+        pr.code = code;
+        pr.unit = unit;
+        pr.section = c.section_of[dept];
+        pr.budget = std::clamp<int64_t>(std::llround(budget(rng) / 1000) * 1000, 10000, 200000000);
+        pr.monitored = u01(rng) < 0.645;
+        pr.self_evaluated = u01(rng) < 0.36;
+        const double x = u01(rng);
+        pr.july_execution = x < 0.38    ? 0.35 * u01(rng)
+                            : x < 0.455 ? 0.35 + 0.115 * u01(rng)
+                                        : 0.47 + 0.48 * u01(rng);
+        c.projects.push_back(pr);
+      }
+    }
+  }
+  return c;
+}
+
+std::string OrgYaml(const County& c) {
+  std::ostringstream y;
+  y << "regions:\n  - {code: \"990000000\", name: 模拟省, level: province}\n"
+    << "  - {code: \"990100000\", name: 模拟市, level: city, parent: \"990000000\"}\n"
+    << "  - {code: \"" << kRegion << "\", name: 模拟县, level: county, parent: \"990100000\"}\n";
+  y << "orgs:\n  - {code: " << kBureau << ", name: 模拟县财政局, kind: finance_bureau, region: \""
+    << kRegion << "\", valid_from: 2026-01-01}\n";
+  for (int s = 1; s <= kSections; ++s) {
+    y << "  - {code: sim-czj-s" << s << ", name: 业务" << s << "股, kind: finance_section, "
+      << "section_kind: business, parent: " << kBureau << ", valid_from: 2026-01-01}\n";
+  }
+  y << "  - {code: " << kPerfSection << ", name: 绩效管理股, kind: finance_section, "
+    << "section_kind: performance, parent: " << kBureau << ", valid_from: 2026-01-01}\n";
+  for (const std::string& d : c.departments) {
+    y << "  - {code: \"" << d << "\", name: 模拟县第" << d << "部门, kind: department, region: \""
+      << kRegion << "\", owner_section: " << c.section_of.at(d) << ", valid_from: 2026-01-01}\n";
+  }
+  for (const std::string& u : c.units) {
+    y << "  - {code: \"" << u << "\", name: 模拟单位" << u << ", kind: unit, parent: \""
+      << u.substr(0, 3) << "\", valid_from: 2026-01-01}\n";
+  }
+  return y.str();
+}
+
+// A target form that passes the quality check: the four output categories,
+// one or two benefit rows, satisfaction; weights adding up to 100.
+std::string TargetForm(const Project& p, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> count(10, 500), extra(0, 3);
+  const int n = 50 + count(rng) % 50;
+  std::ostringstream f;
+  f << R"({"project_name": "模拟项目)" << p.code << R"(", "amount": )" << p.budget
+    << R"(, "annual_goal": "完成)" << p.code << "项目建设任务" << n
+    << R"(项，验收合格率达到95%以上，服务对象满意度不低于90%", "indicators": [)"
+    << R"({"level1": "产出指标", "level2": "数量指标", "name": "完成建设任务)" << p.code
+    << R"(", "operator": "≥", "target": ")" << n << R"(", "unit": "项", "weight": 20},)"
+    << R"({"level1": "产出指标", "level2": "质量指标", "name": "验收合格率", "operator": "≥", "target": "95", "unit": "%", "weight": 15},)"
+    << R"({"level1": "产出指标", "level2": "时效指标", "name": "完成时间", "operator": "≤", "target": "11", "unit": "月", "weight": 10},)"
+    << R"({"level1": "产出指标", "level2": "成本指标", "name": "项目总成本", "operator": "≤", "target": ")"
+    << p.budget / 10000.0 << R"(", "unit": "万元", "weight": 15},)";
+  const int extras = extra(rng);
+  const char* benefit[] = {"受益群众人数", "带动就业人数", "服务覆盖率", "设施使用率"};
+  const int benefit_weight = 30 - 5 * extras;
+  f << R"({"level1": "效益指标", "level2": "社会效益指标", "name": ")" << benefit[0]
+    << R"(", "operator": "≥", "target": ")" << 100 * n << R"(", "unit": "人次", "weight": )"
+    << benefit_weight << "},";
+  for (int i = 1; i <= extras; ++i) {
+    f << R"({"level1": "效益指标", "level2": "可持续影响指标", "name": ")" << benefit[i]
+      << R"(", "operator": "≥", "target": ")" << 60 + 10 * i << R"(", "unit": "%", "weight": 5},)";
+  }
+  f << R"({"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "服务对象满意度", "operator": "≥", "target": "90", "unit": "%", "weight": 10}]})";
+  return f.str();
+}
+
+class Sim {
+ public:
+  Sim(Options o, County county)
+      : o_(std::move(o)),
+        county_(std::move(county)),
+        channel_(grpc::CreateChannel(o_.server, grpc::InsecureChannelCredentials())),
+        instances_(v1::InstanceService::NewStub(channel_)),
+        tasks_(v1::TaskService::NewStub(channel_)),
+        orgs_(v1::OrgService::NewStub(channel_)),
+        agencies_(v1::AgencyService::NewStub(channel_)),
+        reports_(v1::ReportService::NewStub(channel_)) {}
+
+  int Run();
+
+ private:
+  struct Who {
+    std::string user, role, org;
+  };
+  std::unique_ptr<grpc::ClientContext> Ctx(const Who& w) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("x-bpm-user", w.user);
+    ctx->AddMetadata("x-bpm-roles", w.role);
+    ctx->AddMetadata("x-bpm-org", w.org);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    return ctx;
+  }
+  // Records the first failure; every later call is skipped.
+  bool Check(const grpc::Status& s, const std::string& what) {
+    if (s.ok()) return true;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.empty()) error_ = what + ": " + std::to_string(s.error_code()) + " " + s.error_message();
+    failed_ = true;
+    return false;
+  }
+  bool Start(const Who& who, const std::string& key, const std::string& subject,
+             v1::Instance* inst, const std::string& variables = "", const std::string& org = "") {
+    if (failed_) return false;
+    v1::StartInstanceRequest req;
+    req.set_definition_key(key);
+    req.set_subject_ref(subject);
+    req.set_org(org.empty() ? who.org : org);
+    if (!variables.empty()) {
+      (void)google::protobuf::util::JsonStringToMessage(variables, req.mutable_variables());
+    }
+    v1::StartInstanceResponse resp;
+    if (!Check(instances_->Start(Ctx(who).get(), req, &resp), "start " + key + " " + subject)) {
+      return false;
+    }
+    *inst = resp.instance();
+    ++calls_;
+    return true;
+  }
+  bool Act(const Who& who, v1::Instance* inst, const std::string& action,
+           const std::string& payload = "", const std::string& comment = "") {
+    if (failed_) return false;
+    if (inst->open_tasks_size() == 0) {
+      return Check(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no open task in state " + inst->state()),
+                   action + " " + inst->subject_ref());
+    }
+    v1::ActRequest req;
+    req.set_task_id(inst->open_tasks(0).id());
+    req.set_action(action);
+    req.set_comment(comment);
+    if (!payload.empty() &&
+        !google::protobuf::util::JsonStringToMessage(payload, req.mutable_payload()).ok()) {
+      return Check(grpc::Status(grpc::StatusCode::INTERNAL, "bad payload " + payload), action);
+    }
+    v1::ActResponse resp;
+    if (!Check(tasks_->Act(Ctx(who).get(), req, &resp),
+               action + " in " + inst->state() + " of " + inst->subject_ref())) {
+      return false;
+    }
+    *inst = resp.instance();
+    ++calls_;
+    return true;
+  }
+  // Runs work(i) for every index on --clients threads, showing progress.
+  void Phase(const std::string& name, size_t n, const std::function<void(size_t, std::mt19937_64&)>& work);
+
+  void Targets(const Project& p, std::mt19937_64& rng);
+  void Monitor(const Project& p, int month, double execution, std::mt19937_64& rng);
+  void SelfEvaluate(const Project& p, std::mt19937_64& rng);
+  bool KeyEvaluations(std::mt19937_64& rng);
+  int PrintReport();
+
+  Options o_;
+  County county_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::InstanceService::Stub> instances_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
+  std::unique_ptr<v1::OrgService::Stub> orgs_;
+  std::unique_ptr<v1::AgencyService::Stub> agencies_;
+  std::unique_ptr<v1::ReportService::Stub> reports_;
+  std::atomic<bool> failed_{false};
+  std::atomic<int64_t> calls_{0};
+  std::mutex mu_;
+  std::string error_;
+  std::vector<std::string> warned_;  // subjects lit red or yellow in July
+};
+
+void Sim::Phase(const std::string& name, size_t n,
+                const std::function<void(size_t, std::mt19937_64&)>& work) {
+  std::atomic<size_t> next{0}, done{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o_.clients; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(o_.seed * 1000003 + std::hash<std::string>{}(name) + t);
+      for (size_t i; !failed_ && (i = next++) < n;) {
+        work(i, rng);
+        ++done;
+      }
+    });
+  }
+  std::thread progress([&] {
+    while (done < n && !failed_) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const double s = std::chrono::duration<double>(Clock::now() - start).count();
+      std::fprintf(stderr, "\r[%s] %zu/%zu (%.0f%%) %.0f/s   ", name.c_str(), done.load(), n,
+                   n ? 100.0 * done / n : 100.0, done / s);
+    }
+  });
+  for (auto& t : threads) t.join();
+  progress.join();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::fprintf(stderr, "\r[%s] %zu/%zu in %.1f s                 \n", name.c_str(), done.load(), n, s);
+}
+
+void Sim::Targets(const Project& p, std::mt19937_64& rng) {
+  const std::string dept = p.unit.substr(0, 3);
+  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
+  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
+  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const Who perf{"perf", "performance_section", kPerfSection};
+  v1::Instance inst;
+  if (!Start(unit, "target-filing", p.code, &inst)) return;
+  if (!Act(unit, &inst, "submit", TargetForm(p, rng))) return;
+  if (inst.state() == "authority_review" && !Act(reviewer, &inst, "approve")) return;
+  const double g = std::uniform_real_distribution<double>(0, 1)(rng);
+  const char* grade = g < 0.35 ? "优" : g < 0.80 ? "良" : g < 0.97 ? "中" : "差";
+  if (!Act(finance, &inst, "approve", std::string(R"({"grade": ")") + grade + "\"}",
+           "财政终审")) {
+    return;
+  }
+  if (inst.state() == "rectification") {
+    if (!Act(unit, &inst, "submit", R"({"evidence": "已按审核意见修改绩效目标"})")) return;
+    if (!Act(finance, &inst, "accept")) return;
+    if (!Act(finance, &inst, "approve", R"({"grade": "良"})", "整改后复审")) return;
+  }
+  if (inst.state() == "disclosure") Act(perf, &inst, "publish");
+}
+
+void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64& rng) {
+  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
+  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const int n = 100;
+  // Indicator progress: the linear share, a few behind.
+  std::uniform_real_distribution<double> u01(0, 1);
+  const double share = month / 12.0;
+  const double progress = u01(rng) < 0.03 ? share * 0.7 : share * (0.95 + 0.1 * u01(rng));
+  const long long actual = std::llround(n * progress);
+  const long long executed = std::llround(static_cast<double>(p.budget) * execution);
+  std::ostringstream payload;
+  payload << R"({"month": )" << month << R"(, "budget": )" << p.budget << R"(, "executed": )"
+          << executed << R"(, "indicators": [{"name": "完成建设任务", "operator": "≥", "target": )" << n
+          << R"(, "actual": )" << actual;
+  if (progress < share * 0.8) payload << R"(, "deviation_reason": "其他：合同进度滞后")";
+  payload << R"(}, {"name": "服务对象满意度", "operator": "定性", "grade": "达成目标", "likelihood": "确定能"}]})";
+  v1::Instance inst;
+  if (!Start(unit, "performance-monitoring", p.code + (month == 7 ? "" : "-R2"), &inst)) return;
+  if (!Act(unit, &inst, "submit", payload.str())) return;
+  if (inst.state() != "report") return;  // on track: done
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (month == 7) warned_.push_back(p.code);
+  }
+  // DOMAIN.md §11: funds ≈ 40 %, rules 10 %, staff 10 %, hardware 10 %, other 30 %.
+  static const char* kReasons[] = {"经费保障", "经费保障", "经费保障", "经费保障",     "制度保障",
+                                   "人员保障", "硬件条件保障", "其他", "其他", "其他"};
+  const char* reason = kReasons[std::uniform_int_distribution<int>(0, 9)(rng)];
+  if (!Act(unit, &inst, "explain",
+           std::string(R"({"reason_category": ")") + reason + R"(", "measures": "加快支付进度"})")) {
+    return;
+  }
+  if (inst.state() == "finance_review") Act(finance, &inst, "approve");
+}
+
+void Sim::SelfEvaluate(const Project& p, std::mt19937_64& rng) {
+  const std::string dept = p.unit.substr(0, 3);
+  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
+  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
+  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  std::uniform_real_distribution<double> u01(0, 1);
+  // Mostly met: a few indicators fall short (DOMAIN.md §11: mean ≈ 94).
+  auto actual = [&](int target) {
+    const double x = u01(rng);
+    return x < 0.75 ? target : std::llround(target * (x < 0.95 ? 0.85 + 0.14 * u01(rng) : 0.5 + 0.3 * u01(rng)));
+  };
+  const int64_t executed = std::llround(p.budget * (u01(rng) < 0.9 ? 0.9 + 0.1 * u01(rng) : 0.6 + 0.3 * u01(rng)));
+  const bool partial = u01(rng) < 0.12;
+  std::ostringstream f;
+  f << R"({"budget": )" << p.budget << R"(, "executed": )" << executed << R"(, "indicators": [)"
+    << R"({"name": "完成建设任务", "level1": "产出指标", "level2": "数量指标", "operator": "≥", "target": "100", "actual": ")"
+    << actual(100) << R"(", "unit": "项", "weight": 30},)"
+    << R"({"name": "验收合格率", "level1": "产出指标", "level2": "质量指标", "operator": "≥", "target": "95", "actual": ")"
+    << std::min<long long>(100, actual(95)) << R"(", "unit": "%", "weight": 20},)"
+    << R"({"name": "社会效益", "level1": "效益指标", "level2": "社会效益指标", "operator": "定性", "grade": ")"
+    << (partial ? "部分达成年度指标并具有一定效果" : "达成年度指标") << R"(", "score": )"
+    << (partial ? 20 : 28) << R"(, "weight": 30},)"
+    << R"({"name": "服务对象满意度", "level1": "满意度指标", "level2": "服务对象满意度指标", "operator": "≥", "target": "90", "actual": ")"
+    << actual(90) << R"(", "unit": "%", "weight": 10}]})";
+  v1::Instance inst;
+  if (!Start(unit, "self-evaluation", p.code, &inst)) return;
+  if (!Act(unit, &inst, "submit", f.str())) return;
+  if (inst.state() == "department_review" && !Act(reviewer, &inst, "approve")) return;
+  if (inst.state() == "spot_check") {
+    const double own = inst.variables().fields().at("self_eval_score").number_value();
+    const double lowered = u01(rng) < 0.25 ? 5 + 3 * u01(rng) : 2 * u01(rng);
+    std::ostringstream recheck;
+    recheck << R"({"score": )" << std::floor((own - lowered) * 100) / 100
+            << R"(, "opinion": "抽查复核：佐证材料)" << (lowered >= 5 ? "不足" : "基本完整") << "\"}";
+    if (!Act(finance, &inst, "recheck", recheck.str())) return;
+  }
+  if (inst.state() == "apply") Act(finance, &inst, "apply");
+}
+
+// Key evaluations: the largest projects, engaged to three example agencies
+// whose agency_client processes score 93 %, 84 % and 72 % of each weight.
+bool Sim::KeyEvaluations(std::mt19937_64& rng) {
+  if (o_.key_evaluations <= 0) return true;
+  const Who head{"perf-head", "perf_head", kBureau};
+  const Who reviewer{"perf-reviewer", "perf_reviewer", kBureau};
+  const struct {
+    const char* id;
+    const char* name;
+    const char* ratio;
+    double share;
+  } kAgencies[] = {{"ag-sim-a", "模拟甲会计师事务所", "0.93", 0.15},
+                   {"ag-sim-b", "模拟乙咨询有限公司", "0.84", 0.55},
+                   {"ag-sim-c", "模拟丙评估有限公司", "0.72", 0.30}};
+  for (const auto& a : kAgencies) {
+    const char digit = static_cast<char>('1' + (&a - kAgencies));
+    v1::RegisterAgencyRequest req;
+    req.mutable_agency()->set_id(a.id);
+    req.mutable_agency()->set_name(a.name);
+    req.mutable_agency()->set_credit_code(std::string("91369900000000000") + digit);
+    req.mutable_agency()->set_type("accounting");
+    req.mutable_agency()->set_no_major_violations_3y(true);
+    req.mutable_agency()->set_status("active");
+    v1::Agency resp;
+    grpc::Status s = agencies_->RegisterAgency(Ctx(head).get(), req, &resp);
+    if (!s.ok() && s.error_code() != grpc::StatusCode::ALREADY_EXISTS &&
+        !Check(s, std::string("register agency ") + a.id)) {
+      return false;
+    }
+  }
+  // The largest projects (not department overall targets).
+  std::vector<const Project*> by_size;
+  for (const Project& p : county_.projects) {
+    if (!p.overall) by_size.push_back(&p);
+  }
+  std::sort(by_size.begin(), by_size.end(),
+            [](const Project* a, const Project* b) { return a->budget > b->budget; });
+  by_size.resize(std::min<size_t>(by_size.size(), static_cast<size_t>(o_.key_evaluations)));
+
+  std::vector<pid_t> children;
+  for (const auto& a : kAgencies) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      // The agency's own log would drown the progress lines.
+      if (int null = open("/dev/null", O_WRONLY); null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+      }
+      execl(o_.agency_client.c_str(), o_.agency_client.c_str(), "--server", o_.server.c_str(),
+            "--agency", a.id, "--score-ratio", a.ratio, "--work-ms", "0", "--poll-ms", "500",
+            static_cast<char*>(nullptr));
+      std::perror(o_.agency_client.c_str());
+      _exit(127);
+    }
+    if (pid < 0) return Check(grpc::Status(grpc::StatusCode::INTERNAL, "fork failed"), "agency_client");
+    children.push_back(pid);
+  }
+  auto stop_children = [&] {
+    for (pid_t pid : children) kill(pid, SIGTERM);
+    for (pid_t pid : children) waitpid(pid, nullptr, 0);
+  };
+
+  std::vector<v1::Instance> instances;
+  std::uniform_real_distribution<double> u01(0, 1);
+  for (const Project* p : by_size) {
+    const double x = u01(rng);
+    const auto& a = x < kAgencies[0].share ? kAgencies[0]
+                    : x < kAgencies[0].share + kAgencies[1].share ? kAgencies[1]
+                                                                    : kAgencies[2];
+    v1::EngageRequest req;
+    v1::Engagement& e = *req.mutable_engagement();
+    e.set_agency_id(a.id);
+    e.set_purpose("key_evaluation");
+    e.set_mode("independent");
+    e.set_commissioner_org(kBureau);
+    e.set_subject_ref(p->code);
+    e.set_subject_org(p->unit);
+    e.set_contract_amount(std::max<double>(30000, p->budget * 0.002));
+    e.set_start_date("2026-03-01");
+    e.set_end_date("2026-06-30");
+    e.set_team_lead("模拟评价组");
+    const struct { const char* code; const char* l1; const char* l2; const char* name; double w; } kSheet[] = {
+        {"A1", "决策", "项目立项", "立项依据充分性", 8},  {"A2", "决策", "绩效目标", "绩效目标合理性", 7},
+        {"B1", "过程", "资金管理", "预算执行率", 10},     {"B2", "过程", "组织实施", "制度执行有效性", 10},
+        {"C1", "产出", "产出数量", "实际完成率", 15},     {"C2", "产出", "产出质量", "质量达标率", 10},
+        {"C3", "产出", "产出时效", "完成及时性", 5},      {"C4", "产出", "产出成本", "成本节约率", 5},
+        {"D1", "效益", "项目效益", "社会效益", 15},       {"D2", "效益", "项目效益", "可持续影响", 5},
+        {"D3", "效益", "满意度", "服务对象满意度", 10}};
+    for (const auto& s : kSheet) {
+      v1::Indicator* i = e.mutable_sheet()->add_indicators();
+      i->set_code(s.code);
+      i->set_level1(s.l1);
+      i->set_level2(s.l2);
+      i->set_name(s.name);
+      i->set_weight(s.w);
+    }
+    v1::Engagement engaged;
+    if (!Check(agencies_->Engage(Ctx(head).get(), req, &engaged), "engage " + p->code)) break;
+    v1::Instance inst;
+    if (!Start(head, "key-evaluation", p->code, &inst,
+               R"({"engagement_id": ")" + engaged.id() + R"(", "amount": )" + std::to_string(p->budget) + "}",
+               p->unit)) {
+      break;
+    }
+    instances.push_back(inst);
+  }
+
+  // The people's side: act on whatever each instance waits for, until done.
+  const auto deadline = Clock::now() + std::chrono::minutes(10);
+  size_t done = 0;
+  while (!failed_ && done < instances.size() && Clock::now() < deadline) {
+    done = 0;
+    for (v1::Instance& inst : instances) {
+      v1::GetInstanceRequest get;
+      get.set_id(inst.id());
+      v1::GetInstanceResponse got;
+      if (!Check(instances_->Get(Ctx(head).get(), get, &got), "get " + inst.id())) break;
+      inst = got.instance();
+      const Who unit{"filer-" + inst.org(), "unit_filer", inst.org()};
+      const std::string& state = inst.state();
+      if (inst.status() != "running") {
+        ++done;
+      } else if (state == "plan_approval") {
+        Act(reviewer, &inst, "approve");
+      } else if (state == "unit_feedback") {
+        Act(unit, &inst, "submit", R"({"agree": true, "opinion": "认可评价结论，将按建议整改"})");
+      } else if (state == "result_approval") {
+        const auto& vars = inst.variables().fields();
+        auto g = vars.find("evaluation_grade");
+        const std::string grade = g != vars.end() ? g->second.string_value() : "良";
+        Act(head, &inst, "approve", R"({"grade": ")" + grade + "\"}", "审定评价结果");
+      } else if (state == "rectification") {
+        if (inst.open_tasks_size() > 0 && inst.open_tasks(0).name() == "check") {
+          Act(reviewer, &inst, "accept");
+        } else {
+          Act(unit, &inst, "submit", R"({"evidence": "已按评价意见完成整改"})");
+        }
+      } else if (state == "disclosure") {
+        Act(head, &inst, "publish");
+      }
+      // work_plan, draft_report, final_report: the agency's turn.
+    }
+    std::fprintf(stderr, "\r[key evaluations] %zu/%zu done   ", done, instances.size());
+    if (done < instances.size()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::fprintf(stderr, "\n");
+  stop_children();
+  if (!failed_ && done < instances.size()) {
+    return Check(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                              std::to_string(instances.size() - done) + " not finished in 10 min"),
+                 "key evaluations");
+  }
+  return !failed_;
+}
+
+int Sim::PrintReport() {
+  v1::GetReportRequest req;
+  req.set_region(kRegion);
+  v1::GetReportResponse r;
+  if (!Check(reports_->Get(Ctx({"perf", "performance_section", kPerfSection}).get(), req, &r), "report")) {
+    return 1;
+  }
+  if (r.totals_size() == 0) {
+    std::cerr << "county_sim: the report counted nothing\n";
+    return 1;
+  }
+  const v1::ReportRow& t = r.totals(0);
+  int monitored = 0, in_scope = 0, red = 0, yellow = 0, budget_red = 0, budget_yellow = 0;
+  const v1::MonitoringRound* july = nullptr;
+  const v1::MonitoringRound* october = nullptr;
+  for (const auto& m : t.rounds()) {
+    if (m.month() == 7) july = &m;
+    if (m.month() == 10) october = &m;
+  }
+  if (july != nullptr) {
+    monitored = july->monitored();
+    in_scope = july->in_scope();
+    red = july->red();
+    yellow = july->yellow();
+    budget_red = july->budget_red();
+    budget_yellow = july->budget_yellow();
+  }
+  auto pct = [](int a, int b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", b ? 100.0 * a / b : 0.0);
+    return std::string(buf);
+  };
+  const auto& g = t.self_eval_grades();
+  const auto& k = t.key_eval_grades();
+  const auto& tg = t.target_grades();
+  std::printf("\n模拟县 %d 年度预算绩效管理 (%d departments, %zu units, %d instances counted)\n\n",
+              t.year(), static_cast<int>(county_.departments.size()), county_.units.size(),
+              r.instances());
+  std::printf("%-44s %14s   %s\n", "figure", "simulated", "seed (DOMAIN.md §11)");
+  std::printf("%-44s %14d   %s\n", "targets filed (projects + 部门整体)", t.targets_filed(), "3,940");
+  std::printf("%-44s %14s   %s\n", "targets reviewed by finance (coverage)",
+              (std::to_string(t.targets_reviewed()) + " " + pct(t.targets_reviewed(), t.targets_filed())).c_str(), "");
+  std::printf("%-44s %14s   %s\n", "  final grades 优/良/中/差 (after 整改)",
+              (std::to_string(tg.you()) + "/" + std::to_string(tg.liang()) + "/" + std::to_string(tg.zhong()) + "/" + std::to_string(tg.cha())).c_str(),
+              "优 30–40%, 良 40–50%, 中 10–20%, 差 1–3%");
+  std::printf("%-44s %14d   %s\n", "projects monitored (July round)", monitored, "2,485");
+  std::printf("%-44s %14d   %s\n", "  of them ≥ 500,000 yuan (budget lights)", in_scope, "493");
+  std::printf("%-44s %14s   %s\n", "  budget-execution red / yellow",
+              (std::to_string(budget_red) + " / " + std::to_string(budget_yellow)).c_str(), "186 / 37");
+  std::printf("%-44s %14s   %s\n", "  project light red / yellow (with indicators)",
+              (std::to_string(red) + " / " + std::to_string(yellow)).c_str(), "");
+  if (october != nullptr) {
+    std::printf("%-44s %14s   %s\n", "follow-up round (October): red / yellow",
+                (std::to_string(october->red()) + " / " + std::to_string(october->yellow())).c_str(), "");
+    std::printf("%-44s %14s   %s\n", "  decline of red + yellow",
+                pct(red + yellow - october->red() - october->yellow(), red + yellow).c_str(), "");
+  }
+  std::printf("%-44s %14d   %s\n", "self-evaluations", t.self_evaluations(), "1,179–1,599");
+  std::printf("%-44s %14s   %s\n", "  grades 优/良/中/差",
+              (std::to_string(g.you()) + "/" + std::to_string(g.liang()) + "/" + std::to_string(g.zhong()) + "/" + std::to_string(g.cha())).c_str(),
+              "优 85–92%, 良 6–12%, 中 1–3%");
+  std::printf("%-44s %14s   %s\n", "  spot-checked / lowered over 10 points",
+              (std::to_string(t.spot_sampled()) + " / " + std::to_string(t.spot_flagged())).c_str(), "10–20% sampled");
+  std::printf("%-44s %14d   %s\n", "key evaluations", t.key_evaluations(), "4–63");
+  std::printf("%-44s %14s   %s\n", "  grades 优/良/中/差",
+              (std::to_string(k.you()) + "/" + std::to_string(k.liang()) + "/" + std::to_string(k.zhong()) + "/" + std::to_string(k.cha())).c_str(),
+              "优 10–20%, 良 45–55%, 中 25–35%");
+  std::printf("%-44s %14s   %s\n", "  funds covered (yuan)", t.key_evaluation_funds().c_str(), "");
+  std::printf("%-44s %14s   %s\n", "rectifications: accepted / on time",
+              (std::to_string(t.rectified()) + "/" + std::to_string(t.rectifications()) + " " +
+               pct(t.rectified_on_time(), t.rectifications())).c_str(),
+              "80–90% on time");
+  std::printf("\n%ld API calls\n", static_cast<long>(calls_.load()));
+  const bpm::cli::Cells table = bpm::cli::ReportTable(r);
+  if (!o_.csv.empty()) {
+    std::FILE* f = std::fopen(o_.csv.c_str(), "wb");
+    const std::string csv = bpm::cli::ToCsv(table);
+    if (f == nullptr || std::fwrite(csv.data(), 1, csv.size(), f) != csv.size() || std::fclose(f) != 0) {
+      std::cerr << "county_sim: cannot write " << o_.csv << "\n";
+      return 1;
+    }
+  }
+  if (!o_.xlsx.empty()) {
+    if (auto s = bpm::cli::WriteXlsx(table, o_.xlsx, "模拟县"); !s.ok()) {
+      std::cerr << "county_sim: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int Sim::Run() {
+  const auto start = Clock::now();
+  std::fprintf(stderr, "county_sim: %zu departments, %zu units, %zu targets against %s\n",
+               county_.departments.size(), county_.units.size(), county_.projects.size(),
+               o_.server.c_str());
+  {
+    v1::ImportOrgsRequest req;
+    req.set_text(OrgYaml(county_));
+    req.set_format("yaml");
+    req.set_source_name("county_sim.yaml");
+    v1::ImportOrgsResponse resp;
+    if (!Check(orgs_->Import(Ctx({"sim-org-admin", "org_admin", ""}).get(), req, &resp),
+               "import the org model")) {
+      std::cerr << "county_sim: " << error_ << "\n";
+      return 1;
+    }
+  }
+  Phase("targets", county_.projects.size(),
+        [&](size_t i, std::mt19937_64& rng) { Targets(county_.projects[i], rng); });
+  std::vector<const Project*> monitored;
+  for (const Project& p : county_.projects) {
+    if (p.monitored && !p.overall) monitored.push_back(&p);
+  }
+  Phase("monitoring, July", monitored.size(), [&](size_t i, std::mt19937_64& rng) {
+    Monitor(*monitored[i], 7, monitored[i]->july_execution, rng);
+  });
+  std::map<std::string, const Project*> by_code;
+  for (const Project& p : county_.projects) by_code[p.code] = &p;
+  std::vector<const Project*> follow_up;
+  for (const std::string& code : warned_) follow_up.push_back(by_code[code]);
+  Phase("monitoring, October follow-up", follow_up.size(), [&](size_t i, std::mt19937_64& rng) {
+    // Most warned projects catch up (time progress 83 %: 60 % of it is 50 %).
+    std::uniform_real_distribution<double> u01(0, 1);
+    const double e = u01(rng) < 0.7 ? 0.67 + 0.3 * u01(rng) : 0.2 + 0.45 * u01(rng);
+    Monitor(*follow_up[i], 10, e, rng);
+  });
+  std::vector<const Project*> evaluated;
+  for (const Project& p : county_.projects) {
+    if (p.self_evaluated && !p.overall) evaluated.push_back(&p);
+  }
+  Phase("self-evaluation", evaluated.size(),
+        [&](size_t i, std::mt19937_64& rng) { SelfEvaluate(*evaluated[i], rng); });
+  std::mt19937_64 rng(o_.seed);
+  if (!failed_) KeyEvaluations(rng);
+  if (failed_) {
+    std::cerr << "county_sim: " << error_ << "\n";
+    return 1;
+  }
+  const int rc = PrintReport();
+  std::fprintf(stderr, "county_sim: done in %.1f s\n",
+               std::chrono::duration<double>(Clock::now() - start).count());
+  if (failed_) std::cerr << "county_sim: " << error_ << "\n";
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const char* s = std::getenv("BPM_SERVER")) o.server = s;
+  CLI::App app{"county_sim: one county's budget-performance year through bpmd"};
+  app.add_option("--server", o.server, "bpmd address HOST:PORT")->capture_default_str();
+  app.add_option("--departments", o.departments, "Departments (主管部门)")
+      ->check(CLI::Range(1, 500))->capture_default_str();
+  app.add_option("--seed", o.seed, "Random seed of the generator and the people")->capture_default_str();
+  app.add_option("--clients", o.clients, "Projects worked on at once")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--key-evaluations", o.key_evaluations, "Key evaluations (the largest projects)")
+      ->check(CLI::Range(0, 500))->capture_default_str();
+  app.add_option("--agency-client", o.agency_client,
+                 "The example agency program (default: agency_client beside this program)");
+  app.add_option("--csv", o.csv, "Also write the full report as CSV");
+  app.add_option("--xlsx", o.xlsx, "Also write the full report as XLSX");
+  CLI11_PARSE(app, argc, argv);
+  if (o.agency_client.empty()) {
+    std::string self = argv[0];
+    const size_t slash = self.rfind('/');
+    o.agency_client = (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/agency_client";
+  }
+  if (o.key_evaluations > 0 && access(o.agency_client.c_str(), X_OK) != 0) {
+    std::cerr << "county_sim: --agency-client " << o.agency_client << " is not an executable\n";
+    return 2;
+  }
+  std::mt19937_64 rng(o.seed);
+  County county = Generate(o, rng);
+  Sim sim(o, std::move(county));
+  return sim.Run();
+}

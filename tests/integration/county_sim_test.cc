@@ -1,0 +1,89 @@
+// The county-year simulation at a small size (SQLite, or MariaDB as
+// county_sim_mysql): examples/county_sim runs a generated county's year —
+// targets, two monitoring rounds, self-evaluation with spot checks, key
+// evaluations by the example agency processes, rectification, disclosure —
+// through a real bpmd, and the report it prints agrees with what the
+// ReportService counts and with what the generator made.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "bpm/v1/perf.grpc.pb.h"
+#include "tests/support/bpmctl_runner.h"
+#include "tests/support/test_env.h"
+
+namespace bpm {
+namespace {
+
+namespace v1 = ::bpm::v1;
+using ::testing::HasSubstr;
+
+TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
+  testing::TempDir dir;
+  testing::BpmdProcess bpmd(
+      testing::FreshStoreUrl(dir.path(), "county_sim"),
+      std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars"});
+  ASSERT_TRUE(bpmd.Start());
+  const std::string csv = dir.path() + "/report.csv";
+  const std::string xlsx = dir.path() + "/report.xlsx";
+  testing::Result r = testing::RunProgram(
+      "county_sim",
+      {"--server", bpmd.address(), "--departments", "3", "--key-evaluations", "2", "--clients", "4",
+       "--csv", csv, "--xlsx", xlsx},
+      {}, "", 300);
+  ASSERT_EQ(r.exit, 0) << testing::Dump(r);
+
+  // What the generator made: "county_sim: 3 departments, N units, M targets".
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(3 departments, (\d+) units, (\d+) targets)")))
+      << r.err;
+  const int targets = std::stoi(m[2]);
+  EXPECT_GT(targets, 3 * 2 * 6);  // at least 2 units of 6 projects per department
+
+  // The engine's own count, asked directly.
+  auto reports = v1::ReportService::NewStub(bpmd.channel());
+  v1::GetReportRequest req;
+  req.set_region("990101000");
+  v1::GetReportResponse report;
+  grpc::Status s = reports->Get(testing::Context("zhao", "performance_section", "sim-czj-jx").get(),
+                                req, &report);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(report.rows_size(), 3);  // one per department
+  ASSERT_EQ(report.totals_size(), 1);
+  const v1::ReportRow& t = report.totals(0);
+  EXPECT_EQ(t.targets_started(), targets);
+  EXPECT_EQ(t.targets_filed(), targets);
+  EXPECT_EQ(t.targets_reviewed(), targets);
+  ASSERT_EQ(t.rounds_size(), 2) << t.DebugString();  // July and the October follow-up
+  const v1::MonitoringRound& july = t.rounds(0);
+  const v1::MonitoringRound& october = t.rounds(1);
+  EXPECT_EQ(july.month(), 7);
+  EXPECT_EQ(october.month(), 10);
+  EXPECT_GT(july.monitored(), 0);
+  EXPECT_LT(july.monitored(), targets);
+  EXPECT_LE(july.in_scope(), july.monitored());
+  EXPECT_LE(july.budget_red() + july.budget_yellow(), july.in_scope());
+  // Every warned project, and only those, reported again in October.
+  EXPECT_EQ(october.monitored(), july.red() + july.yellow());
+  EXPECT_GT(t.self_evaluations(), 0);
+  EXPECT_LE(t.spot_sampled(), t.self_evaluations());
+  EXPECT_EQ(t.key_evaluations(), 2);
+  EXPECT_EQ(t.key_evaluations_done(), 2);
+  EXPECT_EQ(t.key_eval_grades().you() + t.key_eval_grades().liang() + t.key_eval_grades().zhong() +
+                t.key_eval_grades().cha(),
+            2);
+  EXPECT_EQ(t.rectified(), t.rectifications());  // the simulation closes every one
+
+  // The printed report says the same.
+  EXPECT_THAT(r.out, HasSubstr("模拟县"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("targets filed \\(projects \\+ 部门整体\\) +" +
+                                               std::to_string(targets) + " +3,940"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("key evaluations +2 +4–63"));
+  EXPECT_THAT(testing::ReadFile(csv), HasSubstr("年度,财政区划,部门编码,部门,"));
+  EXPECT_EQ(testing::ReadFile(xlsx).substr(0, 2), "PK");
+}
+
+}  // namespace
+}  // namespace bpm
