@@ -1511,6 +1511,68 @@ Command AddReport(CLI::App& app) {
   return {sub, [args](const Client& client) { return RunReport(client, *args); }};
 }
 
+// disclosures [--year N] [--definition K] [--format table|json|csv|html] [--out FILE]
+struct DisclosuresArgs {
+  v1::ListDisclosuresRequest request;
+  std::string format = "table";
+  std::string out;
+};
+
+int RunDisclosures(const Client& client, const DisclosuresArgs& args) {
+  auto stub = v1::ReportService::NewStub(client.channel());
+  v1::ListDisclosuresResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->ListDisclosures(context, args.request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  std::string text;
+  if (args.format == "json") {
+    text = DisclosuresJson(response);
+  } else if (args.format == "csv") {
+    text = DisclosuresCsv(response);
+  } else if (args.format == "html") {
+    text = DisclosuresHtml(response, args.request.year() > 0
+                                         ? absl::StrCat(args.request.year(), " 年度预算绩效信息公开")
+                                         : std::string("预算绩效信息公开"));
+  } else {
+    Table table({IdColumn("DOCUMENT"), {"INSTANCE"}, {"PUBLISHED"}, IdColumn("SHA256")});
+    for (const auto& d : response.documents()) {
+      table.AddRow({d.id(), d.instance_id(), FormatLocalTime(d.created_unix_ms()),
+                    d.sha256().substr(0, 12)});
+    }
+    table.Print(std::cout);
+    return kExitOk;
+  }
+  if (args.out.empty()) {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::string error;
+  if (!WriteFile(args.out, text, &error)) {
+    std::cerr << "bpmctl: disclosures: " << error << "\n";
+    return kExitFailure;
+  }
+  std::cout << "wrote " << args.out << " (" << response.documents_size() << " disclosures)\n";
+  return kExitOk;
+}
+
+Command AddDisclosures(CLI::App& app) {
+  auto args = std::make_shared<DisclosuresArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "disclosures", "Export the published disclosures (信息公开) as JSON, CSV or HTML");
+  sub->add_option_function<int>("--year", [args](int y) { args->request.set_year(y); },
+                                "Published in this year");
+  sub->add_option_function<std::string>(
+      "--definition", [args](const std::string& k) { args->request.set_definition_key(k); },
+      "Only this workflow's disclosures");
+  sub->add_option("--format", args->format, "table (default), json, csv or html")
+      ->check(CLI::IsMember({"table", "json", "csv", "html"}));
+  sub->add_option("--out", args->out, "Write to FILE");
+  return {sub, [args](const Client& client) { return RunDisclosures(client, *args); }};
+}
+
 // check-targets INSTANCE_ID [--form JSON|@FILE]
 int RunCheckTargets(const Client& client, const std::string& id, const std::string& form) {
   v1::CheckTargetQualityRequest request;
@@ -1775,7 +1837,7 @@ int Main(int argc, char** argv) {
       AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
-      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
+      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDisclosures(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(

@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/common/json.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace bpm::cli {
 namespace {
@@ -230,6 +234,102 @@ std::string ReportSvg(const v1::GetReportResponse& report) {
                          width - 20, base);
   svg += "</svg>\n";
   return svg;
+}
+
+namespace {
+
+// The fields a disclosure listing shows, read from a snapshot.
+struct Snapshot {
+  std::string time, workflow, subject, org, channel, by, reviewed_by, on_time, redacted, data;
+};
+
+std::string ChinaTime(double unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000) + 8 * 3600;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+  return buf;
+}
+
+Snapshot Read(const v1::Document& d) {
+  Snapshot s;
+  auto parsed = ParseJsonStruct(d.content());
+  if (!parsed.ok()) return s;
+  const auto& f = parsed->fields();
+  auto str = [&](const char* k) {
+    auto it = f.find(k);
+    return it != f.end() && it->second.has_string_value() ? it->second.string_value() : "";
+  };
+  auto it = f.find("published_at_unix_ms");
+  s.time = it != f.end() ? ChinaTime(it->second.number_value()) : "";
+  s.workflow = str("definition_key");
+  s.subject = str("subject_ref");
+  s.org = str("org");
+  s.channel = str("channel");
+  s.by = str("published_by");
+  s.reviewed_by = str("reviewed_by");
+  if (auto o = f.find("on_time"); o != f.end()) s.on_time = o->second.bool_value() ? "是" : "否";
+  if (auto r = f.find("redacted"); r != f.end()) {
+    std::vector<std::string> paths;
+    for (const auto& v : r->second.list_value().values()) paths.push_back(v.string_value());
+    s.redacted = absl::StrJoin(paths, "; ");
+  }
+  if (auto data = f.find("data"); data != f.end()) {
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    o.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(data->second, &s.data, o);
+  }
+  return s;
+}
+
+std::string Html(const std::string& s) { return Xml(s); }
+
+}  // namespace
+
+std::string DisclosuresJson(const v1::ListDisclosuresResponse& list) {
+  std::string out = "[";
+  for (int i = 0; i < list.documents_size(); ++i) {
+    const v1::Document& d = list.documents(i);
+    absl::StrAppend(&out, i ? ",\n " : "\n ", "{\"document_id\": \"", d.id(), "\", \"sha256\": \"",
+                    d.sha256(), "\", \"snapshot\": ", d.content(), "}");
+  }
+  out += list.documents_size() ? "\n]\n" : "]\n";
+  return out;
+}
+
+std::string DisclosuresCsv(const v1::ListDisclosuresResponse& list) {
+  Cells t = {{"公开时间", "工作流", "项目/事项编码", "单位", "渠道", "发布人", "审核人", "按期",
+              "隐去项", "sha256", "文档ID"}};
+  for (const v1::Document& d : list.documents()) {
+    Snapshot s = Read(d);
+    t.push_back({s.time, s.workflow, s.subject, s.org, s.channel, s.by, s.reviewed_by, s.on_time,
+                 s.redacted, d.sha256(), d.id()});
+  }
+  return ToCsv(t);
+}
+
+std::string DisclosuresHtml(const v1::ListDisclosuresResponse& list, const std::string& title) {
+  std::string out = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>", Html(title),
+      "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
+      "pre{white-space:pre-wrap;margin:0}code{font-size:11px}</style>\n</head>\n<body>\n<h1>",
+      Html(title), "</h1>\n<p>", list.documents_size(),
+      " 条公开信息。每条的 sha256 是引擎所存快照的摘要，可据此核对副本。</p>\n<table>\n"
+      "<tr><th>公开时间</th><th>工作流</th><th>项目/事项</th><th>单位</th><th>渠道</th><th>按期</th>"
+      "<th>隐去项</th><th>公开内容</th><th>sha256</th></tr>\n");
+  for (const v1::Document& d : list.documents()) {
+    Snapshot s = Read(d);
+    absl::StrAppend(&out, "<tr><td>", Html(s.time), "</td><td>", Html(s.workflow), "</td><td>",
+                    Html(s.subject), "</td><td>", Html(s.org), "</td><td>", Html(s.channel),
+                    "</td><td>", Html(s.on_time), "</td><td>", Html(s.redacted),
+                    "</td><td><details><summary>查看</summary><pre>", Html(s.data),
+                    "</pre></details></td><td><code>", Html(d.sha256()), "</code></td></tr>\n");
+  }
+  out += "</table>\n</body>\n</html>\n";
+  return out;
 }
 
 }  // namespace bpm::cli

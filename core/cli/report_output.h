@@ -30,4 +30,17 @@ std::string ToCsv(const Cells& table);
 Status WriteXlsx(const Cells& table, const std::string& path, const std::string& sheet);
 std::string ReportSvg(const v1::GetReportResponse& report);
 
+// bpmctl disclosures' public exports of ReportService.ListDisclosures: each
+// published snapshot (canonical JSON, as recorded) with its document id and
+// sha256, so a reader can check a copy against the engine's record.
+//   DisclosuresJson  [{"document_id", "sha256", "snapshot": {...}}, ...]
+//   DisclosuresCsv   one row per snapshot: time (China), workflow, subject,
+//                    org, channel, published_by, reviewed_by, on_time,
+//                    redacted paths, sha256, document id (UTF-8 with a BOM)
+//   DisclosuresHtml  a self-contained page: the same table, each snapshot's
+//                    published data under it, every text HTML-escaped
+std::string DisclosuresJson(const v1::ListDisclosuresResponse& list);
+std::string DisclosuresCsv(const v1::ListDisclosuresResponse& list);
+std::string DisclosuresHtml(const v1::ListDisclosuresResponse& list, const std::string& title);
+
 }  // namespace bpm::cli

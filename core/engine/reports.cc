@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/common/json.h"
+#include "core/engine/internal/convert.h"
 #include "core/engine/engine.h"
 #include "core/perf/decimal.h"
 
@@ -272,6 +273,38 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
     *out.add_rows() = ToRow(std::move(acc));
   }
   for (auto& [k, acc] : totals) *out.add_totals() = ToRow(std::move(acc));
+  return out;
+}
+
+StatusOr<v1::ListDisclosuresResponse> Engine::ListDisclosures(
+    const v1::ListDisclosuresRequest& req, const store::OrgSet& orgs) {
+  if (req.year() != 0 && (req.year() < 2000 || req.year() > 2100)) {
+    return absl::InvalidArgumentError(absl::StrCat("year: ", req.year(), " is not a fiscal year (2000..2100)"));
+  }
+  v1::ListDisclosuresResponse out;
+  store::InstanceFilter f;
+  f.orgs = orgs;
+  f.def_key = req.definition_key();
+  int64_t after = 0;
+  while (true) {
+    BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
+    for (const store::InstanceRow& inst : page) {
+      // Only instances the disclosure stage has published (variables.disclosure).
+      if (inst.variables_json.find("\"disclosure\"") == std::string::npos) continue;
+      BPM_ASSIGN_OR_RETURN(auto docs, store_.ListDocuments(inst.id));
+      for (const auto& d : docs) {
+        if (d.kind != "disclosure") continue;
+        if (req.year() != 0 && YearOf(d.created_ms) != req.year()) continue;
+        *out.add_documents() = internal::ToDocument(d);
+      }
+    }
+    if (page.size() < static_cast<size_t>(kPage)) break;
+    after = page.back().row_id;
+  }
+  std::stable_sort(out.mutable_documents()->begin(), out.mutable_documents()->end(),
+                   [](const v1::Document& a, const v1::Document& b) {
+                     return a.created_unix_ms() < b.created_unix_ms();
+                   });
   return out;
 }
 

@@ -11,19 +11,22 @@
 namespace bpm::perf {
 namespace {
 
-const std::map<std::string, Severity>& Defaults() {
-  static const auto* d = new std::map<std::string, Severity>{
-      {"unquantified", Severity::kError},        {"missing_output_category", Severity::kError},
-      {"no_benefit", Severity::kError},          {"no_satisfaction", Severity::kOff},
-      {"level_mismatch", Severity::kError},      {"duplicate_indicator", Severity::kError},
-      {"weight_missing", Severity::kError},      {"weight_nonpositive", Severity::kError},
-      {"weight_sum", Severity::kError},          {"impossible_value", Severity::kError},
-      {"input_as_output", Severity::kWarning},   {"vague_goal", Severity::kWarning},
-      {"vague_target", Severity::kWarning},      {"too_few_indicators", Severity::kWarning},
-      {"copied", Severity::kWarning},
-  };
-  return *d;
-}
+// No heap-allocated statics here: this code is linked into stage plugins,
+// which bpmd unloads (dlclose), and a leaked `new` there is a leak report.
+struct DefaultSeverity {
+  const char* code;
+  Severity severity;
+};
+constexpr DefaultSeverity kDefaults[] = {
+    {"unquantified", Severity::kError},      {"missing_output_category", Severity::kError},
+    {"no_benefit", Severity::kError},        {"no_satisfaction", Severity::kOff},
+    {"level_mismatch", Severity::kError},    {"duplicate_indicator", Severity::kError},
+    {"weight_missing", Severity::kError},    {"weight_nonpositive", Severity::kError},
+    {"weight_sum", Severity::kError},        {"impossible_value", Severity::kError},
+    {"input_as_output", Severity::kWarning}, {"vague_goal", Severity::kWarning},
+    {"vague_target", Severity::kWarning},    {"too_few_indicators", Severity::kWarning},
+    {"copied", Severity::kWarning},
+};
 
 bool Contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -137,7 +140,7 @@ class Checker {
 
 const std::vector<std::string> kCodes = [] {
   std::vector<std::string> codes;
-  for (const auto& [code, severity] : Defaults()) codes.push_back(code);
+  for (const DefaultSeverity& d : kDefaults) codes.push_back(d.code);
   return codes;
 }();
 
@@ -152,8 +155,10 @@ const char* SeverityName(Severity s) {
 
 Severity QualityRules::SeverityOf(const std::string& code) const {
   if (auto it = severity.find(code); it != severity.end()) return it->second;
-  auto it = Defaults().find(code);
-  return it == Defaults().end() ? Severity::kWarning : it->second;
+  for (const DefaultSeverity& d : kDefaults) {
+    if (code == d.code) return d.severity;
+  }
+  return Severity::kWarning;
 }
 
 std::vector<Finding> CheckTargetForm(const TargetForm& form, const QualityRules& rules) {

@@ -348,6 +348,17 @@ class ReportServiceImpl final : public v1::ReportService::Service {
                     return engine_.Report(*req, orgs);
                   });
   }
+  grpc::Status ListDisclosures(grpc::ServerContext* ctx, const v1::ListDisclosuresRequest* req,
+                               v1::ListDisclosuresResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.ReportService/ListDisclosures", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::ListDisclosuresResponse> {
+                    store::OrgSet orgs;  // the public: everything published
+                    if (!HasRole(c, kPublicRole)) {
+                      BPM_ASSIGN_OR_RETURN(orgs, ScopeOf(c));
+                    }
+                    return engine_.ListDisclosures(*req, orgs);
+                  });
+  }
 
  private:
   engine::Engine& engine_;

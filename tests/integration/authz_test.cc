@@ -142,6 +142,8 @@ const std::vector<Row>& Rows() {
 
       // ---- reports: staff; counted over their scope only (ReportsCountOnlyTheScope)
       {"/bpm.v1.ReportService/Get", "", kStaff},
+      // Published snapshots: the public sees all, staff their scope.
+      {"/bpm.v1.ReportService/ListDisclosures", "", Minus(All(), {"agency"})},
 
       // ---- targets: reads the filing and, for copies, other filings
       // (redacted outside the scope)

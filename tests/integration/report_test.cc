@@ -198,6 +198,65 @@ TEST_F(ReportTest, CountsOnlyTheCallersScope) {
   EXPECT_EQ(r.rows(0).department(), "906");
 }
 
+TEST_F(ReportTest, DisclosuresAreListedRedactedAndExported) {
+  ASSERT_NO_FATAL_FAILURE(RunTheYear());
+  // Publish the 优 filing's targets, withholding the amount.
+  v1::ListInstancesRequest list;
+  list.set_definition_key("target-filing");
+  list.set_state("disclosure");
+  v1::ListInstancesResponse found;
+  ASSERT_TRUE(instances_->List(Ctx(kPerformance).get(), list, &found).ok());
+  ASSERT_EQ(found.instances_size(), 1);  // the 优 one (the rectified one is back in finance review)
+  v1::GetInstanceRequest get;
+  get.set_id(found.instances(0).id());
+  v1::GetInstanceResponse got;
+  ASSERT_TRUE(instances_->Get(Ctx(kPerformance).get(), get, &got).ok());
+  v1::Instance inst = got.instance();
+  ASSERT_EQ(inst.open_tasks_size(), 1);
+  EXPECT_GT(inst.open_tasks(0).due_unix_ms(), 0);  // due_days: 20
+  Act(kPerformance, &inst, "publish",
+      R"({"redactions": ["form.amount"], "redaction_note": "预算数待批复后公开"})");
+  ASSERT_EQ(inst.state(), "done");
+
+  auto as = [&](const Who& who) {
+    v1::ListDisclosuresResponse out;
+    grpc::Status s = reports_->ListDisclosures(Ctx(who).get(), v1::ListDisclosuresRequest(), &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  const Who kPublic{"visitor", "public", ""};
+  v1::ListDisclosuresResponse pub = as(kPublic);
+  ASSERT_EQ(pub.documents_size(), 1);
+  const std::string& snapshot = pub.documents(0).content();
+  EXPECT_EQ(snapshot.find("1200000"), std::string::npos);  // the amount is withheld
+  EXPECT_NE(snapshot.find(R"("redacted":["form.amount"])"), std::string::npos);
+  EXPECT_NE(snapshot.find(R"("on_time":true)"), std::string::npos);
+  EXPECT_NE(snapshot.find("乡村道路养护"), std::string::npos);
+  EXPECT_EQ(as(kOtherUnit).documents_size(), 0);  // another department's scope
+  EXPECT_EQ(as(kPerformance).documents_size(), 1);
+
+  const testing::EnvVars env = {{"BPM_SERVER", bpmd_->address()},
+                                 {"BPM_USER", "visitor"},
+                                 {"BPM_ROLES", "public"}};
+  testing::Result csv = testing::RunBpmctl({"disclosures", "--format", "csv"}, env);
+  ASSERT_EQ(csv.exit, 0) << testing::Dump(csv);
+  EXPECT_THAT(csv.out, HasSubstr("公开时间,工作流,项目/事项编码,单位,渠道,发布人,审核人,按期,隐去项,sha256,文档ID"));
+  EXPECT_THAT(csv.out, HasSubstr(",target-filing,2026-906017-001,906017,portal,zhao,,是,form.amount," +
+                                     pub.documents(0).sha256() + "," + pub.documents(0).id()));
+  testing::Result html = testing::RunBpmctl({"disclosures", "--format", "html"}, env);
+  ASSERT_EQ(html.exit, 0) << testing::Dump(html);
+  EXPECT_THAT(html.out, HasSubstr("<!DOCTYPE html>"));
+  EXPECT_THAT(html.out, HasSubstr("乡村道路养护"));
+  EXPECT_THAT(html.out, HasSubstr(pub.documents(0).sha256()));
+  testing::Result json = testing::RunBpmctl({"disclosures", "--format", "json"}, env);
+  ASSERT_EQ(json.exit, 0) << testing::Dump(json);
+  google::protobuf::ListValue parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json.out;
+  ASSERT_EQ(parsed.values_size(), 1);
+  EXPECT_EQ(parsed.values(0).struct_value().fields().at("sha256").string_value(),
+            pub.documents(0).sha256());
+}
+
 TEST_F(ReportTest, BpmctlWritesCsvXlsxAndSvg) {
   ASSERT_NO_FATAL_FAILURE(RunTheYear());
   const testing::EnvVars env = {{"BPM_SERVER", bpmd_->address()},

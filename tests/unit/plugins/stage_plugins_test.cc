@@ -245,9 +245,9 @@ TEST(StagePluginsTest, DescribeNamesActionsOutcomesAndSchema) {
        {"accepted"},
        {"check_title", "checker", "due_days", "requirements", "title", "unit"}},
       {"disclosure",
-       {"publish"},
+       {"publish", "approve", "return"},
        {"published"},
-       {"assignee", "channel", "mode", "publish", "title"}},
+       {"assignee", "channel", "due_days", "mode", "publish", "review", "title"}},
   };
   for (const Want& want : wants) {
     SCOPED_TRACE(want.name);
@@ -879,10 +879,10 @@ TEST(StagePluginsTest, DisclosureAutoPublishesSelectedVariables) {
   EXPECT_EQ(d.documents(0).content(),
             R"({"channel":"gov","data":{"grade":"优","target":{"budget":1250.5,)"
             R"("project_name":"营养改善计划"}},"definition_key":"perf_target",)"
-            R"("instance_id":"inst-1","org":"edu_bureau","published_at_unix_ms":1700000000000,)"
+            R"("instance_id":"inst-1","on_time":true,"org":"edu_bureau","published_at_unix_ms":1700000000000,)"
             R"("published_by":"system","state":"disclose","subject_ref":"P2024-001"})");
   EXPECT_THAT(d.set_variables(),
-              EqualsJson(R"({"disclosure": {"channel": "gov",
+              EqualsJson(R"({"disclosure": {"channel": "gov", "on_time": true,
                                             "published_at_unix_ms": 1700000000000}})"));
 }
 
@@ -909,17 +909,102 @@ TEST(StagePluginsTest, DisclosureManualPublishesWithRedactionNote) {
   // Default publish list: every variable; default channel: portal.
   EXPECT_EQ(d.documents(0).content(),
             R"({"channel":"portal","data":{"grade":"良","n":2},"definition_key":"perf_target",)"
-            R"("instance_id":"inst-1","org":"edu_bureau","published_at_unix_ms":1700000000000,)"
+            R"("instance_id":"inst-1","on_time":true,"org":"edu_bureau","published_at_unix_ms":1700000000000,)"
             R"("published_by":"qian.qi","redaction_note":"已隐去联系人信息","state":"disclose",)"
             R"("subject_ref":"P2024-001"})");
   EXPECT_THAT(d.set_variables(),
-              EqualsJson(R"({"disclosure": {"channel": "portal",
+              EqualsJson(R"({"disclosure": {"channel": "portal", "on_time": true,
                                             "published_at_unix_ms": 1700000000000}})"));
 
   pb::Decision other = Act(*stage, ctx, task, "publish", R"({"channel": "newspaper"})");
   ASSERT_EQ(other.documents_size(), 1);
   EXPECT_NE(other.documents(0).content().find(R"("channel":"newspaper")"), std::string::npos);
   EXPECT_EQ(other.documents(0).content().find("redaction_note"), std::string::npos);
+}
+
+TEST(StagePluginsTest, DisclosureRedactsAfterAReviewAndTracksTheDeadline) {
+  auto stage = Load("disclosure");
+  ASSERT_NE(stage, nullptr);
+  const char* config = R"({"publish": ["grade", "target", "reviewer_phone"], "due_days": 20,
+                           "review": {"assignee": {"role": "perf_head"}}})";
+  pb::StageContext ctx = Context("disclose", config, kDisclosureVars, "qian.qi");
+  pb::Decision entered = Enter(*stage, ctx);
+  ASSERT_EQ(entered.open_tasks_size(), 1);
+  EXPECT_EQ(entered.open_tasks(0).due().days(), 20);
+  EXPECT_TRUE(entered.open_tasks(0).overdue_timer());
+  pb::TaskInfo task = TaskFrom(entered.open_tasks(0), "t1");
+  const int64_t due = kNow + 20LL * 24 * 3600 * 1000;
+  task.set_due_unix_ms(due);  // as the engine computes it
+  *ctx.add_open_tasks() = task;
+
+  // A redaction names a path of the published data, and gives a reason.
+  EXPECT_THAT(Rejections(Act(*stage, ctx, task, "publish",
+                             R"({"redactions": ["reviewer_phone", "target.nope", ""]})")),
+              ElementsAre("payload.redactions[2]: must be a non-empty string",
+                          "payload.redaction_note: is required with redactions: say why (保密理由)"));
+  EXPECT_THAT(Rejections(Act(*stage, ctx, task, "publish",
+                             R"({"redactions": ["target.nope"], "redaction_note": "x"})")),
+              ElementsAre("payload.redactions[0]: 'target.nope' is not in the published data"));
+
+  // Publish only proposes: the reviewer (never the preparer) gets a review task.
+  pb::Decision proposed = Act(*stage, ctx, task, "publish",
+                              R"({"redactions": ["reviewer_phone", "target.budget"],
+                                  "redaction_note": "隐去个人联系方式和未公开预算数"})");
+  ASSERT_TRUE(proposed.accepted());
+  EXPECT_EQ(proposed.outcome(), "");
+  EXPECT_EQ(proposed.documents_size(), 0);
+  ASSERT_EQ(proposed.open_tasks_size(), 1);
+  const pb::TaskSpec& review = proposed.open_tasks(0);
+  EXPECT_EQ(review.name(), "review");
+  EXPECT_EQ(review.assignee_role(), "perf_head");
+  EXPECT_THAT(review.exclude_users(), ElementsAre("qian.qi"));
+  pb::TaskInfo review_task = TaskFrom(review, "t2");
+
+  // A return needs a comment and reopens publish with the same deadline.
+  pb::StageContext reviewer = Context("disclose", config, kDisclosureVars, "zhou.min");
+  EXPECT_THAT(Rejections(Act(*stage, reviewer, review_task, "return")),
+              ElementsAre("comment: a return needs a comment (退回须填写意见)"));
+  pb::Decision returned =
+      Act(*stage, reviewer, review_task, "return", "{}", "预算数已公开，无需隐去");
+  ASSERT_EQ(returned.open_tasks_size(), 1);
+  EXPECT_EQ(returned.open_tasks(0).name(), "publish");
+  EXPECT_EQ(returned.open_tasks(0).due_unix_ms(), due);
+
+  // Approved after the deadline: published, redacted, recorded as late.
+  reviewer.set_now_unix_ms(due + 1);
+  pb::Decision d = Act(*stage, reviewer, review_task, "approve");
+  ASSERT_TRUE(d.accepted());
+  EXPECT_EQ(d.outcome(), "published");
+  ASSERT_EQ(d.documents_size(), 1);
+  const std::string& content = d.documents(0).content();
+  EXPECT_EQ(content.find("13800000000"), std::string::npos);
+  EXPECT_EQ(content.find("1250.5"), std::string::npos);
+  EXPECT_NE(content.find(R"("target":{"project_name":"营养改善计划"})"), std::string::npos);
+  EXPECT_NE(content.find(R"("redacted":["reviewer_phone","target.budget"])"), std::string::npos);
+  EXPECT_NE(content.find(R"("reviewed_by":"zhou.min")"), std::string::npos);
+  EXPECT_NE(content.find(R"("published_by":"qian.qi")"), std::string::npos);
+  EXPECT_NE(content.find(R"("on_time":false)"), std::string::npos);
+  EXPECT_EQ(d.set_variables().fields().at("disclosure").struct_value().fields().at("on_time").bool_value(),
+            false);
+
+  // The overdue timer marks the instance.
+  pb::TimerRequest timer;
+  *timer.mutable_context() = ctx;
+  timer.set_timer("overdue");
+  auto late = stage->OnTimer(timer);
+  ASSERT_TRUE(late.ok());
+  EXPECT_THAT(late->set_variables(), EqualsJson(R"({"disclosure": {"overdue": true}})"));
+}
+
+TEST(StagePluginsTest, DisclosureReviewConfigErrors) {
+  auto stage = Load("disclosure");
+  ASSERT_NE(stage, nullptr);
+  EXPECT_THAT(ConfigErrors(*stage, R"({"mode": "auto", "due_days": 0,
+                                      "review": {"assignee": {"rolle": "x"}, "when": 1}})"),
+              ElementsAre("due_days: must be a whole number from 1 to 366.",
+                          "review.when: unknown key; allowed keys are: assignee, title.",
+                          "review.assignee.rolle: unknown key; allowed keys are: role, org, user.",
+                          "review: needs mode manual: an automatic publication has nobody to review."));
 }
 
 TEST(StagePluginsTest, UnknownTaskOrActionIsRejected) {
