@@ -1423,6 +1423,23 @@ Command AddAct(CLI::App& app) {
 //        [--out FILE]
 bool WriteFile(const std::string& path, const std::string& content, std::string* error);
 
+// Prints text, or writes it to path when one is given and says so ("wrote
+// PATH" and detail); the exit code.
+int PrintOrWrite(const std::string& command, const std::string& text, const std::string& path,
+                 const std::string& detail) {
+  if (path.empty()) {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::string error;
+  if (!WriteFile(path, text, &error)) {
+    std::cerr << "bpmctl: " << command << ": " << error << "\n";
+    return kExitFailure;
+  }
+  std::cout << "wrote " << path << detail << "\n";
+  return kExitOk;
+}
+
 struct ReportArgs {
   v1::GetReportRequest request;
   std::string format = "table";
@@ -1480,17 +1497,7 @@ int RunReport(const Client& client, const ReportArgs& args) {
     out.Print(std::cout);
     return kExitOk;
   }
-  if (args.out.empty()) {
-    std::cout << text;
-    return kExitOk;
-  }
-  std::string error;
-  if (!WriteFile(args.out, text, &error)) {
-    std::cerr << "bpmctl: report: " << error << "\n";
-    return kExitFailure;
-  }
-  std::cout << "wrote " << args.out << "\n";
-  return kExitOk;
+  return PrintOrWrite("report", text, args.out, "");
 }
 
 Command AddReport(CLI::App& app) {
@@ -1520,12 +1527,19 @@ struct DisclosuresArgs {
 
 int RunDisclosures(const Client& client, const DisclosuresArgs& args) {
   auto stub = v1::ReportService::NewStub(client.channel());
-  v1::ListDisclosuresResponse response;
-  if (!client.Call([&](grpc::ClientContext* context) {
-        return stub->ListDisclosures(context, args.request, &response);
-      })) {
-    return kExitFailure;
-  }
+  v1::ListDisclosuresResponse response;  // every page
+  v1::ListDisclosuresRequest request = args.request;
+  request.set_page_size(500);
+  do {
+    v1::ListDisclosuresResponse page;
+    if (!client.Call([&](grpc::ClientContext* context) {
+          return stub->ListDisclosures(context, request, &page);
+        })) {
+      return kExitFailure;
+    }
+    for (auto& d : *page.mutable_documents()) *response.add_documents() = std::move(d);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
   if (client.json()) return PrintJson(response);
   std::string text;
   if (args.format == "json") {
@@ -1545,17 +1559,8 @@ int RunDisclosures(const Client& client, const DisclosuresArgs& args) {
     table.Print(std::cout);
     return kExitOk;
   }
-  if (args.out.empty()) {
-    std::cout << text;
-    return kExitOk;
-  }
-  std::string error;
-  if (!WriteFile(args.out, text, &error)) {
-    std::cerr << "bpmctl: disclosures: " << error << "\n";
-    return kExitFailure;
-  }
-  std::cout << "wrote " << args.out << " (" << response.documents_size() << " disclosures)\n";
-  return kExitOk;
+  return PrintOrWrite("disclosures", text, args.out,
+                      absl::StrCat(" (", response.documents_size(), " disclosures)"));
 }
 
 Command AddDisclosures(CLI::App& app) {

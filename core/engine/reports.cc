@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/json.h"
 #include "core/engine/internal/convert.h"
@@ -281,14 +282,23 @@ StatusOr<v1::ListDisclosuresResponse> Engine::ListDisclosures(
   if (req.year() != 0 && (req.year() < 2000 || req.year() > 2100)) {
     return absl::InvalidArgumentError(absl::StrCat("year: ", req.year(), " is not a fiscal year (2000..2100)"));
   }
+  if (req.page_size() < 0 || req.page_size() > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: ", req.page_size(), " is not in 0..1000"));
+  }
+  const int size = req.page_size() == 0 ? 200 : req.page_size();
+  int64_t after = 0;
+  if (!req.page_token().empty() && (!absl::SimpleAtoi(req.page_token(), &after) || after < 0)) {
+    return absl::InvalidArgumentError("page_token: '" + req.page_token() + "' is not a token this call returned");
+  }
   v1::ListDisclosuresResponse out;
   store::InstanceFilter f;
   f.orgs = orgs;
   f.def_key = req.definition_key();
-  int64_t after = 0;
-  while (true) {
+  bool full = false;
+  while (!full) {
     BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
     for (const store::InstanceRow& inst : page) {
+      after = inst.row_id;
       // Only instances the disclosure stage has published (variables.disclosure).
       if (inst.variables_json.find("\"disclosure\"") == std::string::npos) continue;
       BPM_ASSIGN_OR_RETURN(auto docs, store_.ListDocuments(inst.id));
@@ -297,14 +307,15 @@ StatusOr<v1::ListDisclosuresResponse> Engine::ListDisclosures(
         if (req.year() != 0 && YearOf(d.created_ms) != req.year()) continue;
         *out.add_documents() = internal::ToDocument(d);
       }
+      // A page ends after a whole instance, so the token resumes after it.
+      if (out.documents_size() >= size) {
+        full = true;
+        out.set_next_page_token(std::to_string(after));
+        break;
+      }
     }
     if (page.size() < static_cast<size_t>(kPage)) break;
-    after = page.back().row_id;
   }
-  std::stable_sort(out.mutable_documents()->begin(), out.mutable_documents()->end(),
-                   [](const v1::Document& a, const v1::Document& b) {
-                     return a.created_unix_ms() < b.created_unix_ms();
-                   });
   return out;
 }
 

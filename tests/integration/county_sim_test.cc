@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 #include <string>
 
 #include "bpm/v1/perf.grpc.pb.h"
@@ -75,6 +76,29 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
                 t.key_eval_grades().cha(),
             2);
   EXPECT_EQ(t.rectified(), t.rectifications());  // the simulation closes every one
+
+  // Every filing and key evaluation was published: the public pages through
+  // all of them, each once.
+  std::set<std::string> seen;
+  v1::ListDisclosuresRequest page_req;
+  page_req.set_page_size(50);
+  int pages = 0;
+  do {
+    v1::ListDisclosuresResponse page;
+    s = reports->ListDisclosures(testing::Context("visitor", "public", "").get(), page_req, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(page.documents_size(), 50);
+    for (const auto& d : page.documents()) EXPECT_TRUE(seen.insert(d.id()).second) << d.id();
+    page_req.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!page_req.page_token().empty() && pages < 1000);
+  EXPECT_EQ(static_cast<int>(seen.size()), targets + 2);
+  EXPECT_GT(pages, 1);
+  page_req.set_page_token("x");
+  v1::ListDisclosuresResponse ignored;
+  s = reports->ListDisclosures(testing::Context("visitor", "public", "").get(), page_req, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token: 'x'"));
 
   // The printed report says the same.
   EXPECT_THAT(r.out, HasSubstr("模拟县"));
