@@ -8,6 +8,7 @@
 //   execution_weight    points of the budget-execution block; default 10
 //   grade_bands         {excellent, good, pass}; default {90, 80, 60}
 //   qualitative_bands   {achieved, partial}, % of the weight; default {80, 60}
+//   mode                "unit" (default) or "department" (below)
 // (a region and year set these in the workflow; numbers, at most 4 places)
 //
 // Enter opens task "self_evaluation" with action submit. Payload:
@@ -30,6 +31,19 @@
 //                                by, at_unix_ms, explanation}
 //   variables.self_eval_score (number) and variables.self_eval_grade (优/良/中/差)
 // so transitions can route on them ({var: self_eval_score, lt: 60}).
+//
+// Mode "department" (部门复核): the competent department reviews the unit's
+// self-evaluation in its own state. Enter opens task "department_review"
+// (default assignee {role: authority_reviewer}, title "主管部门审核自评") with
+//   approve   the unit's score stands; outcome "approved"
+//   return    back to the unit (a comment is required); outcome "returned"
+//   rescore   the department scores again: the payload of submit plus a
+//             required reason; the same rules score it, and its total and
+//             grade become self_eval_score and self_eval_grade (the score
+//             of record the spot check and the report use), with
+//             variables.department_rescore = {total, grade, unit_total,
+//             unit_grade, reason, by, at_unix_ms, indicators, ...};
+//             outcome "approved"
 #include <string>
 #include <vector>
 
@@ -112,7 +126,12 @@ class SelfEvaluationStage : public Stage {
         "绩效自评：按指标计分、预算执行率计分并评定等级。"
         " The unit scores each indicator and budget execution; the stage grades the total.");
     AddAction(&d, "submit", "提交自评 / submit the self-evaluation");
+    AddAction(&d, "approve", "主管部门认可自评 / the department approves the unit's score");
+    AddAction(&d, "rescore", "主管部门复核评分 / the department scores again, with a reason");
+    AddAction(&d, "return", "退回单位 / return to the unit");
     d.add_outcomes("submitted");
+    d.add_outcomes("approved");
+    d.add_outcomes("returned");
     d.set_config_schema_json(kSchema);
     return d;
   }
@@ -120,8 +139,13 @@ class SelfEvaluationStage : public Stage {
   void ValidateConfig(const Struct& config,
                       std::vector<pb::ConfigError>* errors) const override {
     CheckKnownKeys(config, "",
-                   {"assignee", "title", "execution_weight", "grade_bands", "qualitative_bands"},
+                   {"assignee", "title", "execution_weight", "grade_bands", "qualitative_bands",
+                    "mode"},
                    errors);
+    if (const Value* mode = TypedField(config, "mode", Value::kStringValue, "", errors);
+        mode != nullptr && mode->string_value() != "unit" && mode->string_value() != "department") {
+      AddError(errors, "mode", "must be \"unit\" or \"department\", not \"" + mode->string_value() + "\".");
+    }
     ValidateAssignee(config, "assignee", errors);
     TypedField(config, "title", Value::kStringValue, "", errors);
     CheckConfigNumber(config, "execution_weight", "", errors);
@@ -151,23 +175,63 @@ class SelfEvaluationStage : public Stage {
 
   pb::Decision Enter(const pb::EnterRequest& request) const override {
     const pb::StageContext& ctx = request.context();
-    Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
     pb::Decision d = Accept();
+    if (Department(ctx.config())) {
+      Assignee who = ResolveAssignee(ctx, "assignee", {"authority_reviewer", "", ""});
+      *d.add_open_tasks() =
+          MakeTask("department_review", StringOr(ctx.config(), "title", "主管部门审核自评"), who,
+                   {"approve", "rescore", "return"});
+      return d;
+    }
+    Assignee who = ResolveAssignee(ctx, "assignee", {"unit_filer", "${org}", ""});
     *d.add_open_tasks() = MakeTask("self_evaluation",
                                    StringOr(ctx.config(), "title", "绩效自评"), who, {"submit"});
     return d;
   }
 
   pb::Decision Act(const pb::ActRequest& request) const override {
-    if (request.task().name() != "self_evaluation" || request.action() != "submit") {
+    const pb::StageContext& ctx = request.context();
+    const std::string& action = request.action();
+    if (Department(ctx.config())) {
+      if (request.task().name() != "department_review" ||
+          (action != "approve" && action != "rescore" && action != "return")) {
+        return RejectUnknownAction(request);
+      }
+      if (action == "return") {
+        if (Trim(request.comment()).empty()) {
+          return Reject("comment", "a return needs a comment (退回须填写意见)");
+        }
+        pb::Decision d = Accept("returned");
+        d.set_note("self-evaluation returned by " + ctx.actor().user());
+        return d;
+      }
+      if (action == "approve") {
+        pb::Decision d = Accept("approved");
+        d.set_note("self-evaluation approved by " + ctx.actor().user() + " at the unit's score");
+        return d;
+      }
+      return Score(ctx, request.payload(), /*rescore=*/true);
+    }
+    if (request.task().name() != "self_evaluation" || action != "submit") {
       return RejectUnknownAction(request);
     }
-    const pb::StageContext& ctx = request.context();
+    return Score(ctx, request.payload(), /*rescore=*/false);
+  }
+
+ private:
+  static bool Department(const Struct& config) { return StringOr(config, "mode", "unit") == "department"; }
+
+  // Scores a submit (or the department's rescore) exactly: the decision.
+  pb::Decision Score(const pb::StageContext& ctx, const Struct& payload, bool rescore) const {
     const Struct& config = ctx.config();
-    const Struct& payload = request.payload();
     pb::Decision bad;
-    RejectUnknownFields(payload, "payload", {"budget", "executed", "indicators", "explanation"},
-                        &bad);
+    std::vector<std::string> known = {"budget", "executed", "indicators", "explanation"};
+    if (rescore) known.push_back("reason");
+    RejectUnknownFields(payload, "payload", known, &bad);
+    const std::string reason = Trim(StringOr(payload, "reason", ""));
+    if (rescore && reason.empty()) {
+      AddRejection(&bad, "payload.reason", "is required: why the department scores differently (复核理由)");
+    }
     auto number = [&](const Struct& s, const std::string& key, const std::string& path,
                       Decimal* out) {
       std::string error;
@@ -296,17 +360,28 @@ class SelfEvaluationStage : public Stage {
     f["at_unix_ms"] = NumberValue(static_cast<double>(ctx.now_unix_ms()));
     if (!explanation.empty()) f["explanation"] = StringValue(explanation);
 
-    pb::Decision d = Accept("submitted");
+    pb::Decision d = Accept(rescore ? "approved" : "submitted");
     auto& vars = *d.mutable_set_variables()->mutable_fields();
     vars["self_eval_score"] = NumberValue(result->total.ToDouble());
     vars["self_eval_grade"] = StringValue(result->grade);
-    vars["self_evaluation"] = StructValue(std::move(record));
-    d.set_note("self-evaluation " + result->total.ToString() + " (" + result->grade + ") by " +
-               ctx.actor().user());
+    if (!rescore) {
+      vars["self_evaluation"] = StructValue(std::move(record));
+      d.set_note("self-evaluation " + result->total.ToString() + " (" + result->grade + ") by " +
+                 ctx.actor().user());
+      return d;
+    }
+    const Struct unit = StructOr(ctx.variables(), "self_evaluation");
+    const std::string unit_total = StringOr(unit, "total", "");
+    f["unit_total"] = StringValue(unit_total);
+    f["unit_grade"] = StringValue(StringOr(unit, "grade", ""));
+    f["reason"] = StringValue(reason);
+    vars["department_rescore"] = StructValue(std::move(record));
+    d.set_note("self-evaluation re-scored by " + ctx.actor().user() + ": " +
+               result->total.ToString() + " (" + result->grade + "), the unit's " +
+               (unit_total.empty() ? "?" : unit_total));
     return d;
   }
 
- private:
   static perf::GradeBands Bands(const Struct& config) {
     perf::GradeBands b;
     b.excellent = ConfigNumber(config, "grade_bands", "excellent", Decimal::FromInt(90));

@@ -122,6 +122,47 @@ TEST_F(SelfEvalTest, TheStageScoresAndGradesExactly) {
   EXPECT_EQ(Var(inst, "self_eval_grade").string_value(), "优");
 }
 
+TEST_F(SelfEvalTest, TheDepartmentApprovesReturnsOrRescores) {
+  const std::string unit_form =
+      testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json");
+  v1::Instance inst = Start("360726-2026-906017-011");
+  ASSERT_TRUE(Act(kUnit, inst, "submit", unit_form, &inst).ok());
+  ASSERT_EQ(inst.state(), "department_review");
+  ASSERT_EQ(inst.open_tasks_size(), 1);
+  EXPECT_THAT(inst.open_tasks(0).actions(), ::testing::ElementsAre("approve", "rescore", "return"));
+
+  // A return needs a comment; a re-score needs a reason.
+  grpc::Status s = Act(kDept, inst, "return", "", nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("comment: a return needs a comment"));
+  // The department finds 90 km done, not 118: 90/120 × 30 = 22.5, total 88.5, 良.
+  std::string rescored = unit_form;
+  rescored.replace(rescored.find(R"("actual": "118")"), 15, R"("actual": "90")");
+  s = Act(kDept, inst, "rescore", rescored, nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.reason: is required"));
+
+  rescored.replace(rescored.rfind('}'), 1, R"(, "reason": "养护里程以验收单为准，实际完成90公里"})");
+  ASSERT_TRUE(Act(kDept, inst, "rescore", rescored, &inst).ok());
+  // On to the spot check, which lets a project the seed does not draw (15 %) pass.
+  EXPECT_EQ(inst.state(), Draw("360726-2026-906017-011") < 1500 ? "spot_check" : "apply");
+  EXPECT_EQ(Var(inst, "self_eval_score").number_value(), 88.5);
+  EXPECT_EQ(Var(inst, "self_eval_grade").string_value(), "良");
+  const auto& dept = Var(inst, "department_rescore").struct_value().fields();
+  EXPECT_EQ(dept.at("total").string_value(), "88.5");
+  EXPECT_EQ(dept.at("unit_total").string_value(), "95.5");
+  EXPECT_EQ(dept.at("unit_grade").string_value(), "优");
+  EXPECT_EQ(dept.at("by").string_value(), kDept.user);
+  // The unit's own record stays as it filed it.
+  EXPECT_EQ(Var(inst, "self_evaluation").struct_value().fields().at("total").string_value(), "95.5");
+
+  // Returned with a comment: back to the unit.
+  v1::Instance other = Start("360726-2026-906017-012");
+  ASSERT_TRUE(Act(kUnit, other, "submit", unit_form, &other).ok());
+  ASSERT_TRUE(Act(kDept, other, "return", "", &other, "佐证材料不全").ok());
+  EXPECT_EQ(other.state(), "evaluate");
+}
+
 TEST_F(SelfEvalTest, BadFormsAreRefusedFieldByField) {
   v1::Instance inst = Start("360726-2026-906017-002");
   // Weights add up to 80, not 90.
