@@ -1578,6 +1578,60 @@ Command AddDisclosures(CLI::App& app) {
   return {sub, [args](const Client& client) { return RunDisclosures(client, *args); }};
 }
 
+// scorecard --year N [--definition K] [--format table|csv] [--out FILE]
+struct ScorecardArgs {
+  v1::GetScorecardRequest request;
+  std::string format = "table";
+  std::string out;
+};
+
+int RunScorecard(const Client& client, const ScorecardArgs& args) {
+  auto stub = v1::ReportService::NewStub(client.channel());
+  v1::GetScorecardResponse response;
+  if (!client.Call([&](grpc::ClientContext* context) {
+        return stub->Scorecard(context, args.request, &response);
+      })) {
+    return kExitFailure;
+  }
+  if (client.json()) return PrintJson(response);
+  // One column per item, as the sheet lists them.
+  Cells cells = {{"名次", "部门编码", "部门", "总分", "等级"}};
+  if (response.rows_size() > 0) {
+    for (const auto& item : response.rows(0).items()) {
+      cells[0].push_back(absl::StrCat(item.name(), "（", item.max_points(), "）"));
+    }
+  }
+  for (const auto& row : response.rows()) {
+    std::vector<std::string> c = {row.rank() > 0 ? std::to_string(row.rank()) : "未完成",
+                                  row.department(), row.department_name(), row.total(), row.grade()};
+    for (const auto& item : row.items()) c.push_back(item.points().empty() ? "-" : item.points());
+    cells.push_back(std::move(c));
+  }
+  if (args.format == "csv") return PrintOrWrite("scorecard", ToCsv(cells), args.out, "");
+  Table table({{"RANK"}, {"DEPARTMENT"}, {"NAME"}, {"TOTAL"}, {"GRADE"}});
+  for (size_t i = 1; i < cells.size(); ++i) {
+    table.AddRow({cells[i][0], cells[i][1], cells[i][2], cells[i][3], cells[i][4]});
+  }
+  table.Print(std::cout);
+  return kExitOk;
+}
+
+Command AddScorecard(CLI::App& app) {
+  auto args = std::make_shared<ScorecardArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "scorecard", "The departments' assessment (考核) for a year: items, totals, ranking");
+  sub->add_option_function<int>("--year", [args](int y) { args->request.set_year(y); },
+                                "Fiscal year")
+      ->required();
+  sub->add_option_function<std::string>(
+      "--definition", [args](const std::string& k) { args->request.set_definition_key(k); },
+      "The assessment workflow (default performance-assessment)");
+  sub->add_option("--format", args->format, "table (default) or csv (every item)")
+      ->check(CLI::IsMember({"table", "csv"}));
+  sub->add_option("--out", args->out, "Write to FILE");
+  return {sub, [args](const Client& client) { return RunScorecard(client, *args); }};
+}
+
 // check-targets INSTANCE_ID [--form JSON|@FILE]
 int RunCheckTargets(const Client& client, const std::string& id, const std::string& form) {
   v1::CheckTargetQualityRequest request;
@@ -1842,7 +1896,7 @@ int Main(int argc, char** argv) {
       AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
-      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDisclosures(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
+      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDisclosures(app), AddScorecard(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(

@@ -220,6 +220,9 @@ class Engine {
   // org in orgs (the caller's scope); reports.cc.
   StatusOr<v1::GetReportResponse> Report(const v1::GetReportRequest& req,
                                          const store::OrgSet& orgs);
+  // 考核 of the departments in orgs (ReportService.Scorecard); reports.cc.
+  StatusOr<v1::GetScorecardResponse> Scorecard(const v1::GetScorecardRequest& req,
+                                               const store::OrgSet& orgs);
   // The disclosure snapshots of the instances owned by an org in orgs.
   StatusOr<v1::ListDisclosuresResponse> ListDisclosures(const v1::ListDisclosuresRequest& req,
                                                         const store::OrgSet& orgs);

@@ -11,6 +11,8 @@
 #include "core/engine/internal/convert.h"
 #include "core/engine/engine.h"
 #include "core/perf/decimal.h"
+#include "core/perf/rules.h"
+#include "core/perf/scorecard.h"
 
 namespace bpm::engine {
 namespace {
@@ -274,6 +276,119 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
     *out.add_rows() = ToRow(std::move(acc));
   }
   for (auto& [k, acc] : totals) *out.add_totals() = ToRow(std::move(acc));
+  return out;
+}
+
+StatusOr<v1::GetScorecardResponse> Engine::Scorecard(const v1::GetScorecardRequest& req,
+                                                     const store::OrgSet& orgs) {
+  if (req.year() < 2000 || req.year() > 2100) {
+    return absl::InvalidArgumentError(absl::StrCat("year: ", req.year(), " is not a fiscal year (2000..2100)"));
+  }
+  const std::string key = req.definition_key().empty() ? "performance-assessment" : req.definition_key();
+  BPM_ASSIGN_OR_RETURN(int64_t version, CurrentVersion(key));
+  if (version == 0) return absl::NotFoundError("definition_key: no workflow " + key);
+  BPM_ASSIGN_OR_RETURN(auto def, Compiled(key, version));
+  const definition::State* sheet_state = nullptr;
+  for (const definition::State& s : def->states) {
+    if (s.stage == "scorecard") sheet_state = &s;
+  }
+  if (sheet_state == nullptr) {
+    return absl::FailedPreconditionError("workflow " + key + " has no scorecard state: no sheet to assess by");
+  }
+  perf::ConfigProblems ignored;  // reported at deploy
+  const perf::Sheet sheet = perf::ReadSheet(sheet_state->config, &ignored);
+
+  v1::GetReportRequest report_req;
+  report_req.set_year(req.year());
+  BPM_ASSIGN_OR_RETURN(v1::GetReportResponse report, Report(report_req, orgs));
+  std::map<std::string, const v1::ReportRow*> figures;
+  for (const auto& row : report.rows()) figures[row.department()] = &row;
+
+  v1::GetScorecardResponse out;
+  out.set_year(req.year());
+  store::InstanceFilter f;
+  f.orgs = orgs;
+  f.def_key = key;
+  int64_t after = 0;
+  std::vector<std::pair<perf::Decimal, v1::ScorecardRow>> rows;
+  while (true) {
+    BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
+    for (const store::InstanceRow& inst : page) {
+      auto vars_or = ParseJsonStruct(inst.variables_json);
+      if (!vars_or.ok()) continue;
+      const auto& vars = *vars_or;
+      if (static_cast<int>(Num(vars, "fiscal_year", YearOf(inst.created_ms))) != req.year()) continue;
+      v1::ScorecardRow row;
+      row.set_department(TopDepartment(inst.org));
+      row.set_instance_id(inst.id);
+      perf::DepartmentFigures fig;
+      if (auto it = figures.find(row.department()); it != figures.end()) {
+        const v1::ReportRow& r = *it->second;
+        row.set_department_name(r.department_name());
+        fig.targets_started = r.targets_started();
+        fig.targets_reviewed = r.targets_reviewed();
+        fig.self_evaluations = r.self_evaluations();
+        fig.spot_sampled = r.spot_sampled();
+        fig.spot_flagged = r.spot_flagged();
+        fig.rectifications = r.rectifications();
+        fig.rectified_on_time = r.rectified_on_time();
+        if (r.rounds_size() > 0) {
+          fig.warned_first_round = r.rounds(0).red() + r.rounds(0).yellow();
+          const auto& last = r.rounds(r.rounds_size() - 1);
+          fig.warned_last_round = last.red() + last.yellow();
+        }
+      }
+      const google::protobuf::Struct* entered = nullptr;
+      if (const auto* sc = Obj(vars, "scorecard")) entered = Obj(*sc, "manual");
+      bool complete = true;
+      int64_t total = 0;
+      for (const perf::ScoreItem& item : sheet.items) {
+        v1::ScorecardItem* it = row.add_items();
+        it->set_id(item.id);
+        it->set_name(item.name);
+        it->set_max_points(item.points.ToString());
+        it->set_manual(item.metric.empty());
+        if (item.metric.empty()) {
+          const std::string given = entered != nullptr ? Str(*entered, item.id) : "";
+          auto points = perf::Decimal::Parse(given, "points");
+          if (given.empty() || !points.ok()) {
+            complete = false;
+            continue;
+          }
+          it->set_points(points->ToString());
+          it->set_basis("财政评分");
+          total += points->units();
+        } else {
+          std::string basis;
+          const perf::Decimal points = perf::MetricPoints(item.metric, item.points, fig, &basis);
+          it->set_points(points.ToString());
+          it->set_basis(basis);
+          total += points.units();
+        }
+      }
+      const perf::Decimal sum = perf::Decimal::FromUnits(total);
+      row.set_total(sum.ToString());
+      row.set_complete(complete);
+      const std::string g = perf::Grade(sum);  // 优 良 中 差 on 90/80/60
+      row.set_grade(g == "优" ? "优秀" : g == "良" ? "良好" : g == "中" ? "合格" : "不合格");
+      rows.emplace_back(complete ? sum : perf::Decimal::FromUnits(-1), std::move(row));
+    }
+    if (page.size() < static_cast<size_t>(kPage)) break;
+    after = page.back().row_id;
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second.department() < b.second.department();
+  });
+  int rank = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    v1::ScorecardRow& row = rows[i].second;
+    if (row.complete()) {
+      if (i == 0 || rows[i - 1].first != rows[i].first) rank = static_cast<int>(i) + 1;
+      row.set_rank(rank);
+    }
+    *out.add_rows() = std::move(row);
+  }
   return out;
 }
 

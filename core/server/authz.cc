@@ -72,6 +72,7 @@ const std::vector<MethodPolicy>& Table() {
       {"/bpm.v1.OrgService/RevokeRole", Gate::kOrgAdmin},
       {"/bpm.v1.ReportService/Get", Gate::kList},
       {"/bpm.v1.ReportService/ListDisclosures", Gate::kDisclosure},
+      {"/bpm.v1.ReportService/Scorecard", Gate::kList},
       {"/bpm.v1.TargetService/CheckQuality", Gate::kInstance},
       {"/bpm.v1.TaskService/Act", Gate::kSelf},
       {"/bpm.v1.TaskService/Claim", Gate::kSelf},

@@ -348,6 +348,14 @@ class ReportServiceImpl final : public v1::ReportService::Service {
                     return engine_.Report(*req, orgs);
                   });
   }
+  grpc::Status Scorecard(grpc::ServerContext* ctx, const v1::GetScorecardRequest* req,
+                         v1::GetScorecardResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.ReportService/Scorecard", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::GetScorecardResponse> {
+                    BPM_ASSIGN_OR_RETURN(store::OrgSet orgs, ScopeOf(c));
+                    return engine_.Scorecard(*req, orgs);
+                  });
+  }
   grpc::Status ListDisclosures(grpc::ServerContext* ctx, const v1::ListDisclosuresRequest* req,
                                v1::ListDisclosuresResponse* resp) override {
     return Handle(ctx, "/bpm.v1.ReportService/ListDisclosures", resp,

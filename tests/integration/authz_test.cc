@@ -144,6 +144,8 @@ const std::vector<Row>& Rows() {
       {"/bpm.v1.ReportService/Get", "", kStaff},
       // Published snapshots: the public sees all, staff their scope.
       {"/bpm.v1.ReportService/ListDisclosures", "", Minus(All(), {"agency"})},
+      // 考核: staff, over their scope (a year is required: INVALID_ARGUMENT without).
+      {"/bpm.v1.ReportService/Scorecard", "", kStaff},
 
       // ---- targets: reads the filing and, for copies, other filings
       // (redacted outside the scope)

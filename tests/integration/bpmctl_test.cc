@@ -128,13 +128,14 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   const Result json = Ctl(kUnit, {"defs", "--json"});
   ASSERT_EQ(json.exit, 0) << Dump(json);
   const auto defs = ParseJson<v1::ListDefinitionsResponse>(json.out);
-  ASSERT_EQ(defs.definitions_size(), 6) << json.out;  // by key
+  ASSERT_EQ(defs.definitions_size(), 7) << json.out;  // by key
   EXPECT_EQ(defs.definitions(0).key(), "ex-ante");
   EXPECT_EQ(defs.definitions(1).key(), "key-evaluation");
-  EXPECT_EQ(defs.definitions(2).key(), "performance-monitoring");
-  EXPECT_EQ(defs.definitions(3).key(), "project-target-county");
-  EXPECT_EQ(defs.definitions(4).key(), "self-evaluation");
-  const auto& def = defs.definitions(5);
+  EXPECT_EQ(defs.definitions(2).key(), "performance-assessment");
+  EXPECT_EQ(defs.definitions(3).key(), "performance-monitoring");
+  EXPECT_EQ(defs.definitions(4).key(), "project-target-county");
+  EXPECT_EQ(defs.definitions(5).key(), "self-evaluation");
+  const auto& def = defs.definitions(6);
   EXPECT_EQ(def.key(), "target-filing");
   EXPECT_EQ(def.version(), 1);
   EXPECT_EQ(def.title(), "绩效目标填报与审核");
@@ -146,15 +147,16 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   EXPECT_EQ(table.exit, 0) << Dump(table);
   EXPECT_EQ(table.err, "");
   const auto lines = Lines(table.out);
-  ASSERT_EQ(lines.size(), 7u) << table.out;
+  ASSERT_EQ(lines.size(), 8u) << table.out;
   EXPECT_THAT(lines[0], StartsWith("KEY                     VERSION  ALIASES  TITLE"));
   EXPECT_THAT(lines[1], StartsWith("ex-ante                 1        current  事前绩效评估"));
   EXPECT_THAT(lines[2], StartsWith("key-evaluation          1        current  "));
-  EXPECT_THAT(lines[3], StartsWith("performance-monitoring  1        current  绩效运行监控"));
-  EXPECT_THAT(lines[4], StartsWith("project-target-county   1        current  "));
-  EXPECT_THAT(lines[5], StartsWith("self-evaluation         1        current  项目绩效自评"));
-  EXPECT_THAT(lines[6], StartsWith("target-filing           1        current  绩效目标填报与审核"));
-  EXPECT_THAT(lines[6], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
+  EXPECT_THAT(lines[3], StartsWith("performance-assessment  1        current  预算绩效管理工作考核"));
+  EXPECT_THAT(lines[4], StartsWith("performance-monitoring  1        current  绩效运行监控"));
+  EXPECT_THAT(lines[5], StartsWith("project-target-county   1        current  "));
+  EXPECT_THAT(lines[6], StartsWith("self-evaluation         1        current  项目绩效自评"));
+  EXPECT_THAT(lines[7], StartsWith("target-filing           1        current  绩效目标填报与审核"));
+  EXPECT_THAT(lines[7], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
 }
 
 TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
@@ -300,9 +302,9 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   const Result latest = Ctl(kFinance, {"defs", "--json"});
   ASSERT_EQ(latest.exit, 0) << Dump(latest);
   const auto latest_defs = ParseJson<v1::ListDefinitionsResponse>(latest.out);
-  ASSERT_EQ(latest_defs.definitions_size(), 6) << latest.out;
-  EXPECT_EQ(latest_defs.definitions(5).key(), "target-filing");
-  EXPECT_EQ(latest_defs.definitions(5).version(), 2);
+  ASSERT_EQ(latest_defs.definitions_size(), 7) << latest.out;
+  EXPECT_EQ(latest_defs.definitions(6).key(), "target-filing");
+  EXPECT_EQ(latest_defs.definitions(6).version(), 2);
   EXPECT_EQ(StartOne().definition_version(), 2);
 
   // `def` prints the deployed YAML back, byte for byte.

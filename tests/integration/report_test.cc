@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "bpm/v1/bpm.grpc.pb.h"
@@ -255,6 +256,81 @@ TEST_F(ReportTest, DisclosuresAreListedRedactedAndExported) {
   ASSERT_EQ(parsed.values_size(), 1);
   EXPECT_EQ(parsed.values(0).struct_value().fields().at("sha256").string_value(),
             pub.documents(0).sha256());
+}
+
+TEST_F(ReportTest, ScorecardComputesRanksAndWaitsForManualItems) {
+  ASSERT_NO_FATAL_FAILURE(RunTheYear());
+  const int year = Report(kPerformance).rows(0).year();
+  auto assess = [&](const std::string& dept) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("performance-assessment");
+    req.set_subject_ref("考核-" + dept);
+    req.set_org(dept);
+    (*req.mutable_variables()->mutable_fields())["fiscal_year"].set_number_value(year);
+    v1::StartInstanceResponse resp;
+    grpc::Status s = instances_->Start(Ctx(kPerformance).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.instance();
+  };
+  v1::Instance edu = assess("906");
+  assess("904");
+  // Manual items must all be given, each within its points.
+  v1::ActRequest act;
+  act.set_task_id(edu.open_tasks(0).id());
+  act.set_action("score");
+  *act.mutable_payload() = Json(R"({"manual": {"org": 5, "ex_ante": 11}})");
+  v1::ActResponse ignored;
+  grpc::Status s = tasks_->Act(Ctx(kPerformance).get(), act, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.manual.ex_ante: 11 is not from 0 to 10"));
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.manual.target_quality: is required"));
+  Act(kPerformance, &edu, "score",
+      R"({"manual": {"org": 5, "ex_ante": 8, "target_quality": 7, "key_eval": 9, "linkage": 4,
+                     "disclosure": 9}})");
+  ASSERT_EQ(edu.state(), "done");
+
+  v1::GetScorecardRequest req;
+  req.set_year(year);
+  v1::GetScorecardResponse card;
+  s = reports_->Scorecard(Ctx(kPerformance).get(), req, &card);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(card.rows_size(), 2);
+  const v1::ScorecardRow& first = card.rows(0);
+  EXPECT_EQ(first.department(), "906");
+  EXPECT_EQ(first.rank(), 1);
+  EXPECT_TRUE(first.complete());
+  // Computed: targets 2/3 × 12 = 8; warnings 2 → 1, 1/2 × 15 = 7.5; self-evaluation
+  // 1/2 × 12 = 6; no re-check: 8; rectification 1/1 × 6 = 6. Manual: 42.
+  std::map<std::string, std::string> points;
+  for (const auto& item : first.items()) points[item.id()] = item.points();
+  EXPECT_EQ(points["target_review"], "8");
+  EXPECT_EQ(points["monitoring"], "7.5");
+  EXPECT_EQ(points["self_eval"], "6");
+  EXPECT_EQ(points["recheck"], "8");
+  EXPECT_EQ(points["rectification"], "6");
+  EXPECT_EQ(points["disclosure"], "9");
+  EXPECT_EQ(first.total(), "77.5");
+  EXPECT_EQ(first.grade(), "合格");
+  EXPECT_EQ(first.items(2).basis(), "2/3 × 12");
+  const v1::ScorecardRow& roads = card.rows(1);
+  EXPECT_EQ(roads.department(), "904");
+  EXPECT_FALSE(roads.complete());
+  EXPECT_EQ(roads.rank(), 0);
+
+  // Without a year: INVALID_ARGUMENT.
+  s = reports_->Scorecard(Ctx(kPerformance).get(), v1::GetScorecardRequest(), &card);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // bpmctl prints the ranking and, as CSV, every item.
+  const testing::EnvVars env = {{"BPM_SERVER", bpmd_->address()},
+                                 {"BPM_USER", kPerformance.user},
+                                 {"BPM_ROLES", kPerformance.roles},
+                                 {"BPM_ORG", kPerformance.org}};
+  testing::Result csv =
+      testing::RunBpmctl({"scorecard", "--year", std::to_string(year), "--format", "csv"}, env);
+  ASSERT_EQ(csv.exit, 0) << testing::Dump(csv);
+  EXPECT_THAT(csv.out, HasSubstr("名次,部门编码,部门,总分,等级,组织与制度（5）,"));
+  EXPECT_THAT(csv.out, HasSubstr("1,906,安远县教育局,77.5,合格,5,8,8,7,7.5,6,8,9,6,4,9"));
+  EXPECT_THAT(csv.out, HasSubstr("未完成,904,"));
 }
 
 TEST_F(ReportTest, BpmctlWritesCsvXlsxAndSvg) {

@@ -30,7 +30,7 @@ TEST(LoaderTest, LoadsTheBundledStages) {
   EXPECT_THAT(r.Names(), ::testing::ElementsAre("agency_work", "department_submit", "disclosure",
                                                 "ex_ante", "final_review", "monitoring",
                                                 "rectification", "result_application", "review",
-                                                "self_evaluation", "spot_check"));
+                                                "scorecard", "self_evaluation", "spot_check"));
   EXPECT_EQ(r.Find("review")->description().version(), "2.0.0");
   EXPECT_EQ(r.Find("nope"), nullptr);
 }
