@@ -26,6 +26,9 @@
 //      as subprocesses, scoring 93 %, 84 % and 72 %); finance approves the
 //      plan, the unit gives feedback, finance approves the result, 中 and 差
 //      are rectified, the result is published.
+//   5. 考核 (performance-assessment): every department's sheet, the manual
+//      items entered by the performance section, the rest computed by bpmd
+//      from the year's figures, ranked.
 // Everything the engine decides (lights, scores, grades, draws) is the
 // engine's: the simulation only supplies what people would enter. Progress
 // goes to stderr once a second; the report (ReportService) to stdout, with
@@ -47,6 +50,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -280,6 +284,7 @@ class Sim {
   void Monitor(const Project& p, int month, double execution, std::mt19937_64& rng);
   void SelfEvaluate(const Project& p, std::mt19937_64& rng);
   bool KeyEvaluations(std::mt19937_64& rng);
+  void Assess(const std::string& department, std::mt19937_64& rng);
   int PrintReport();
 
   Options o_;
@@ -295,6 +300,7 @@ class Sim {
   std::mutex mu_;
   std::string error_;
   std::vector<std::string> warned_;  // subjects lit red or yellow in July
+  int year_ = 0;                      // the fiscal year: the instances' year, China time
 };
 
 void Sim::Phase(const std::string& name, size_t n,
@@ -578,6 +584,28 @@ bool Sim::KeyEvaluations(std::mt19937_64& rng) {
   return !failed_;
 }
 
+// 考核: the performance section enters the manual items of each department's
+// sheet (most near full marks); the engine computes the rest.
+void Sim::Assess(const std::string& department, std::mt19937_64& rng) {
+  const Who perf{"perf", "performance_section", kPerfSection};
+  v1::Instance inst;
+  if (!Start(perf, "performance-assessment", "考核-" + department, &inst,
+             R"({"fiscal_year": )" + std::to_string(year_) + "}", department)) {
+    return;
+  }
+  std::uniform_real_distribution<double> u01(0, 1);
+  auto points = [&](int max) {
+    const double share = u01(rng) < 0.1 ? 0.5 + 0.3 * u01(rng) : 0.8 + 0.2 * u01(rng);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.1f", std::llround(max * share * 2) / 2.0);  // halves
+    return std::string(buf);
+  };
+  Act(perf, &inst, "score",
+      R"({"manual": {"org": )" + points(5) + R"(, "ex_ante": )" + points(10) +
+          R"(, "target_quality": )" + points(8) + R"(, "key_eval": )" + points(10) +
+          R"(, "linkage": )" + points(4) + R"(, "disclosure": )" + points(10) + "}}");
+}
+
 int Sim::PrintReport() {
   v1::GetReportRequest req;
   req.set_region(kRegion);
@@ -650,6 +678,40 @@ int Sim::PrintReport() {
               (std::to_string(t.rectified()) + "/" + std::to_string(t.rectifications()) + " " +
                pct(t.rectified_on_time(), t.rectifications())).c_str(),
               "80–90% on time");
+  {
+    v1::GetScorecardRequest sreq;
+    sreq.set_year(t.year());
+    v1::GetScorecardResponse card;
+    if (!Check(reports_->Scorecard(Ctx({"perf", "performance_section", kPerfSection}).get(), sreq, &card),
+               "scorecard")) {
+      return 1;
+    }
+    std::map<std::string, int> grades;
+    double sum = 0;
+    double low = 100, high = 0;
+    int ranked = 0;
+    for (const auto& row : card.rows()) {
+      if (row.rank() == 0) continue;
+      ++ranked;
+      ++grades[row.grade()];
+      const double total = std::stod(row.total());
+      sum += total;
+      low = std::min(low, total);
+      high = std::max(high, total);
+    }
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%d, %.1f–%.1f (mean %.1f)", ranked, low, high,
+                  ranked ? sum / ranked : 0.0);
+    std::printf("%-44s %14s   %s\n", "考核: departments ranked, scores", buf, "75–98");
+    std::snprintf(buf, sizeof buf, "%d/%d/%d/%d", grades["优秀"], grades["良好"], grades["合格"],
+                  grades["不合格"]);
+    std::printf("%-44s %14s   %s\n", "  优秀/良好/合格/不合格", buf, "5–10% below 80");
+    for (int i = 0; i < std::min(3, card.rows_size()); ++i) {
+      const auto& row = card.rows(i);
+      std::printf("    %d. %s %s %s\n", row.rank(), row.department_name().c_str(), row.total().c_str(),
+                  row.grade().c_str());
+    }
+  }
   std::printf("\n%ld API calls\n", static_cast<long>(calls_.load()));
   const bpm::cli::Cells table = bpm::cli::ReportTable(r);
   if (!o_.csv.empty()) {
@@ -671,6 +733,12 @@ int Sim::PrintReport() {
 
 int Sim::Run() {
   const auto start = Clock::now();
+  {
+    std::time_t now = std::time(nullptr) + 8 * 3600;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    year_ = tm.tm_year + 1900;
+  }
   std::fprintf(stderr, "county_sim: %zu departments, %zu units, %zu targets against %s\n",
                county_.departments.size(), county_.units.size(), county_.projects.size(),
                o_.server.c_str());
@@ -713,6 +781,8 @@ int Sim::Run() {
         [&](size_t i, std::mt19937_64& rng) { SelfEvaluate(*evaluated[i], rng); });
   std::mt19937_64 rng(o_.seed);
   if (!failed_) KeyEvaluations(rng);
+  Phase("assessment (考核)", county_.departments.size(),
+        [&](size_t i, std::mt19937_64& r) { Assess(county_.departments[i], r); });
   if (failed_) {
     std::cerr << "county_sim: " << error_ << "\n";
     return 1;

@@ -100,6 +100,21 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("page_token: 'x'"));
 
+  // 考核: every department assessed and ranked.
+  v1::GetScorecardRequest card_req;
+  card_req.set_year(t.year());
+  v1::GetScorecardResponse card;
+  s = reports->Scorecard(testing::Context("zhao", "performance_section", "sim-czj-jx").get(), card_req,
+                         &card);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(card.rows_size(), 3);
+  for (const auto& row : card.rows()) {
+    EXPECT_TRUE(row.complete()) << row.department();
+    EXPECT_GE(row.rank(), 1);
+  }
+  EXPECT_EQ(card.rows(0).rank(), 1);
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("考核: departments ranked, scores +3, "));
+
   // The printed report says the same.
   EXPECT_THAT(r.out, HasSubstr("模拟县"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("targets filed \\(projects \\+ 部门整体\\) +" +
