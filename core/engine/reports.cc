@@ -54,6 +54,13 @@ double Num(const google::protobuf::Struct& s, const std::string& key, double fal
   return v != nullptr && v->kind_case() == google::protobuf::Value::kNumberValue ? v->number_value()
                                                                                   : fallback;
 }
+// A whole number of a variable within [lo, hi]; fallback when it is absent,
+// not a number or out of range (variables set at start are the starter's: a
+// 1e300 must not reach an int cast).
+int IntIn(const google::protobuf::Struct& s, const std::string& key, int lo, int hi, int fallback) {
+  const double v = Num(s, key, fallback);
+  return v >= lo && v <= hi ? static_cast<int>(v) : fallback;
+}
 bool Bool(const google::protobuf::Struct& s, const std::string& key) {
   const auto* v = Get(s, key);
   return v != nullptr && v->kind_case() == google::protobuf::Value::kBoolValue && v->bool_value();
@@ -197,7 +204,7 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
           rect == nullptr) {
         continue;
       }
-      const int year = static_cast<int>(Num(vars, "fiscal_year", YearOf(inst.created_ms)));
+      const int year = IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms));
       if (req.year() != 0 && year != req.year()) continue;
       const Where& w = where_of(inst.org);
       if (!req.region().empty() && w.region != req.region()) continue;
@@ -216,7 +223,7 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
         }
       }
       if (const auto* m = Obj(vars, "monitoring"); kind.monitoring && m != nullptr) {
-        const int month = static_cast<int>(Num(*m, "month"));
+        const int month = IntIn(*m, "month", 1, 12, 0);
         v1::MonitoringRound& round = acc.rounds[month];
         round.set_month(month);
         round.set_monitored(round.monitored() + 1);
@@ -317,7 +324,7 @@ StatusOr<v1::GetScorecardResponse> Engine::Scorecard(const v1::GetScorecardReque
       auto vars_or = ParseJsonStruct(inst.variables_json);
       if (!vars_or.ok()) continue;
       const auto& vars = *vars_or;
-      if (static_cast<int>(Num(vars, "fiscal_year", YearOf(inst.created_ms))) != req.year()) continue;
+      if (IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms)) != req.year()) continue;
       v1::ScorecardRow row;
       row.set_department(TopDepartment(inst.org));
       row.set_instance_id(inst.id);

@@ -187,6 +187,22 @@ TEST_F(ReportTest, CountsEachDepartmentExactly) {
   EXPECT_THAT(s.error_message(), HasSubstr("year: 1999"));
 }
 
+TEST_F(ReportTest, AnOutlandishFiscalYearVariableFallsBackToTheStartYear) {
+  // Variables given at start are the starter's: 1e300 must not reach an int.
+  v1::StartInstanceRequest req;
+  req.set_definition_key("target-filing");
+  req.set_subject_ref("2026-906017-099");
+  req.set_org(kUnit.org);
+  (*req.mutable_variables()->mutable_fields())["fiscal_year"].set_number_value(1e300);
+  v1::StartInstanceResponse resp;
+  grpc::Status s = instances_->Start(Ctx(kUnit).get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::GetReportResponse r = Report(kPerformance);
+  ASSERT_EQ(r.rows_size(), 1);
+  EXPECT_EQ(r.rows(0).targets_started(), 1);
+  EXPECT_GE(r.rows(0).year(), 2026);
+}
+
 TEST_F(ReportTest, CountsOnlyTheCallersScope) {
   ASSERT_NO_FATAL_FAILURE(RunTheYear());
   v1::GetReportResponse r = Report(kOtherUnit);
