@@ -317,9 +317,10 @@ class Engine {
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
   Status LoadOrgContext(Working& w);
-  // The top department above org in the org model; org itself when the org
-  // is not in the model.
-  std::string TopDepartment(const std::string& org);
+  // The top department above org in the org model (code, name, region; the
+  // region is the org's own when the department has none); {code: org} when
+  // the org is not in the model.
+  plugin::v1::OrgRef TopDepartment(const std::string& org);
   Status EnterState(Working& w, const std::string& state, int depth, bool reentry = false);
   Status FollowOutcome(Working& w, const definition::State& from, const std::string& outcome,
                        int depth);

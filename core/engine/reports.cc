@@ -98,10 +98,6 @@ perf::Decimal Amount(const google::protobuf::Struct& vars) {
   return d.ok() ? *d : perf::Decimal();
 }
 
-struct Where {
-  std::string region, department, name;
-};
-
 struct Acc {
   v1::ReportRow row;
   std::map<int, v1::MonitoringRound> rounds;
@@ -160,25 +156,13 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
   if (req.year() != 0 && (req.year() < 2000 || req.year() > 2100)) {
     return absl::InvalidArgumentError(absl::StrCat("year: ", req.year(), " is not a fiscal year (2000..2100)"));
   }
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = clock_.NowMillis();  // one "now" for the whole report
   std::map<std::pair<std::string, int64_t>, Kinds> kinds;
-  std::map<std::string, Where> where;
-  auto where_of = [&](const std::string& org) -> const Where& {
-    auto [it, fresh] = where.emplace(org, Where{});
-    if (!fresh) return it->second;
-    Where& w = it->second;
-    w.department = org;
-    if (options_.org_resolver) {
-      auto ctx = options_.org_resolver(org, now);
-      if (ctx.ok()) {
-        const auto& top = ctx->ancestors_size() > 0 ? ctx->ancestors(ctx->ancestors_size() - 1)
-                                                    : ctx->unit();
-        w.department = top.code();
-        w.name = top.name();
-        w.region = !top.region().empty() ? top.region() : ctx->unit().region();
-      }
-    }
-    return w;
+  std::map<std::string, plugin::v1::OrgRef> tops;  // org → its top department
+  auto where_of = [&](const std::string& org) -> const plugin::v1::OrgRef& {
+    auto [it, fresh] = tops.emplace(org, plugin::v1::OrgRef());
+    if (fresh) it->second = TopDepartment(org);
+    return it->second;
   };
 
   std::map<std::tuple<int, std::string, std::string>, Acc> rows;
@@ -206,12 +190,12 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
       }
       const int year = IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms));
       if (req.year() != 0 && year != req.year()) continue;
-      const Where& w = where_of(inst.org);
-      if (!req.region().empty() && w.region != req.region()) continue;
-      if (!req.department().empty() && w.department != req.department()) continue;
+      const plugin::v1::OrgRef& w = where_of(inst.org);
+      if (!req.region().empty() && w.region() != req.region()) continue;
+      if (!req.department().empty() && w.code() != req.department()) continue;
       out.set_instances(out.instances() + 1);
 
-      Acc& acc = rows[{year, w.region, w.department}];
+      Acc& acc = rows[{year, w.region(), w.code()}];
       v1::ReportRow& r = acc.row;
       if (kind.targets) {
         r.set_targets_started(r.targets_started() + 1);
@@ -275,7 +259,7 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
     acc.row.set_year(year);
     acc.row.set_region(region);
     acc.row.set_department(department);
-    acc.row.set_department_name(where_of(department).name);
+    acc.row.set_department_name(where_of(department).name());
     Acc& t = totals[{year, region}];
     t.row.set_year(year);
     t.row.set_region(region);
@@ -326,7 +310,7 @@ StatusOr<v1::GetScorecardResponse> Engine::Scorecard(const v1::GetScorecardReque
       const auto& vars = *vars_or;
       if (IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms)) != req.year()) continue;
       v1::ScorecardRow row;
-      row.set_department(TopDepartment(inst.org));
+      row.set_department(TopDepartment(inst.org).code());
       row.set_instance_id(inst.id);
       perf::DepartmentFigures fig;
       if (auto it = figures.find(row.department()); it != figures.end()) {

@@ -35,15 +35,17 @@ std::string IntoVariable(const definition::State& state) {
 
 }  // namespace
 
-std::string Engine::TopDepartment(const std::string& org) {
+plugin::v1::OrgRef Engine::TopDepartment(const std::string& org) {
+  plugin::v1::OrgRef top;
+  top.set_code(org);  // not in the model: its own department
   if (options_.org_resolver) {
     auto ctx = options_.org_resolver(org, clock_.NowMillis());
     if (ctx.ok()) {
-      return ctx->ancestors_size() > 0 ? ctx->ancestors(ctx->ancestors_size() - 1).code()
-                                       : ctx->unit().code();
+      top = ctx->ancestors_size() > 0 ? ctx->ancestors(ctx->ancestors_size() - 1) : ctx->unit();
+      if (top.region().empty()) top.set_region(ctx->unit().region());
     }
   }
-  return org;  // not in the model: its own department
+  return top;
 }
 
 StatusOr<v1::CheckTargetQualityResponse> Engine::CheckTargetQuality(
@@ -86,7 +88,7 @@ StatusOr<v1::CheckTargetQualityResponse> Engine::CheckTargetQuality(
 
   // Other filings of the workflow (any version) in other top departments.
   const std::set<std::string> mine = perf::Fingerprint(target);
-  const std::string my_department = TopDepartment(inst.org);
+  const std::string my_department = TopDepartment(inst.org).code();
   std::map<std::string, std::string> departments;  // org → top department
   struct Match {
     perf::Decimal similarity;
@@ -107,7 +109,7 @@ StatusOr<v1::CheckTargetQualityResponse> Engine::CheckTargetQuality(
         const std::set<std::string> theirs = perf::Fingerprint(perf::ReadTargetForm(*other, qc));
         if (!perf::IsCopy(mine, theirs, qc.rules)) continue;
         auto [it, fresh] = departments.emplace(row.org, "");
-        if (fresh) it->second = TopDepartment(row.org);
+        if (fresh) it->second = TopDepartment(row.org).code();
         if (it->second == my_department) continue;  // a department's own template
         matches.push_back(Match{perf::Similarity(mine, theirs), std::move(row)});
       }

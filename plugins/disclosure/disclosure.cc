@@ -127,9 +127,6 @@ bool Data(const pb::StageContext& ctx, const std::vector<std::string>& redaction
 
 // Records the snapshot document and variables.disclosure, emitting "published".
 pb::Decision Publish(const pb::StageContext& ctx, const Proposal& p, int64_t due_ms) {
-  const std::string& channel = p.channel;
-  const std::string& published_by = p.by;
-  const std::string* redaction_note = p.note;
   Struct data;
   pb::Decision bad;
   if (!Data(ctx, p.redactions, &data, &bad)) return bad;
@@ -143,11 +140,11 @@ pb::Decision Publish(const pb::StageContext& ctx, const Proposal& p, int64_t due
   s["subject_ref"] = StringValue(ctx.subject_ref());
   s["org"] = StringValue(ctx.org());
   s["state"] = StringValue(ctx.state());
-  s["channel"] = StringValue(channel);
+  s["channel"] = StringValue(p.channel);
   s["published_at_unix_ms"] = NumberValue(at);
-  s["published_by"] = StringValue(published_by);
+  s["published_by"] = StringValue(p.by);
   s["data"] = StructValue(data);
-  if (redaction_note != nullptr) s["redaction_note"] = StringValue(*redaction_note);
+  if (p.note != nullptr) s["redaction_note"] = StringValue(*p.note);
   if (!p.redactions.empty()) s["redacted"] = StringListValue(p.redactions);
   if (!p.reviewed_by.empty()) s["reviewed_by"] = StringValue(p.reviewed_by);
   if (due_ms > 0) s["due_unix_ms"] = NumberValue(static_cast<double>(due_ms));
@@ -155,7 +152,7 @@ pb::Decision Publish(const pb::StageContext& ctx, const Proposal& p, int64_t due
 
   Struct disclosure;
   auto& v = *disclosure.mutable_fields();
-  v["channel"] = StringValue(channel);
+  v["channel"] = StringValue(p.channel);
   v["published_at_unix_ms"] = NumberValue(at);
   v["on_time"] = BoolValue(on_time);
   if (due_ms > 0) v["due_unix_ms"] = NumberValue(static_cast<double>(due_ms));
@@ -167,7 +164,7 @@ pb::Decision Publish(const pb::StageContext& ctx, const Proposal& p, int64_t due
   doc->set_content_type("application/json");
   doc->set_content(CanonicalJson(snapshot));
   (*d.mutable_set_variables()->mutable_fields())["disclosure"] = StructValue(std::move(disclosure));
-  d.set_note("published to " + channel + " by " + published_by +
+  d.set_note("published to " + p.channel + " by " + p.by +
              (p.reviewed_by.empty() ? "" : ", reviewed by " + p.reviewed_by) +
              (on_time ? "" : " (after the deadline)"));
   return d;
