@@ -33,8 +33,8 @@ done
 # Packages, and a configured build directory, come from the README's setup.
 [[ -f "$build_dir/CMakeCache.txt" ]] || "$root/deploy/setup.sh" --build-dir "$build_dir" bpmd
 cmake -S "$root" -B "$build_dir" -DBPM_BUILD_BENCH=ON >/dev/null
-cmake --build "$build_dir" -j "$(nproc)" --target bpmd load_bench department_submit review \
-  final_review rectification disclosure agency_work >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target bpmd load_bench bpm_stage_plugins \
+  >/dev/null
 bench="$build_dir/bin/load_bench"
 work=${BPM_BENCH_DIR:-/tmp/bpm-bench}
 rm -rf "$work"

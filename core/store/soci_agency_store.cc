@@ -333,65 +333,77 @@ std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db) {
 
 // The Commit parts of external tasks, incidents and outbox (called inside
 // SociStore::Apply's transaction).
-Status ApplyAgencyWrites(soci::session& sql, const Commit& c) {
+Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {
   for (const ExternalTaskRow& r : c.insert_external_tasks) {
-    sql << "INSERT INTO external_tasks (id, instance_id, state, topic, engagement_id, agency_id, "
-           "payload, status, lock_token, lock_owner, lock_expires_ms, available_ms, retries_left, "
-           "last_error, deliverable_sha256, created_ms, completed_ms) VALUES (:id, :i, :s, :t, "
-           ":e, :a, :p, :st, :lt, :lo, :le, :av, :r, :err, :d, :c, :cm)",
-        use(r.id, "id"), use(r.instance_id, "i"), use(r.state, "s"), use(r.topic, "t"),
-        use(r.engagement_id, "e"), use(r.agency_id, "a"), use(r.payload_json, "p"),
-        use(r.status, "st"), use(r.lock_token, "lt"), use(r.lock_owner, "lo"),
-        use(r.lock_expires_ms, "le"), use(r.available_ms, "av"), use(r.retries_left, "r"),
-        use(r.last_error, "err"), use(r.deliverable_sha256, "d"), use(r.created_ms, "c"),
-        use(r.completed_ms, "cm");
+    BPM_RETURN_IF_ERROR(w.Exec(
+        "INSERT INTO external_tasks (id, instance_id, state, topic, engagement_id, agency_id, "
+        "payload, status, lock_token, lock_owner, lock_expires_ms, available_ms, retries_left, "
+        "last_error, deliverable_sha256, created_ms, completed_ms) VALUES (:id, :i, :s, :t, "
+        ":e, :a, :p, :st, :lt, :lo, :le, :av, :r, :err, :d, :c, :cm)",
+        [](auto& p, ExternalTaskRow& r) {
+          p, use(r.id, "id"), use(r.instance_id, "i"), use(r.state, "s"), use(r.topic, "t"),
+              use(r.engagement_id, "e"), use(r.agency_id, "a"), use(r.payload_json, "p"),
+              use(r.status, "st"), use(r.lock_token, "lt"), use(r.lock_owner, "lo"),
+              use(r.lock_expires_ms, "le"), use(r.available_ms, "av"), use(r.retries_left, "r"),
+              use(r.last_error, "err"), use(r.deliverable_sha256, "d"), use(r.created_ms, "c"),
+              use(r.completed_ms, "cm");
+        },
+        r));
   }
   for (const auto& u : c.update_external_tasks) {
-    const ExternalTaskRow& r = u.row;
-    soci::statement st =
-        (sql.prepare << "UPDATE external_tasks SET engagement_id = :e, agency_id = :a, status = "
-                        ":st, lock_token = :lt, lock_owner = :lo, lock_expires_ms = :le, "
-                        "available_ms = :av, retries_left = :r, last_error = :err, "
-                        "deliverable_sha256 = :d, completed_ms = :cm WHERE id = :id AND status = "
-                        ":xs AND lock_token = :xt",
-         use(r.engagement_id, "e"), use(r.agency_id, "a"), use(r.status, "st"),
-         use(r.lock_token, "lt"), use(r.lock_owner, "lo"), use(r.lock_expires_ms, "le"),
-         use(r.available_ms, "av"), use(r.retries_left, "r"), use(r.last_error, "err"),
-         use(r.deliverable_sha256, "d"), use(r.completed_ms, "cm"), use(r.id, "id"),
-         use(u.expected_status, "xs"), use(u.expected_token, "xt"));
-    st.execute(true);
-    if (st.get_affected_rows() != 1) {
-      return absl::AbortedError(absl::StrCat("external task ", r.id,
-                                             " changed meanwhile (its lock moved on)"));
-    }
+    BPM_RETURN_IF_ERROR(w.Exec(
+        "UPDATE external_tasks SET engagement_id = :e, agency_id = :a, status = :st, lock_token "
+        "= :lt, lock_owner = :lo, lock_expires_ms = :le, available_ms = :av, retries_left = :r, "
+        "last_error = :err, deliverable_sha256 = :d, completed_ms = :cm WHERE id = :id AND "
+        "status = :xs AND lock_token = :xt",
+        [](auto& p, Commit::ExternalTaskUpdate& u) {
+          ExternalTaskRow& r = u.row;
+          p, use(r.engagement_id, "e"), use(r.agency_id, "a"), use(r.status, "st"),
+              use(r.lock_token, "lt"), use(r.lock_owner, "lo"), use(r.lock_expires_ms, "le"),
+              use(r.available_ms, "av"), use(r.retries_left, "r"), use(r.last_error, "err"),
+              use(r.deliverable_sha256, "d"), use(r.completed_ms, "cm"), use(r.id, "id"),
+              use(u.expected_status, "xs"), use(u.expected_token, "xt");
+        },
+        u, 1, absl::StrCat("external task ", u.row.id, " changed meanwhile (its lock moved on)")));
   }
   for (const IncidentRow& r : c.insert_incidents) {
-    sql << "INSERT INTO incidents (id, instance_id, external_task_id, kind, message, created_ms, "
-           "resolved_ms, resolution, resolved_by) VALUES (:id, :i, :t, :k, :m, :c, :r, :res, :by)",
-        use(r.id, "id"), use(r.instance_id, "i"), use(r.external_task_id, "t"), use(r.kind, "k"),
-        use(r.message, "m"), use(r.created_ms, "c"), use(r.resolved_ms, "r"),
-        use(r.resolution, "res"), use(r.resolved_by, "by");
+    BPM_RETURN_IF_ERROR(w.Exec(
+        "INSERT INTO incidents (id, instance_id, external_task_id, kind, message, created_ms, "
+        "resolved_ms, resolution, resolved_by) VALUES (:id, :i, :t, :k, :m, :c, :r, :res, :by)",
+        [](auto& p, IncidentRow& r) {
+          p, use(r.id, "id"), use(r.instance_id, "i"), use(r.external_task_id, "t"),
+              use(r.kind, "k"), use(r.message, "m"), use(r.created_ms, "c"),
+              use(r.resolved_ms, "r"), use(r.resolution, "res"), use(r.resolved_by, "by");
+        },
+        r));
   }
   for (const IncidentRow& r : c.resolve_incidents) {
-    soci::statement st =
-        (sql.prepare << "UPDATE incidents SET resolved_ms = :r, resolution = :res, resolved_by = "
-                        ":by WHERE id = :id AND resolved_ms = 0",
-         use(r.resolved_ms, "r"), use(r.resolution, "res"), use(r.resolved_by, "by"),
-         use(r.id, "id"));
-    st.execute(true);
-    if (st.get_affected_rows() != 1) {
-      return absl::AbortedError(absl::StrCat("incident ", r.id, " was resolved meanwhile"));
-    }
+    BPM_RETURN_IF_ERROR(w.Exec(
+        "UPDATE incidents SET resolved_ms = :r, resolution = :res, resolved_by = :by WHERE id = "
+        ":id AND resolved_ms = 0",
+        [](auto& p, IncidentRow& r) {
+          p, use(r.resolved_ms, "r"), use(r.resolution, "res"), use(r.resolved_by, "by"),
+              use(r.id, "id");
+        },
+        r, 1, absl::StrCat("incident ", r.id, " was resolved meanwhile")));
   }
   for (const OutboxRow& r : c.insert_outbox) {
-    std::string b64 = absl::Base64Escape(r.body);
-    sql << "INSERT INTO outbox (id, endpoint, agency_id, external_task_id, body, status, attempts, "
-           "next_attempt_ms, lease_until_ms, last_error, created_ms) VALUES (:id, :e, :a, :t, :b, "
-           ":s, :n, :na, :l, :err, :c)",
-        use(r.id, "id"), use(r.endpoint, "e"), use(r.agency_id, "a"),
-        use(r.external_task_id, "t"), use(b64, "b"), use(r.status, "s"), use(r.attempts, "n"),
-        use(r.next_attempt_ms, "na"), use(r.lease_until_ms, "l"), use(r.last_error, "err"),
-        use(r.created_ms, "c");
+    struct B {
+      OutboxRow r;
+      std::string b64;
+    };
+    BPM_RETURN_IF_ERROR(w.Exec(
+        "INSERT INTO outbox (id, endpoint, agency_id, external_task_id, body, status, attempts, "
+        "next_attempt_ms, lease_until_ms, last_error, created_ms) VALUES (:id, :e, :a, :t, :b, "
+        ":s, :n, :na, :l, :err, :c)",
+        [](auto& p, B& b) {
+          const OutboxRow& r = b.r;
+          p, use(r.id, "id"), use(r.endpoint, "e"), use(r.agency_id, "a"),
+              use(r.external_task_id, "t"), use(b.b64, "b"), use(r.status, "s"),
+              use(r.attempts, "n"), use(r.next_attempt_ms, "na"), use(r.lease_until_ms, "l"),
+              use(r.last_error, "err"), use(r.created_ms, "c");
+        },
+        B{r, absl::Base64Escape(r.body)}));
   }
   return absl::OkStatus();
 }

@@ -71,7 +71,7 @@ Status SociDb::Init() {
           sqlite_api::sqlite3_wal_hook(be->conn_, &SociDb::WalHook, this);
         } else {
           sql.open(soci::mysql, url_.connect);
-          sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+          SetUpMysql(sql);
         }
         return absl::OkStatus();
       });
@@ -157,6 +157,15 @@ void SociDb::Checkpointer() {
     }
     lock.lock();
     if (copied > 0) ++checkpoints_;
+  }
+}
+
+void SociDb::SetUpMysql(soci::session& sql) {
+  if (sql.get_backend_name() != "mysql") return;
+  sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+  MYSQL* conn = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
+  if (mysql_set_server_option(conn, MYSQL_OPTION_MULTI_STATEMENTS_ON) != 0) {
+    throw soci::mysql_soci_error(mysql_error(conn), static_cast<int>(mysql_errno(conn)));
   }
 }
 

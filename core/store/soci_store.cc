@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/store/audit.h"
+#include "core/store/internal/commit_writer.h"
 #include "core/store/internal/group_commit.h"
 #include "core/store/internal/soci_db.h"
 #include "core/store/internal/soci_agency_store.h"
@@ -786,7 +787,9 @@ class SociStore final : public Store {
               use(events.front().instance_id, "id");
           i = j;
         }
-        WriteHead(sql, head);
+        internal::CommitWriter w(*db_, sql);
+        BPM_RETURN_IF_ERROR(WriteHead(w, head));
+        BPM_RETURN_IF_ERROR(w.Flush());
         sql << "UPDATE audit_head SET legacy = :l WHERE id = 1", use(legacy, "l");
         tr.commit();
         return absl::OkStatus();
@@ -893,8 +896,10 @@ class SociStore final : public Store {
     return db_->Write("bulk commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       AuditHead head = ReadHead(sql);
-      for (const Commit& c : commits) BPM_RETURN_IF_ERROR(WriteCommit(sql, c, &head));
-      WriteHead(sql, head);
+      internal::CommitWriter w(*db_, sql);
+      for (const Commit& c : commits) BPM_RETURN_IF_ERROR(WriteCommit(w, c, &head));
+      BPM_RETURN_IF_ERROR(WriteHead(w, head));
+      BPM_RETURN_IF_ERROR(w.Flush());
       tr.commit();
       return absl::OkStatus();
     });
@@ -950,15 +955,24 @@ class SociStore final : public Store {
     Status s = db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       AuditHead head = ReadHead(sql);
+      internal::CommitWriter w(*db_, sql);
       for (auto* e : batch) {
-        Status one = db_->Guard("commit", [&]() { return WriteCommit(sql, *e->item, &head); });
+        Status one = db_->Guard("commit", [&]() { return WriteCommit(w, *e->item, &head); });
         if (!one.ok()) {
           tr.rollback();
           fallback = true;
           return absl::OkStatus();
         }
       }
-      WriteHead(sql, head);
+      Status written = db_->Guard("commit", [&]() -> Status {
+        BPM_RETURN_IF_ERROR(WriteHead(w, head));
+        return w.Flush();
+      });
+      if (!written.ok()) {
+        tr.rollback();
+        fallback = true;
+        return absl::OkStatus();
+      }
       tr.commit();
       return absl::OkStatus();
     });
@@ -996,12 +1010,11 @@ class SociStore final : public Store {
   }
 
   // Writes the head back, last in the transaction; nothing when unchanged.
-  void WriteHead(soci::session& sql, const AuditHead& head) {
-    auto& p = db_->Prepare<AuditHead>(
-        sql, "UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1 AND seq <> :s2",
-        [](Prep& p, AuditHead& h) { p, use(h.seq, "s"), use(h.hash, "h"), use(h.seq, "s2"); });
-    p.b = head;
-    internal::SociDb::Exec(p);
+  Status WriteHead(internal::CommitWriter& w, const AuditHead& head) {
+    return w.Exec(
+        "UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1 AND seq <> :s2",
+        [](auto& p, AuditHead& h) { p, use(h.seq, "s"), use(h.hash, "h"), use(h.seq, "s2"); },
+        head);
   }
 
   // One commit in its own transaction.
@@ -1009,8 +1022,10 @@ class SociStore final : public Store {
     return db_->Write("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       AuditHead head = ReadHead(sql);
-      BPM_RETURN_IF_ERROR(WriteCommit(sql, c, &head));
-      WriteHead(sql, head);
+      internal::CommitWriter w(*db_, sql);
+      BPM_RETURN_IF_ERROR(WriteCommit(w, c, &head));
+      BPM_RETURN_IF_ERROR(WriteHead(w, head));
+      BPM_RETURN_IF_ERROR(w.Flush());
       tr.commit();
       return absl::OkStatus();
     });
@@ -1046,8 +1061,9 @@ class SociStore final : public Store {
 
   // *head: the global chain's end in this transaction, advanced past the
   // commit's events (the caller reads it first and writes it back last).
-  Status WriteCommit(soci::session& sql, const Commit& c, AuditHead* head) {
-    using internal::SociDb;
+  // Statements go through w: run at once on SQLite, queued on MariaDB (the
+  // caller flushes before it commits).
+  Status WriteCommit(internal::CommitWriter& w, const Commit& c, AuditHead* head) {
     // The audit trail: the events continue the instance's chain from the
     // hash read with the instance (the version check below guarantees it is
     // still the last one) and the global chain from *head.
@@ -1061,57 +1077,52 @@ class SociStore final : public Store {
     }
     ChainEvents(&last_hash, head, &events);
     if (c.insert_instance) {
-      auto& p = db_->Prepare<InstanceRow>(
-          sql,
+      InstanceRow row = *c.insert_instance;
+      row.last_event_hash = last_hash;
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, state, "
           "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id, "
           "last_event_hash) VALUES "
           "(:id, :dk, :dv, :sr, :org, :st, :state, :vars, :ver, :seq, :by, :c, :u, :cid, :leh)",
-          [](Prep& p, InstanceRow& r) {
+          [](auto& p, InstanceRow& r) {
             p, use(r.id, "id"), use(r.def_key, "dk"), use(r.def_version, "dv"),
                 use(r.subject_ref, "sr"), use(r.org, "org"), use(r.status, "st"),
                 use(r.state, "state"), use(r.variables_json, "vars"), use(r.version, "ver"),
                 use(r.event_seq, "seq"), use(r.started_by, "by"), use(r.created_ms, "c"),
                 use(r.updated_ms, "u"), use(r.campaign_id, "cid"), use(r.last_event_hash, "leh");
-          });
-      p.b = *c.insert_instance;
-      p.b.last_event_hash = last_hash;
-      SociDb::Exec(p);
+          },
+          std::move(row)));
     }
     if (c.update_instance) {
       struct B {
         InstanceRow r;
         int64_t expected = 0;
       };
-      auto& p = db_->Prepare<B>(
-          sql,
+      B b{*c.update_instance, c.expected_version};
+      b.r.last_event_hash = last_hash;
+      BPM_RETURN_IF_ERROR(w.Exec(
           "UPDATE instances SET status = :st, state = :state, variables = :vars, version = :ver, "
           "event_seq = :seq, updated_ms = :u, def_version = :dv, last_event_hash = :leh "
           "WHERE id = :id AND version = :expected",
-          [](Prep& p, B& b) {
+          [](auto& p, B& b) {
             p, use(b.r.status, "st"), use(b.r.state, "state"), use(b.r.variables_json, "vars"),
                 use(b.r.version, "ver"), use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"),
                 use(b.r.def_version, "dv"), use(b.r.last_event_hash, "leh"), use(b.r.id, "id"),
                 use(b.expected, "expected");
-          });
-      p.b.r = *c.update_instance;
-      p.b.r.last_event_hash = last_hash;
-      p.b.expected = c.expected_version;
-      if (SociDb::Exec(p) != 1) {
-        return absl::AbortedError(absl::StrCat(
-            "instance ", c.update_instance->id, " changed meanwhile (it is no longer at version ",
-            c.expected_version, "): re-read and retry"));
-      }
+          },
+          std::move(b), 1,
+          absl::StrCat("instance ", c.update_instance->id,
+                       " changed meanwhile (it is no longer at version ", c.expected_version,
+                       "): re-read and retry")));
     }
     for (const TaskRow& r : c.insert_tasks) {
-      auto& p = db_->Prepare<TaskRow>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO tasks (id, instance_id, state, name, title, status, assignee_user, "
           "assignee_role, assignee_org, actions, data, due_ms, created_ms, completed_ms, "
           "completed_by, action, claimed_by, delegated_to, owner_user, exclude_users) VALUES "
           "(:id, :iid, :state, :name, :title, :st, :au, :ar, :ao, :acts, :data, :due, :c, :cm, "
           ":cb, :a, :clb, :dt, :ow, :ex)",
-          [](Prep& p, TaskRow& r) {
+          [](auto& p, TaskRow& r) {
             p, use(r.id, "id"), use(r.instance_id, "iid"), use(r.state, "state"),
                 use(r.name, "name"), use(r.title, "title"), use(r.status, "st"),
                 use(r.assignee_user, "au"), use(r.assignee_role, "ar"),
@@ -1120,18 +1131,16 @@ class SociStore final : public Store {
                 use(r.completed_by, "cb"), use(r.action, "a"), use(r.claimed_by, "clb"),
                 use(r.delegated_to, "dt"), use(r.owner_user, "ow"),
                 use(r.exclude_users_json, "ex");
-          });
-      p.b = r;
-      SociDb::Exec(p);
+          },
+          r));
     }
     for (const TaskUpdate& u : c.update_tasks) {
-      auto& p = db_->Prepare<TaskUpdate>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "UPDATE tasks SET status = :st, assignee_user = :au, assignee_role = :ar, assignee_org "
           "= :ao, data = :data, due_ms = :due, completed_ms = :cm, completed_by = :cb, action = "
           ":a, claimed_by = :clb, delegated_to = :dt, owner_user = :ow, exclude_users = :ex "
           "WHERE id = :id AND status = :expected",
-          [](Prep& p, TaskUpdate& b) {
+          [](auto& p, TaskUpdate& b) {
             const TaskRow& r = b.row;
             p, use(r.status, "st"), use(r.assignee_user, "au"), use(r.assignee_role, "ar"),
                 use(r.assignee_org, "ao"), use(r.data_json, "data"), use(r.due_ms, "due"),
@@ -1139,12 +1148,10 @@ class SociStore final : public Store {
                 use(r.claimed_by, "clb"), use(r.delegated_to, "dt"), use(r.owner_user, "ow"),
                 use(r.exclude_users_json, "ex"), use(r.id, "id"),
                 use(b.expected_status, "expected");
-          });
-      p.b = u;
-      if (SociDb::Exec(p) != 1) {
-        return absl::AbortedError(absl::StrCat("task ", u.row.id, " is no longer ",
-                                               u.expected_status, ": re-read and retry"));
-      }
+          },
+          u, 1,
+          absl::StrCat("task ", u.row.id, " is no longer ", u.expected_status,
+                       ": re-read and retry")));
     }
     // Fired before cancellations: a timer whose effect closes its own task
     // (escalation) is fired, not cancelled.
@@ -1153,68 +1160,56 @@ class SociStore final : public Store {
         int64_t at = 0;
         std::string id;
       };
-      auto& p = db_->Prepare<B>(
-          sql, "UPDATE timers SET fired_ms = :at WHERE id = :id AND fired_ms = 0",
-          [](Prep& p, B& b) { p, use(b.at, "at"), use(b.id, "id"); });
-      p.b.at = c.update_instance ? c.update_instance->updated_ms : 1;
-      p.b.id = id;
-      if (SociDb::Exec(p) != 1) {
-        return absl::AbortedError(absl::StrCat("timer ", id, " already fired or was cancelled"));
-      }
+      B b{c.update_instance ? c.update_instance->updated_ms : 1, id};
+      BPM_RETURN_IF_ERROR(w.Exec(
+          "UPDATE timers SET fired_ms = :at WHERE id = :id AND fired_ms = 0",
+          [](auto& p, B& b) { p, use(b.at, "at"), use(b.id, "id"); }, b, 1,
+          absl::StrCat("timer ", id, " already fired or was cancelled")));
     }
     for (const std::string& task_id : c.cancel_timers_of_tasks) {
-      auto& p = db_->Prepare<std::string>(
-          sql, "UPDATE timers SET fired_ms = -1 WHERE task_id = :t AND fired_ms = 0",
-          [](Prep& p, std::string& t) { p, use(t, "t"); });
-      p.b = task_id;
-      SociDb::Exec(p);
+      BPM_RETURN_IF_ERROR(
+          w.Exec("UPDATE timers SET fired_ms = -1 WHERE task_id = :t AND fired_ms = 0",
+                 [](auto& p, std::string& t) { p, use(t, "t"); }, task_id));
     }
     for (const TimerRow& t : c.insert_timers) {
-      auto& p = db_->Prepare<TimerRow>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO timers (id, instance_id, task_id, name, due_ms, fired_ms, lease_owner, "
           "lease_until_ms) VALUES (:id, :iid, :tid, :n, :due, :f, :o, :lu)",
-          [](Prep& p, TimerRow& t) {
+          [](auto& p, TimerRow& t) {
             p, use(t.id, "id"), use(t.instance_id, "iid"), use(t.task_id, "tid"),
                 use(t.name, "n"), use(t.due_ms, "due"), use(t.fired_ms, "f"),
                 use(t.lease_owner, "o"), use(t.lease_until_ms, "lu");
-          });
-      p.b = t;
-      SociDb::Exec(p);
+          },
+          t));
     }
     for (const NotificationRow& n : c.notifications) {
-      auto& p = db_->Prepare<NotificationRow>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO notifications (id, user_id, role, org, instance_id, task_id, kind, text, "
           "from_user, created_ms) VALUES (:id, :u, :r, :o, :iid, :tid, :k, :t, :f, :c)",
-          [](Prep& p, NotificationRow& n) {
+          [](auto& p, NotificationRow& n) {
             p, use(n.id, "id"), use(n.user_id, "u"), use(n.role, "r"), use(n.org, "o"),
                 use(n.instance_id, "iid"), use(n.task_id, "tid"), use(n.kind, "k"),
                 use(n.text, "t"), use(n.from_user, "f"), use(n.created_ms, "c");
-          });
-      p.b = n;
-      SociDb::Exec(p);
+          },
+          n));
     }
     for (const CcRow& r : c.cc) {
-      auto& p = db_->Prepare<CcRow>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO cc_entries (id, instance_id, user_id, from_user, note, created_ms) VALUES "
           "(:id, :iid, :u, :f, :n, :c)",
-          [](Prep& p, CcRow& r) {
+          [](auto& p, CcRow& r) {
             p, use(r.id, "id"), use(r.instance_id, "iid"), use(r.user_id, "u"),
                 use(r.from_user, "f"), use(r.note, "n"), use(r.created_ms, "c");
-          });
-      p.b = r;
-      SociDb::Exec(p);
+          },
+          r));
     }
     if (c.delete_snapshot && !c.snapshot) {
-      auto& p = db_->Prepare<std::string>(
-          sql, "DELETE FROM snapshots WHERE instance_id = :iid",
-          [](Prep& p, std::string& iid) { p, use(iid, "iid"); });
-      p.b = c.update_instance ? c.update_instance->id : c.insert_instance->id;
-      SociDb::Exec(p);
+      BPM_RETURN_IF_ERROR(w.Exec(
+          "DELETE FROM snapshots WHERE instance_id = :iid",
+          [](auto& p, std::string& iid) { p, use(iid, "iid"); },
+          c.update_instance ? c.update_instance->id : c.insert_instance->id));
     }
-    BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(sql, c));
+    BPM_RETURN_IF_ERROR(internal::ApplyAgencyWrites(w, c));
     if (c.snapshot) {
       // One statement replaces the instance's previous snapshot, if any.
       static const std::string upsert_sqlite =
@@ -1226,22 +1221,24 @@ class SociStore final : public Store {
           "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) VALUES "
           "(:iid, :v, :a, :b, :c) ON DUPLICATE KEY UPDATE version_after = VALUES(version_after), "
           "actor = VALUES(actor), body = VALUES(body), created_ms = VALUES(created_ms)";
-      auto& p = db_->Prepare<SnapshotRow>(
-          sql, db_->sqlite() ? upsert_sqlite : upsert_mysql,
-          [](Prep& p, SnapshotRow& r) {
+      BPM_RETURN_IF_ERROR(w.Exec(
+          db_->sqlite() ? upsert_sqlite : upsert_mysql,
+          [](auto& p, SnapshotRow& r) {
             p, use(r.instance_id, "iid"), use(r.version_after, "v"), use(r.actor, "a"),
                 use(r.body, "b"), use(r.created_ms, "c");
-          });
-      p.b = *c.snapshot;
-      SociDb::Exec(p);
+          },
+          *c.snapshot));
     }
     // Events go in groups of up to kEventsPerInsert rows per statement (an
-    // action writes two or three): one statement, and one round trip to
-    // MariaDB, per group instead of per event.
+    // action writes two or three).
     for (size_t i = 0; i < events.size(); i += kEventsPerInsert) {
       const size_t n = std::min(kEventsPerInsert, events.size() - i);
-      auto& p = db_->Prepare<std::array<EventRow, kEventsPerInsert>>(
-          sql, EventInsert(n), [n](Prep& p, std::array<EventRow, kEventsPerInsert>& rows) {
+      std::array<EventRow, kEventsPerInsert> rows;
+      std::copy(events.begin() + static_cast<std::ptrdiff_t>(i),
+                events.begin() + static_cast<std::ptrdiff_t>(i + n), rows.begin());
+      BPM_RETURN_IF_ERROR(w.Exec(
+          EventInsert(n),
+          [n](auto& p, std::array<EventRow, kEventsPerInsert>& rows) {
             for (size_t j = 0; j < n; ++j) {
               EventRow& e = rows[j];
               const std::string k = std::to_string(j);
@@ -1255,49 +1252,44 @@ class SociStore final : public Store {
                   use(e.chain_seq, "cseq" + k), use(e.chain_prev, "cprev" + k),
                   use(e.chain_hash, "chash" + k);
             }
-          });
-      std::copy(events.begin() + static_cast<std::ptrdiff_t>(i),
-                events.begin() + static_cast<std::ptrdiff_t>(i + n), p.b.begin());
-      SociDb::Exec(p);
+          },
+          rows));
     }
     for (const DocumentRow& d : c.documents) {
       struct B {
         DocumentRow d;
         std::string b64;
       };
-      auto& p = db_->Prepare<B>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO documents (id, instance_id, state, kind, content_type, content_b64, "
           "sha256, created_ms) VALUES (:id, :iid, :state, :kind, :ct, :b64, :sha, :c)",
-          [](Prep& p, B& b) {
+          [](auto& p, B& b) {
             p, use(b.d.id, "id"), use(b.d.instance_id, "iid"), use(b.d.state, "state"),
                 use(b.d.kind, "kind"), use(b.d.content_type, "ct"), use(b.b64, "b64"),
                 use(b.d.sha256, "sha"), use(b.d.created_ms, "c");
-          });
-      p.b.d = d;
-      p.b.b64 = absl::Base64Escape(d.content);
-      SociDb::Exec(p);
+          },
+          B{d, absl::Base64Escape(d.content)}));
     }
     if (c.idempotency) {
       struct B {
         IdempotencyRow r;
         std::string b64;
       };
-      auto& p = db_->Prepare<B>(
-          sql,
+      BPM_RETURN_IF_ERROR(w.Exec(
           "INSERT INTO idempotency_keys (scope, idem_key, request_hash, response_b64, "
           "created_ms) VALUES (:s, :k, :h, :r, :c)",
-          [](Prep& p, B& b) {
+          [](auto& p, B& b) {
             p, use(b.r.scope, "s"), use(b.r.key, "k"), use(b.r.request_hash, "h"),
                 use(b.b64, "r"), use(b.r.created_ms, "c");
-          });
-      p.b.r = *c.idempotency;
-      p.b.b64 = absl::Base64Escape(c.idempotency->response);
-      SociDb::Exec(p);
+          },
+          B{*c.idempotency, absl::Base64Escape(c.idempotency->response)}));
     }
     if (c.move_alias) {
+      // Reads (and locks) the alias row: what is queued goes first.
+      BPM_RETURN_IF_ERROR(w.Flush());
       int64_t previous = 0;
-      MoveAliasIn(sql, c.move_alias->key, c.move_alias->version, c.move_alias->change, &previous);
+      MoveAliasIn(w.session(), c.move_alias->key, c.move_alias->version, c.move_alias->change,
+                  &previous);
     }
     return absl::OkStatus();
   }

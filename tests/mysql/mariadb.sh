@@ -46,7 +46,8 @@ launch() {
   local port=$1 user sock pid
   user=$(id -un)
   sock="$dir/mariadb.sock"
-  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --socket="$sock" --port="$port" \
+  mariadbd --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" \
+    --socket="$sock" --port="$port" \
     --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/error.log" \
     --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --innodb-log-file-size=16M --max-connections=500 ${BPM_MARIADB_ARGS:-} \
@@ -83,7 +84,9 @@ restart() {
 
 start() {
   stop
-  mkdir -p "$dir/data"
+  # A private tmpdir: two servers bootstrapping at once in /tmp (the test
+  # fixture and a fault test) removed each other's temporary tables.
+  mkdir -p "$dir/data" "$dir/tmp"
   for tool in mariadb-install-db mariadbd mariadb; do
     command -v "$tool" >/dev/null || { echo "mariadb.sh: $tool not found (apt-get install mariadb-server-core mariadb-client-core)" >&2; exit 1; }
   done
@@ -91,7 +94,7 @@ start() {
   user=$(id -un)
   port=$(free_port)
   sock="$dir/mariadb.sock"
-  mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" \
+  mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" \
     --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve --force \
     >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; exit 1; }
   launch "$port"

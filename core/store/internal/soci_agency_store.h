@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/store/agency_store.h"
+#include "core/store/internal/commit_writer.h"
 #include "core/store/internal/soci_db.h"
 #include "core/store/store.h"
 
@@ -12,8 +13,9 @@ namespace bpm::store::internal {
 
 std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db);
 
-// Writes commit's external tasks, incidents and outbox messages inside the
-// caller's transaction. ABORTED when a conditional update lost a race.
-Status ApplyAgencyWrites(soci::session& sql, const Commit& commit);
+// Writes commit's external tasks, incidents and outbox messages through w,
+// inside the caller's transaction. ABORTED when a conditional update lost a
+// race (on MariaDB, from w.Flush()).
+Status ApplyAgencyWrites(CommitWriter& w, const Commit& commit);
 
 }  // namespace bpm::store::internal

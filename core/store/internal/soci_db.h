@@ -152,6 +152,7 @@ class SociDb {
     CacheOf(*sql).clear();  // its statements belong to the dead connection
     try {
       sql->reconnect();
+      SetUpMysql(*sql);
     } catch (const soci::soci_error& e) {
       // Still unreachable: the next use fails again and retries the reconnect.
       (void)e;
@@ -173,6 +174,7 @@ class SociDb {
       CacheOf(sql).clear();
       try {
         sql.reconnect();
+        SetUpMysql(sql);
       } catch (const soci::soci_error& e) {
         return absl::UnavailableError(
             absl::StrCat(what, ": database unreachable: ", e.get_error_message()));
@@ -264,6 +266,10 @@ class SociDb {
   }
 
   Status Migrate();
+
+  // A MariaDB session's settings, on open and after every reconnect: READ
+  // COMMITTED, and multi-statement queries (CommitWriter). Throws SOCI errors.
+  static void SetUpMysql(soci::session& sql);
 
   // Checkpoints that copied pages back into the database file (0 on MySQL);
   // for tests.

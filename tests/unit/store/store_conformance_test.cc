@@ -331,6 +331,57 @@ TEST_F(StoreTest, ApplyAllIsAllOrNothing) {
   EXPECT_TRUE(store_->GetInstance("a2").ok());
 }
 
+// Every value reaches the database byte for byte, whatever SQL it looks like.
+// On MariaDB commits are sent as text with escaped literals (CommitWriter), so
+// quotes, backslashes, NUL bytes, placeholders and statement separators in
+// values must stay data.
+TEST_F(StoreTest, ValuesThatLookLikeSqlRoundTripExactly) {
+  static constexpr char kNasty[] =
+      "it's \\ \"q\" ; :id :expected -- '); DROP TABLE instances; -- \n\t\0 整改 \xF0\x9F\x93\x8A %_";
+  const std::string nasty(kNasty, sizeof(kNasty) - 1);
+  Commit c;
+  c.insert_instance = NewInstance("i1", nasty);
+  c.insert_instance->variables_json = R"({"说明":"a \"quoted\" ';' :vars \\ end"})";
+  c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  c.insert_tasks.back().title = nasty;
+  EventRow e = NewEvent("i1", 1);
+  e.comment = nasty;
+  c.events.push_back(e);
+  ASSERT_TRUE(store_->Apply(c).ok());
+  auto inst = store_->GetInstance("i1");
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  EXPECT_EQ(inst->subject_ref, nasty);
+  EXPECT_EQ(inst->variables_json, R"({"说明":"a \"quoted\" ';' :vars \\ end"})");
+  EXPECT_EQ(store_->GetTask("t1")->title, nasty);
+  EXPECT_EQ(store_->ListEvents("i1")->at(0).comment, nasty);
+  EXPECT_EQ(nasty.size(), 77u);  // the NUL byte and everything after it included
+}
+
+// A transaction larger than one round trip may carry (MariaDB sends queued
+// statements in parts of a few megabytes) still commits all or nothing.
+TEST_F(StoreTest, LargeTransactionsAreAllOrNothing) {
+  std::vector<Commit> commits(60);
+  for (size_t i = 0; i < commits.size(); ++i) {
+    commits[i].insert_instance = NewInstance("big" + std::to_string(i));
+    commits[i].insert_instance->variables_json =
+        R"({"text":")" + std::string(100 * 1024, 'x') + R"("})";
+  }
+  ASSERT_TRUE(store_->ApplyAll(commits).ok());
+  EXPECT_EQ(store_->GetInstance("big59")->variables_json.size(), 100u * 1024 + 11);
+
+  std::vector<Commit> bad(60);
+  for (size_t i = 0; i < bad.size(); ++i) {
+    bad[i].insert_instance = NewInstance("more" + std::to_string(i));
+    bad[i].insert_instance->variables_json = commits[i].insert_instance->variables_json;
+  }
+  bad.back().update_instance = NewInstance("missing");  // fails after the first parts went
+  bad.back().update_instance->version = 2;
+  bad.back().expected_version = 1;
+  EXPECT_EQ(store_->ApplyAll(bad).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->GetInstance("more0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetInstance("more58").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
   Commit c;
   c.insert_instance = NewInstance("i1");

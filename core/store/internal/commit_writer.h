@@ -1,0 +1,120 @@
+// Internal to core/store: where the statements of a commit go.
+//
+// On SQLite each statement runs at once, through the session's cache of
+// prepared statements. On MariaDB every statement is a network round trip, and
+// a batch of commits wrote about nine per command, one after another on the one
+// connection that holds the audit head's lock. There the writer renders each
+// statement to text instead (every value escaped by the client library for the
+// connection's character set) and queues it; Flush() sends the queue as one
+// multi-statement query and reads each statement's outcome in order. A batch
+// of commits then costs a few round trips, not hundreds.
+//
+// Both paths check the same expectations: a statement given expect_rows must
+// affect exactly that many rows, or the commit is ABORTED with the caller's
+// message (an optimistic check lost to a concurrent command). On SQLite the
+// check happens in Exec; on MariaDB in Flush, after the whole queue ran. The
+// caller rolls the transaction back on any error either way.
+//
+// Thread safety: none; one writer per leased session, used by its leaseholder.
+// Errors: Exec and Flush throw SOCI errors (also for MariaDB errors in a
+// queued statement, with the server's error number), which SociDb::Guard
+// translates; a failed expectation is returned as ABORTED.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/common/status.h"
+#include "core/store/internal/soci_db.h"
+
+namespace bpm::store::internal {
+
+// Collects the values of "p, use(value, "name"), ..." bindings (the same
+// binding functions SociDb::Prepare takes) as SQL literals, and substitutes
+// them for the :name placeholders of a query. MariaDB only.
+class SqlLiterals {
+ public:
+  explicit SqlLiterals(MYSQL* conn) : conn_(conn) {}
+
+  template <typename T>
+  SqlLiterals& operator,(const soci::details::use_container<T, soci::details::no_indicator>& u) {
+    using V = std::remove_const_t<T>;
+    if constexpr (std::is_same_v<V, std::string>) {
+      Add(u.name, Quote(u.t));
+    } else {
+      static_assert(std::is_integral_v<V>, "only strings and integers are rendered");
+      Add(u.name, std::to_string(u.t));
+    }
+    return *this;
+  }
+
+  // query with every :name replaced by its literal. std::logic_error (which
+  // Guard reports as INTERNAL) for a placeholder without a value.
+  std::string Render(const std::string& query) const;
+
+ private:
+  std::string Quote(const std::string& s) const;
+  void Add(const std::string& name, std::string literal) {
+    values_.emplace_back(name, std::move(literal));
+  }
+
+  MYSQL* conn_;
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+class CommitWriter {
+ public:
+  // sql: a session leased from db, inside the caller's transaction.
+  CommitWriter(SociDb& db, soci::session& sql);
+  CommitWriter(const CommitWriter&) = delete;
+  CommitWriter& operator=(const CommitWriter&) = delete;
+
+  soci::session& session() { return sql_; }
+
+  // Runs (SQLite) or queues (MariaDB) query with b's values, named by
+  // bind(p, b) as for SociDb::Prepare. expect_rows >= 0: the statement must
+  // affect exactly that many rows, else ABORTED with `mismatch`.
+  template <typename B, typename BindFn>
+  Status Exec(const std::string& query, BindFn&& bind, B b, int64_t expect_rows = -1,
+              const std::string& mismatch = std::string()) {
+    if (db_.sqlite()) {
+      auto& p = db_.Prepare<B>(sql_, query, std::forward<BindFn>(bind));
+      p.b = std::move(b);
+      if (SociDb::Exec(p) != expect_rows && expect_rows >= 0) {
+        return absl::AbortedError(mismatch);
+      }
+      return absl::OkStatus();
+    }
+    SqlLiterals literals(conn_);
+    bind(literals, b);
+    Queue(literals.Render(query), expect_rows, mismatch);
+    return absl::OkStatus();
+  }
+
+  // Sends what is queued (nothing to do on SQLite). Call before reading in
+  // the same transaction, and before committing it.
+  Status Flush();
+
+ private:
+  struct Expectation {
+    int64_t rows;
+    std::string mismatch;
+  };
+  // A queue this large is sent at once; well under MariaDB's default 16 MB
+  // max_allowed_packet.
+  static constexpr size_t kMaxQueuedBytes = 4 << 20;
+
+  void Queue(std::string statement, int64_t expect_rows, const std::string& mismatch);
+
+  SociDb& db_;
+  soci::session& sql_;
+  MYSQL* conn_ = nullptr;  // MariaDB only
+  std::string queued_;
+  std::vector<Expectation> expectations_;  // one per queued statement
+  Status deferred_;  // a failed expectation of an earlier automatic flush
+};
+
+}  // namespace bpm::store::internal
