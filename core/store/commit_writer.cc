@@ -63,11 +63,10 @@ CommitWriter::CommitWriter(SociDb& db, soci::session& sql) : db_(db), sql_(sql) 
   if (!db.sqlite()) conn_ = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
 }
 
-void CommitWriter::Queue(std::string statement, int64_t expect_rows,
-                         const std::string& mismatch) {
+void CommitWriter::Queue(std::string statement, int64_t expect_rows, std::string mismatch) {
   if (!queued_.empty()) queued_ += ";\n";
   queued_ += statement;
-  expectations_.push_back(Expectation{expect_rows, expect_rows >= 0 ? mismatch : std::string()});
+  expectations_.push_back(Expectation{expect_rows, std::move(mismatch)});
   if (queued_.size() >= kMaxQueuedBytes) {
     Status s = Flush();
     if (!s.ok() && deferred_.ok()) deferred_ = s;

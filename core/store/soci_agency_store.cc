@@ -364,7 +364,9 @@ Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {
               use(r.deliverable_sha256, "d"), use(r.completed_ms, "cm"), use(r.id, "id"),
               use(u.expected_status, "xs"), use(u.expected_token, "xt");
         },
-        u, 1, absl::StrCat("external task ", u.row.id, " changed meanwhile (its lock moved on)")));
+        u, 1, [&] {
+          return absl::StrCat("external task ", u.row.id, " changed meanwhile (its lock moved on)");
+        }));
   }
   for (const IncidentRow& r : c.insert_incidents) {
     BPM_RETURN_IF_ERROR(w.Exec(
@@ -385,7 +387,7 @@ Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {
           p, use(r.resolved_ms, "r"), use(r.resolution, "res"), use(r.resolved_by, "by"),
               use(r.id, "id");
         },
-        r, 1, absl::StrCat("incident ", r.id, " was resolved meanwhile")));
+        r, 1, [&] { return absl::StrCat("incident ", r.id, " was resolved meanwhile"); }));
   }
   for (const OutboxRow& r : c.insert_outbox) {
     struct B {

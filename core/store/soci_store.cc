@@ -1111,9 +1111,9 @@ class SociStore final : public Store {
                 use(b.expected, "expected");
           },
           std::move(b), 1,
-          absl::StrCat("instance ", c.update_instance->id,
+          [&] { return absl::StrCat("instance ", c.update_instance->id,
                        " changed meanwhile (it is no longer at version ", c.expected_version,
-                       "): re-read and retry")));
+                       "): re-read and retry"); }));
     }
     for (const TaskRow& r : c.insert_tasks) {
       BPM_RETURN_IF_ERROR(w.Exec(
@@ -1150,8 +1150,8 @@ class SociStore final : public Store {
                 use(b.expected_status, "expected");
           },
           u, 1,
-          absl::StrCat("task ", u.row.id, " is no longer ", u.expected_status,
-                       ": re-read and retry")));
+          [&] { return absl::StrCat("task ", u.row.id, " is no longer ", u.expected_status,
+                       ": re-read and retry"); }));
     }
     // Fired before cancellations: a timer whose effect closes its own task
     // (escalation) is fired, not cancelled.
@@ -1164,7 +1164,7 @@ class SociStore final : public Store {
       BPM_RETURN_IF_ERROR(w.Exec(
           "UPDATE timers SET fired_ms = :at WHERE id = :id AND fired_ms = 0",
           [](auto& p, B& b) { p, use(b.at, "at"), use(b.id, "id"); }, b, 1,
-          absl::StrCat("timer ", id, " already fired or was cancelled")));
+          [&] { return absl::StrCat("timer ", id, " already fired or was cancelled"); }));
     }
     for (const std::string& task_id : c.cancel_timers_of_tasks) {
       BPM_RETURN_IF_ERROR(

@@ -75,22 +75,28 @@ class CommitWriter {
   soci::session& session() { return sql_; }
 
   // Runs (SQLite) or queues (MariaDB) query with b's values, named by
-  // bind(p, b) as for SociDb::Prepare. expect_rows >= 0: the statement must
-  // affect exactly that many rows, else ABORTED with `mismatch`.
+  // bind(p, b) as for SociDb::Prepare.
   template <typename B, typename BindFn>
-  Status Exec(const std::string& query, BindFn&& bind, B b, int64_t expect_rows = -1,
-              const std::string& mismatch = std::string()) {
+  Status Exec(const std::string& query, BindFn&& bind, B b) {
+    return Exec(query, std::forward<BindFn>(bind), std::move(b), -1, [] { return std::string(); });
+  }
+
+  // The same, and the statement must affect exactly expect_rows rows, else
+  // ABORTED with the message mismatch() returns.
+  template <typename B, typename BindFn, typename MismatchFn>
+  Status Exec(const std::string& query, BindFn&& bind, B b, int64_t expect_rows,
+              MismatchFn&& mismatch) {
     if (db_.sqlite()) {
       auto& p = db_.Prepare<B>(sql_, query, std::forward<BindFn>(bind));
       p.b = std::move(b);
       if (SociDb::Exec(p) != expect_rows && expect_rows >= 0) {
-        return absl::AbortedError(mismatch);
+        return absl::AbortedError(mismatch());
       }
       return absl::OkStatus();
     }
     SqlLiterals literals(conn_);
     bind(literals, b);
-    Queue(literals.Render(query), expect_rows, mismatch);
+    Queue(literals.Render(query), expect_rows, expect_rows >= 0 ? mismatch() : std::string());
     return absl::OkStatus();
   }
 
@@ -107,7 +113,7 @@ class CommitWriter {
   // max_allowed_packet.
   static constexpr size_t kMaxQueuedBytes = 4 << 20;
 
-  void Queue(std::string statement, int64_t expect_rows, const std::string& mismatch);
+  void Queue(std::string statement, int64_t expect_rows, std::string mismatch);
 
   SociDb& db_;
   soci::session& sql_;
