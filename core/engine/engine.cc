@@ -760,7 +760,9 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
                                               InstanceEvent lifecycle_event) {
   CommandScope command;
   Working w;
-  BPM_ASSIGN_OR_RETURN(w.inst, store_.GetInstance(instance_id));
+  BPM_ASSIGN_OR_RETURN(store::InstanceState loaded, store_.LoadInstance(instance_id));
+  w.inst = std::move(loaded.instance);
+  w.timers = std::move(loaded.timers);
   w.entry_state = w.inst.state;
   BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
   const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
@@ -772,13 +774,11 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   // instance's version.
   const bool stale = expected_version != 0 && expected_version != w.inst.version;
   BPM_ASSIGN_OR_RETURN(w.def, Compiled(w.inst.def_key, w.inst.def_version));
-  BPM_ASSIGN_OR_RETURN(auto active, store_.ListTasks(w.inst.id, true));
-  for (auto& t : active) {
+  for (auto& t : loaded.active_tasks) {
     std::string status = t.status;
     w.tasks.push_back({std::move(t), std::move(status), true, false});
   }
-  BPM_ASSIGN_OR_RETURN(auto external, store_.agencies().ListExternalTasks(w.inst.id));
-  for (auto& x : external) {
+  for (auto& x : loaded.external_tasks) {
     if (x.status == "open" || x.status == "locked") w.external.push_back(std::move(x));
   }
   w.caller = caller;
@@ -1054,10 +1054,9 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
         // The state before the action, so its actor can withdraw it.
         std::vector<store::TaskRow> before;
         for (Working::Task* a : w.Active()) before.push_back(a->row);
-        BPM_ASSIGN_OR_RETURN(auto timers, store_.ListTimers(w.inst.id));
         w.commit.snapshot = store::SnapshotRow{
             w.inst.id, w.inst.version + 1, caller.user,
-            SnapshotBody(w.inst, w.vars, before, timers), w.now};
+            SnapshotBody(w.inst, w.vars, before, w.timers), w.now};
 
         BPM_RETURN_IF_ERROR(LoadOrgContext(w));
         google::protobuf::Arena arena;  // see EnterState

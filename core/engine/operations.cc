@@ -316,8 +316,7 @@ StatusOr<v1::Instance> Engine::Resume(const Caller& caller,
             t->row.due_ms += paused;
             t->changed = true;
           }
-          BPM_ASSIGN_OR_RETURN(auto timers, store_.ListTimers(w.inst.id));
-          for (const auto& timer : timers) {
+          for (const auto& timer : w.timers) {
             if (timer.fired_ms != 0) continue;
             w.commit.fire_timers.push_back(timer.id);
             store::TimerRow moved = timer;

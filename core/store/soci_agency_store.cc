@@ -30,7 +30,8 @@ const char* kTaskCols =
     "row_id, id, instance_id, state, topic, engagement_id, agency_id, payload, status, "
     "lock_token, lock_owner, lock_expires_ms, available_ms, retries_left, last_error, "
     "deliverable_sha256, created_ms, completed_ms";
-void Into(Prep& p, ExternalTaskRow& r) {
+template <typename P>  // a SOCI statement or a RowReader
+void Into(P& p, ExternalTaskRow& r) {
   p, into(r.row_id), into(r.id), into(r.instance_id), into(r.state), into(r.topic),
       into(r.engagement_id), into(r.agency_id), into(r.payload_json), into(r.status),
       into(r.lock_token), into(r.lock_owner), into(r.lock_expires_ms), into(r.available_ms),
@@ -174,9 +175,7 @@ class SociAgencyStore final : public AgencyStore {
   StatusOr<std::vector<ExternalTaskRow>> ListExternalTasks(const std::string& instance_id) override {
     return db_->Session("list external tasks",
                         [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
-      static const std::string q = absl::StrCat(
-          "SELECT ", kTaskCols, " FROM external_tasks WHERE instance_id = :k ORDER BY row_id");
-      return db_->FetchByKey<ExternalTaskRow>(sql, q, instance_id,
+      return db_->FetchByKey<ExternalTaskRow>(sql, ExternalTasksOfInstanceQuery(), instance_id,
                                               [](Prep& p, ExternalTaskRow& r) { Into(p, r); });
     });
   }
@@ -333,6 +332,14 @@ std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db) {
 
 // The Commit parts of external tasks, incidents and outbox (called inside
 // SociStore::Apply's transaction).
+const std::string& ExternalTasksOfInstanceQuery() {
+  static const std::string q = absl::StrCat(
+      "SELECT ", kTaskCols, " FROM external_tasks WHERE instance_id = :k ORDER BY row_id");
+  return q;
+}
+
+void ReadExternalTask(RowReader& r, ExternalTaskRow& row) { Into(r, row); }
+
 Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {
   for (const ExternalTaskRow& r : c.insert_external_tasks) {
     BPM_RETURN_IF_ERROR(w.Exec(

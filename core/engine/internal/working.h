@@ -31,6 +31,9 @@ struct Engine::Working {
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
   // Open or locked external tasks (agency work) of the instance.
   std::vector<store::ExternalTaskRow> external;
+  // The instance's timers as the command found them (its snapshot for a
+  // withdrawal records them).
+  std::vector<store::TimerRow> timers;
   store::Commit commit;
   Caller caller;
   std::string acting_as;    // caller.user, or the principal it acts for as proxy

@@ -23,47 +23,14 @@
 
 #include <cstdint>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "core/common/status.h"
+#include "core/store/internal/mysql_text.h"
 #include "core/store/internal/soci_db.h"
 
 namespace bpm::store::internal {
-
-// Collects the values of "p, use(value, "name"), ..." bindings (the same
-// binding functions SociDb::Prepare takes) as SQL literals, and substitutes
-// them for the :name placeholders of a query. MariaDB only.
-class SqlLiterals {
- public:
-  explicit SqlLiterals(MYSQL* conn) : conn_(conn) {}
-
-  template <typename T>
-  SqlLiterals& operator,(const soci::details::use_container<T, soci::details::no_indicator>& u) {
-    using V = std::remove_const_t<T>;
-    if constexpr (std::is_same_v<V, std::string>) {
-      Add(u.name, Quote(u.t));
-    } else {
-      static_assert(std::is_integral_v<V>, "only strings and integers are rendered");
-      Add(u.name, std::to_string(u.t));
-    }
-    return *this;
-  }
-
-  // query with every :name replaced by its literal. std::logic_error (which
-  // Guard reports as INTERNAL) for a placeholder without a value.
-  std::string Render(const std::string& query) const;
-
- private:
-  std::string Quote(const std::string& s) const;
-  void Add(const std::string& name, std::string literal) {
-    values_.emplace_back(name, std::move(literal));
-  }
-
-  MYSQL* conn_;
-  std::vector<std::pair<std::string, std::string>> values_;
-};
 
 class CommitWriter {
  public:

@@ -13,6 +13,11 @@ namespace bpm::store::internal {
 
 std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db);
 
+// The SELECT of an instance's external tasks (placeholder :k), as
+// ListExternalTasks runs it, and the decoding of one of its rows.
+const std::string& ExternalTasksOfInstanceQuery();
+void ReadExternalTask(RowReader& r, ExternalTaskRow& row);
+
 // Writes commit's external tasks, incidents and outbox messages through w,
 // inside the caller's transaction. ABORTED when a conditional update lost a
 // race (on MariaDB, from w.Flush()).

@@ -382,6 +382,49 @@ TEST_F(StoreTest, LargeTransactionsAreAllOrNothing) {
   EXPECT_EQ(store_->GetInstance("more58").status().code(), absl::StatusCode::kNotFound);
 }
 
+// LoadInstance (one round trip on MariaDB) reads exactly what the four single
+// calls read.
+TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
+  EXPECT_EQ(store_->LoadInstance("nope").status().code(), absl::StatusCode::kNotFound);
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  c.insert_tasks.push_back(NewTask("t2", "i1", "auditor", "906"));
+  c.insert_tasks.back().status = "completed";
+  c.insert_tasks.push_back(NewTask("t3", "i1", "", "", "u9"));
+  c.insert_tasks.back().status = "claimed";
+  c.insert_tasks.push_back(NewTask("other", "i2", "unit_filer", "906017"));
+  c.insert_timers.push_back({"tm2", "i1", "t1", "remind", 9000, 0, "", 0});
+  c.insert_timers.push_back({"tm1", "i1", "t1", "escalate", 5000, 0, "", 0});
+  ExternalTaskRow x;
+  x.id = "x1";
+  x.instance_id = "i1";
+  x.state = "assess";
+  x.topic = "key-evaluation";
+  x.payload_json = R"({"项目":"道路"})";
+  x.status = "open";
+  x.retries_left = 3;
+  x.created_ms = 1000;
+  c.insert_external_tasks.push_back(x);
+  ASSERT_TRUE(store_->Apply(c).ok());
+
+  auto loaded = store_->LoadInstance("i1");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->instance.id, "i1");
+  EXPECT_EQ(loaded->instance.variables_json, store_->GetInstance("i1")->variables_json);
+  EXPECT_EQ(loaded->instance.row_id, store_->GetInstance("i1")->row_id);
+  std::vector<std::string> tasks;
+  for (const TaskRow& t : loaded->active_tasks) tasks.push_back(t.id + ":" + t.status);
+  EXPECT_EQ(tasks, (std::vector<std::string>{"t1:open", "t3:claimed"}));
+  EXPECT_EQ(loaded->active_tasks[0].title, "填报");
+  ASSERT_EQ(loaded->external_tasks.size(), 1u);
+  EXPECT_EQ(loaded->external_tasks[0].payload_json, R"({"项目":"道路"})");
+  EXPECT_EQ(loaded->external_tasks[0].retries_left, 3);
+  std::vector<std::string> timers;
+  for (const TimerRow& t : loaded->timers) timers.push_back(t.id + "@" + std::to_string(t.due_ms));
+  EXPECT_EQ(timers, (std::vector<std::string>{"tm1@5000", "tm2@9000"}));
+}
+
 TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
   Commit c;
   c.insert_instance = NewInstance("i1");
