@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "bpm/v1/bpm.grpc.pb.h"
@@ -50,9 +52,10 @@ class TargetQualityTest : public ::testing::Test {
     targets_ = v1::TargetService::NewStub(bpmd_->channel());
   }
 
-  v1::Instance Start(const Who& who, const std::string& subject) {
+  v1::Instance Start(const Who& who, const std::string& subject,
+                     const std::string& key = "target-filing") {
     v1::StartInstanceRequest req;
-    req.set_definition_key("target-filing");
+    req.set_definition_key(key);
     req.set_subject_ref(subject);
     req.set_org(who.org);
     v1::StartInstanceResponse resp;
@@ -211,6 +214,61 @@ TEST_F(TargetQualityTest, ErrorsNameWhatIsMissing) {
   grpc::Status s = Check(kUnit, fresh.id(), &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("no filed form yet (variables.form)"));
+}
+
+}  // namespace
+}  // namespace bpm
+
+namespace bpm {
+namespace {
+
+// 部门整体绩效目标 (workflows/department-target.yaml) end to end: the
+// department files its overall targets (examples/department-target.json),
+// checked with a department's categories (履职 among the outputs,
+// satisfaction required); its reviewer signs off; finance approves with a
+// grade; the performance section publishes.
+TEST_F(TargetQualityTest, DepartmentOverallTargetsRunEndToEnd) {
+  const Who filer{"liu", "unit_filer", "906"};
+  const Who leader{"li", "dept_reviewer", "906"};  // 教育局's reviewer (county-org.yaml)
+  const Who finance{"wang", "finance_reviewer", "czj-jkw"};
+  std::ifstream in(testing::SourceDir() + "/examples/department-target.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string form = text.str();
+  ASSERT_FALSE(form.empty());
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string out = form;
+    const size_t at = out.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return out.replace(at, from.size(), to);
+  };
+
+  v1::Instance inst = Start(filer, "906-2026", "department-target");
+  ASSERT_EQ(inst.state(), "draft");
+  // Key tasks (履职) filed as a count: the department's outputs lack 履职.
+  grpc::Status s = Act(filer, &inst, "submit", edited(R"("level2": "履职")", R"("level2": "数量")"));
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("[missing_output_category]"));
+  EXPECT_THAT(s.error_message(), HasSubstr("“履职”"));
+  // No satisfaction row: required of department targets.
+  s = Act(filer, &inst, "submit",
+          edited(R"("level1": "满意度指标", "level2": "社会公众满意度指标")",
+                 R"("level1": "效益指标", "level2": "社会效益指标")"));
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("[no_satisfaction]"));
+
+  s = Act(filer, &inst, "submit", form);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(inst.state(), "department_review");
+  EXPECT_EQ(Quality(inst).fields().at("errors").number_value(), 0);
+  ASSERT_TRUE(Act(leader, &inst, "approve", "{}").ok());
+  EXPECT_EQ(inst.state(), "finance_review");
+  ASSERT_TRUE(Act(finance, &inst, "approve", R"({"grade": "良"})").ok());
+  EXPECT_EQ(inst.state(), "disclosure");
+  EXPECT_EQ(inst.variables().fields().at("grade").string_value(), "良");
+  ASSERT_TRUE(Act(kPerformance, &inst, "publish", "{}").ok());
+  EXPECT_EQ(inst.state(), "done");
+  EXPECT_EQ(inst.status(), "completed");
 }
 
 }  // namespace
