@@ -1682,6 +1682,71 @@ Command AddCheckTargets(CLI::App& app) {
   return {sub, [id, form](const Client& client) { return RunCheckTargets(client, *id, *form); }};
 }
 
+// adjust-targets INSTANCE_ID --reason TEXT [--budget-changed] [--workflow KEY]
+Command AddAdjustTargets(CLI::App& app) {
+  auto request = std::make_shared<v1::AdjustTargetsRequest>();
+  CLI::App* sub = app.add_subcommand(
+      "adjust-targets", "Start an adjustment of approved performance targets (绩效目标调整)");
+  sub->add_option_function<std::string>(
+         "INSTANCE_ID", [request](const std::string& v) { request->set_instance_id(v); },
+         "The approved filing (or an approved adjustment)")
+      ->required();
+  sub->add_option_function<std::string>(
+         "--reason", [request](const std::string& v) { request->set_reason(v); },
+         "Why the targets change (调整理由)")
+      ->required();
+  sub->add_flag_function(
+      "--budget-changed", [request](std::int64_t n) { request->set_budget_changed(n > 0); },
+      "The budget itself changed: the adjustment window and the yearly limit do not apply");
+  sub->add_option_function<std::string>(
+      "--workflow", [request](const std::string& v) { request->set_definition_key(v); },
+      "The adjustment workflow (default target-adjustment)");
+  return {sub, [request](const Client& client) {
+            auto stub = v1::TargetService::NewStub(client.channel());
+            v1::AdjustTargetsResponse response;
+            if (!client.Call([&](grpc::ClientContext* context) {
+                  return stub->Adjust(context, *request, &response);
+                })) {
+              return kExitFailure;
+            }
+            if (client.json()) return PrintJson(response);
+            std::cout << "adjustment to version " << response.version() << " started\n";
+            PrintInstance(response.adjustment());
+            return kExitOk;
+          }};
+}
+
+// target-versions INSTANCE_ID
+Command AddTargetVersions(CLI::App& app) {
+  auto id = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "target-versions", "Every version of a project's performance targets, and which is in force");
+  sub->add_option("INSTANCE_ID", *id, "Any filing or adjustment of the project")->required();
+  return {sub, [id](const Client& client) {
+            auto stub = v1::TargetService::NewStub(client.channel());
+            v1::TargetVersionsRequest request;
+            request.set_instance_id(*id);
+            v1::TargetVersionsResponse response;
+            if (!client.Call([&](grpc::ClientContext* context) {
+                  return stub->Versions(context, request, &response);
+                })) {
+              return kExitFailure;
+            }
+            if (client.json()) return PrintJson(response);
+            std::cout << "targets of " << response.subject_ref() << "\n";
+            Table table({{"VERSION"}, {"IN FORCE"}, {"STATUS"}, {"GRADE"}, IdColumn("INSTANCE"),
+                         {"APPROVED"}, {"REASON"}});
+            for (const auto& v : response.versions()) {
+              table.AddRow({v.version() > 0 ? std::to_string(v.version()) : "-",
+                            v.in_force() ? "*" : "", v.status(), v.grade(), v.instance_id(),
+                            v.approved_ms() > 0 ? FormatLocalTime(v.approved_ms()) : "",
+                            v.reason() + (v.budget_changed() ? " (预算调整)" : "")});
+            }
+            table.Print(std::cout);
+            return kExitOk;
+          }};
+}
+
 // docs INSTANCE_ID
 int RunDocs(const Client& client, const std::string& instance_id) {
   auto stub = v1::InstanceService::NewStub(client.channel());
@@ -1896,7 +1961,7 @@ int Main(int argc, char** argv) {
       AddPreview(app),
       AddStart(app, global), AddShow(app, /*history_only=*/false),
       AddShow(app, /*history_only=*/true),   AddList(app),   AddInbox(app),
-      AddAct(app),           AddCheckTargets(app), AddReport(app), AddDisclosures(app), AddScorecard(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
+      AddAct(app),           AddCheckTargets(app), AddAdjustTargets(app), AddTargetVersions(app), AddReport(app), AddDisclosures(app), AddScorecard(app), AddDocs(app),   AddDoc(app),    AddHealth(app),
       OrgCommand<Command>(app),
   };
   for (Command& command : TaskCommands<Command, Client>(

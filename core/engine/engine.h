@@ -216,6 +216,16 @@ class Engine {
   // reported without id, subject and org.
   StatusOr<v1::CheckTargetQualityResponse> CheckTargetQuality(
       const Caller& caller, const v1::CheckTargetQualityRequest& req);
+  // 绩效目标调整 (targets.cc): starts the adjustment workflow for an approved
+  // filing under that workflow's `adjustment` rules (window, yearly number;
+  // waived when the budget changed). INVALID_ARGUMENT without a reason;
+  // FAILED_PRECONDITION when the targets are not approved, the window closed
+  // or the year's adjustments are used up (naming the date or instance).
+  StatusOr<v1::AdjustTargetsResponse> AdjustTargets(const Caller& caller,
+                                                    const v1::AdjustTargetsRequest& req);
+  // Every version of the subject's targets (targets.cc).
+  StatusOr<v1::TargetVersionsResponse> TargetVersions(const Caller& caller,
+                                                      const v1::TargetVersionsRequest& req);
   // The annual figures (ReportService.Get) over the instances owned by an
   // org in orgs (the caller's scope); reports.cc.
   StatusOr<v1::GetReportResponse> Report(const v1::GetReportRequest& req,

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/common/json.h"
 #include "core/engine/internal/convert.h"
+#include "core/engine/internal/vars.h"
 #include "core/engine/engine.h"
 #include "core/perf/decimal.h"
 #include "core/perf/rules.h"
@@ -17,8 +18,15 @@
 namespace bpm::engine {
 namespace {
 
+using internal::Bool;
+using internal::Get;
+using internal::IntIn;
+using internal::Num;
+using internal::Obj;
+using internal::Str;
+using internal::YearOf;
+
 constexpr int kPage = 500;
-constexpr int64_t kChinaOffsetMs = 8LL * 3600 * 1000;
 
 struct Kinds {
   bool targets = false;         // department_submit + final_review
@@ -41,35 +49,6 @@ Kinds KindsOf(const definition::Definition& def) {
   return k;
 }
 
-const google::protobuf::Value* Get(const google::protobuf::Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? nullptr : &it->second;
-}
-std::string Str(const google::protobuf::Struct& s, const std::string& key) {
-  const auto* v = Get(s, key);
-  return v != nullptr && v->has_string_value() ? v->string_value() : "";
-}
-double Num(const google::protobuf::Struct& s, const std::string& key, double fallback = 0) {
-  const auto* v = Get(s, key);
-  return v != nullptr && v->kind_case() == google::protobuf::Value::kNumberValue ? v->number_value()
-                                                                                  : fallback;
-}
-// A whole number of a variable within [lo, hi]; fallback when it is absent,
-// not a number or out of range (variables set at start are the starter's: a
-// 1e300 must not reach an int cast).
-int IntIn(const google::protobuf::Struct& s, const std::string& key, int lo, int hi, int fallback) {
-  const double v = Num(s, key, fallback);
-  return v >= lo && v <= hi ? static_cast<int>(v) : fallback;
-}
-bool Bool(const google::protobuf::Struct& s, const std::string& key) {
-  const auto* v = Get(s, key);
-  return v != nullptr && v->kind_case() == google::protobuf::Value::kBoolValue && v->bool_value();
-}
-const google::protobuf::Struct* Obj(const google::protobuf::Struct& s, const std::string& key) {
-  const auto* v = Get(s, key);
-  return v != nullptr && v->has_struct_value() ? &v->struct_value() : nullptr;
-}
-
 void Count(v1::GradeCounts* g, const std::string& grade) {
   if (grade == "优") g->set_you(g->you() + 1);
   if (grade == "良") g->set_liang(g->liang() + 1);
@@ -77,12 +56,6 @@ void Count(v1::GradeCounts* g, const std::string& grade) {
   if (grade == "差") g->set_cha(g->cha() + 1);
 }
 
-int YearOf(int64_t unix_ms) {
-  std::time_t t = static_cast<std::time_t>((unix_ms + kChinaOffsetMs) / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return tm.tm_year + 1900;
-}
 
 // An amount as a Decimal: a number or a decimal string; 0 when absent.
 perf::Decimal Amount(const google::protobuf::Struct& vars) {

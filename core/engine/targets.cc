@@ -5,9 +5,12 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/json.h"
 #include "core/engine/engine.h"
+#include "core/engine/internal/convert.h"
+#include "core/engine/internal/vars.h"
 #include "core/perf/target_form.h"
 
 namespace bpm::engine {
@@ -32,6 +35,27 @@ std::string IntoVariable(const definition::State& state) {
              ? it->second.string_value()
              : "form";
 }
+
+// The adjustment rules of a workflow (its department_submit state's
+// `adjustment` block); nullopt when it is not an adjustment workflow.
+std::optional<perf::AdjustmentRules> AdjustmentOf(const definition::Definition& def) {
+  for (const definition::State& state : def.states) {
+    if (state.stage != "department_submit") continue;
+    perf::ConfigProblems ignored;  // reported when the definition was deployed
+    if (auto rules = perf::ReadAdjustmentRules(state.config, &ignored)) return rules;
+  }
+  return std::nullopt;
+}
+
+// Approved targets: finance graded them 优 or 良 (DOMAIN.md §5.2: 中 revises,
+// 差 is blocked).
+bool Approved(const google::protobuf::Struct& vars) {
+  const std::string grade = internal::Str(vars, "grade");
+  return grade == "优" || grade == "良";
+}
+
+constexpr char kDefaultAdjustmentKey[] = "target-adjustment";
+constexpr size_t kMaxReasonBytes = 4000;
 
 }  // namespace
 
@@ -148,6 +172,177 @@ StatusOr<v1::CheckTargetQualityResponse> Engine::CheckTargetQuality(
     q->set_field(perf::FormPath(qc, f.field));
     q->set_message(f.message);
   }
+  return out;
+}
+
+StatusOr<v1::TargetVersionsResponse> Engine::TargetVersions(
+    const Caller& caller, const v1::TargetVersionsRequest& req) {
+  (void)caller;  // the service checked the scope of the instance; versions share its org
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  BPM_ASSIGN_OR_RETURN(store::InstanceRow inst, store_.GetInstance(req.instance_id()));
+  const google::protobuf::Struct vars = internal::StructFromJson(inst.variables_json);
+  const std::string original = internal::Str(vars, "original_instance_id").empty()
+                                   ? inst.id
+                                   : internal::Str(vars, "original_instance_id");
+  struct Found {
+    store::InstanceRow row;
+    google::protobuf::Struct vars;
+    std::string form_var;
+    bool adjustment = false;
+    bool replaces = false;
+  };
+  std::vector<Found> found;
+  store::InstanceFilter f;
+  f.subject_ref = inst.subject_ref;
+  f.org = inst.org;
+  int64_t after = 0;
+  while (true) {
+    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
+    for (auto& row : rows) {
+      auto def = Compiled(row.def_key, row.def_version);
+      if (!def.ok()) continue;
+      const definition::State* form_state = QualityState(**def);
+      if (form_state == nullptr) continue;  // not a target filing
+      google::protobuf::Struct v = internal::StructFromJson(row.variables_json);
+      const auto rules = AdjustmentOf(**def);
+      if (rules ? internal::Str(v, "original_instance_id") != original : row.id != original) {
+        continue;
+      }
+      found.push_back(Found{std::move(row), std::move(v), IntoVariable(*form_state),
+                            rules.has_value(), rules && rules->replace_original});
+    }
+    if (rows.size() < static_cast<size_t>(kPage)) break;
+    after = rows.back().row_id;
+  }
+  // Approved versions: the filing, then adjustments in order of approval
+  // (their last change); the others after them, by start.
+  std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    const bool ap = Approved(a.vars), bp = Approved(b.vars);
+    if (ap != bp) return ap;
+    if (ap && a.adjustment != b.adjustment) return !a.adjustment;
+    return ap ? a.row.updated_ms < b.row.updated_ms : a.row.created_ms < b.row.created_ms;
+  });
+  v1::TargetVersionsResponse out;
+  out.set_subject_ref(inst.subject_ref);
+  int version = 0;
+  int in_force = -1;
+  for (const Found& x : found) {
+    v1::TargetVersion* tv = out.add_versions();
+    tv->set_instance_id(x.row.id);
+    tv->set_definition_key(x.row.def_key);
+    tv->set_grade(internal::Str(x.vars, "grade"));
+    tv->set_reason(internal::Str(x.vars, "reason"));
+    tv->set_budget_changed(internal::Bool(x.vars, "budget_changed"));
+    if (const auto* form = internal::Obj(x.vars, x.form_var)) *tv->mutable_form() = *form;
+    if (Approved(x.vars)) {
+      tv->set_status("approved");
+      tv->set_version(++version);
+      tv->set_approved_ms(x.row.updated_ms);
+      if (!x.adjustment || x.replaces) in_force = out.versions_size() - 1;
+    } else {
+      tv->set_status(x.row.status == "running" ? "in_review" : "refused");
+    }
+  }
+  if (in_force >= 0) out.mutable_versions(in_force)->set_in_force(true);
+  return out;
+}
+
+StatusOr<v1::AdjustTargetsResponse> Engine::AdjustTargets(const Caller& caller,
+                                                          const v1::AdjustTargetsRequest& req) {
+  if (req.instance_id().empty()) return absl::InvalidArgumentError("instance_id: is required");
+  if (absl::StripAsciiWhitespace(req.reason()).empty()) {
+    return absl::InvalidArgumentError("reason: is required: say why the targets change (调整理由)");
+  }
+  BPM_RETURN_IF_ERROR(internal::CheckLength(req.reason(), kMaxReasonBytes, "reason"));
+  BPM_ASSIGN_OR_RETURN(store::InstanceRow inst, store_.GetInstance(req.instance_id()));
+  BPM_ASSIGN_OR_RETURN(auto def, Compiled(inst.def_key, inst.def_version));
+  const definition::State* form_state = QualityState(*def);
+  if (form_state == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "instance ", inst.id, " (", inst.def_key, ") files no performance targets: nothing to adjust"));
+  }
+  const google::protobuf::Struct vars = internal::StructFromJson(inst.variables_json);
+  if (!Approved(vars)) {
+    const std::string grade = internal::Str(vars, "grade");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "instance ", inst.id, ": its targets are not approved (",
+        grade.empty() ? "not graded yet" : "graded " + grade,
+        "); only approved targets (优 or 良) are adjusted"));
+  }
+  const std::string original = internal::Str(vars, "original_instance_id").empty()
+                                   ? inst.id
+                                   : internal::Str(vars, "original_instance_id");
+  const std::string key = req.definition_key().empty() ? kDefaultAdjustmentKey : req.definition_key();
+  BPM_ASSIGN_OR_RETURN(int64_t adj_version, store_.ResolveDefinitionVersion(key, ""));
+  BPM_ASSIGN_OR_RETURN(auto adef, Compiled(key, adj_version));
+  const std::optional<perf::AdjustmentRules> rules = AdjustmentOf(*adef);
+  if (!rules) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "definition_key: workflow ", key,
+        " has no department_submit state with an adjustment block: it does not adjust targets"));
+  }
+  const int year = internal::IntIn(vars, "fiscal_year", 1900, 2200, internal::YearOf(inst.created_ms));
+
+  BPM_ASSIGN_OR_RETURN(v1::TargetVersionsResponse versions,
+                       TargetVersions(caller, [&] {
+                         v1::TargetVersionsRequest r;
+                         r.set_instance_id(original);
+                         return r;
+                       }()));
+  int approved = 0;
+  const google::protobuf::Struct* base_form = nullptr;
+  for (const v1::TargetVersion& v : versions.versions()) {
+    if (v.status() == "approved") ++approved;
+    if (v.in_force()) base_form = &v.form();
+  }
+  if (!req.budget_changed()) {
+    if (!rules->window_until.empty()) {
+      const std::string closes = absl::StrCat(year, "-", rules->window_until);
+      const std::string today = internal::ChinaDate(clock_.NowMillis());
+      if (today > closes) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the target adjustment window of fiscal year ", year, " closed on ", closes,
+            " (today is ", today, "); after it only a budget change (budget_changed) allows one"));
+      }
+    }
+    if (rules->per_year > 0) {
+      int used = 0;
+      std::string last;
+      for (const v1::TargetVersion& v : versions.versions()) {
+        if (v.instance_id() == original || v.budget_changed() || v.status() == "refused") continue;
+        auto row = store_.GetInstance(v.instance_id());
+        if (!row.ok()) continue;
+        const google::protobuf::Struct av = internal::StructFromJson(row->variables_json);
+        if (internal::IntIn(av, "fiscal_year", 1900, 2200, year) != year) continue;
+        ++used;
+        last = v.instance_id();
+      }
+      if (used >= rules->per_year) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the targets of ", inst.subject_ref, " were already adjusted in ", year, " (instance ",
+            last, "); workflow ", key, " allows ", rules->per_year,
+            " a year unless the budget itself changed (budget_changed)"));
+      }
+    }
+  }
+
+  v1::StartInstanceRequest start;
+  start.set_definition_key(key);
+  start.set_definition_version(static_cast<int32_t>(adj_version));
+  start.set_subject_ref(inst.subject_ref);
+  start.set_org(inst.org);
+  auto& sv = *start.mutable_variables()->mutable_fields();
+  sv["original_instance_id"].set_string_value(original);
+  sv["adjusts_instance_id"].set_string_value(inst.id);
+  sv["reason"].set_string_value(req.reason());
+  sv["budget_changed"].set_bool_value(req.budget_changed());
+  sv["fiscal_year"].set_number_value(year);
+  sv["target_version"].set_number_value(approved + 1);
+  if (base_form != nullptr) *sv["base_form"].mutable_struct_value() = *base_form;
+  BPM_ASSIGN_OR_RETURN(v1::Instance started, Start(caller, start));
+  v1::AdjustTargetsResponse out;
+  *out.mutable_adjustment() = std::move(started);
+  out.set_version(approved + 1);
   return out;
 }
 

@@ -213,4 +213,56 @@ Struct FindingsToStruct(const std::vector<Finding>& findings, const QualityConfi
   return out;
 }
 
+std::optional<AdjustmentRules> ReadAdjustmentRules(const Struct& stage_config,
+                                                   ConfigProblems* problems) {
+  const Value* block = Get(stage_config, "adjustment");
+  if (block == nullptr) return std::nullopt;
+  AdjustmentRules rules;
+  if (block->kind_case() != Value::kStructValue) {
+    problems->emplace_back("adjustment", "must be an object {window_until, per_year, replace_original}.");
+    return rules;
+  }
+  const Struct& a = block->struct_value();
+  for (const auto& [key, value] : a.fields()) {
+    if (key != "window_until" && key != "per_year" && key != "replace_original") {
+      problems->emplace_back("adjustment." + key,
+                             "is not a setting; use window_until, per_year, replace_original.");
+    }
+  }
+  if (const Value* w = Get(a, "window_until")) {
+    const std::string text = w->kind_case() == Value::kStringValue ? w->string_value() : "";
+    int month = 0, day = 0;
+    const bool shaped = text.size() == 5 && text[2] == '-' &&
+                        std::all_of(text.begin(), text.begin() + 2, ::isdigit) &&
+                        std::all_of(text.begin() + 3, text.end(), ::isdigit);
+    if (shaped) {
+      month = std::stoi(text.substr(0, 2));
+      day = std::stoi(text.substr(3, 2));
+    }
+    static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!shaped || month < 1 || month > 12 || day < 1 || day > kDays[month - 1]) {
+      problems->emplace_back("adjustment.window_until",
+                             "must be a month and day \"MM-DD\", e.g. \"09-30\".");
+    } else {
+      rules.window_until = text;
+    }
+  }
+  if (const Value* n = Get(a, "per_year")) {
+    if (n->kind_case() != Value::kNumberValue || n->number_value() < 0 ||
+        n->number_value() > 12 || n->number_value() != std::floor(n->number_value())) {
+      problems->emplace_back("adjustment.per_year", "must be a whole number from 0 (no limit) to 12.");
+    } else {
+      rules.per_year = static_cast<int>(n->number_value());
+    }
+  }
+  if (const Value* r = Get(a, "replace_original")) {
+    if (r->kind_case() != Value::kBoolValue) {
+      problems->emplace_back("adjustment.replace_original", "must be true or false.");
+    } else {
+      rules.replace_original = r->bool_value();
+    }
+  }
+  return rules;
+}
+
 }  // namespace bpm::perf

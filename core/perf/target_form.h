@@ -19,6 +19,7 @@
 // Thread safety: stateless.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,5 +56,26 @@ std::string FormPath(const QualityConfig& config, const std::string& field);
 // variables.quality.
 google::protobuf::Struct FindingsToStruct(const std::vector<Finding>& findings,
                                           const QualityConfig& config);
+
+// The `adjustment` block of a department_submit state (绩效目标调整, DOMAIN.md
+// §5.2), read by the stage (at deploy) and by TargetService.Adjust:
+//   window_until      "MM-DD": the adjustments of fiscal year Y close after
+//                     Y-MM-DD, China time (absent: no window)
+//   per_year          integer 0..12: adjustments of one filing per fiscal year
+//                     (0: no limit; default 1)
+//   replace_original  boolean: an approved adjustment becomes the version in
+//                     force (default true; false keeps the filing in force and
+//                     records the adjustment)
+// The window and the yearly number are waived when the budget itself changed.
+struct AdjustmentRules {
+  std::string window_until;
+  int per_year = 1;
+  bool replace_original = true;
+};
+
+// config["adjustment"], or nullopt when the state has none; problems are
+// appended with paths starting "adjustment".
+std::optional<AdjustmentRules> ReadAdjustmentRules(const google::protobuf::Struct& stage_config,
+                                                   ConfigProblems* problems);
 
 }  // namespace bpm::perf

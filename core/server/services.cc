@@ -323,16 +323,37 @@ class TargetServiceImpl final : public v1::TargetService::Service {
                             v1::CheckTargetQualityResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TargetService/CheckQuality", resp,
                   [&](const engine::Caller& c) -> StatusOr<v1::CheckTargetQualityResponse> {
-                    if (req->instance_id().empty()) {
-                      return absl::InvalidArgumentError("instance_id: is required");
-                    }
-                    BPM_ASSIGN_OR_RETURN(std::string org, engine_.InstanceOrg(req->instance_id()));
-                    BPM_RETURN_IF_ERROR(CheckOrg(c, org, "instance " + req->instance_id()));
+                    BPM_RETURN_IF_ERROR(CheckInstanceScope(c, req->instance_id()));
                     return engine_.CheckTargetQuality(c, *req);
                   });
   }
 
+  grpc::Status Adjust(grpc::ServerContext* ctx, const v1::AdjustTargetsRequest* req,
+                      v1::AdjustTargetsResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.TargetService/Adjust", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::AdjustTargetsResponse> {
+                    BPM_RETURN_IF_ERROR(CheckInstanceScope(c, req->instance_id()));
+                    return engine_.AdjustTargets(c, *req);
+                  });
+  }
+
+  grpc::Status Versions(grpc::ServerContext* ctx, const v1::TargetVersionsRequest* req,
+                        v1::TargetVersionsResponse* resp) override {
+    return Handle(ctx, "/bpm.v1.TargetService/Versions", resp,
+                  [&](const engine::Caller& c) -> StatusOr<v1::TargetVersionsResponse> {
+                    BPM_RETURN_IF_ERROR(CheckInstanceScope(c, req->instance_id()));
+                    return engine_.TargetVersions(c, *req);
+                  });
+  }
+
  private:
+  // The caller's org scope must cover the instance.
+  Status CheckInstanceScope(const engine::Caller& c, const std::string& instance_id) {
+    if (instance_id.empty()) return absl::InvalidArgumentError("instance_id: is required");
+    BPM_ASSIGN_OR_RETURN(std::string org, engine_.InstanceOrg(instance_id));
+    return CheckOrg(c, org, "instance " + instance_id);
+  }
+
   engine::Engine& engine_;
 };
 

@@ -24,6 +24,10 @@
 //              without submitting, recorded in variables.quality; submit
 //              refuses a form with an error finding, naming each field, and
 //              records the warnings in variables.quality for the reviewers.
+//   adjustment optional: this form adjusts approved targets (绩效目标调整);
+//              the rules TargetService.Adjust applies before it starts the
+//              workflow (window_until, per_year, replace_original;
+//              core/perf/target_form.h). The stage only checks them.
 //
 // Enter opens one task "fill" with the action submit. Act submit checks the
 // payload against the form, reporting every problem at once with paths such as
@@ -61,6 +65,7 @@ constexpr char kSchema[] = R"json({
     "into": {"type": "string", "minLength": 1, "default": "form"},
     "due_working_days": {"type": "integer", "minimum": 1, "maximum": 365},
     "quality": {"type": "object", "description": "target quality check: core/perf/target_form.h"},
+    "adjustment": {"type": "object", "description": "绩效目标调整 rules read by TargetService.Adjust: core/perf/target_form.h"},
     "form": {
       "type": "object",
       "additionalProperties": false,
@@ -358,7 +363,12 @@ class DepartmentSubmitStage : public Stage {
   void ValidateConfig(const Struct& config,
                       std::vector<pb::ConfigError>* errors) const override {
     CheckKnownKeys(config, "",
-                   {"assignee", "title", "into", "form", "due_working_days", "quality"}, errors);
+                   {"assignee", "title", "into", "form", "due_working_days", "quality",
+                    "adjustment"},
+                   errors);
+    perf::ConfigProblems adjustment;
+    perf::ReadAdjustmentRules(config, &adjustment);
+    for (const auto& [path, message] : adjustment) AddError(errors, path, message);
     ValidateAssignee(config, "assignee", errors);
     CheckIntegerInRange(config, "due_working_days", "", 1, 365, errors);
     TypedField(config, "title", Value::kStringValue, "", errors);

@@ -150,6 +150,9 @@ const std::vector<Row>& Rows() {
       // ---- targets: reads the filing and, for copies, other filings
       // (redacted outside the scope)
       {"/bpm.v1.TargetService/CheckQuality", R"(instance_id: "$I")", kScope906017},
+      // 绩效目标调整 and the versions: the filing's scope
+      {"/bpm.v1.TargetService/Adjust", R"(instance_id: "$I" reason: "预算调整")", kScope906017},
+      {"/bpm.v1.TargetService/Versions", R"(instance_id: "$I")", kScope906017},
 
       // ---- tasks: the caller's own; a task only by whom it is assigned to
       {"/bpm.v1.TaskService/Inbox", "", kSelf},

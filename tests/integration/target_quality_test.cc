@@ -6,10 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "bpm/v1/perf.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -269,6 +271,132 @@ TEST_F(TargetQualityTest, DepartmentOverallTargetsRunEndToEnd) {
   ASSERT_TRUE(Act(kPerformance, &inst, "publish", "{}").ok());
   EXPECT_EQ(inst.state(), "done");
   EXPECT_EQ(inst.status(), "completed");
+}
+
+// 绩效目标调整 (workflows/target-adjustment.yaml, TargetService.Adjust and
+// Versions): only approved targets are adjusted, with a reason; the window
+// (30 September of the fiscal year) and the yearly number are enforced and
+// waived when the budget changed; each approved adjustment is the next
+// version and the one in force.
+TEST_F(TargetQualityTest, ApprovedTargetsAreAdjustedIntoVersions) {
+  const Who dept{"li", "authority_reviewer", "906"};
+  const Who finance{"wang", "finance_reviewer", "czj-jkw"};
+  auto start = [&](int fiscal_year) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref("360726-2027-906017-201");
+    req.set_org(kUnit.org);
+    (*req.mutable_variables()->mutable_fields())["fiscal_year"].set_number_value(fiscal_year);
+    v1::StartInstanceResponse resp;
+    grpc::Status s = instances_->Start(Ctx(kUnit).get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.instance();
+  };
+  auto adjust = [&](const std::string& id, const std::string& reason, bool budget_changed,
+                    v1::AdjustTargetsResponse* out) {
+    v1::AdjustTargetsRequest req;
+    req.set_instance_id(id);
+    req.set_reason(reason);
+    req.set_budget_changed(budget_changed);
+    return targets_->Adjust(Ctx(kUnit).get(), req, out);
+  };
+  auto versions = [&](const std::string& id) {
+    v1::TargetVersionsRequest req;
+    req.set_instance_id(id);
+    v1::TargetVersionsResponse out;
+    grpc::Status s = targets_->Versions(Ctx(kUnit).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  auto approve = [&](v1::Instance* inst, const std::string& form, const std::string& grade) {
+    grpc::Status s = Act(kUnit, inst, "submit", form);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_TRUE(Act(dept, inst, "approve", "{}").ok());
+    s = Act(finance, inst, "approve", R"({"grade": ")" + grade + R"("})");
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+
+  // Next fiscal year: its window (until 30 September) is open now.
+  const int this_year = [] {
+    const std::time_t now = std::time(nullptr) + 8 * 3600;  // China time
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    return tm.tm_year + 1900;
+  }();
+  v1::Instance filing = start(this_year + 1);
+  v1::AdjustTargetsResponse adjusted;
+  grpc::Status s = adjust(filing.id(), "预算调减", false, &adjusted);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("not approved (not graded yet)"));
+  approve(&filing, testing::kSoundTargetForm, "优");
+  EXPECT_EQ(filing.state(), "disclosure");
+
+  s = adjust(filing.id(), "  ", false, &adjusted);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("reason: is required"));
+
+  s = adjust(filing.id(), "预算调减20%，养护里程相应调整", false, &adjusted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(adjusted.version(), 2);
+  v1::Instance adjustment = adjusted.adjustment();
+  EXPECT_EQ(adjustment.definition_key(), "target-adjustment");
+  EXPECT_EQ(adjustment.subject_ref(), filing.subject_ref());
+  EXPECT_EQ(adjustment.state(), "draft");
+  const auto& av = adjustment.variables().fields();
+  EXPECT_EQ(av.at("original_instance_id").string_value(), filing.id());
+  EXPECT_EQ(av.at("reason").string_value(), "预算调减20%，养护里程相应调整");
+  EXPECT_EQ(av.at("base_form").struct_value().fields().at("annual_goal").string_value(),
+            "完成农村公路养护120公里，优良路率达到85%");
+
+  // Once a year: a second adjustment while the first is under review is refused,
+  // unless the budget itself changed.
+  v1::AdjustTargetsResponse second;
+  s = adjust(filing.id(), "再次调整", false, &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("already adjusted in ", this_year + 1, " (instance ",
+                                                   adjustment.id())));
+
+  std::string reduced = Edited(R"("target": "120", "unit": "公里")", R"("target": "96", "unit": "公里")");
+  reduced.replace(reduced.find("养护120公里"), std::string("养护120公里").size(), "养护96公里");
+  approve(&adjustment, reduced, "良");
+  EXPECT_EQ(adjustment.state(), "disclosure");
+
+  v1::TargetVersionsResponse all = versions(adjustment.id());
+  EXPECT_EQ(all.subject_ref(), filing.subject_ref());
+  ASSERT_EQ(all.versions_size(), 2);
+  EXPECT_EQ(all.versions(0).version(), 1);
+  EXPECT_EQ(all.versions(0).instance_id(), filing.id());
+  EXPECT_FALSE(all.versions(0).in_force());
+  EXPECT_EQ(all.versions(1).version(), 2);
+  EXPECT_EQ(all.versions(1).instance_id(), adjustment.id());
+  EXPECT_EQ(all.versions(1).grade(), "良");
+  EXPECT_TRUE(all.versions(1).in_force());
+  const auto& rows = all.versions(1).form().fields().at("indicators").list_value();
+  EXPECT_EQ(rows.values(0).struct_value().fields().at("target").string_value(), "96");
+
+  // The budget changed: a third version in the same year, adjusting version 2.
+  s = adjust(adjustment.id(), "追加预算", true, &second);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(second.version(), 3);
+  EXPECT_EQ(second.adjustment().variables().fields().at("original_instance_id").string_value(),
+            filing.id());
+  EXPECT_EQ(second.adjustment().variables().fields().at("base_form").struct_value().fields()
+                .at("indicators").list_value().values(0).struct_value().fields().at("target")
+                .string_value(),
+            "96");
+  all = versions(filing.id());
+  ASSERT_EQ(all.versions_size(), 3);
+  EXPECT_EQ(all.versions(2).status(), "in_review");
+  EXPECT_EQ(all.versions(2).version(), 0);
+  EXPECT_TRUE(all.versions(1).in_force());
+
+  // Last fiscal year: its window closed on 30 September.
+  v1::Instance late = start(this_year - 1);
+  approve(&late, Edited("乡村道路养护", "乡村道路养护二期"), "良");
+  s = adjust(late.id(), "进度调整", false, &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("closed on ", this_year - 1, "-09-30")));
+  EXPECT_TRUE(adjust(late.id(), "预算调减", true, &second).ok());
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kNow = 1700000000000;  // 2023-11-14T22:13:20Z
 constexpr int64_t kDayMs = 86400000;
@@ -229,7 +230,7 @@ TEST(StagePluginsTest, DescribeNamesActionsOutcomesAndSchema) {
   };
   const std::vector<Want> wants = {
       {"department_submit", {"submit", "check"}, {"submitted"},
-       {"assignee", "due_working_days", "form", "into", "quality", "title"}},
+       {"adjustment", "assignee", "due_working_days", "form", "into", "quality", "title"}},
       {"review",
        {"approve", "return", "add_signer", "remove_signer"},
        {"approved", "returned"},
@@ -310,6 +311,28 @@ TEST(StagePluginsTest, DepartmentSubmitQualityConfigIsChecked) {
               ElementsAre("into: cannot be \"quality\": that variable records the quality check."));
 }
 
+// The adjustment block (绩效目标调整) is checked at deploy, by path.
+TEST(StagePluginsTest, DepartmentSubmitAdjustmentConfigIsChecked) {
+  auto stage = Load("department_submit");
+  ASSERT_NE(stage, nullptr);
+  const std::string form = R"("form": {"fields": [{"name": "goal", "type": "string"}]})";
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form +
+                                       R"(, "adjustment": {"window_until": "09-30", "per_year": 0,
+                                                           "replace_original": false}})"),
+              IsEmpty());
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form +
+                                       R"(, "adjustment": {"window_until": "02-30", "per_year": 1.5,
+                                                           "replace_original": "yes", "limit": 2}})"),
+              UnorderedElementsAre(
+                  "adjustment.limit: is not a setting; use window_until, per_year, replace_original.",
+                  "adjustment.window_until: must be a month and day \"MM-DD\", e.g. \"09-30\".",
+                  "adjustment.per_year: must be a whole number from 0 (no limit) to 12.",
+                  "adjustment.replace_original: must be true or false."));
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "adjustment": {"window_until": "9-30"}})"),
+              ElementsAre("adjustment.window_until: must be a month and day \"MM-DD\", e.g. "
+                          "\"09-30\"."));
+}
+
 TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
   auto stage = Load("department_submit");
   ASSERT_NE(stage, nullptr);
@@ -317,7 +340,7 @@ TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
               ElementsAre("form: is required: describe the form as {fields: [...]}."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": []}, "colour": "red"})"),
               ElementsAre("colour: unknown key; allowed keys are: assignee, title, into, form, "
-                          "due_working_days, quality.",
+                          "due_working_days, quality, adjustment.",
                           "form.fields: must list at least one field."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": "yes"})"), ElementsAre("form: must be a mapping."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [
