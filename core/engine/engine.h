@@ -281,6 +281,12 @@ class Engine {
   StatusOr<v1::Instance> Reroute(const std::string& instance_id, const std::string& reason);
 
  private:
+  // A workflow that declares the variable approved_targets starts with the
+  // subject's targets in force (their version, instance and indicator rows),
+  // when the subject has approved targets in org (targets.cc).
+  // INVALID_ARGUMENT when the starter passes the variable itself.
+  Status AttachApprovedTargets(const definition::Definition& def, const std::string& subject_ref,
+                               const std::string& org, google::protobuf::Struct* vars);
   struct Working;
   using CommandBody = std::function<Status(Working&)>;
 

@@ -55,6 +55,7 @@ bool Approved(const google::protobuf::Struct& vars) {
 }
 
 constexpr char kDefaultAdjustmentKey[] = "target-adjustment";
+constexpr char kApprovedTargetsVar[] = "approved_targets";
 constexpr size_t kMaxReasonBytes = 4000;
 
 }  // namespace
@@ -344,6 +345,63 @@ StatusOr<v1::AdjustTargetsResponse> Engine::AdjustTargets(const Caller& caller,
   *out.mutable_adjustment() = std::move(started);
   out.set_version(approved + 1);
   return out;
+}
+
+Status Engine::AttachApprovedTargets(const definition::Definition& def,
+                                     const std::string& subject_ref, const std::string& org,
+                                     google::protobuf::Struct* vars) {
+  const bool declared = std::any_of(def.variables.begin(), def.variables.end(),
+                                    [](const definition::Variable& v) {
+                                      return v.name == kApprovedTargetsVar;
+                                    });
+  if (!declared) return absl::OkStatus();
+  if (vars->fields().count(kApprovedTargetsVar) > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "variables.", kApprovedTargetsVar,
+        ": bpmd fills it from the subject's approved targets; do not pass it"));
+  }
+  // The subject's approved filing (not an adjustment) in this org.
+  store::InstanceFilter f;
+  f.subject_ref = subject_ref;
+  f.org = org;
+  std::string filing;
+  int64_t after = 0;
+  while (filing.empty()) {
+    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
+    for (const auto& row : rows) {
+      auto d = Compiled(row.def_key, row.def_version);
+      if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) continue;
+      if (!Approved(internal::StructFromJson(row.variables_json))) continue;
+      filing = row.id;
+      break;
+    }
+    if (rows.size() < static_cast<size_t>(kPage)) break;
+    after = rows.back().row_id;
+  }
+  if (filing.empty()) return absl::OkStatus();  // none approved: the round reports its own
+  v1::TargetVersionsRequest req;
+  req.set_instance_id(filing);
+  BPM_ASSIGN_OR_RETURN(v1::TargetVersionsResponse versions, TargetVersions(Caller{}, req));
+  for (const v1::TargetVersion& v : versions.versions()) {
+    if (!v.in_force()) continue;
+    google::protobuf::Struct attached;
+    auto& a = *attached.mutable_fields();
+    a["version"].set_number_value(v.version());
+    a["instance_id"].set_string_value(v.instance_id());
+    a["definition_key"].set_string_value(v.definition_key());
+    // The indicator rows under the name the filing's quality block gives them.
+    std::string rows_field = "indicators";
+    if (auto inst = store_.GetInstance(v.instance_id()); inst.ok()) {
+      if (auto d = Compiled(inst->def_key, inst->def_version); d.ok()) {
+        perf::ConfigProblems ignored;
+        rows_field = perf::ReadQualityConfig(QualityState(**d)->config, &ignored).indicators_field;
+      }
+    }
+    if (const auto* rows = internal::Get(v.form(), rows_field)) a["indicators"] = *rows;
+    (*vars->mutable_fields())[kApprovedTargetsVar].mutable_struct_value()->Swap(&attached);
+    break;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bpm::engine

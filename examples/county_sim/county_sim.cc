@@ -358,7 +358,25 @@ void Sim::Targets(const Project& p, std::mt19937_64& rng) {
 void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64& rng) {
   const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
   const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
-  const int n = 100;
+  v1::Instance inst;
+  if (!Start(unit, "performance-monitoring", p.code + (month == 7 ? "" : "-R2"), &inst)) return;
+  // The July round reports against the approved targets bpmd attached
+  // (variables.approved_targets): the key quantity row, target left out. The
+  // follow-up round (its own subject) names its target.
+  std::string quantity = "完成建设任务";
+  double n = 100;
+  bool approved = false;
+  if (auto a = inst.variables().fields().find("approved_targets");
+      a != inst.variables().fields().end()) {
+    for (const auto& row : a->second.struct_value().fields().at("indicators").list_value().values()) {
+      const auto& r = row.struct_value().fields();
+      if (r.at("level2").string_value() != "数量指标") continue;
+      quantity = r.at("name").string_value();
+      n = std::stod(r.at("target").string_value());
+      approved = true;
+      break;
+    }
+  }
   // Indicator progress: the linear share, a few behind.
   std::uniform_real_distribution<double> u01(0, 1);
   const double share = month / 12.0;
@@ -367,12 +385,12 @@ void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64
   const long long executed = std::llround(static_cast<double>(p.budget) * execution);
   std::ostringstream payload;
   payload << R"({"month": )" << month << R"(, "budget": )" << p.budget << R"(, "executed": )"
-          << executed << R"(, "indicators": [{"name": "完成建设任务", "operator": "≥", "target": )" << n
-          << R"(, "actual": )" << actual;
+          << executed << R"(, "indicators": [{"name": ")" << quantity << R"(", "operator": "≥", )";
+  if (!approved) payload << R"("target": )" << n << ", ";
+  payload << R"("actual": )" << actual;
   if (progress < share * 0.8) payload << R"(, "deviation_reason": "其他：合同进度滞后")";
-  payload << R"(}, {"name": "服务对象满意度", "operator": "定性", "grade": "达成目标", "likelihood": "确定能"}]})";
-  v1::Instance inst;
-  if (!Start(unit, "performance-monitoring", p.code + (month == 7 ? "" : "-R2"), &inst)) return;
+  payload << (approved ? R"(}, {"name": "服务对象满意度", "actual": 92}]})"
+                       : R"(}, {"name": "服务对象满意度", "operator": "定性", "grade": "达成目标", "likelihood": "确定能"}]})");
   if (!Act(unit, &inst, "submit", payload.str())) return;
   if (inst.state() != "report") return;  // on track: done
   {

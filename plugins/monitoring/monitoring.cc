@@ -20,6 +20,11 @@
 //                 or grade (定性: 达成目标 | 部分达成目标并具有一定效果 |
 //                 未达成目标且效果较差), likelihood (确定能 | 有可能 | 完全不可能),
 //                 deviation_reason (required when the indicator is red or yellow)}]
+// With variables.approved_targets (bpmd attaches the project's targets in
+// force at start when the workflow declares that variable), only approved
+// indicators are reported, each against its approved operator and target (a
+// target may be left out: the approved one is used); approved indicators the
+// round leaves out are listed in monitoring.unreported.
 // The project's light is the worst of the budget light and the indicator
 // lights (red > yellow > green > blue); 完全不可能 makes it red. A project that
 // spent nothing is flagged (zero_spend). variables.monitoring records it all.
@@ -31,6 +36,8 @@
 //                      warning.status explained, outcome "explained". Past its due
 //                      time the warning turns overdue (status overdue), and the
 //                      task stays open.
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -279,6 +286,23 @@ class MonitoringStage : public Stage {
     }
     if (bad.rejections_size() > 0) return bad;
 
+    // The approved targets in force, when bpmd attached them at start
+    // (variables.approved_targets, for a workflow that declares it).
+    std::map<std::string, const Struct*> approved;
+    std::string approved_version;
+    if (const Value* a = Field(ctx.variables(), "approved_targets");
+        a != nullptr && a->kind_case() == Value::kStructValue) {
+      approved_version = std::to_string(static_cast<int>(NumberOr(a->struct_value(), "version", 0)));
+      if (const Value* rows = Field(a->struct_value(), "indicators");
+          rows != nullptr && rows->kind_case() == Value::kListValue) {
+        for (const Value& row : rows->list_value().values()) {
+          if (row.kind_case() != Value::kStructValue) continue;
+          approved[StringOr(row.struct_value(), "name", "")] = &row.struct_value();
+        }
+      }
+    }
+    std::set<std::string> reported;
+
     const perf::IndicatorRule indicator_rule = IndicatorRuleOf(config);
     std::vector<Light> lights;
     bool impossible = false;
@@ -297,11 +321,37 @@ class MonitoringStage : public Stage {
                           &bad);
       const std::string name = StringOr(ind, "name", "");
       if (Trim(name).empty()) AddRejection(&bad, JoinPath(path, "name"), "is required");
-      auto op = perf::ParseOperator(StringOr(ind, "operator", ""), "operator");
+      const Struct* approved_row = nullptr;
+      if (!approved.empty()) {
+        auto it = approved.find(name);
+        if (it == approved.end()) {
+          AddRejection(&bad, JoinPath(path, "name"),
+                       "'" + name + "' is not an indicator of the approved targets (version " +
+                           approved_version + ")");
+          continue;
+        }
+        approved_row = it->second;
+        if (!reported.insert(name).second) {
+          AddRejection(&bad, JoinPath(path, "name"), "'" + name + "' is reported twice");
+          continue;
+        }
+      }
+      auto op = perf::ParseOperator(
+          StringOr(ind, "operator", approved_row ? StringOr(*approved_row, "operator", "") : ""),
+          "operator");
       if (!op.ok()) {
         AddRejection(&bad, JoinPath(path, "operator"),
                      std::string(op.status().message().substr(10)));
         continue;
+      }
+      if (approved_row != nullptr && Field(ind, "operator") != nullptr) {
+        auto approved_op = perf::ParseOperator(StringOr(*approved_row, "operator", ""), "operator");
+        if (!approved_op.ok() || *approved_op != *op) {
+          AddRejection(&bad, JoinPath(path, "operator"),
+                       "is not the approved operator " + StringOr(*approved_row, "operator", "") +
+                           " (version " + approved_version + ")");
+          continue;
+        }
       }
       StatusOr<Light> light;
       if (*op == perf::Operator::kQualitative) {
@@ -313,9 +363,23 @@ class MonitoringStage : public Stage {
       } else {
         Decimal target, actual;
         std::string error;
-        if (!ToDecimal(Field(ind, "target"), &target, &error)) {
+        const Value* given = Field(ind, "target");
+        if (!ToDecimal(given != nullptr || approved_row == nullptr ? given
+                                                                   : Field(*approved_row, "target"),
+                       &target, &error)) {
           AddRejection(&bad, JoinPath(path, "target"), error);
           continue;
+        }
+        if (approved_row != nullptr && given != nullptr) {
+          Decimal approved_target;
+          if (!ToDecimal(Field(*approved_row, "target"), &approved_target, &error) ||
+              !(approved_target == target)) {
+            AddRejection(&bad, JoinPath(path, "target"),
+                         target.ToString() + " is not the approved target " +
+                             StringOr(*approved_row, "target", "") + " (version " +
+                             approved_version + "); leave it out or report the approved one");
+            continue;
+          }
         }
         if (!ToDecimal(Field(ind, "actual"), &actual, &error)) {
           AddRejection(&bad, JoinPath(path, "actual"), error);
@@ -350,6 +414,10 @@ class MonitoringStage : public Stage {
       *rows.add_values() = StructValue(std::move(row));
     }
     if (bad.rejections_size() > 0) return bad;
+    ListValue unreported;  // approved indicators this round left out, for finance
+    for (const auto& [name, row] : approved) {
+      if (!reported.count(name)) *unreported.add_values() = StringValue(name);
+    }
     auto budget_light = perf::BudgetLight(BudgetRuleOf(config), month, executed, budget);
     if (!budget_light.ok()) return Reject("payload", std::string(budget_light.status().message()));
     const Light goal_light = perf::Worst(lights);
@@ -366,6 +434,10 @@ class MonitoringStage : public Stage {
     f["light"] = StringValue(perf::LightName(light));
     f["zero_spend"] = BoolValue(executed.is_zero());
     *f["indicators"].mutable_list_value() = std::move(rows);
+    if (!approved.empty()) {
+      f["targets_version"] = NumberValue(std::stod(approved_version));
+      *f["unreported"].mutable_list_value() = std::move(unreported);
+    }
     f["by"] = StringValue(ctx.actor().user());
     f["at_unix_ms"] = NumberValue(static_cast<double>(ctx.now_unix_ms()));
 

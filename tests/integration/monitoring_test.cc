@@ -179,3 +179,70 @@ TEST_F(MonitoringTest, AnUnansweredWarningTurnsOverdue) {
 
 }  // namespace
 }  // namespace bpm
+
+namespace bpm {
+namespace {
+
+// A round for a project with approved targets reports against them: bpmd
+// attaches the targets in force at start (variables.approved_targets), and the
+// monitoring stage refuses other indicators and changed targets, takes a
+// left-out target from the approval, and lists the indicators left out.
+TEST_F(MonitoringTest, ARoundReportsAgainstTheApprovedTargets) {
+  const std::string subject = "360726-2026-906017-301";
+  v1::StartInstanceRequest start;
+  start.set_definition_key("target-filing");
+  start.set_subject_ref(subject);
+  start.set_org("906017");
+  v1::StartInstanceResponse started;
+  ASSERT_TRUE(instances_->Start(Ctx(kUnit).get(), start, &started).ok());
+  v1::Instance filing = started.instance();
+  ASSERT_TRUE(Act(kUnit, filing, "submit", testing::kSoundTargetForm, &filing).ok());
+  ASSERT_TRUE(Act({"li", "authority_reviewer", "906"}, filing, "approve", "", &filing).ok());
+  grpc::Status s = Act(kFinance, filing, "approve", R"({"grade": "优"})", &filing);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  v1::Instance inst = Start(subject);
+  const auto& attached = inst.variables().fields().at("approved_targets").struct_value().fields();
+  EXPECT_EQ(attached.at("version").number_value(), 1);
+  EXPECT_EQ(attached.at("instance_id").string_value(), filing.id());
+  EXPECT_EQ(attached.at("indicators").list_value().values_size(), 6);
+
+  auto report = [&](const std::string& rows) {
+    return R"({"month": 7, "budget": "1,000,000", "executed": "700000", "indicators": [)" + rows +
+           "]}";
+  };
+  v1::Instance out;
+  s = Act(kUnit, inst, "submit", report(R"({"name": "桥梁数", "operator": "≥", "target": 3, "actual": 2})"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.indicators[0].name: '桥梁数' is not an indicator "
+                                           "of the approved targets (version 1)"));
+  s = Act(kUnit, inst, "submit", report(R"({"name": "养护里程", "target": 100, "actual": 70})"), &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.indicators[0].target: 100 is not the approved target 120 (version 1)"));
+  s = Act(kUnit, inst, "submit", report(R"({"name": "养护里程", "operator": "≤", "actual": 70})"), &out);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.indicators[0].operator: is not the approved operator ≥"));
+
+  // 70 of the approved 120 km by July, satisfaction 92 against 90.
+  s = Act(kUnit, inst, "submit",
+          report(R"({"name": "养护里程", "actual": 70}, {"name": "沿线群众满意度", "actual": 92})"), &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.state(), "done");
+  const auto& m = out.variables().fields().at("monitoring").struct_value().fields();
+  EXPECT_EQ(m.at("targets_version").number_value(), 1);
+  EXPECT_EQ(m.at("unreported").list_value().values_size(), 4);
+  EXPECT_EQ(m.at("light").string_value(), "green");
+
+  // The variable is bpmd's to fill.
+  v1::StartInstanceRequest forged;
+  forged.set_definition_key("performance-monitoring");
+  forged.set_subject_ref(subject);
+  forged.set_org("906017");
+  (*forged.mutable_variables()->mutable_fields())["approved_targets"].mutable_struct_value();
+  s = instances_->Start(Ctx(kUnit).get(), forged, &started);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("variables.approved_targets: bpmd fills it"));
+}
+
+}  // namespace
+}  // namespace bpm
