@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/perf/evaluation.h"
 
 namespace bpm::agency {
 namespace {
@@ -58,7 +59,7 @@ Status ValidateAgency(const v1::Agency& a) {
 
 Status ValidateSheet(const v1::IndicatorSheet& sheet, const std::string& field) {
   if (sheet.indicators_size() == 0) return Invalid(field, "a key evaluation needs its indicator sheet");
-  double total = 0, output_benefit = 0;
+  std::vector<std::pair<std::string, perf::Decimal>> weights;
   std::set<std::string> codes;
   for (int i = 0; i < sheet.indicators_size(); ++i) {
     const v1::Indicator& ind = sheet.indicators(i);
@@ -70,17 +71,13 @@ Status ValidateSheet(const v1::IndicatorSheet& sheet, const std::string& field) 
       return Invalid(f + ".level1", "'" + ind.level1() + "' is not one of 决策, 过程, 产出, 效益");
     }
     if (ind.name().empty()) return Invalid(f + ".name", "is required");
-    if (!(ind.weight() > 0)) return Invalid(f + ".weight", "must be positive");
-    total += ind.weight();
-    if (ind.level1() == "产出" || ind.level1() == "效益") output_benefit += ind.weight();
+    auto weight = perf::Decimal::FromDouble(ind.weight(), "weight");
+    if (!(ind.weight() > 0) || !weight.ok()) return Invalid(f + ".weight", "must be positive");
+    weights.emplace_back(ind.level1(), *weight);
   }
-  if (std::fabs(total - 100) > 1e-6) {
-    return Invalid(field, absl::StrCat("weights add up to ", total, ", not 100"));
-  }
-  if (output_benefit < 60 - 1e-6) {
-    return Invalid(field, absl::StrCat("产出 + 效益 weigh ", output_benefit,
-                                       "; they must be at least 60 (财预〔2020〕10号)"));
-  }
+  // The rules of core/perf/evaluation.h, shared with the evaluation stage.
+  const std::string problem = perf::EvaluationWeightProblem(weights, perf::Decimal::FromInt(60));
+  if (!problem.empty()) return Invalid(field, problem);
   return absl::OkStatus();
 }
 

@@ -1,12 +1,15 @@
 // Shared by the budget-performance stage plugins (self_evaluation,
-// monitoring): reading amounts and indicator values from payloads and
-// configs as exact decimals (core/perf/decimal.h).
+// monitoring, evaluation, ...): reading amounts and indicator values from
+// payloads and configs as exact decimals (core/perf/decimal.h), and the
+// grade_bands config block.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "bpm/plugin/sdk.h"
 #include "core/perf/decimal.h"
+#include "core/perf/rules.h"
 
 namespace bpm::plugins::perf_values {
 
@@ -53,6 +56,56 @@ inline perf::Decimal ConfigNumber(const ::google::protobuf::Struct& config,
   std::string ignored;
   if (v != nullptr && !ToDecimal(v, &d, &ignored)) d = fallback;
   return d;
+}
+
+// ValidateConfig: config[key][sub] (config[key] when sub is empty), if
+// present, is a number from 0 to 100.
+inline void CheckConfigNumber(const ::google::protobuf::Struct& config, const std::string& key,
+                              const std::string& sub,
+                              std::vector<::bpm::plugin::v1::ConfigError>* errors) {
+  using ::google::protobuf::Value;
+  const Value* v = ::bpm::plugin::Field(config, key);
+  std::string path = key;
+  if (!sub.empty()) {
+    if (v == nullptr || v->kind_case() != Value::kStructValue) return;
+    v = ::bpm::plugin::Field(v->struct_value(), sub);
+    path = ::bpm::plugin::JoinPath(key, sub);
+  }
+  if (v == nullptr) return;
+  perf::Decimal d;
+  std::string error;
+  if (v->kind_case() != Value::kNumberValue) {
+    ::bpm::plugin::AddError(errors, path, "must be a number.");
+  } else if (!ToDecimal(v, &d, &error)) {
+    ::bpm::plugin::AddError(errors, path, error + ".");
+  } else if (d < perf::Decimal() || d > perf::Decimal::FromInt(100)) {
+    ::bpm::plugin::AddError(errors, path, "must be between 0 and 100.");
+  }
+}
+
+// The config's grade_bands {excellent, good, pass} (default 90/80/60).
+inline perf::GradeBands GradeBandsOf(const ::google::protobuf::Struct& config) {
+  perf::GradeBands b;
+  b.excellent = ConfigNumber(config, "grade_bands", "excellent", b.excellent);
+  b.good = ConfigNumber(config, "grade_bands", "good", b.good);
+  b.pass = ConfigNumber(config, "grade_bands", "pass", b.pass);
+  return b;
+}
+
+// ValidateConfig of an optional grade_bands block.
+inline void CheckGradeBands(const ::google::protobuf::Struct& config,
+                            std::vector<::bpm::plugin::v1::ConfigError>* errors) {
+  using ::google::protobuf::Value;
+  if (::bpm::plugin::TypedField(config, "grade_bands", Value::kStructValue, "", errors) == nullptr) {
+    return;
+  }
+  ::bpm::plugin::CheckKnownKeys(::bpm::plugin::Field(config, "grade_bands")->struct_value(),
+                                "grade_bands", {"excellent", "good", "pass"}, errors);
+  for (const char* k : {"excellent", "good", "pass"}) CheckConfigNumber(config, "grade_bands", k, errors);
+  const perf::GradeBands b = GradeBandsOf(config);
+  if (!(b.pass <= b.good && b.good <= b.excellent)) {
+    ::bpm::plugin::AddError(errors, "grade_bands", "must satisfy pass ≤ good ≤ excellent.");
+  }
 }
 
 }  // namespace bpm::plugins::perf_values

@@ -56,7 +56,10 @@ namespace {
 
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 using ::bpm::perf::Decimal;
+using ::bpm::plugins::perf_values::CheckConfigNumber;
+using ::bpm::plugins::perf_values::CheckGradeBands;
 using ::bpm::plugins::perf_values::ConfigNumber;
+using ::bpm::plugins::perf_values::GradeBandsOf;
 using ::bpm::plugins::perf_values::ToDecimal;
 
 constexpr char kSchema[] = R"json({
@@ -95,27 +98,6 @@ constexpr char kSchema[] = R"json({
   }
 })json";
 
-void CheckConfigNumber(const Struct& config, const std::string& key, const std::string& sub,
-                       std::vector<pb::ConfigError>* errors) {
-  const Value* v = Field(config, key);
-  std::string path = key;
-  if (!sub.empty()) {
-    if (v == nullptr || v->kind_case() != Value::kStructValue) return;
-    v = Field(v->struct_value(), sub);
-    path = JoinPath(key, sub);
-  }
-  if (v == nullptr) return;
-  Decimal d;
-  std::string error;
-  if (v->kind_case() != Value::kNumberValue) {
-    AddError(errors, path, "must be a number.");
-  } else if (!ToDecimal(v, &d, &error)) {
-    AddError(errors, path, error + ".");
-  } else if (d < Decimal() || d > Decimal::FromInt(100)) {
-    AddError(errors, path, "must be between 0 and 100.");
-  }
-}
-
 class SelfEvaluationStage : public Stage {
  public:
   pb::DescribeResponse Describe() const override {
@@ -149,17 +131,7 @@ class SelfEvaluationStage : public Stage {
     ValidateAssignee(config, "assignee", errors);
     TypedField(config, "title", Value::kStringValue, "", errors);
     CheckConfigNumber(config, "execution_weight", "", errors);
-    if (TypedField(config, "grade_bands", Value::kStructValue, "", errors) != nullptr) {
-      CheckKnownKeys(Field(config, "grade_bands")->struct_value(), "grade_bands",
-                     {"excellent", "good", "pass"}, errors);
-      for (const char* k : {"excellent", "good", "pass"}) {
-        CheckConfigNumber(config, "grade_bands", k, errors);
-      }
-      const auto b = Bands(config);
-      if (!(b.pass <= b.good && b.good <= b.excellent)) {
-        AddError(errors, "grade_bands", "must satisfy pass ≤ good ≤ excellent.");
-      }
-    }
+    CheckGradeBands(config, errors);
     if (TypedField(config, "qualitative_bands", Value::kStructValue, "", errors) != nullptr) {
       CheckKnownKeys(Field(config, "qualitative_bands")->struct_value(), "qualitative_bands",
                      {"achieved", "partial"}, errors);
@@ -344,7 +316,7 @@ class SelfEvaluationStage : public Stage {
     if (bad.rejections_size() > 0) return bad;
 
     const Decimal exec_score = perf::ExecutionScore(executed, budget, exec_weight);
-    auto result = perf::SelfEvaluate(scored, exec_score, Bands(config));
+    auto result = perf::SelfEvaluate(scored, exec_score, GradeBandsOf(config));
     if (!result.ok()) return Reject("payload", std::string(result.status().message()));
 
     Struct record;
@@ -382,13 +354,6 @@ class SelfEvaluationStage : public Stage {
     return d;
   }
 
-  static perf::GradeBands Bands(const Struct& config) {
-    perf::GradeBands b;
-    b.excellent = ConfigNumber(config, "grade_bands", "excellent", Decimal::FromInt(90));
-    b.good = ConfigNumber(config, "grade_bands", "good", Decimal::FromInt(80));
-    b.pass = ConfigNumber(config, "grade_bands", "pass", Decimal::FromInt(60));
-    return b;
-  }
   static perf::QualitativeBands Qualitative(const Struct& config) {
     perf::QualitativeBands q;
     q.achieved = ConfigNumber(config, "qualitative_bands", "achieved", Decimal::FromInt(80));

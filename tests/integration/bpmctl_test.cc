@@ -128,16 +128,17 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   const Result json = Ctl(kUnit, {"defs", "--json"});
   ASSERT_EQ(json.exit, 0) << Dump(json);
   const auto defs = ParseJson<v1::ListDefinitionsResponse>(json.out);
-  ASSERT_EQ(defs.definitions_size(), 9) << json.out;  // by key
-  EXPECT_EQ(defs.definitions(0).key(), "department-target");
-  EXPECT_EQ(defs.definitions(1).key(), "ex-ante");
-  EXPECT_EQ(defs.definitions(2).key(), "key-evaluation");
-  EXPECT_EQ(defs.definitions(3).key(), "performance-assessment");
-  EXPECT_EQ(defs.definitions(4).key(), "performance-monitoring");
-  EXPECT_EQ(defs.definitions(5).key(), "project-target-county");
-  EXPECT_EQ(defs.definitions(6).key(), "self-evaluation");
-  EXPECT_EQ(defs.definitions(7).key(), "target-adjustment");
-  const auto& def = defs.definitions(8);
+  ASSERT_EQ(defs.definitions_size(), 10) << json.out;  // by key
+  EXPECT_EQ(defs.definitions(0).key(), "department-evaluation");
+  EXPECT_EQ(defs.definitions(1).key(), "department-target");
+  EXPECT_EQ(defs.definitions(2).key(), "ex-ante");
+  EXPECT_EQ(defs.definitions(3).key(), "key-evaluation");
+  EXPECT_EQ(defs.definitions(4).key(), "performance-assessment");
+  EXPECT_EQ(defs.definitions(5).key(), "performance-monitoring");
+  EXPECT_EQ(defs.definitions(6).key(), "project-target-county");
+  EXPECT_EQ(defs.definitions(7).key(), "self-evaluation");
+  EXPECT_EQ(defs.definitions(8).key(), "target-adjustment");
+  const auto& def = defs.definitions(9);
   EXPECT_EQ(def.key(), "target-filing");
   EXPECT_EQ(def.version(), 1);
   EXPECT_EQ(def.title(), "绩效目标填报与审核");
@@ -149,18 +150,19 @@ TEST_F(BpmctlTest, DefsListsTheBundledWorkflow) {
   EXPECT_EQ(table.exit, 0) << Dump(table);
   EXPECT_EQ(table.err, "");
   const auto lines = Lines(table.out);
-  ASSERT_EQ(lines.size(), 10u) << table.out;
+  ASSERT_EQ(lines.size(), 11u) << table.out;
   EXPECT_THAT(lines[0], StartsWith("KEY                     VERSION  ALIASES  TITLE"));
-  EXPECT_THAT(lines[1], StartsWith("department-target       1        current  部门整体绩效目标填报与审核"));
-  EXPECT_THAT(lines[2], StartsWith("ex-ante                 1        current  事前绩效评估"));
-  EXPECT_THAT(lines[3], StartsWith("key-evaluation          1        current  "));
-  EXPECT_THAT(lines[4], StartsWith("performance-assessment  1        current  预算绩效管理工作考核"));
-  EXPECT_THAT(lines[5], StartsWith("performance-monitoring  1        current  绩效运行监控"));
-  EXPECT_THAT(lines[6], StartsWith("project-target-county   1        current  "));
-  EXPECT_THAT(lines[7], StartsWith("self-evaluation         1        current  项目绩效自评"));
-  EXPECT_THAT(lines[8], StartsWith("target-adjustment       1        current  绩效目标调整"));
-  EXPECT_THAT(lines[9], StartsWith("target-filing           1        current  绩效目标填报与审核"));
-  EXPECT_THAT(lines[9], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
+  EXPECT_THAT(lines[1], StartsWith("department-evaluation   1        current  部门重点绩效评价"));
+  EXPECT_THAT(lines[2], StartsWith("department-target       1        current  部门整体绩效目标填报与审核"));
+  EXPECT_THAT(lines[3], StartsWith("ex-ante                 1        current  事前绩效评估"));
+  EXPECT_THAT(lines[4], StartsWith("key-evaluation          1        current  "));
+  EXPECT_THAT(lines[5], StartsWith("performance-assessment  1        current  预算绩效管理工作考核"));
+  EXPECT_THAT(lines[6], StartsWith("performance-monitoring  1        current  绩效运行监控"));
+  EXPECT_THAT(lines[7], StartsWith("project-target-county   1        current  "));
+  EXPECT_THAT(lines[8], StartsWith("self-evaluation         1        current  项目绩效自评"));
+  EXPECT_THAT(lines[9], StartsWith("target-adjustment       1        current  绩效目标调整"));
+  EXPECT_THAT(lines[10], StartsWith("target-filing           1        current  绩效目标填报与审核"));
+  EXPECT_THAT(lines[10], HasSubstr("  " + def.content_hash().substr(0, 12) + "  "));
 }
 
 TEST_F(BpmctlTest, ValidateGoodAndBadFiles) {
@@ -306,9 +308,9 @@ TEST_F(BpmctlTest, DeployNewVersionThenUnchanged) {
   const Result latest = Ctl(kFinance, {"defs", "--json"});
   ASSERT_EQ(latest.exit, 0) << Dump(latest);
   const auto latest_defs = ParseJson<v1::ListDefinitionsResponse>(latest.out);
-  ASSERT_EQ(latest_defs.definitions_size(), 9) << latest.out;
-  EXPECT_EQ(latest_defs.definitions(8).key(), "target-filing");
-  EXPECT_EQ(latest_defs.definitions(8).version(), 2);
+  ASSERT_EQ(latest_defs.definitions_size(), 10) << latest.out;
+  EXPECT_EQ(latest_defs.definitions(9).key(), "target-filing");
+  EXPECT_EQ(latest_defs.definitions(9).version(), 2);
   EXPECT_EQ(StartOne().definition_version(), 2);
 
   // `def` prints the deployed YAML back, byte for byte.

@@ -46,7 +46,10 @@ google::protobuf::Struct Json(const std::string& text) {
 class SelfEvalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bpmd_ = std::make_unique<testing::BpmdProcess>(testing::FreshStoreUrl(dir_.path(), "selfeval"));
+    // Calendars: department-evaluation's unit feedback is due in working days.
+    bpmd_ = std::make_unique<testing::BpmdProcess>(
+        testing::FreshStoreUrl(dir_.path(), "selfeval"),
+        std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars"});
     ASSERT_TRUE(bpmd_->Start());
     testing::ImportCountyOrgs(bpmd_->channel());
     instances_ = v1::InstanceService::NewStub(bpmd_->channel());
@@ -277,6 +280,45 @@ TEST_F(SelfEvalTest, ExAnteConcludesAtTheBandEdges) {
   EXPECT_THAT(s.error_message(), HasSubstr("payload.scores.筹资合规性: is required"));
   EXPECT_THAT(s.error_message(),
               HasSubstr("payload.comments.投入经济性: is required for a score under 60%"));
+}
+
+// 部门评价 (workflows/department-evaluation.yaml) end to end: the department's
+// team files its plan and scores the 决策/过程/产出/效益 sheet
+// (examples/department-evaluation.json: 89, 良), the unit answers, finance
+// confirms 中 and the unit rectifies before the result is published.
+TEST_F(SelfEvalTest, DepartmentEvaluationScoresTheTree) {
+  v1::Instance inst = Start("360726-2026-906017-401", "department-evaluation");
+  ASSERT_EQ(inst.state(), "plan");
+  grpc::Status s = Act(kDept, inst, "submit",
+                       R"({"method": "比较法", "team": "教育局评价组", "schedule": "5月至7月"})", &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(inst.state(), "scoring");
+  // A score over its weight is refused by path.
+  s = Act(kDept, inst, "score",
+          R"({"scores": {"D1": 6}, "findings": ["x"], "recommendations": ["y"]})", nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.scores.D1: must be from 0 to the weight 5"));
+  EXPECT_THAT(s.error_message(), HasSubstr("payload.scores.E3: is required (服务对象满意度)"));
+
+  s = Act(kDept, inst, "score", testing::ReadFile(testing::SourceDir() + "/examples/department-evaluation.json"),
+          &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(inst.state(), "unit_feedback");
+  EXPECT_EQ(Var(inst, "evaluation_score").number_value(), 89);
+  EXPECT_EQ(Var(inst, "evaluation_grade").string_value(), "良");
+  const auto& by = Var(inst, "evaluation").struct_value().fields().at("by_level1").struct_value().fields();
+  EXPECT_EQ(by.at("决策").string_value(), "18.5");
+  EXPECT_EQ(by.at("过程").string_value(), "18");
+  EXPECT_EQ(by.at("产出").string_value(), "26.5");
+  EXPECT_EQ(by.at("效益").string_value(), "26");
+
+  ASSERT_TRUE(Act(kUnit, inst, "submit", R"({"agree": true, "opinion": "认可评价结论"})", &inst).ok());
+  ASSERT_EQ(inst.state(), "result_approval");
+  ASSERT_TRUE(Act(kFinance, inst, "approve", R"({"grade": "中"})", &inst).ok());
+  ASSERT_EQ(inst.state(), "rectification");
+  ASSERT_TRUE(Act(kUnit, inst, "submit", R"({"evidence": "已加快支付进度并修订绩效目标"})", &inst).ok());
+  ASSERT_TRUE(Act(kDept, inst, "accept", "", &inst).ok());
+  EXPECT_EQ(inst.state(), "disclosure");
 }
 
 }  // namespace

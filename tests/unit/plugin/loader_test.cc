@@ -28,7 +28,7 @@ TEST(LoaderTest, LoadsTheBundledStages) {
   Status s = r.LoadDirectory(testing::PluginDir());
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_THAT(r.Names(), ::testing::ElementsAre("agency_work", "department_submit", "disclosure",
-                                                "ex_ante", "final_review", "monitoring",
+                                                "evaluation", "ex_ante", "final_review", "monitoring",
                                                 "rectification", "result_application", "review",
                                                 "scorecard", "self_evaluation", "spot_check"));
   EXPECT_EQ(r.Find("review")->description().version(), "2.0.0");

@@ -1113,3 +1113,118 @@ TEST(ResultApplicationTest, ConfigIsChecked) {
 
 }  // namespace
 }  // namespace bpm::plugin
+
+// ---- evaluation (重点绩效评价 by an evaluation team) ---------------------------------
+
+namespace bpm::plugin {
+namespace {
+
+// 决策 20, 过程 20, 产出 30, 效益 30.
+const char* const kEvaluationSheet = R"({"sheet": [
+  {"code": "D1", "level1": "决策", "level2": "项目立项", "name": "立项依据充分性", "weight": 10},
+  {"code": "D2", "level1": "决策", "level2": "绩效目标", "name": "绩效目标合理性", "weight": 10},
+  {"code": "P1", "level1": "过程", "level2": "资金管理", "name": "预算执行率", "weight": 20},
+  {"code": "O1", "level1": "产出", "level2": "数量", "name": "实际完成率", "weight": 30},
+  {"code": "E1", "level1": "效益", "level2": "社会效益", "name": "实施效益", "weight": 20},
+  {"code": "E2", "level1": "效益", "level2": "满意度", "name": "服务对象满意度", "weight": 10}]})";
+
+std::string EvaluationPayload(const std::string& scores) {
+  return R"({"scores": )" + scores +
+         R"(, "findings": ["执行偏慢"], "recommendations": ["加快支付"], "method": "比较法"})";
+}
+
+TEST(EvaluationStageTest, TheSheetIsCheckedAtDeploy) {
+  auto stage = Load("evaluation");
+  ASSERT_NE(stage, nullptr);
+  EXPECT_THAT(ConfigErrors(*stage, kEvaluationSheet), IsEmpty());
+  EXPECT_THAT(ConfigErrors(*stage, "{}"),
+              ElementsAre("sheet: is required: a list of {code, level1, level2, name, weight}."));
+  // 产出 + 效益 at 50 of 100: under the 60 of 财预〔2020〕10号.
+  EXPECT_THAT(ConfigErrors(*stage, R"({"sheet": [
+      {"code": "D", "level1": "决策", "name": "立项", "weight": 30},
+      {"code": "P", "level1": "过程", "name": "管理", "weight": 20},
+      {"code": "O", "level1": "产出", "name": "完成", "weight": 25},
+      {"code": "E", "level1": "效益", "name": "效果", "weight": 25}]})"),
+              ElementsAre("sheet: 产出 + 效益 weigh 50; they must be at least 60 (财预〔2020〕10号)."));
+  // A region may ask for more: 70.
+  EXPECT_THAT(ConfigErrors(*stage, std::string(kEvaluationSheet).replace(1, 0, R"("min_output_benefit": 70, )")),
+              ElementsAre("sheet: 产出 + 效益 weigh 60; they must be at least 70 (财预〔2020〕10号)."));
+  EXPECT_THAT(ConfigErrors(*stage, R"({"sheet": [
+      {"code": "D", "level1": "决定", "name": "立项", "weight": 30},
+      {"code": "D", "level1": "产出", "name": "", "weight": 0},
+      {"code": "E", "level1": "效益", "name": "效果", "weight": 70.005, "extra": 1}]})"),
+              UnorderedElementsAre(
+                  "sheet[0].level1: '决定' is not one of 决策, 过程, 产出, 效益.",
+                  "sheet[1].code: 'D' is empty or used twice.", "sheet[1].name: is required.",
+                  "sheet[1].weight: must be a number greater than 0 with at most 2 decimals.",
+                  "sheet[2].extra: is not a column; use code, level1, level2, name, weight.",
+                  "sheet[2].weight: must be a number greater than 0 with at most 2 decimals."));
+}
+
+TEST(EvaluationStageTest, ScoresTheTreeToTheGradeBandEdges) {
+  auto stage = Load("evaluation");
+  ASSERT_NE(stage, nullptr);
+  const pb::StageContext ctx = Context("scoring", kEvaluationSheet);
+  pb::Decision entered = Enter(*stage, ctx);
+  ASSERT_EQ(entered.open_tasks_size(), 1);
+  EXPECT_EQ(entered.open_tasks(0).assignee_role(), "perf_reviewer");
+  const pb::TaskInfo task = TaskFrom(entered.open_tasks(0), "t1");
+  struct Case {
+    const char* scores;
+    const char* total;
+    const char* grade;
+  };
+  for (const Case& c : {
+           Case{R"({"D1": 10, "D2": 10, "P1": 20, "O1": 30, "E1": 20, "E2": 10})", "100", "优"},
+           Case{R"({"D1": 10, "D2": 10, "P1": 20, "O1": 30, "E1": 10, "E2": 10})", "90", "优"},
+           Case{R"({"D1": 10, "D2": 10, "P1": 20, "O1": 30, "E1": 9.99, "E2": 10})", "89.99", "良"},
+           Case{R"({"D1": 10, "D2": 10, "P1": 10, "O1": 30, "E1": 10, "E2": 10})", "80", "良"},
+           Case{R"({"D1": 10, "D2": 10, "P1": 10, "O1": 29.99, "E1": 10, "E2": 10})", "79.99", "中"},
+           Case{R"({"D1": 0, "D2": 10, "P1": 10, "O1": 20, "E1": 10, "E2": 10})", "60", "中"},
+           Case{R"({"D1": 0, "D2": 10, "P1": 10, "O1": 19.99, "E1": 10, "E2": 10})", "59.99", "差"},
+           Case{R"({"D1": 0, "D2": 0, "P1": 0, "O1": 0, "E1": 0, "E2": "0"})", "0", "差"}}) {
+    SCOPED_TRACE(c.total);
+    pb::Decision d = Act(*stage, ctx, task, "score", EvaluationPayload(c.scores));
+    ASSERT_TRUE(d.accepted()) << ::testing::PrintToString(Rejections(d));
+    EXPECT_EQ(d.outcome(), "scored");
+    const auto& vars = d.set_variables().fields();
+    const auto& e = vars.at("evaluation").struct_value().fields();
+    EXPECT_EQ(e.at("total").string_value(), c.total);
+    EXPECT_EQ(e.at("grade").string_value(), c.grade);
+    EXPECT_EQ(vars.at("evaluation_grade").string_value(), c.grade);
+  }
+  // The subtotals per level 1 (决策 过程 产出 效益).
+  pb::Decision d = Act(*stage, ctx, task, "score",
+                       EvaluationPayload(R"({"D1": 9.5, "D2": 8, "P1": 15, "O1": 27, "E1": 18, "E2": 9})"));
+  ASSERT_TRUE(d.accepted());
+  const auto& by = d.set_variables().fields().at("evaluation").struct_value().fields().at("by_level1").struct_value().fields();
+  EXPECT_EQ(by.at("决策").string_value(), "17.5");
+  EXPECT_EQ(by.at("过程").string_value(), "15");
+  EXPECT_EQ(by.at("产出").string_value(), "27");
+  EXPECT_EQ(by.at("效益").string_value(), "27");
+  EXPECT_EQ(d.set_variables().fields().at("evaluation_score").number_value(), 86.5);
+}
+
+TEST(EvaluationStageTest, BadScoresAreNamedByPath) {
+  auto stage = Load("evaluation");
+  ASSERT_NE(stage, nullptr);
+  const pb::StageContext ctx = Context("scoring", kEvaluationSheet);
+  const pb::TaskInfo task = TaskFrom(Enter(*stage, ctx).open_tasks(0), "t1");
+  pb::Decision d = Act(*stage, ctx, task, "score",
+                       R"({"scores": {"D1": 10.5, "D2": -1, "P1": 19.999, "O1": "三十", "E1": 20,
+                                      "X9": 1}, "findings": [], "recommendations": [" "]})");
+  EXPECT_FALSE(d.accepted());
+  EXPECT_THAT(Rejections(d),
+              UnorderedElementsAre(
+                  "payload.scores.D1: must be from 0 to the weight 10",
+                  "payload.scores.D2: must be from 0 to the weight 10",
+                  "payload.scores.P1: must be a number with at most 2 decimals",
+                  "payload.scores.O1: must be a number with at most 2 decimals",
+                  "payload.scores.E2: is required (服务对象满意度)",
+                  "payload.scores.X9: is not an indicator of the sheet",
+                  "payload.findings: is required: at least one finding (主要问题)",
+                  "payload.recommendations[0]: must be non-empty text"));
+}
+
+}  // namespace
+}  // namespace bpm::plugin
