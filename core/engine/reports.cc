@@ -29,23 +29,26 @@ using internal::YearOf;
 constexpr int kPage = 500;
 
 struct Kinds {
-  bool targets = false;         // department_submit + final_review
+  bool targets = false;         // department_submit + final_review, not an adjustment
   bool monitoring = false;
   bool self_evaluation = false;
-  bool key_evaluation = false;  // agency_work
+  bool key_evaluation = false;  // agency_work (a third party) or evaluation (部门评价)
 };
 
 Kinds KindsOf(const definition::Definition& def) {
   Kinds k;
-  bool submit = false, final_review = false;
+  bool submit = false, final_review = false, adjustment = false;
   for (const definition::State& s : def.states) {
     submit = submit || s.stage == "department_submit";
+    adjustment = adjustment || (s.stage == "department_submit" &&
+                                s.config.fields().count("adjustment") > 0);
     final_review = final_review || s.stage == "final_review";
     k.monitoring = k.monitoring || s.stage == "monitoring";
     k.self_evaluation = k.self_evaluation || s.stage == "self_evaluation";
-    k.key_evaluation = k.key_evaluation || s.stage == "agency_work";
+    k.key_evaluation = k.key_evaluation || s.stage == "agency_work" || s.stage == "evaluation";
   }
-  k.targets = submit && final_review && !k.key_evaluation;
+  // An adjustment (绩效目标调整) is a new version of targets already counted.
+  k.targets = submit && final_review && !k.key_evaluation && !adjustment;
   return k;
 }
 

@@ -7,11 +7,13 @@
 // yuan, about 20 % at 500,000 and more), plus each department's overall
 // (部门整体) target. The driver then runs the year through the bundled
 // workflows, --clients projects at a time:
-//   1. targets (target-filing): the unit files a six-to-ten-row form that
-//      passes the quality check, the department approves, finance grades it
-//      (优 35 %, 良 45 %, 中 17 %, 差 3 %); 中 and 差 go to rectification
-//      (evidence, accepted) and are graded again; the performance section
-//      publishes;
+//   1. targets (target-filing; department-target for 部门整体): the unit
+//      files a six-to-ten-row form that passes the quality check, the
+//      department approves, finance grades it (优 35 %, 良 45 %, 中 17 %,
+//      差 3 %); 中 and 差 go to rectification (evidence, accepted) and are
+//      graded again; the performance section publishes; then every fiftieth
+//      project's budget is cut by a fifth and its targets adjusted
+//      (TargetService.Adjust with budget_changed, target-adjustment);
 //   2. monitoring (performance-monitoring): 64.5 % of the projects report
 //      in July; execution of those at 500,000 and more is bimodal (38 %
 //      under 35 %, as DOMAIN.md §11 describes); the engine lights them; every
@@ -26,7 +28,12 @@
 //      as subprocesses, scoring 93 %, 84 % and 72 %); finance approves the
 //      plan, the unit gives feedback, finance approves the result, 中 and 差
 //      are rectified, the result is published.
-//   5. 考核 (performance-assessment): every department's sheet, the manual
+//      One department in fifteen evaluates its largest unit project itself
+//      (部门评价, department-evaluation: the evaluation stage scores the
+//      决策/过程/产出/效益 sheet, each indicator at 70–100 % of its weight).
+//   5. ex-ante (ex-ante): next year's new projects, one per 3–4 departments;
+//      finance scores them (75 % 支持, 15 % 调整完善后支持, 10 % 不予支持).
+//   6. 考核 (performance-assessment): every department's sheet, the manual
 //      items entered by the performance section, the rest computed by bpmd
 //      from the year's figures, ranked.
 // Everything the engine decides (lights, scores, grades, draws) is the
@@ -169,6 +176,12 @@ std::string OrgYaml(const County& c) {
     y << "  - {code: \"" << u << "\", name: 模拟单位" << u << ", kind: unit, parent: \""
       << u.substr(0, 3) << "\", valid_from: 2026-01-01}\n";
   }
+  // Each department's reviewer, who signs off its overall (部门整体) targets.
+  y << "users:\n";
+  for (const std::string& d : c.departments) {
+    y << "  - {id: reviewer-" << d << ", name: 部门审核" << d << ", roles: [{role: dept_reviewer, org: \""
+      << d << "\", from: 2026-01-01}]}\n";
+  }
   return y.str();
 }
 
@@ -201,6 +214,22 @@ std::string TargetForm(const Project& p, std::mt19937_64& rng) {
   return f.str();
 }
 
+// A department's overall (部门整体) target form for department-target: 履职
+// among the outputs, satisfaction, weights adding up to 100.
+std::string DepartmentForm(const Project& p) {
+  std::ostringstream f;
+  f << R"({"department_name": "模拟县第)" << p.unit << R"(部门", "amount": )" << p.budget
+    << R"(, "mid_term_goal": "三年内全面完成部门规划确定的重点任务，服务对象满意度保持在90%以上")"
+    << R"(, "annual_goal": "年度重点工作任务完成率不低于95%，项目按期完成率达到90%", "indicators": [)"
+    << R"({"level1": "产出指标", "level2": "履职", "name": "年度重点工作任务完成率", "operator": "≥", "target": "95", "unit": "%", "weight": 20},)"
+    << R"({"level1": "产出指标", "level2": "数量指标", "name": "项目实施个数", "operator": "≥", "target": "10", "unit": "个", "weight": 15},)"
+    << R"({"level1": "产出指标", "level2": "质量指标", "name": "项目验收合格率", "operator": "≥", "target": "95", "unit": "%", "weight": 15},)"
+    << R"({"level1": "产出指标", "level2": "时效指标", "name": "项目按期完成率", "operator": "≥", "target": "90", "unit": "%", "weight": 10},)"
+    << R"({"level1": "效益指标", "level2": "社会效益指标", "name": "服务对象覆盖率", "operator": "≥", "target": "85", "unit": "%", "weight": 25},)"
+    << R"({"level1": "满意度指标", "level2": "服务对象满意度指标", "name": "服务对象满意度", "operator": "≥", "target": "90", "unit": "%", "weight": 15}]})";
+  return f.str();
+}
+
 class Sim {
  public:
   Sim(Options o, County county)
@@ -211,6 +240,7 @@ class Sim {
         tasks_(v1::TaskService::NewStub(channel_)),
         orgs_(v1::OrgService::NewStub(channel_)),
         agencies_(v1::AgencyService::NewStub(channel_)),
+        targets_(v1::TargetService::NewStub(channel_)),
         reports_(v1::ReportService::NewStub(channel_)) {}
 
   int Run();
@@ -281,6 +311,9 @@ class Sim {
   void Phase(const std::string& name, size_t n, const std::function<void(size_t, std::mt19937_64&)>& work);
 
   void Targets(const Project& p, std::mt19937_64& rng);
+  void ExAnte(size_t i, std::mt19937_64& rng);
+  void Adjust(const Project& p, std::mt19937_64& rng);
+  void DepartmentEvaluation(const Project& p, std::mt19937_64& rng);
   void Monitor(const Project& p, int month, double execution, std::mt19937_64& rng);
   void SelfEvaluate(const Project& p, std::mt19937_64& rng);
   bool KeyEvaluations(std::mt19937_64& rng);
@@ -294,12 +327,14 @@ class Sim {
   std::unique_ptr<v1::TaskService::Stub> tasks_;
   std::unique_ptr<v1::OrgService::Stub> orgs_;
   std::unique_ptr<v1::AgencyService::Stub> agencies_;
+  std::unique_ptr<v1::TargetService::Stub> targets_;
   std::unique_ptr<v1::ReportService::Stub> reports_;
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> calls_{0};
   std::mutex mu_;
   std::string error_;
   std::vector<std::string> warned_;  // subjects lit red or yellow in July
+  std::map<std::string, std::string> filings_;  // project code → its approved filing
   int year_ = 0;                      // the fiscal year: the instances' year, China time
 };
 
@@ -338,9 +373,18 @@ void Sim::Targets(const Project& p, std::mt19937_64& rng) {
   const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
   const Who perf{"perf", "performance_section", kPerfSection};
   v1::Instance inst;
-  if (!Start(unit, "target-filing", p.code, &inst)) return;
-  if (!Act(unit, &inst, "submit", TargetForm(p, rng))) return;
-  if (inst.state() == "authority_review" && !Act(reviewer, &inst, "approve")) return;
+  if (p.overall) {
+    // 部门整体: the department files, its reviewer signs off.
+    const Who dept_filer{"filer-" + p.unit, "unit_filer", p.unit};
+    const Who dept_reviewer{"reviewer-" + p.unit, "dept_reviewer", p.unit};
+    if (!Start(dept_filer, "department-target", p.code, &inst)) return;
+    if (!Act(dept_filer, &inst, "submit", DepartmentForm(p))) return;
+    if (inst.state() == "department_review" && !Act(dept_reviewer, &inst, "approve")) return;
+  } else {
+    if (!Start(unit, "target-filing", p.code, &inst)) return;
+    if (!Act(unit, &inst, "submit", TargetForm(p, rng))) return;
+    if (inst.state() == "authority_review" && !Act(reviewer, &inst, "approve")) return;
+  }
   const double g = std::uniform_real_distribution<double>(0, 1)(rng);
   const char* grade = g < 0.35 ? "优" : g < 0.80 ? "良" : g < 0.97 ? "中" : "差";
   if (!Act(finance, &inst, "approve", std::string(R"({"grade": ")") + grade + "\"}",
@@ -351,6 +395,102 @@ void Sim::Targets(const Project& p, std::mt19937_64& rng) {
     if (!Act(unit, &inst, "submit", R"({"evidence": "已按审核意见修改绩效目标"})")) return;
     if (!Act(finance, &inst, "accept")) return;
     if (!Act(finance, &inst, "approve", R"({"grade": "良"})", "整改后复审")) return;
+  }
+  if (inst.state() == "disclosure") Act(perf, &inst, "publish");
+  std::lock_guard<std::mutex> lock(mu_);
+  filings_[p.code] = inst.id();
+}
+
+void Sim::ExAnte(size_t i, std::mt19937_64& rng) {
+  // Next year's new projects above the threshold (DOMAIN.md §11: 10–40 a
+  // year, 5–15 % 不予支持).
+  const std::string& unit_code = county_.units[(i * 7919) % county_.units.size()];
+  const std::string dept = unit_code.substr(0, 3);
+  const Who unit{"filer-" + unit_code, "unit_filer", unit_code};
+  const Who finance{"finance-" + county_.section_of[dept], "finance_reviewer", county_.section_of[dept]};
+  v1::Instance inst;
+  const std::string code = std::to_string(year_ + 1) + "-" + unit_code + "-XM" + std::to_string(i);
+  if (!Start(unit, "ex-ante", code, &inst)) return;
+  if (!Act(unit, &inst, "submit",
+           R"({"project_name": "新增项目)" + code + R"(", "amount": 3000000, "basis": "县十四五规划"})")) {
+    return;
+  }
+  const double g = std::uniform_real_distribution<double>(0, 1)(rng);
+  // 支持 (≥ 80), 调整完善后支持 (60–79.99), 不予支持 (< 60, with comments).
+  const std::string scores =
+      g < 0.75   ? R"({"立项必要性": 18, "投入经济性": 16, "绩效目标合理性": 17, "实施方案可行性": 16, "筹资合规性": 17})"
+      : g < 0.90 ? R"({"立项必要性": 16, "投入经济性": 14, "绩效目标合理性": 13, "实施方案可行性": 14, "筹资合规性": 15})"
+                 : R"({"立项必要性": 14, "投入经济性": 10, "绩效目标合理性": 11, "实施方案可行性": 8, "筹资合规性": 11})";
+  const std::string comments =
+      g < 0.90 ? "" : R"(, "comments": {"投入经济性": "测算依据不足", "绩效目标合理性": "目标不明确", "实施方案可行性": "无实施方案", "筹资合规性": "资金来源未落实"})";
+  Act(finance, &inst, "conclude", R"({"opinion": "按评估标准评分", "scores": )" + scores + comments + "}");
+}
+
+void Sim::Adjust(const Project& p, std::mt19937_64& rng) {
+  // A budget cut mid-year: the targets are adjusted with the budget
+  // (budget_changed: outside the window and the yearly limit).
+  std::string filing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = filings_.find(p.code);
+    if (it == filings_.end()) return;
+    filing = it->second;
+  }
+  const std::string dept = p.unit.substr(0, 3);
+  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
+  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
+  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const Who perf{"perf", "performance_section", kPerfSection};
+  v1::AdjustTargetsRequest req;
+  req.set_instance_id(filing);
+  req.set_reason("年中预算调减20%，绩效目标相应调整");
+  req.set_budget_changed(true);
+  v1::AdjustTargetsResponse resp;
+  if (!Check(targets_->Adjust(Ctx(unit).get(), req, &resp), "adjust the targets of " + p.code)) return;
+  ++calls_;
+  v1::Instance inst = resp.adjustment();
+  Project cut = p;
+  cut.budget = p.budget * 8 / 10;
+  if (!Act(unit, &inst, "submit", TargetForm(cut, rng))) return;
+  if (!Act(reviewer, &inst, "approve")) return;
+  if (!Act(finance, &inst, "approve", R"({"grade": "良"})", "同意调整")) return;
+  if (inst.state() == "disclosure") Act(perf, &inst, "publish");
+}
+
+void Sim::DepartmentEvaluation(const Project& p, std::mt19937_64& rng) {
+  // 部门评价: the department's own team scores one key project of a unit.
+  const std::string dept = p.unit.substr(0, 3);
+  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
+  const Who team{"reviewer-" + dept, "authority_reviewer", dept};
+  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const Who perf{"perf", "performance_section", kPerfSection};
+  v1::Instance inst;
+  if (!Start(team, "department-evaluation", p.code + "-BMPJ", &inst,
+             R"({"amount": )" + std::to_string(p.budget) + "}", p.unit)) {
+    return;
+  }
+  if (!Act(team, &inst, "submit", R"({"method": "比较法", "team": "部门评价组", "schedule": "5月至7月"})")) {
+    return;
+  }
+  // Each indicator at 70–100 % of its weight (mean about 85).
+  std::uniform_real_distribution<double> share(0.7, 1.0);
+  const std::vector<std::pair<const char*, int>> sheet = {
+      {"D1", 5}, {"D2", 5}, {"D3", 5}, {"D4", 5}, {"P1", 5}, {"P2", 5}, {"P3", 5}, {"P4", 5},
+      {"O1", 10}, {"O2", 10}, {"O3", 5}, {"O4", 5}, {"E1", 15}, {"E2", 5}, {"E3", 10}};
+  std::ostringstream scores;
+  scores << R"({"scores": {)";
+  for (size_t i = 0; i < sheet.size(); ++i) {
+    scores << (i ? ", " : "") << '"' << sheet[i].first << R"(": )"
+           << std::llround(sheet[i].second * share(rng) * 10) / 10.0;
+  }
+  scores << R"(}, "findings": ["预算执行进度偏慢"], "recommendations": ["加快支付进度"]})";
+  if (!Act(team, &inst, "score", scores.str())) return;
+  if (!Act(unit, &inst, "submit", R"({"agree": true, "opinion": "认可评价结论"})")) return;
+  const std::string grade = inst.variables().fields().at("evaluation_grade").string_value();
+  if (!Act(finance, &inst, "approve", R"({"grade": ")" + grade + R"("})", "确认部门评价结果")) return;
+  if (inst.state() == "rectification") {
+    if (!Act(unit, &inst, "submit", R"({"evidence": "已按评价意见整改"})")) return;
+    if (!Act(team, &inst, "accept")) return;
   }
   if (inst.state() == "disclosure") Act(perf, &inst, "publish");
 }
@@ -774,6 +914,13 @@ int Sim::Run() {
   }
   Phase("targets", county_.projects.size(),
         [&](size_t i, std::mt19937_64& rng) { Targets(county_.projects[i], rng); });
+  // About 2 % of the projects have their budget, and targets, cut mid-year.
+  std::vector<const Project*> adjusted;
+  for (size_t i = 0; i < county_.projects.size(); i += 50) {
+    if (!county_.projects[i].overall) adjusted.push_back(&county_.projects[i]);
+  }
+  Phase("target adjustments", adjusted.size(),
+        [&](size_t i, std::mt19937_64& rng) { Adjust(*adjusted[i], rng); });
   std::vector<const Project*> monitored;
   for (const Project& p : county_.projects) {
     if (p.monitored && !p.overall) monitored.push_back(&p);
@@ -799,6 +946,25 @@ int Sim::Run() {
         [&](size_t i, std::mt19937_64& rng) { SelfEvaluate(*evaluated[i], rng); });
   std::mt19937_64 rng(o_.seed);
   if (!failed_) KeyEvaluations(rng);
+  // 部门评价: one department in fifteen evaluates its largest unit project.
+  std::vector<const Project*> department_evaluated;
+  {
+    std::map<std::string, const Project*> largest;
+    for (const Project& p : county_.projects) {
+      if (p.overall) continue;
+      const Project*& l = largest[p.unit.substr(0, 3)];
+      if (l == nullptr || p.budget > l->budget) l = &p;
+    }
+    size_t n = 0;
+    for (const auto& [dept, p] : largest) {
+      if (n++ % 15 == 0) department_evaluated.push_back(p);
+    }
+  }
+  Phase("department evaluations (部门评价)", department_evaluated.size(),
+        [&](size_t i, std::mt19937_64& r) { DepartmentEvaluation(*department_evaluated[i], r); });
+  // Next year's new projects: ex-ante assessment, one per 3–4 departments.
+  Phase("ex-ante (next year)", std::max<size_t>(1, county_.departments.size() * 2 / 7),
+        [&](size_t i, std::mt19937_64& r) { ExAnte(i, r); });
   Phase("assessment (考核)", county_.departments.size(),
         [&](size_t i, std::mt19937_64& r) { Assess(county_.departments[i], r); });
   if (failed_) {

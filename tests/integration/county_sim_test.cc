@@ -42,6 +42,14 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
       << r.err;
   const int targets = std::stoi(m[2]);
   EXPECT_GT(targets, 3 * 2 * 6);  // at least 2 units of 6 projects per department
+  // Mid-year adjustments of targets, and 部门评价 (one department in fifteen).
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(\[target adjustments\] (\d+)/\d+ in)")))
+      << r.err;
+  const int adjustments = std::stoi(m[1]);
+  EXPECT_GE(adjustments, 2);
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(\[department evaluations \(部门评价\)\] 1/1 in)")))
+      << r.err;
+  EXPECT_THAT(r.err, ::testing::ContainsRegex(R"(\[ex-ante \(next year\)\] [0-9]+/[0-9]+ in)"));
 
   // The engine's own count, asked directly.
   auto reports = v1::ReportService::NewStub(bpmd.channel());
@@ -70,15 +78,16 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_EQ(october.monitored(), july.red() + july.yellow());
   EXPECT_GT(t.self_evaluations(), 0);
   EXPECT_LE(t.spot_sampled(), t.self_evaluations());
-  EXPECT_EQ(t.key_evaluations(), 2);
-  EXPECT_EQ(t.key_evaluations_done(), 2);
+  // Two by agencies, one 部门评价; an adjustment is not another target.
+  EXPECT_EQ(t.key_evaluations(), 3);
+  EXPECT_EQ(t.key_evaluations_done(), 3);
   EXPECT_EQ(t.key_eval_grades().you() + t.key_eval_grades().liang() + t.key_eval_grades().zhong() +
                 t.key_eval_grades().cha(),
-            2);
+            3);
   EXPECT_EQ(t.rectified(), t.rectifications());  // the simulation closes every one
 
-  // Every filing and key evaluation was published: the public pages through
-  // all of them, each once.
+  // Every filing, adjustment and key evaluation was published: the public
+  // pages through all of them, each once.
   std::set<std::string> seen;
   v1::ListDisclosuresRequest page_req;
   page_req.set_page_size(50);
@@ -92,7 +101,7 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
     page_req.set_page_token(page.next_page_token());
     ++pages;
   } while (!page_req.page_token().empty() && pages < 1000);
-  EXPECT_EQ(static_cast<int>(seen.size()), targets + 2);
+  EXPECT_EQ(static_cast<int>(seen.size()), targets + adjustments + 3);
   EXPECT_GT(pages, 1);
   page_req.set_page_token("x");
   v1::ListDisclosuresResponse ignored;
@@ -119,7 +128,7 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_THAT(r.out, HasSubstr("模拟县"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("targets filed \\(projects \\+ 部门整体\\) +" +
                                                std::to_string(targets) + " +3,940"));
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("key evaluations +2 +4–63"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("key evaluations +3 +4–63"));
   EXPECT_THAT(testing::ReadFile(csv), HasSubstr("年度,财政区划,部门编码,部门,"));
   EXPECT_EQ(testing::ReadFile(xlsx).substr(0, 2), "PK");
 }
