@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/perf/internal/fields.h"
 
 namespace bpm::perf {
 namespace {
@@ -12,10 +13,7 @@ namespace {
 using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 
-const Value* Get(const Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? nullptr : &it->second;
-}
+using internal::Get;
 
 std::string Text(const Struct& s, const std::string& key) {
   const Value* v = Get(s, key);

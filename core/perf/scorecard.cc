@@ -6,6 +6,7 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
+#include "core/perf/internal/fields.h"
 
 namespace bpm::perf {
 namespace {
@@ -13,10 +14,7 @@ namespace {
 using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 
-const Value* Get(const Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? nullptr : &it->second;
-}
+using internal::Get;
 
 // points × num / den, rounded to 0.01 point half up; full points when den is 0.
 Decimal Share(Decimal points, int64_t num, int64_t den) {

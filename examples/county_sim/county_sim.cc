@@ -307,6 +307,18 @@ class Sim {
     ++calls_;
     return true;
   }
+  // Who works on a project: its unit's filer, its department's reviewer, the
+  // finance section owning the department, the performance section.
+  struct People {
+    Who unit, reviewer, finance, perf;
+  };
+  static People PeopleOf(const Project& p) {
+    const std::string dept = p.unit.substr(0, 3);
+    return {{"filer-" + p.unit, "unit_filer", p.unit},
+            {"reviewer-" + dept, "authority_reviewer", dept},
+            {"finance-" + p.section, "finance_reviewer", p.section},
+            {"perf", "performance_section", kPerfSection}};
+  }
   // Runs work(i) for every index on --clients threads, showing progress.
   void Phase(const std::string& name, size_t n, const std::function<void(size_t, std::mt19937_64&)>& work);
 
@@ -367,11 +379,7 @@ void Sim::Phase(const std::string& name, size_t n,
 }
 
 void Sim::Targets(const Project& p, std::mt19937_64& rng) {
-  const std::string dept = p.unit.substr(0, 3);
-  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
-  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
-  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
-  const Who perf{"perf", "performance_section", kPerfSection};
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   v1::Instance inst;
   if (p.overall) {
     // 部门整体: the department files, its reviewer signs off.
@@ -436,11 +444,7 @@ void Sim::Adjust(const Project& p, std::mt19937_64& rng) {
     if (it == filings_.end()) return;
     filing = it->second;
   }
-  const std::string dept = p.unit.substr(0, 3);
-  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
-  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
-  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
-  const Who perf{"perf", "performance_section", kPerfSection};
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   v1::AdjustTargetsRequest req;
   req.set_instance_id(filing);
   req.set_reason("年中预算调减20%，绩效目标相应调整");
@@ -459,11 +463,7 @@ void Sim::Adjust(const Project& p, std::mt19937_64& rng) {
 
 void Sim::DepartmentEvaluation(const Project& p, std::mt19937_64& rng) {
   // 部门评价: the department's own team scores one key project of a unit.
-  const std::string dept = p.unit.substr(0, 3);
-  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
-  const Who team{"reviewer-" + dept, "authority_reviewer", dept};
-  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
-  const Who perf{"perf", "performance_section", kPerfSection};
+  const auto [unit, team, finance, perf] = PeopleOf(p);
   v1::Instance inst;
   if (!Start(team, "department-evaluation", p.code + "-BMPJ", &inst,
              R"({"amount": )" + std::to_string(p.budget) + "}", p.unit)) {
@@ -496,8 +496,7 @@ void Sim::DepartmentEvaluation(const Project& p, std::mt19937_64& rng) {
 }
 
 void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64& rng) {
-  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
-  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   v1::Instance inst;
   if (!Start(unit, "performance-monitoring", p.code + (month == 7 ? "" : "-R2"), &inst)) return;
   // The July round reports against the approved targets bpmd attached
@@ -549,10 +548,7 @@ void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64
 }
 
 void Sim::SelfEvaluate(const Project& p, std::mt19937_64& rng) {
-  const std::string dept = p.unit.substr(0, 3);
-  const Who unit{"filer-" + p.unit, "unit_filer", p.unit};
-  const Who reviewer{"reviewer-" + dept, "authority_reviewer", dept};
-  const Who finance{"finance-" + p.section, "finance_reviewer", p.section};
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   std::uniform_real_distribution<double> u01(0, 1);
   // Mostly met: a few indicators fall short (DOMAIN.md §11: mean ≈ 94).
   auto actual = [&](int target) {
