@@ -41,7 +41,8 @@ void Row(const v1::ReportRow& r, const std::vector<int>& months, bool total, Cel
   c.insert(c.end(), {Int(r.targets_started()), Int(r.targets_filed()), Int(r.targets_reviewed()),
                      Pct(r.targets_reviewed(), r.targets_started()),
                      Int(r.target_grades().you()), Int(r.target_grades().liang()),
-                     Int(r.target_grades().zhong()), Int(r.target_grades().cha())});
+                     Int(r.target_grades().zhong()), Int(r.target_grades().cha()),
+                     Int(r.targets_adjusted())});
   int first = -1, last = -1;
   for (int month : months) {
     const v1::MonitoringRound* round = nullptr;
@@ -97,7 +98,7 @@ Cells ReportTable(const v1::GetReportResponse& report) {
   const std::vector<int> months = Months(report);
   std::vector<std::string> header = {"年度", "财政区划", "部门编码", "部门",
                                      "目标填报（开始）", "目标已提交", "目标已审核", "审核覆盖率%",
-                                     "目标优", "目标良", "目标中", "目标差"};
+                                     "目标优", "目标良", "目标中", "目标差", "目标调整"};
   for (int month : months) {
     header.insert(header.end(), {absl::StrCat(month, "月监控项目"), absl::StrCat(month, "月纳入范围"),
                                  absl::StrCat(month, "月红灯"), absl::StrCat(month, "月黄灯"),

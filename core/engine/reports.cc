@@ -33,22 +33,23 @@ struct Kinds {
   bool monitoring = false;
   bool self_evaluation = false;
   bool key_evaluation = false;  // agency_work (a third party) or evaluation (部门评价)
+  bool adjustment = false;      // department_submit with an adjustment block (绩效目标调整)
 };
 
 Kinds KindsOf(const definition::Definition& def) {
   Kinds k;
-  bool submit = false, final_review = false, adjustment = false;
+  bool submit = false, final_review = false;
   for (const definition::State& s : def.states) {
     submit = submit || s.stage == "department_submit";
-    adjustment = adjustment || (s.stage == "department_submit" &&
-                                s.config.fields().count("adjustment") > 0);
+    k.adjustment = k.adjustment || (s.stage == "department_submit" &&
+                                    s.config.fields().count("adjustment") > 0);
     final_review = final_review || s.stage == "final_review";
     k.monitoring = k.monitoring || s.stage == "monitoring";
     k.self_evaluation = k.self_evaluation || s.stage == "self_evaluation";
     k.key_evaluation = k.key_evaluation || s.stage == "agency_work" || s.stage == "evaluation";
   }
   // An adjustment (绩效目标调整) is a new version of targets already counted.
-  k.targets = submit && final_review && !k.key_evaluation && !adjustment;
+  k.targets = submit && final_review && !k.key_evaluation && !k.adjustment;
   return k;
 }
 
@@ -93,6 +94,7 @@ void Merge(Acc* to, const Acc& from) {
   t.set_targets_started(t.targets_started() + f.targets_started());
   t.set_targets_filed(t.targets_filed() + f.targets_filed());
   t.set_targets_reviewed(t.targets_reviewed() + f.targets_reviewed());
+  t.set_targets_adjusted(t.targets_adjusted() + f.targets_adjusted());
   Add(t.mutable_target_grades(), f.target_grades());
   t.set_self_evaluations(t.self_evaluations() + f.self_evaluations());
   Add(t.mutable_self_eval_grades(), f.self_eval_grades());
@@ -160,8 +162,8 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
       if (!vars_or.ok()) continue;
       const google::protobuf::Struct& vars = *vars_or;
       const google::protobuf::Struct* rect = Obj(vars, "rectification");
-      if (!kind.targets && !kind.monitoring && !kind.self_evaluation && !kind.key_evaluation &&
-          rect == nullptr) {
+      if (!kind.targets && !kind.adjustment && !kind.monitoring && !kind.self_evaluation &&
+          !kind.key_evaluation && rect == nullptr) {
         continue;
       }
       const int year = IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms));
@@ -181,6 +183,10 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
           r.set_targets_reviewed(r.targets_reviewed() + 1);
           Count(r.mutable_target_grades(), grade);
         }
+      }
+      if (kind.adjustment) {
+        const std::string grade = Str(vars, "grade");
+        if (grade == "优" || grade == "良") r.set_targets_adjusted(r.targets_adjusted() + 1);
       }
       if (const auto* m = Obj(vars, "monitoring"); kind.monitoring && m != nullptr) {
         const int month = IntIn(*m, "month", 1, 12, 0);

@@ -805,6 +805,7 @@ int Sim::PrintReport() {
   std::printf("%-44s %14s   %s\n", "  final grades 优/良/中/差 (after 整改)",
               (std::to_string(tg.you()) + "/" + std::to_string(tg.liang()) + "/" + std::to_string(tg.zhong()) + "/" + std::to_string(tg.cha())).c_str(),
               "优 30–40%, 良 40–50%, 中 10–20%, 差 1–3%");
+  std::printf("%-44s %14d   %s\n", "  adjusted (绩效目标调整, approved versions)", t.targets_adjusted(), "");
   std::printf("%-44s %14d   %s\n", "projects monitored (July round)", monitored, "2,485");
   std::printf("%-44s %14d   %s\n", "  of them ≥ 500,000 yuan (budget lights)", in_scope, "493");
   std::printf("%-44s %14s   %s\n", "  budget-execution red / yellow",

@@ -65,6 +65,7 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_EQ(t.targets_started(), targets);
   EXPECT_EQ(t.targets_filed(), targets);
   EXPECT_EQ(t.targets_reviewed(), targets);
+  EXPECT_EQ(t.targets_adjusted(), adjustments);  // every simulated adjustment was approved
   ASSERT_EQ(t.rounds_size(), 2) << t.DebugString();  // July and the October follow-up
   const v1::MonitoringRound& july = t.rounds(0);
   const v1::MonitoringRound& october = t.rounds(1);
@@ -129,6 +130,8 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("targets filed \\(projects \\+ 部门整体\\) +" +
                                                std::to_string(targets) + " +3,940"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("key evaluations +3 +4–63"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("adjusted \\(绩效目标调整, approved versions\\) +" +
+                                               std::to_string(adjustments)));
   EXPECT_THAT(testing::ReadFile(csv), HasSubstr("年度,财政区划,部门编码,部门,"));
   EXPECT_EQ(testing::ReadFile(xlsx).substr(0, 2), "PK");
 }

@@ -360,11 +360,12 @@ TEST_F(ReportTest, BpmctlWritesCsvXlsxAndSvg) {
   ASSERT_EQ(csv.exit, 0) << csv.err;
   EXPECT_THAT(csv.out, HasSubstr("年度,财政区划,部门编码,部门,"));
   EXPECT_THAT(csv.out, HasSubstr("7月红灯,7月黄灯,7月执行红灯,7月执行黄灯,10月监控项目"));
-  // Targets 3/2/2 (66.7 %), 优 1 中 1; July 3 monitored, 3 in scope, 1 red, 1
-  // yellow; October 1/1/1/0; warnings down 50.0 %; one self-evaluation, 优.
-  // Budget-execution lights: July red 1, yellow 1; October red 1.
+  // Targets 3/2/2 (66.7 %), 优 1 中 1, none adjusted; July 3 monitored, 3 in
+  // scope, 1 red, 1 yellow; October 1/1/1/0; warnings down 50.0 %; one
+  // self-evaluation, 优. Budget-execution lights: July red 1, yellow 1;
+  // October red 1.
   EXPECT_THAT(csv.out,
-              HasSubstr(",906,安远县教育局,3,2,2,66.7,1,0,1,0,3,3,1,1,1,1,1,1,1,0,1,0,50.0,1,1,0,0,0,"));
+              HasSubstr(",906,安远县教育局,3,2,2,66.7,1,0,1,0,0,3,3,1,1,1,1,1,1,1,0,1,0,50.0,1,1,0,0,0,"));
   EXPECT_THAT(csv.out, HasSubstr(",合计,4,3,2,50.0,"));
 
   const std::string xlsx = dir_.path() + "/report.xlsx";

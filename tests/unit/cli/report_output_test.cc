@@ -21,6 +21,7 @@ v1::GetReportResponse OneDepartment() {
   row->set_department_name("教育局, \"机关\"");
   row->set_targets_started(4);
   row->set_targets_reviewed(3);
+  row->set_targets_adjusted(1);
   for (int month : {7, 10}) {
     v1::MonitoringRound* m = row->add_rounds();
     m->set_month(month);
@@ -43,6 +44,9 @@ TEST(ReportOutput, ColumnsFollowTheRoundsAndTheDeclineIsComputed) {
   EXPECT_EQ(t[1][col("7月红灯")], "4");
   EXPECT_EQ(t[1][col("10月黄灯")], "2");
   EXPECT_EQ(t[1][col("审核覆盖率%")], "75.0");
+  ASSERT_LT(col("目标调整"), h.size());
+  EXPECT_EQ(t[1][col("目标调整")], "1");
+  EXPECT_EQ(col("目标调整"), col("目标差") + 1);
   EXPECT_EQ(t[1][col("预警下降%")], "50.0");  // 6 → 3
   EXPECT_EQ(t[2][col("部门")], "合计");
   EXPECT_EQ(t[2][col("部门编码")], "");
