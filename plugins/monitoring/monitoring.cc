@@ -289,10 +289,12 @@ class MonitoringStage : public Stage {
     // The approved targets in force, when bpmd attached them at start
     // (variables.approved_targets, for a workflow that declares it).
     std::map<std::string, const Struct*> approved;
-    std::string approved_version;
+    double approved_number = 0;
+    std::string approved_version;  // as text, for messages
     if (const Value* a = Field(ctx.variables(), "approved_targets");
         a != nullptr && a->kind_case() == Value::kStructValue) {
-      approved_version = std::to_string(static_cast<int>(NumberOr(a->struct_value(), "version", 0)));
+      approved_number = NumberOr(a->struct_value(), "version", 0);
+      approved_version = std::to_string(static_cast<int>(approved_number));
       if (const Value* rows = Field(a->struct_value(), "indicators");
           rows != nullptr && rows->kind_case() == Value::kListValue) {
         for (const Value& row : rows->list_value().values()) {
@@ -435,7 +437,7 @@ class MonitoringStage : public Stage {
     f["zero_spend"] = BoolValue(executed.is_zero());
     *f["indicators"].mutable_list_value() = std::move(rows);
     if (!approved.empty()) {
-      f["targets_version"] = NumberValue(std::stod(approved_version));
+      f["targets_version"] = NumberValue(approved_number);
       *f["unreported"].mutable_list_value() = std::move(unreported);
     }
     f["by"] = StringValue(ctx.actor().user());

@@ -7,8 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -233,10 +231,7 @@ TEST_F(TargetQualityTest, DepartmentOverallTargetsRunEndToEnd) {
   const Who filer{"liu", "unit_filer", "906"};
   const Who leader{"li", "dept_reviewer", "906"};  // 教育局's reviewer (county-org.yaml)
   const Who finance{"wang", "finance_reviewer", "czj-jkw"};
-  std::ifstream in(testing::SourceDir() + "/examples/department-target.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string form = text.str();
+  const std::string form = testing::ReadFile(testing::SourceDir() + "/examples/department-target.json");
   ASSERT_FALSE(form.empty());
   auto edited = [&](const std::string& from, const std::string& to) {
     std::string out = form;
