@@ -287,6 +287,22 @@ class Engine {
   // INVALID_ARGUMENT when the starter passes the variable itself.
   Status AttachApprovedTargets(const definition::Definition& def, const std::string& subject_ref,
                                const std::string& org, google::protobuf::Struct* vars);
+  // A workflow whose department_submit state has a `history` block
+  // (core/perf/target_form.h HistoryRules) starts with the project's history
+  // in variables.project_history: its ex-ante conclusion and, for a
+  // continuing project, the previous year's amount, budget action and
+  // rectifications (history.cc). FAILED_PRECONDITION when the ex-ante
+  // assessment concluded 不予支持 or the previous year's action cancels the
+  // budget (取消) without an accepted rectification since; INVALID_ARGUMENT
+  // for a bad previous subject or a project_history passed by the starter.
+  Status AttachProjectHistory(const definition::Definition& def, const std::string& subject_ref,
+                              google::protobuf::Struct* vars);
+  // The subject's approved target filing (not an adjustment) in org (any org
+  // when empty); "" when there is none (targets.cc).
+  StatusOr<std::string> ApprovedFiling(const std::string& subject_ref, const std::string& org);
+  // The targets in force of a filing: {version, instance_id, definition_key,
+  // form}; NOT_FOUND when none is (targets.cc).
+  StatusOr<google::protobuf::Struct> InForceTargets(const std::string& filing_id);
   struct Working;
   using CommandBody = std::function<Status(Working&)>;
 

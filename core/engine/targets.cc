@@ -347,6 +347,41 @@ StatusOr<v1::AdjustTargetsResponse> Engine::AdjustTargets(const Caller& caller,
   return out;
 }
 
+StatusOr<std::string> Engine::ApprovedFiling(const std::string& subject_ref,
+                                             const std::string& org) {
+  store::InstanceFilter f;
+  f.subject_ref = subject_ref;
+  f.org = org;
+  int64_t after = 0;
+  while (true) {
+    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
+    for (const auto& row : rows) {
+      auto d = Compiled(row.def_key, row.def_version);
+      if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) continue;
+      if (Approved(internal::StructFromJson(row.variables_json))) return row.id;
+    }
+    if (rows.size() < static_cast<size_t>(kPage)) return std::string();
+    after = rows.back().row_id;
+  }
+}
+
+StatusOr<google::protobuf::Struct> Engine::InForceTargets(const std::string& filing_id) {
+  v1::TargetVersionsRequest req;
+  req.set_instance_id(filing_id);
+  BPM_ASSIGN_OR_RETURN(v1::TargetVersionsResponse versions, TargetVersions(Caller{}, req));
+  for (v1::TargetVersion& v : *versions.mutable_versions()) {
+    if (!v.in_force()) continue;
+    google::protobuf::Struct attached;
+    auto& a = *attached.mutable_fields();
+    a["version"].set_number_value(v.version());
+    a["instance_id"].set_string_value(v.instance_id());
+    a["definition_key"].set_string_value(v.definition_key());
+    a["form"].mutable_struct_value()->Swap(v.mutable_form());
+    return attached;
+  }
+  return absl::NotFoundError(absl::StrCat("instance_id: ", filing_id, " has no targets in force"));
+}
+
 Status Engine::AttachApprovedTargets(const definition::Definition& def,
                                      const std::string& subject_ref, const std::string& org,
                                      google::protobuf::Struct* vars) {
@@ -360,47 +395,25 @@ Status Engine::AttachApprovedTargets(const definition::Definition& def,
         "variables.", kApprovedTargetsVar,
         ": bpmd fills it from the subject's approved targets; do not pass it"));
   }
-  // The subject's approved filing (not an adjustment) in this org.
-  store::InstanceFilter f;
-  f.subject_ref = subject_ref;
-  f.org = org;
-  std::string filing;
-  int64_t after = 0;
-  while (filing.empty()) {
-    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
-    for (const auto& row : rows) {
-      auto d = Compiled(row.def_key, row.def_version);
-      if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) continue;
-      if (!Approved(internal::StructFromJson(row.variables_json))) continue;
-      filing = row.id;
-      break;
-    }
-    if (rows.size() < static_cast<size_t>(kPage)) break;
-    after = rows.back().row_id;
-  }
+  BPM_ASSIGN_OR_RETURN(std::string filing, ApprovedFiling(subject_ref, org));
   if (filing.empty()) return absl::OkStatus();  // none approved: the round reports its own
-  v1::TargetVersionsRequest req;
-  req.set_instance_id(filing);
-  BPM_ASSIGN_OR_RETURN(v1::TargetVersionsResponse versions, TargetVersions(Caller{}, req));
-  for (const v1::TargetVersion& v : versions.versions()) {
-    if (!v.in_force()) continue;
-    google::protobuf::Struct attached;
-    auto& a = *attached.mutable_fields();
-    a["version"].set_number_value(v.version());
-    a["instance_id"].set_string_value(v.instance_id());
-    a["definition_key"].set_string_value(v.definition_key());
-    // The indicator rows under the name the filing's quality block gives them.
-    std::string rows_field = "indicators";
-    if (auto inst = store_.GetInstance(v.instance_id()); inst.ok()) {
-      if (auto d = Compiled(inst->def_key, inst->def_version); d.ok()) {
-        perf::ConfigProblems ignored;
-        rows_field = perf::ReadQualityConfig(QualityState(**d)->config, &ignored).indicators_field;
-      }
+  auto in_force = InForceTargets(filing);
+  if (absl::IsNotFound(in_force.status())) return absl::OkStatus();
+  BPM_RETURN_IF_ERROR(in_force.status());
+  auto& a = *in_force->mutable_fields();
+  google::protobuf::Value form;
+  form.Swap(&a["form"]);
+  a.erase("form");
+  // The indicator rows under the name the filing's quality block gives them.
+  std::string rows_field = "indicators";
+  if (auto inst = store_.GetInstance(a["instance_id"].string_value()); inst.ok()) {
+    if (auto d = Compiled(inst->def_key, inst->def_version); d.ok()) {
+      perf::ConfigProblems ignored;
+      rows_field = perf::ReadQualityConfig(QualityState(**d)->config, &ignored).indicators_field;
     }
-    if (const auto* rows = internal::Get(v.form(), rows_field)) a["indicators"] = *rows;
-    (*vars->mutable_fields())[kApprovedTargetsVar].mutable_struct_value()->Swap(&attached);
-    break;
   }
+  if (const auto* rows = internal::Get(form.struct_value(), rows_field)) a["indicators"] = *rows;
+  (*vars->mutable_fields())[kApprovedTargetsVar].mutable_struct_value()->Swap(&*in_force);
   return absl::OkStatus();
 }
 

@@ -263,4 +263,54 @@ std::optional<AdjustmentRules> ReadAdjustmentRules(const Struct& stage_config,
   return rules;
 }
 
+std::optional<HistoryRules> ReadHistoryRules(const Struct& stage_config,
+                                             ConfigProblems* problems) {
+  const Value* block = Get(stage_config, "history");
+  if (block == nullptr) return std::nullopt;
+  HistoryRules rules;
+  if (block->kind_case() != Value::kStructValue) {
+    problems->emplace_back("history",
+                           "must be an object {previous_variable, amount_field, "
+                           "block_ex_ante_rejected, rectified_adjustment}.");
+    return rules;
+  }
+  const Struct& h = block->struct_value();
+  for (const auto& [key, value] : h.fields()) {
+    if (key != "previous_variable" && key != "amount_field" && key != "block_ex_ante_rejected" &&
+        key != "rectified_adjustment") {
+      problems->emplace_back("history." + key,
+                             "is not a setting; use previous_variable, amount_field, "
+                             "block_ex_ante_rejected, rectified_adjustment.");
+    }
+  }
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"previous_variable",
+                                                               &rules.previous_variable},
+                          {"amount_field", &rules.amount_field}}) {
+    const Value* v = Get(h, key);
+    if (v == nullptr) continue;
+    if (v->kind_case() != Value::kStringValue || v->string_value().empty()) {
+      problems->emplace_back(absl::StrCat("history.", key), "must be a non-empty name.");
+    } else {
+      *out = v->string_value();
+    }
+  }
+  if (const Value* b = Get(h, "block_ex_ante_rejected")) {
+    if (b->kind_case() != Value::kBoolValue) {
+      problems->emplace_back("history.block_ex_ante_rejected", "must be true or false.");
+    } else {
+      rules.block_ex_ante_rejected = b->bool_value();
+    }
+  }
+  if (const Value* n = Get(h, "rectified_adjustment")) {
+    if (n->kind_case() != Value::kNumberValue || n->number_value() < -99 ||
+        n->number_value() > 0 || n->number_value() != std::floor(n->number_value())) {
+      problems->emplace_back("history.rectified_adjustment",
+                             "must be a whole percentage from -99 to 0.");
+    } else {
+      rules.rectified_adjustment = static_cast<int>(n->number_value());
+    }
+  }
+  return rules;
+}
+
 }  // namespace bpm::perf

@@ -78,4 +78,39 @@ struct AdjustmentRules {
 std::optional<AdjustmentRules> ReadAdjustmentRules(const google::protobuf::Struct& stage_config,
                                                    ConfigProblems* problems);
 
+// The `history` block of a department_submit state (项目关联, DOMAIN.md §5.1,
+// §5.6): a filing that links the project to its ex-ante assessment and to the
+// previous fiscal year's results. bpmd reads it when the workflow starts
+// (Engine::AttachProjectHistory) and the stage when the form is submitted:
+//   previous_variable       the start variable naming the project's subject
+//                           in the previous fiscal year (a continuing
+//                           project, 延续项目); default "previous_subject_ref"
+//   amount_field            the form's requested amount (a number field);
+//                           default "amount"
+//   block_ex_ante_rejected  boolean: an ex-ante conclusion 不予支持 on the
+//                           subject refuses the start (default true)
+//   rectified_adjustment    integer −99..0: the cut that replaces a −100
+//                           (取消) budget action once a rectification of the
+//                           previous year was accepted after it (default −50)
+struct HistoryRules {
+  std::string previous_variable = "previous_subject_ref";
+  std::string amount_field = "amount";
+  bool block_ex_ante_rejected = true;
+  int rectified_adjustment = -50;
+};
+
+// config["history"], or nullopt when the state has none; problems are
+// appended with paths starting "history".
+std::optional<HistoryRules> ReadHistoryRules(const google::protobuf::Struct& stage_config,
+                                             ConfigProblems* problems);
+
+// The variable bpmd fills from the history block at start (absent when it
+// finds nothing): {ex_ante: {instance_id, conclusion, total, at_unix_ms},
+// previous: {subject_ref, filing_instance_id, amount, rectifications:
+// [{instance_id, definition_key, result, overdue, due_unix_ms,
+// checked_at_unix_ms}], result_application: {instance_id, definition_key,
+// grade, action, adjustment, at_unix_ms}, rectified_by, effective_adjustment,
+// amount_cap}}, each part only when found; amounts are decimal strings.
+inline constexpr char kProjectHistoryVariable[] = "project_history";
+
 }  // namespace bpm::perf

@@ -22,7 +22,8 @@
 //      round), most of them caught up;
 //   3. self-evaluation: 36 % of the projects score themselves (mean ≈ 94),
 //      the department approves, finance re-checks the projects the published
-//      seed draws (lowering some by 0–8 points) and applies the result;
+//      seed draws (lowering some by 0–8 points) and applies the result; 中
+//      and 差 rectify (accepted);
 //   4. key evaluations (key-evaluation): --key-evaluations of the largest
 //      projects are engaged to three example agencies (examples/agency_client
 //      as subprocesses, scoring 93 %, 84 % and 72 %); finance approves the
@@ -33,7 +34,11 @@
 //      决策/过程/产出/效益 sheet, each indicator at 70–100 % of its weight).
 //   5. ex-ante (ex-ante): next year's new projects, one per 3–4 departments;
 //      finance scores them (75 % 支持, 15 % 调整完善后支持, 10 % 不予支持).
-//   6. 考核 (performance-assessment): every department's sheet, the manual
+//   6. next year's filings (target-filing, fiscal_year + 1): every project
+//      graded 中 or 差 and one in twenty of the other evaluated ones continue
+//      (previous_subject_ref: bpmd caps the amount under last year's budget
+//      action), and the ex-ante projects are filed (不予支持 is refused);
+//   7. 考核 (performance-assessment): every department's sheet, the manual
 //      items entered by the performance section, the rest computed by bpmd
 //      from the year's figures, ranked.
 // Everything the engine decides (lights, scores, grades, draws) is the
@@ -325,6 +330,15 @@ class Sim {
   void Targets(const Project& p, std::mt19937_64& rng);
   void ExAnte(size_t i, std::mt19937_64& rng);
   void Adjust(const Project& p, std::mt19937_64& rng);
+  // 下年度预算申报: next year's target filing of a continuing project (it names
+  // last year's subject; bpmd links last year's results and caps the amount
+  // under last year's budget action) or of a new one (its ex-ante conclusion
+  // applies: 不予支持 refuses the filing).
+  struct NextYearFiling {
+    std::string subject, previous, unit;
+    int64_t amount = 0;
+  };
+  void NextYear(const NextYearFiling& r, std::mt19937_64& rng);
   void DepartmentEvaluation(const Project& p, std::mt19937_64& rng);
   void Monitor(const Project& p, int month, double execution, std::mt19937_64& rng);
   void SelfEvaluate(const Project& p, std::mt19937_64& rng);
@@ -347,6 +361,9 @@ class Sim {
   std::string error_;
   std::vector<std::string> warned_;  // subjects lit red or yellow in July
   std::map<std::string, std::string> filings_;  // project code → its approved filing
+  std::map<std::string, std::string> self_grades_;  // project code → self-evaluation grade
+  std::vector<std::pair<std::string, std::string>> new_projects_;  // ex-ante subject, unit
+  std::atomic<int> next_continuing_{0}, next_capped_{0}, next_new_{0}, next_refused_{0};
   int year_ = 0;                      // the fiscal year: the instances' year, China time
 };
 
@@ -419,6 +436,10 @@ void Sim::ExAnte(size_t i, std::mt19937_64& rng) {
   v1::Instance inst;
   const std::string code = std::to_string(year_ + 1) + "-" + unit_code + "-XM" + std::to_string(i);
   if (!Start(unit, "ex-ante", code, &inst)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    new_projects_.emplace_back(code, unit_code);
+  }
   if (!Act(unit, &inst, "submit",
            R"({"project_name": "新增项目)" + code + R"(", "amount": 3000000, "basis": "县十四五规划"})")) {
     return;
@@ -580,7 +601,60 @@ void Sim::SelfEvaluate(const Project& p, std::mt19937_64& rng) {
             << R"(, "opinion": "抽查复核：佐证材料)" << (lowered >= 5 ? "不足" : "基本完整") << "\"}";
     if (!Act(finance, &inst, "recheck", recheck.str())) return;
   }
-  if (inst.state() == "apply") Act(finance, &inst, "apply");
+  if (inst.state() == "apply" && !Act(finance, &inst, "apply")) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto g = inst.variables().fields().find("self_eval_grade"); g != inst.variables().fields().end()) {
+      self_grades_[p.code] = g->second.string_value();
+    }
+  }
+  // 中 and 差 rectify; finance accepts the evidence.
+  if (inst.state() == "rectification" &&
+      Act(unit, &inst, "submit", R"({"evidence": "已针对自评发现的问题完成整改"})")) {
+    Act(finance, &inst, "accept");
+  }
+}
+
+void Sim::NextYear(const NextYearFiling& r, std::mt19937_64& rng) {
+  const Who unit{"filer-" + r.unit, "unit_filer", r.unit};
+  v1::StartInstanceRequest req;
+  req.set_definition_key("target-filing");
+  req.set_subject_ref(r.subject);
+  req.set_org(r.unit);
+  auto& vars = *req.mutable_variables()->mutable_fields();
+  vars["fiscal_year"].set_number_value(year_ + 1);
+  if (!r.previous.empty()) vars["previous_subject_ref"].set_string_value(r.previous);
+  v1::StartInstanceResponse resp;
+  if (failed_) return;
+  grpc::Status s = instances_->Start(Ctx(unit).get(), req, &resp);
+  ++calls_;
+  if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    ++next_refused_;  // 不予支持, or 取消 without an accepted rectification
+    return;
+  }
+  if (!Check(s, "start next year's target-filing " + r.subject)) return;
+  v1::Instance inst = resp.instance();
+  Project p;
+  p.code = r.subject;
+  p.unit = r.unit;
+  p.budget = r.amount;
+  // The unit asks for last year's amount, or the cap bpmd derived from last
+  // year's budget action (project_history.previous.amount_cap).
+  const auto& f = inst.variables().fields();
+  if (auto h = f.find("project_history"); h != f.end()) {
+    const auto& hf = h->second.struct_value().fields();
+    if (auto prev = hf.find("previous"); prev != hf.end()) {
+      const auto& pf = prev->second.struct_value().fields();
+      if (auto cap = pf.find("amount_cap"); cap != pf.end()) {
+        const auto capped = static_cast<int64_t>(std::floor(std::stod(cap->second.string_value())));
+        if (capped < p.budget) {
+          p.budget = capped;
+          ++next_capped_;
+        }
+      }
+    }
+  }
+  if (Act(unit, &inst, "submit", TargetForm(p, rng))) ++(r.previous.empty() ? next_new_ : next_continuing_);
 }
 
 // Key evaluations: the largest projects, engaged to three example agencies
@@ -763,6 +837,7 @@ void Sim::Assess(const std::string& department, std::mt19937_64& rng) {
 int Sim::PrintReport() {
   v1::GetReportRequest req;
   req.set_region(kRegion);
+  req.set_year(year_);  // next year's filings are the next year's figures
   v1::GetReportResponse r;
   if (!Check(reports_->Get(Ctx({"perf", "performance_section", kPerfSection}).get(), req, &r), "report")) {
     return 1;
@@ -829,6 +904,12 @@ int Sim::PrintReport() {
               (std::to_string(k.you()) + "/" + std::to_string(k.liang()) + "/" + std::to_string(k.zhong()) + "/" + std::to_string(k.cha())).c_str(),
               "优 10–20%, 良 45–55%, 中 25–35%");
   std::printf("%-44s %14s   %s\n", "  funds covered (yuan)", t.key_evaluation_funds().c_str(), "");
+  std::printf("%-44s %14s   %s\n", "next year: continuing filed / capped",
+              (std::to_string(next_continuing_) + " / " + std::to_string(next_capped_)).c_str(),
+              "中 压减, 差 取消 (§5.6)");
+  std::printf("%-44s %14s   %s\n", "  new filed / refused at start",
+              (std::to_string(next_new_) + " / " + std::to_string(next_refused_)).c_str(),
+              "不予支持 blocks (§5.1)");
   std::printf("%-44s %14s   %s\n", "rectifications: accepted / on time",
               (std::to_string(t.rectified()) + "/" + std::to_string(t.rectifications()) + " " +
                pct(t.rectified_on_time(), t.rectifications())).c_str(),
@@ -962,6 +1043,22 @@ int Sim::Run() {
   // Next year's new projects: ex-ante assessment, one per 3–4 departments.
   Phase("ex-ante (next year)", std::max<size_t>(1, county_.departments.size() * 2 / 7),
         [&](size_t i, std::mt19937_64& r) { ExAnte(i, r); });
+  // Next year's filings: every project graded 中 or 差 in its self-evaluation
+  // and one in twenty of the others continue; the ex-ante projects are new.
+  std::vector<NextYearFiling> next_year;
+  {
+    size_t n = 0;
+    for (const Project* p : evaluated) {
+      auto g = self_grades_.find(p->code);
+      if (g == self_grades_.end()) continue;
+      if (g->second == "中" || g->second == "差" || n++ % 20 == 0) {
+        next_year.push_back({std::to_string(year_ + 1) + p->code.substr(4), p->code, p->unit, p->budget});
+      }
+    }
+    for (const auto& [subject, unit] : new_projects_) next_year.push_back({subject, "", unit, 3000000});
+  }
+  Phase("next year's filings (下年度申报)", next_year.size(),
+        [&](size_t i, std::mt19937_64& r) { NextYear(next_year[i], r); });
   Phase("assessment (考核)", county_.departments.size(),
         [&](size_t i, std::mt19937_64& r) { Assess(county_.departments[i], r); });
   if (failed_) {

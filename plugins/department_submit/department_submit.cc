@@ -28,6 +28,13 @@
 //              the rules TargetService.Adjust applies before it starts the
 //              workflow (window_until, per_year, replace_original;
 //              core/perf/target_form.h). The stage only checks them.
+//   history    optional: link the project to its ex-ante assessment and the
+//              previous fiscal year's results (previous_variable,
+//              amount_field, block_ex_ante_rejected, rectified_adjustment;
+//              core/perf/target_form.h). bpmd attaches them at start as
+//              variables.project_history; submit refuses an amount above
+//              project_history.previous.amount_cap (last year's amount under
+//              last year's budget action, DOMAIN.md §5.6).
 //
 // Enter opens one task "fill" with the action submit. Act submit checks the
 // payload against the form, reporting every problem at once with paths such as
@@ -35,11 +42,13 @@
 // variables[into], the filer in variables.submitted_by, and the stage emits
 // outcome "submitted".
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bpm/plugin/sdk.h"
+#include "core/perf/decimal.h"
 #include "core/perf/target_form.h"
 
 namespace bpm::plugins::department_submit {
@@ -66,6 +75,7 @@ constexpr char kSchema[] = R"json({
     "due_working_days": {"type": "integer", "minimum": 1, "maximum": 365},
     "quality": {"type": "object", "description": "target quality check: core/perf/target_form.h"},
     "adjustment": {"type": "object", "description": "绩效目标调整 rules read by TargetService.Adjust: core/perf/target_form.h"},
+    "history": {"type": "object", "description": "项目关联 rules read by bpmd at start: core/perf/target_form.h"},
     "form": {
       "type": "object",
       "additionalProperties": false,
@@ -364,11 +374,12 @@ class DepartmentSubmitStage : public Stage {
                       std::vector<pb::ConfigError>* errors) const override {
     CheckKnownKeys(config, "",
                    {"assignee", "title", "into", "form", "due_working_days", "quality",
-                    "adjustment"},
+                    "adjustment", "history"},
                    errors);
-    perf::ConfigProblems adjustment;
-    perf::ReadAdjustmentRules(config, &adjustment);
-    for (const auto& [path, message] : adjustment) AddError(errors, path, message);
+    perf::ConfigProblems problems;
+    perf::ReadAdjustmentRules(config, &problems);
+    const std::optional<perf::HistoryRules> history = perf::ReadHistoryRules(config, &problems);
+    for (const auto& [path, message] : problems) AddError(errors, path, message);
     ValidateAssignee(config, "assignee", errors);
     CheckIntegerInRange(config, "due_working_days", "", 1, 365, errors);
     TypedField(config, "title", Value::kStringValue, "", errors);
@@ -406,9 +417,19 @@ class DepartmentSubmitStage : public Stage {
                  "repeats field name \"" + name + "\"; names must be unique.");
       }
       names.push_back(name);
+      if (history && name == history->amount_field &&
+          StringOr(f.struct_value(), "type", "") != "number" &&
+          StringOr(f.struct_value(), "type", "") != "integer") {
+        AddError(errors, "history.amount_field",
+                 "names \"" + name + "\", which is not a number field of the form.");
+      }
+    }
+    if (history && std::find(names.begin(), names.end(), history->amount_field) == names.end()) {
+      AddError(errors, "history.amount_field",
+               "names \"" + history->amount_field + "\", which is not a field of the form.");
     }
     if (Field(config, "quality") == nullptr) return;
-    perf::ConfigProblems problems;
+    problems.clear();
     perf::QualityConfig quality = perf::ReadQualityConfig(config, &problems);
     for (const auto& [path, message] : problems) AddError(errors, path, message);
     for (const auto& [key, name] : {std::pair<std::string, std::string>{"goal_field", quality.goal_field},
@@ -421,6 +442,33 @@ class DepartmentSubmitStage : public Stage {
     if (StringOr(config, "into", "form") == "quality") {
       AddError(errors, "into", "cannot be \"quality\": that variable records the quality check.");
     }
+  }
+
+  // The requested amount against last year's budget action (the cap bpmd
+  // attached at start in variables.project_history).
+  static void CheckAmountCap(const pb::StageContext& ctx, const Struct& payload,
+                             pb::Decision* bad) {
+    perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
+    const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(ctx.config(), &ignored);
+    if (!rules) return;
+    const Struct previous =
+        StructOr(StructOr(ctx.variables(), perf::kProjectHistoryVariable), "previous");
+    const std::string cap_text = StringOr(previous, "amount_cap", "");
+    const Value* amount = Field(payload, rules->amount_field);
+    if (cap_text.empty() || amount == nullptr || amount->kind_case() != Value::kNumberValue) {
+      return;  // no cap, or the form's own check reports the amount
+    }
+    auto cap = perf::Decimal::Parse(cap_text, "amount_cap");
+    auto asked = perf::Decimal::FromDouble(amount->number_value(), rules->amount_field);
+    if (!cap.ok() || !asked.ok() || *asked <= *cap) return;
+    const Struct applied = StructOr(previous, "result_application");
+    AddRejection(bad, JoinPath("payload", rules->amount_field),
+                 asked->ToString() + " is over " + cap->ToString() + ", last year's " +
+                     StringOr(previous, "amount", "?") + " under last year's budget action " +
+                     StringOr(applied, "action", "?") + " (" +
+                     std::to_string(static_cast<int>(NumberOr(previous, "effective_adjustment", 0))) +
+                     "%, grade " + StringOr(applied, "grade", "?") + " in instance " +
+                     StringOr(applied, "instance_id", "?") + "; DOMAIN.md §5.6)");
   }
 
   pb::Decision Enter(const pb::EnterRequest& request) const override {
@@ -472,6 +520,7 @@ class DepartmentSubmitStage : public Stage {
       if (f.severity != perf::Severity::kError) continue;
       AddRejection(&bad, "payload." + perf::FormPath(qc, f.field), "[" + f.code + "] " + f.message);
     }
+    CheckAmountCap(ctx, request.payload(), &bad);
     if (bad.rejections_size() > 0) return bad;
 
     const std::string& user = ctx.actor().user();

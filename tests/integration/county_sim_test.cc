@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <regex>
 #include <set>
 #include <string>
@@ -55,6 +56,13 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   auto reports = v1::ReportService::NewStub(bpmd.channel());
   v1::GetReportRequest req;
   req.set_region("990101000");
+  // The simulated year is this year, China time; its next year's filings
+  // count in the next (below).
+  std::time_t china = std::time(nullptr) + 8 * 3600;
+  std::tm tm{};
+  gmtime_r(&china, &tm);
+  const int year = tm.tm_year + 1900;
+  req.set_year(year);
   v1::GetReportResponse report;
   grpc::Status s = reports->Get(testing::Context("zhao", "performance_section", "sim-czj-jx").get(),
                                 req, &report);
@@ -86,6 +94,26 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
                 t.key_eval_grades().cha(),
             3);
   EXPECT_EQ(t.rectified(), t.rectifications());  // the simulation closes every one
+
+  // Next year's filings: the continuing projects (their amounts capped under
+  // this year's budget actions) and the new ones the ex-ante assessment let
+  // through; a 不予支持 is refused at start, so it is no instance.
+  ASSERT_TRUE(std::regex_search(
+      r.out, m, std::regex(R"(next year: continuing filed / capped +([0-9]+) / ([0-9]+))")))
+      << r.out;
+  const int continuing = std::stoi(m[1]);
+  EXPECT_GT(continuing, 0);
+  EXPECT_LE(std::stoi(m[2]), continuing);
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(new filed / refused at start +([0-9]+) / ([0-9]+))")))
+      << r.out;
+  const int fresh = std::stoi(m[1]);
+  v1::GetReportRequest next_req = req;
+  next_req.set_year(year + 1);
+  v1::GetReportResponse next;
+  s = reports->Get(testing::Context("zhao", "performance_section", "sim-czj-jx").get(), next_req, &next);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(next.totals_size(), 1);
+  EXPECT_EQ(next.totals(0).targets_filed(), continuing + fresh);
 
   // Every filing, adjustment and key evaluation was published: the public
   // pages through all of them, each once.

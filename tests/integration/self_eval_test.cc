@@ -57,14 +57,22 @@ class SelfEvalTest : public ::testing::Test {
   }
 
   v1::Instance Start(const std::string& subject, const std::string& key = "self-evaluation") {
+    v1::Instance inst;
+    grpc::Status s = StartWith(subject, key, "", &inst);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return inst;
+  }
+  grpc::Status StartWith(const std::string& subject, const std::string& key,
+                         const std::string& variables, v1::Instance* out) {
     v1::StartInstanceRequest req;
     req.set_definition_key(key);
     req.set_subject_ref(subject);
     req.set_org("906017");
+    if (!variables.empty()) *req.mutable_variables() = Json(variables);
     v1::StartInstanceResponse resp;
     grpc::Status s = instances_->Start(Ctx(kUnit).get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.instance();
+    *out = resp.instance();
+    return s;
   }
 
   grpc::Status Act(const Who& who, const v1::Instance& inst, const std::string& action,
@@ -79,6 +87,37 @@ class SelfEvalTest : public ::testing::Test {
     grpc::Status s = tasks_->Act(Ctx(who).get(), req, &resp);
     if (out != nullptr) *out = resp.instance();
     return s;
+  }
+
+  // Files the example targets (amount 1,200,000) on subject and has them
+  // approved with grade 良.
+  void ApproveTargets(const std::string& subject) {
+    v1::Instance inst = Start(subject, "target-filing");
+    ASSERT_TRUE(Act(kUnit, inst, "submit",
+                    testing::ReadFile(testing::SourceDir() + "/examples/target.json"), &inst)
+                    .ok());
+    ASSERT_TRUE(Act(kDept, inst, "approve", "", &inst).ok());
+    grpc::Status s = Act(kFinance, inst, "approve", R"({"grade": "良"})", &inst);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(inst.state(), "disclosure");
+  }
+
+  // A self-evaluation of subject scored from form, through the department,
+  // the spot check (at the unit's score) and finance's result application.
+  v1::Instance EvaluateAndApply(const std::string& subject, const std::string& form) {
+    v1::Instance inst = Start(subject);
+    grpc::Status s = Act(kUnit, inst, "submit", form, &inst);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(Act(kDept, inst, "approve", "", &inst).ok());
+    if (inst.state() == "spot_check") {
+      const double own = Var(inst, "self_eval_score").number_value();
+      EXPECT_TRUE(Act(kFinance, inst, "recheck",
+                      R"({"score": )" + std::to_string(own) + R"(, "opinion": "复核无误"})", &inst)
+                      .ok());
+    }
+    EXPECT_EQ(inst.state(), "apply");
+    EXPECT_TRUE(Act(kFinance, inst, "apply", "", &inst).ok());
+    return inst;
   }
 
   // Submits the example form and has the department approve it.
@@ -319,6 +358,116 @@ TEST_F(SelfEvalTest, DepartmentEvaluationScoresTheTree) {
   ASSERT_TRUE(Act(kUnit, inst, "submit", R"({"evidence": "已加快支付进度并修订绩效目标"})", &inst).ok());
   ASSERT_TRUE(Act(kDept, inst, "accept", "", &inst).ok());
   EXPECT_EQ(inst.state(), "disclosure");
+}
+
+// 项目关联 (workflows/target-filing.yaml's history block): a filing starts
+// with the project's ex-ante conclusion and last year's results; 不予支持
+// and an unrectified 取消 refuse it, and last year's budget action caps the
+// amount (中 压减 −20 %; 差 rectified: −50 %).
+TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
+  const std::string target_form = testing::ReadFile(testing::SourceDir() + "/examples/target.json");
+  ASSERT_NE(target_form.find(R"("amount": 1200000)"), std::string::npos);
+  auto with_amount = [&](const std::string& amount) {
+    std::string out = target_form;
+    return out.replace(out.find(R"("amount": 1200000)"), 17, R"("amount": )" + amount);
+  };
+  v1::Instance inst;
+
+  // Ex-ante 不予支持 (59.99) on next year's new project: no filing.
+  v1::Instance ex = Start("360726-2027-906017-501", "ex-ante");
+  ASSERT_TRUE(Act(kUnit, ex, "submit",
+                  R"({"project_name": "新建文体中心", "amount": 8000000, "basis": "县十四五规划"})", &ex)
+                  .ok());
+  ASSERT_TRUE(Act(kFinance, ex, "conclude",
+                  ExAnte("20", "15", "15", "9.99", "0",
+                         R"(, "comments": {"实施方案可行性": "无实施方案", "筹资合规性": "资金来源不明"})"),
+                  &ex)
+                  .ok());
+  ASSERT_EQ(ex.state(), "not_supported");
+  grpc::Status s = StartWith("360726-2027-906017-501", "target-filing", "", &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("ex-ante assessment " + ex.id()));
+  EXPECT_THAT(s.error_message(), HasSubstr("concluded 不予支持 (59.99 points"));
+  // 支持 (80): the filing starts and carries the conclusion.
+  ex = Start("360726-2027-906017-502", "ex-ante");
+  ASSERT_TRUE(Act(kUnit, ex, "submit",
+                  R"({"project_name": "智慧校园", "amount": 3000000, "basis": "县教育规划"})", &ex)
+                  .ok());
+  ASSERT_TRUE(Act(kFinance, ex, "conclude", ExAnte("16", "16", "16", "16", "16"), &ex).ok());
+  ASSERT_TRUE(StartWith("360726-2027-906017-502", "target-filing", "", &inst).ok());
+  const auto& ex_ante =
+      Var(inst, "project_history").struct_value().fields().at("ex_ante").struct_value().fields();
+  EXPECT_EQ(ex_ante.at("conclusion").string_value(), "支持");
+  EXPECT_EQ(ex_ante.at("instance_id").string_value(), ex.id());
+  // A new project without an ex-ante assessment has no history.
+  ASSERT_TRUE(StartWith("360726-2027-906017-503", "target-filing", "", &inst).ok());
+  EXPECT_EQ(inst.variables().fields().count("project_history"), 0u);
+
+  // Last year 中 (压减 −20 %): this year's amount is capped at 80 % of 1,200,000.
+  std::string middling = testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json");
+  middling.replace(middling.find(R"("actual": "118")"), 15, R"("actual": "60")");
+  middling.replace(middling.find(R"("actual": "96")"), 14, R"("actual": "50")");
+  ApproveTargets("360726-2026-906017-601");
+  v1::Instance evaluated = EvaluateAndApply("360726-2026-906017-601", middling);
+  ASSERT_EQ(Var(evaluated, "self_eval_grade").string_value(), "中");
+  EXPECT_EQ(evaluated.state(), "rectification");  // 中 and 差 rectify
+  s = StartWith("360726-2027-906017-601", "target-filing",
+                R"({"previous_subject_ref": "360726-2026-906017-601"})", &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto& prev = Var(inst, "project_history").struct_value().fields().at("previous").struct_value().fields();
+  EXPECT_EQ(prev.at("amount").string_value(), "1200000");
+  EXPECT_EQ(prev.at("effective_adjustment").number_value(), -20);
+  EXPECT_EQ(prev.at("amount_cap").string_value(), "960000");
+  EXPECT_EQ(prev.at("result_application").struct_value().fields().at("action").string_value(), "压减");
+  ASSERT_EQ(prev.at("rectifications").list_value().values_size(), 1);
+  EXPECT_EQ(prev.at("rectifications").list_value().values(0).struct_value().fields().at("result").string_value(),
+            "未完成");
+  s = Act(kUnit, inst, "submit", with_amount("960000.01"), nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.amount: 960000.01 is over 960000, last year's 1200000 under last "
+                        "year's budget action 压减 (-20%, grade 中 in instance " + evaluated.id()));
+  s = Act(kUnit, inst, "submit", with_amount("960000"), &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(inst.state(), "authority_review");
+
+  // Last year 差 (取消): refused until the rectification is accepted, then −50 %.
+  std::string poor = testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json");
+  poor.replace(poor.find(R"("actual": "118")"), 15, R"("actual": "30")");
+  poor.replace(poor.find(R"("actual": "96")"), 14, R"("actual": "40")");
+  poor.replace(poor.find(R"("actual": "92")"), 14, R"("actual": "40")");
+  poor.replace(poor.find(R"("executed": "1,080,000.00")"), 26, R"("executed": "600,000.00")");
+  ApproveTargets("360726-2026-906017-602");
+  evaluated = EvaluateAndApply("360726-2026-906017-602", poor);
+  ASSERT_EQ(Var(evaluated, "self_eval_grade").string_value(), "差");
+  ASSERT_EQ(evaluated.state(), "rectification");
+  const std::string continuing = R"({"previous_subject_ref": "360726-2026-906017-602"})";
+  s = StartWith("360726-2027-906017-602", "target-filing", continuing, &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("variables.previous_subject_ref: the previous year's "
+                                           "result application (instance " + evaluated.id() +
+                                           ", grade 差) is 取消 (-100%)"));
+  ASSERT_TRUE(Act(kUnit, evaluated, "submit", R"({"evidence": "已整改：补齐验收资料"})", &evaluated).ok());
+  ASSERT_TRUE(Act(kFinance, evaluated, "accept", "", &evaluated).ok());
+  EXPECT_EQ(evaluated.state(), "done");
+  s = StartWith("360726-2027-906017-602", "target-filing", continuing, &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto& rectified =
+      Var(inst, "project_history").struct_value().fields().at("previous").struct_value().fields();
+  EXPECT_EQ(rectified.at("effective_adjustment").number_value(), -50);
+  EXPECT_EQ(rectified.at("amount_cap").string_value(), "600000");
+  EXPECT_EQ(rectified.at("rectified_by").string_value(), evaluated.id());
+
+  // Bad links are named.
+  s = StartWith("360726-2027-906017-603", "target-filing", R"({"previous_subject_ref": "nope"})", &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("variables.previous_subject_ref: no instance has the subject nope"));
+  s = StartWith("360726-2027-906017-603", "target-filing",
+                R"({"previous_subject_ref": "360726-2027-906017-603"})", &inst);
+  EXPECT_THAT(s.error_message(), HasSubstr("names this instance's own subject"));
+  s = StartWith("360726-2027-906017-603", "target-filing", R"({"project_history": {}})", &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("variables.project_history: bpmd fills it"));
 }
 
 }  // namespace

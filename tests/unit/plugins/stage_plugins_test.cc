@@ -230,7 +230,7 @@ TEST(StagePluginsTest, DescribeNamesActionsOutcomesAndSchema) {
   };
   const std::vector<Want> wants = {
       {"department_submit", {"submit", "check"}, {"submitted"},
-       {"adjustment", "assignee", "due_working_days", "form", "into", "quality", "title"}},
+       {"adjustment", "assignee", "due_working_days", "form", "history", "into", "quality", "title"}},
       {"review",
        {"approve", "return", "add_signer", "remove_signer"},
        {"approved", "returned"},
@@ -333,6 +333,34 @@ TEST(StagePluginsTest, DepartmentSubmitAdjustmentConfigIsChecked) {
                           "\"09-30\"."));
 }
 
+TEST(StagePluginsTest, DepartmentSubmitHistoryConfigIsChecked) {
+  auto stage = Load("department_submit");
+  ASSERT_NE(stage, nullptr);
+  const std::string form =
+      R"("form": {"fields": [{"name": "amount", "type": "number"}, {"name": "goal", "type": "string"}]})";
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form +
+                                       R"(, "history": {"previous_variable": "last_year",
+                                                        "block_ex_ante_rejected": false,
+                                                        "rectified_adjustment": -99}})"),
+              IsEmpty());
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form +
+                                       R"(, "history": {"amount_field": "goal", "previous_variable": "",
+                                                        "block_ex_ante_rejected": 1,
+                                                        "rectified_adjustment": -100, "cap": 1}})"),
+              UnorderedElementsAre(
+                  "history.cap: is not a setting; use previous_variable, amount_field, "
+                  "block_ex_ante_rejected, rectified_adjustment.",
+                  "history.previous_variable: must be a non-empty name.",
+                  "history.block_ex_ante_rejected: must be true or false.",
+                  "history.rectified_adjustment: must be a whole percentage from -99 to 0.",
+                  "history.amount_field: names \"goal\", which is not a number field of the form."));
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "history": {"amount_field": "budget"}})"),
+              ElementsAre("history.amount_field: names \"budget\", which is not a field of the form."));
+  EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "history": true})"),
+              ElementsAre("history: must be an object {previous_variable, amount_field, "
+                          "block_ex_ante_rejected, rectified_adjustment}."));
+}
+
 TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
   auto stage = Load("department_submit");
   ASSERT_NE(stage, nullptr);
@@ -340,7 +368,7 @@ TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
               ElementsAre("form: is required: describe the form as {fields: [...]}."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": []}, "colour": "red"})"),
               ElementsAre("colour: unknown key; allowed keys are: assignee, title, into, form, "
-                          "due_working_days, quality, adjustment.",
+                          "due_working_days, quality, adjustment, history.",
                           "form.fields: must list at least one field."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": "yes"})"), ElementsAre("form: must be a mapping."));
   EXPECT_THAT(ConfigErrors(*stage, R"({"form": {"fields": [
