@@ -869,7 +869,8 @@ StatusOr<v1::Instance> Engine::Start(const Caller& caller, const v1::StartInstan
 StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
                                              const v1::StartInstanceRequest& req,
                                              const std::string& campaign_id,
-                                             int64_t deadline_ms) {
+                                             int64_t deadline_ms,
+                                             const std::string& key_scope) {
   if (req.definition_key().empty()) return absl::InvalidArgumentError("definition_key: is required");
   if (req.subject_ref().empty()) {
     return absl::InvalidArgumentError("subject_ref: is required (e.g. the project code)");
@@ -881,7 +882,7 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   std::string vars_json = CanonicalJson(req.variables());
   BPM_RETURN_IF_ERROR(CheckLength(vars_json, options_.max_payload_bytes, "variables"));
 
-  std::string scope = absl::StrCat("start:", caller.user);
+  std::string scope = key_scope.empty() ? absl::StrCat("start:", caller.user) : key_scope;
   if (req.definition_version() != 0 && !req.definition_alias().empty()) {
     return absl::InvalidArgumentError(
         "definition_alias: give definition_version or definition_alias, not both");

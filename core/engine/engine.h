@@ -391,8 +391,11 @@ class Engine {
   Status RaiseIncident(const std::string& instance_id, const std::string& kind,
                        const std::string& external_task_id, const std::string& message);
   // Start's body, with the campaign's id and deadline when issued by one.
+  // req.idempotency_key is scoped to the caller ("start:<user>") unless
+  // key_scope names another scope (AdjustTargets claims an ordinal there).
   StatusOr<v1::Instance> StartInstance(const Caller& caller, const v1::StartInstanceRequest& req,
-                                       const std::string& campaign_id, int64_t deadline_ms);
+                                       const std::string& campaign_id, int64_t deadline_ms,
+                                       const std::string& key_scope = "");
 
   store::Store& store_;
   const plugin::Registry& plugins_;

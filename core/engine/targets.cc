@@ -55,6 +55,7 @@ bool Approved(const google::protobuf::Struct& vars) {
 }
 
 constexpr char kDefaultAdjustmentKey[] = "target-adjustment";
+constexpr char kAdjustmentScope[] = "adjust";  // idempotency scope of the ordinal claims
 constexpr char kApprovedTargetsVar[] = "approved_targets";
 constexpr size_t kMaxReasonBytes = 4000;
 
@@ -340,7 +341,19 @@ StatusOr<v1::AdjustTargetsResponse> Engine::AdjustTargets(const Caller& caller,
   sv["fiscal_year"].set_number_value(year);
   sv["target_version"].set_number_value(approved + 1);
   if (base_form != nullptr) *sv["base_form"].mutable_struct_value() = *base_form;
-  BPM_ASSIGN_OR_RETURN(v1::Instance started, Start(caller, start));
+  // Two adjustments of one filing at the same moment would both pass the
+  // checks above (and take the same version). The start claims the filing's
+  // next adjustment ordinal (every adjustment started so far, refused ones
+  // included) as an idempotency key in a scope of its own: one commits, the
+  // other is refused, on one bpmd or several.
+  start.set_idempotency_key(absl::StrCat(original, ":", versions.versions_size()));
+  auto claimed = StartInstance(caller, start, "", 0, kAdjustmentScope);
+  if (absl::IsAlreadyExists(claimed.status())) {
+    return absl::AbortedError(absl::StrCat(
+        "another adjustment of the targets of ", inst.subject_ref,
+        " was started at the same moment; ask again (the yearly limit then applies)"));
+  }
+  BPM_ASSIGN_OR_RETURN(v1::Instance started, std::move(claimed));
   v1::AdjustTargetsResponse out;
   *out.mutable_adjustment() = std::move(started);
   out.set_version(approved + 1);

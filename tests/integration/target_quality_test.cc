@@ -6,8 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <ctime>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "bpm/v1/bpm.grpc.pb.h"
@@ -392,6 +395,71 @@ TEST_F(TargetQualityTest, ApprovedTargetsAreAdjustedIntoVersions) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("closed on ", this_year - 1, "-09-30")));
   EXPECT_TRUE(adjust(late.id(), "预算调减", true, &second).ok());
+}
+
+// Adjustments racing: eight unit filers ask to adjust the same approved
+// filing at once, on each of six filings. The yearly limit (one) holds:
+// exactly one adjustment starts per filing; the others are refused by the
+// limit or told the race was lost (ABORTED), never both started.
+TEST_F(TargetQualityTest, ConcurrentAdjustmentsStartExactlyOne) {
+  const Who dept{"li", "authority_reviewer", "906"};
+  const Who finance{"wang", "finance_reviewer", "czj-jkw"};
+  const int next_year = [] {
+    const std::time_t now = std::time(nullptr) + 8 * 3600;  // China time: the window is open
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    return tm.tm_year + 1901;
+  }();
+  constexpr int kRacers = 8;
+  for (int round = 0; round < 6; ++round) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref("360726-2027-906017-3" + std::to_string(10 + round));
+    req.set_org(kUnit.org);
+    (*req.mutable_variables()->mutable_fields())["fiscal_year"].set_number_value(next_year);
+    v1::StartInstanceResponse started;
+    ASSERT_TRUE(instances_->Start(Ctx(kUnit).get(), req, &started).ok());
+    v1::Instance filing = started.instance();
+    ASSERT_TRUE(Act(kUnit, &filing, "submit", testing::kSoundTargetForm).ok());
+    ASSERT_TRUE(Act(dept, &filing, "approve", "{}").ok());
+    ASSERT_TRUE(Act(finance, &filing, "approve", R"({"grade": "良"})").ok());
+
+    std::atomic<int> ready{0};
+    std::vector<grpc::Status> results(kRacers);
+    std::vector<std::string> ids(kRacers);
+    std::vector<std::thread> racers;
+    for (int i = 0; i < kRacers; ++i) {
+      racers.emplace_back([&, i] {
+        auto stub = v1::TargetService::NewStub(bpmd_->channel());
+        v1::AdjustTargetsRequest adjust;
+        adjust.set_instance_id(filing.id());
+        adjust.set_reason("调整理由" + std::to_string(i));
+        v1::AdjustTargetsResponse out;
+        ++ready;
+        while (ready < kRacers) std::this_thread::yield();
+        results[i] = stub->Adjust(Ctx({"filer" + std::to_string(i), "unit_filer", kUnit.org}).get(),
+                                  adjust, &out);
+        ids[i] = out.adjustment().id();
+      });
+    }
+    for (auto& t : racers) t.join();
+    int won = 0;
+    for (int i = 0; i < kRacers; ++i) {
+      if (results[i].ok()) {
+        ++won;
+        continue;
+      }
+      EXPECT_THAT(results[i].error_code(),
+                  ::testing::AnyOf(grpc::StatusCode::FAILED_PRECONDITION, grpc::StatusCode::ABORTED))
+          << results[i].error_message();
+    }
+    EXPECT_EQ(won, 1) << "round " << round;
+    v1::TargetVersionsRequest vreq;
+    vreq.set_instance_id(filing.id());
+    v1::TargetVersionsResponse versions;
+    ASSERT_TRUE(targets_->Versions(Ctx(kUnit).get(), vreq, &versions).ok());
+    EXPECT_EQ(versions.versions_size(), 2) << "round " << round;  // the filing and one adjustment
+  }
 }
 
 }  // namespace
