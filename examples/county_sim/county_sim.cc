@@ -46,9 +46,16 @@
 // goes to stderr once a second; the report (ReportService) to stdout, with
 // --csv/--xlsx writing every column.
 //
+// With --clock-file (the file a test bpmd reads with --test-clock-file) the
+// simulation moves bpmd's clock through the year: targets in January, their
+// rectification by 28 January or, for one unit in seven, late on 25 February
+// (overdue: the deadline is 30 days), adjustments in June, monitoring on 10
+// July and 12 October, self-evaluation and key evaluations in December.
+// Without it everything happens now, and every rectification is on time.
+//
 // Usage: county_sim [--server HOST:PORT] [--departments N] [--seed S]
 //                   [--clients N] [--key-evaluations N] [--agency-client PATH]
-//                   [--csv FILE] [--xlsx FILE]
+//                   [--clock-file FILE] [--csv FILE] [--xlsx FILE]
 // bpmd must run the bundled workflows and plugins with an empty org model for
 // region 990101000 (the simulation imports it). Exit codes: 0 done, 1 a call
 // failed (printed with its gRPC status), 2 usage.
@@ -98,6 +105,7 @@ struct Options {
   int key_evaluations = 20;
   std::string agency_client;
   std::string csv, xlsx;
+  std::string clock_file;  // bpmd's --test-clock-file: move its clock through the year
 };
 
 struct Project {
@@ -328,6 +336,11 @@ class Sim {
   void Phase(const std::string& name, size_t n, const std::function<void(size_t, std::mt19937_64&)>& work);
 
   void Targets(const Project& p, std::mt19937_64& rng);
+  // Rectifies (when finance graded 中 or 差 or returned it), publishes and
+  // records an approved filing.
+  void CloseTargets(const Project& p, v1::Instance inst);
+  // With --clock-file: bpmd's time becomes month/day of the year, 09:00 China time.
+  void SetClock(int month, int day);
   void ExAnte(size_t i, std::mt19937_64& rng);
   void Adjust(const Project& p, std::mt19937_64& rng);
   // 下年度预算申报: next year's target filing of a continuing project (it names
@@ -363,6 +376,7 @@ class Sim {
   std::map<std::string, std::string> filings_;  // project code → its approved filing
   std::map<std::string, std::string> self_grades_;  // project code → self-evaluation grade
   std::vector<std::pair<std::string, std::string>> new_projects_;  // ex-ante subject, unit
+  std::vector<std::pair<const Project*, v1::Instance>> rectifying_;  // targets to rectify
   std::atomic<int> next_continuing_{0}, next_capped_{0}, next_new_{0}, next_refused_{0};
   int year_ = 0;                      // the fiscal year: the instances' year, China time
 };
@@ -416,6 +430,17 @@ void Sim::Targets(const Project& p, std::mt19937_64& rng) {
            "财政终审")) {
     return;
   }
+  if (inst.state() == "rectification" && !o_.clock_file.empty()) {
+    // On a moving clock the units rectify later in the year (Sim::Run).
+    std::lock_guard<std::mutex> lock(mu_);
+    rectifying_.emplace_back(&p, inst);
+    return;
+  }
+  CloseTargets(p, std::move(inst));
+}
+
+void Sim::CloseTargets(const Project& p, v1::Instance inst) {
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   if (inst.state() == "rectification") {
     if (!Act(unit, &inst, "submit", R"({"evidence": "已按审核意见修改绩效目标"})")) return;
     if (!Act(finance, &inst, "accept")) return;
@@ -424,6 +449,24 @@ void Sim::Targets(const Project& p, std::mt19937_64& rng) {
   if (inst.state() == "disclosure") Act(perf, &inst, "publish");
   std::lock_guard<std::mutex> lock(mu_);
   filings_[p.code] = inst.id();
+}
+
+void Sim::SetClock(int month, int day) {
+  if (o_.clock_file.empty() || failed_) return;
+  std::tm tm{};
+  tm.tm_year = year_ - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = 1;  // 09:00 China time
+  const long long ms = static_cast<long long>(timegm(&tm)) * 1000;
+  // Written aside and renamed: bpmd reads the file on every clock call.
+  const std::string tmp = o_.clock_file + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "%lld\n", ms);
+    const bool ok = std::fclose(f) == 0 && std::rename(tmp.c_str(), o_.clock_file.c_str()) == 0;
+    if (ok) return;
+  }
+  Check(grpc::Status(grpc::StatusCode::INTERNAL, "cannot write " + o_.clock_file), "--clock-file");
 }
 
 void Sim::ExAnte(size_t i, std::mt19937_64& rng) {
@@ -990,8 +1033,22 @@ int Sim::Run() {
       return 1;
     }
   }
+  SetClock(1, 10);
   Phase("targets", county_.projects.size(),
         [&](size_t i, std::mt19937_64& rng) { Targets(county_.projects[i], rng); });
+  if (!rectifying_.empty()) {
+    // On a moving clock: most units rectify within the 30 days, one in seven
+    // after the deadline (flagged overdue, still accepted).
+    std::vector<std::pair<const Project*, v1::Instance>> on_time, late;
+    for (size_t i = 0; i < rectifying_.size(); ++i) (i % 7 == 3 ? late : on_time).push_back(rectifying_[i]);
+    SetClock(1, 28);
+    Phase("target rectification", on_time.size(),
+          [&](size_t i, std::mt19937_64&) { CloseTargets(*on_time[i].first, on_time[i].second); });
+    SetClock(2, 25);
+    Phase("target rectification, late", late.size(),
+          [&](size_t i, std::mt19937_64&) { CloseTargets(*late[i].first, late[i].second); });
+  }
+  SetClock(6, 1);
   // About 2 % of the projects have their budget, and targets, cut mid-year.
   std::vector<const Project*> adjusted;
   for (size_t i = 0; i < county_.projects.size(); i += 50) {
@@ -1003,6 +1060,7 @@ int Sim::Run() {
   for (const Project& p : county_.projects) {
     if (p.monitored && !p.overall) monitored.push_back(&p);
   }
+  SetClock(7, 10);
   Phase("monitoring, July", monitored.size(), [&](size_t i, std::mt19937_64& rng) {
     Monitor(*monitored[i], 7, monitored[i]->july_execution, rng);
   });
@@ -1010,6 +1068,7 @@ int Sim::Run() {
   for (const Project& p : county_.projects) by_code[p.code] = &p;
   std::vector<const Project*> follow_up;
   for (const std::string& code : warned_) follow_up.push_back(by_code[code]);
+  SetClock(10, 12);
   Phase("monitoring, October follow-up", follow_up.size(), [&](size_t i, std::mt19937_64& rng) {
     // Most warned projects catch up (time progress 83 %: 60 % of it is 50 %).
     std::uniform_real_distribution<double> u01(0, 1);
@@ -1020,9 +1079,11 @@ int Sim::Run() {
   for (const Project& p : county_.projects) {
     if (p.self_evaluated && !p.overall) evaluated.push_back(&p);
   }
+  SetClock(12, 1);
   Phase("self-evaluation", evaluated.size(),
         [&](size_t i, std::mt19937_64& rng) { SelfEvaluate(*evaluated[i], rng); });
   std::mt19937_64 rng(o_.seed);
+  SetClock(12, 7);
   if (!failed_) KeyEvaluations(rng);
   // 部门评价: one department in fifteen evaluates its largest unit project.
   std::vector<const Project*> department_evaluated;
@@ -1057,8 +1118,10 @@ int Sim::Run() {
     }
     for (const auto& [subject, unit] : new_projects_) next_year.push_back({subject, "", unit, 3000000});
   }
+  SetClock(12, 15);
   Phase("next year's filings (下年度申报)", next_year.size(),
         [&](size_t i, std::mt19937_64& r) { NextYear(next_year[i], r); });
+  SetClock(12, 28);
   Phase("assessment (考核)", county_.departments.size(),
         [&](size_t i, std::mt19937_64& r) { Assess(county_.departments[i], r); });
   if (failed_) {
@@ -1087,6 +1150,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 500))->capture_default_str();
   app.add_option("--agency-client", o.agency_client,
                  "The example agency program (default: agency_client beside this program)");
+  app.add_option("--clock-file", o.clock_file,
+                 "The file bpmd reads its time from (bpmd --test-clock-file): the simulation then "
+                 "moves bpmd through the year, and some units rectify after their deadline");
   app.add_option("--csv", o.csv, "Also write the full report as CSV");
   app.add_option("--xlsx", o.xlsx, "Also write the full report as XLSX");
   CLI11_PARSE(app, argc, argv);

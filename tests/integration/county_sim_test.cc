@@ -24,16 +24,19 @@ using ::testing::HasSubstr;
 
 TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   testing::TempDir dir;
+  // The simulation moves bpmd's clock through the year (--clock-file).
+  const std::string clock = dir.path() + "/clock";
   testing::BpmdProcess bpmd(
       testing::FreshStoreUrl(dir.path(), "county_sim"),
-      std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars"});
+      std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars",
+                               "--test-clock-file=" + clock});
   ASSERT_TRUE(bpmd.Start());
   const std::string csv = dir.path() + "/report.csv";
   const std::string xlsx = dir.path() + "/report.xlsx";
   testing::Result r = testing::RunProgram(
       "county_sim",
       {"--server", bpmd.address(), "--departments", "3", "--key-evaluations", "2", "--clients", "4",
-       "--csv", csv, "--xlsx", xlsx},
+       "--csv", csv, "--xlsx", xlsx, "--clock-file", clock},
       {}, "", 300);
   ASSERT_EQ(r.exit, 0) << testing::Dump(r);
 
@@ -94,6 +97,12 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
                 t.key_eval_grades().cha(),
             3);
   EXPECT_EQ(t.rectified(), t.rectifications());  // the simulation closes every one
+  // One target rectification in seven comes after its 30 days (25 February
+  // for targets graded on 10 January): flagged overdue by the stage.
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(\[target rectification, late\] ([0-9]+)/)")))
+      << r.err;
+  EXPECT_EQ(t.rectifications_overdue(), std::stoi(m[1]));
+  EXPECT_EQ(t.rectified_on_time(), t.rectifications() - t.rectifications_overdue());
 
   // Next year's filings: the continuing projects (their amounts capped under
   // this year's budget actions) and the new ones the ex-ante assessment let
