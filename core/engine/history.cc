@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal/convert.h"
+#include "core/engine/internal/scan.h"
 #include "core/engine/internal/vars.h"
 #include "core/perf/decimal.h"
 #include "core/perf/target_form.h"
@@ -18,19 +19,7 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-constexpr int kPage = 500;
 constexpr char kAccepted[] = "整改到位";  // the rectification stage's accepted result
-
-// The history rules of a workflow (its department_submit state's `history`
-// block), or nullopt.
-std::optional<perf::HistoryRules> HistoryOf(const definition::Definition& def) {
-  for (const definition::State& state : def.states) {
-    if (state.stage != "department_submit") continue;
-    perf::ConfigProblems ignored;  // reported when the definition was deployed
-    if (auto rules = perf::ReadHistoryRules(state.config, &ignored)) return rules;
-  }
-  return std::nullopt;
-}
 
 int64_t AtMs(const Struct& record, const std::string& key) {
   return static_cast<int64_t>(internal::Num(record, key));
@@ -68,7 +57,8 @@ struct SubjectFacts {
 Status Engine::AttachProjectHistory(const definition::Definition& def,
                                     const std::string& subject_ref,
                                     google::protobuf::Struct* vars) {
-  const std::optional<perf::HistoryRules> rules = HistoryOf(def);
+  const std::optional<perf::HistoryRules> rules =
+      internal::SubmitBlock(def, &perf::ReadHistoryRules);
   if (!rules) return absl::OkStatus();
   const std::string var = perf::kProjectHistoryVariable;
   if (vars->fields().count(var) > 0) {
@@ -93,37 +83,32 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
     SubjectFacts facts;
     store::InstanceFilter f;
     f.subject_ref = subject;
-    int64_t after = 0;
-    while (true) {
-      BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
-      for (const store::InstanceRow& row : rows) {
-        ++facts.instances;
-        const Struct v = internal::StructFromJson(row.variables_json);
-        auto tagged = [&](const Struct& record) {
-          Struct out = record;
-          (*out.mutable_fields())["instance_id"].set_string_value(row.id);
-          (*out.mutable_fields())["definition_key"].set_string_value(row.def_key);
-          return out;
-        };
-        const bool done = row.status == "completed";
-        if (const Struct* e = internal::Obj(v, "ex_ante"); e != nullptr && done) {
-          if (!facts.ex_ante || AtMs(*e, "at_unix_ms") >= AtMs(*facts.ex_ante, "at_unix_ms")) {
-            facts.ex_ante = tagged(*e);
-          }
-        }
-        if (const Struct* r = internal::Obj(v, "result_application")) {
-          if (!facts.result_application ||
-              AtMs(*r, "at_unix_ms") >= AtMs(*facts.result_application, "at_unix_ms")) {
-            facts.result_application = tagged(*r);
-          }
-        }
-        if (const Struct* r = internal::Obj(v, "rectification")) {
-          facts.rectifications.push_back(tagged(*r));
+    BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& row) {
+      ++facts.instances;
+      const Struct v = internal::StructFromJson(row.variables_json);
+      auto tagged = [&](const Struct& record) {
+        Struct out = record;
+        (*out.mutable_fields())["instance_id"].set_string_value(row.id);
+        (*out.mutable_fields())["definition_key"].set_string_value(row.def_key);
+        return out;
+      };
+      const bool done = row.status == "completed";
+      if (const Struct* e = internal::Obj(v, "ex_ante"); e != nullptr && done) {
+        if (!facts.ex_ante || AtMs(*e, "at_unix_ms") >= AtMs(*facts.ex_ante, "at_unix_ms")) {
+          facts.ex_ante = tagged(*e);
         }
       }
-      if (rows.size() < static_cast<size_t>(kPage)) break;
-      after = rows.back().row_id;
-    }
+      if (const Struct* r = internal::Obj(v, "result_application")) {
+        if (!facts.result_application ||
+            AtMs(*r, "at_unix_ms") >= AtMs(*facts.result_application, "at_unix_ms")) {
+          facts.result_application = tagged(*r);
+        }
+      }
+      if (const Struct* r = internal::Obj(v, "rectification")) {
+        facts.rectifications.push_back(tagged(*r));
+      }
+      return true;
+    }));
     return facts;
   };
 

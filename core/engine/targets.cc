@@ -10,13 +10,13 @@
 #include "core/common/json.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal/convert.h"
+#include "core/engine/internal/scan.h"
 #include "core/engine/internal/vars.h"
 #include "core/perf/target_form.h"
 
 namespace bpm::engine {
 namespace {
 
-constexpr int kPage = 500;
 constexpr int kMaxCopies = 20;
 
 // The department_submit state carrying the quality block, if any.
@@ -39,12 +39,7 @@ std::string IntoVariable(const definition::State& state) {
 // The adjustment rules of a workflow (its department_submit state's
 // `adjustment` block); nullopt when it is not an adjustment workflow.
 std::optional<perf::AdjustmentRules> AdjustmentOf(const definition::Definition& def) {
-  for (const definition::State& state : def.states) {
-    if (state.stage != "department_submit") continue;
-    perf::ConfigProblems ignored;  // reported when the definition was deployed
-    if (auto rules = perf::ReadAdjustmentRules(state.config, &ignored)) return rules;
-  }
-  return std::nullopt;
+  return internal::SubmitBlock(def, &perf::ReadAdjustmentRules);
 }
 
 // Approved targets: finance graded them 优 or 良 (DOMAIN.md §5.2: 中 revises,
@@ -124,24 +119,19 @@ StatusOr<v1::CheckTargetQualityResponse> Engine::CheckTargetQuality(
   if (qc.rules.SeverityOf("copied") != perf::Severity::kOff) {
     store::InstanceFilter f;
     f.def_key = inst.def_key;
-    int64_t after = 0;
-    while (true) {
-      BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
-      for (auto& row : rows) {
-        if (row.id == inst.id) continue;
-        auto other = form_of(row.variables_json);
-        if (!other) continue;
-        out.set_compared(out.compared() + 1);
-        const std::set<std::string> theirs = perf::Fingerprint(perf::ReadTargetForm(*other, qc));
-        if (!perf::IsCopy(mine, theirs, qc.rules)) continue;
-        auto [it, fresh] = departments.emplace(row.org, "");
-        if (fresh) it->second = TopDepartment(row.org).code();
-        if (it->second == my_department) continue;  // a department's own template
-        matches.push_back(Match{perf::Similarity(mine, theirs), std::move(row)});
-      }
-      if (rows.size() < static_cast<size_t>(kPage)) break;
-      after = rows.back().row_id;
-    }
+    BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](store::InstanceRow& row) {
+      if (row.id == inst.id) return true;
+      auto other = form_of(row.variables_json);
+      if (!other) return true;
+      out.set_compared(out.compared() + 1);
+      const std::set<std::string> theirs = perf::Fingerprint(perf::ReadTargetForm(*other, qc));
+      if (!perf::IsCopy(mine, theirs, qc.rules)) return true;
+      auto [it, fresh] = departments.emplace(row.org, "");
+      if (fresh) it->second = TopDepartment(row.org).code();
+      if (it->second == my_department) return true;  // a department's own template
+      matches.push_back(Match{perf::Similarity(mine, theirs), std::move(row)});
+      return true;
+    }));
   }
   std::stable_sort(matches.begin(), matches.end(),
                    [](const Match& a, const Match& b) { return a.similarity > b.similarity; });
@@ -197,25 +187,20 @@ StatusOr<v1::TargetVersionsResponse> Engine::TargetVersions(
   store::InstanceFilter f;
   f.subject_ref = inst.subject_ref;
   f.org = inst.org;
-  int64_t after = 0;
-  while (true) {
-    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
-    for (auto& row : rows) {
-      auto def = Compiled(row.def_key, row.def_version);
-      if (!def.ok()) continue;
-      const definition::State* form_state = QualityState(**def);
-      if (form_state == nullptr) continue;  // not a target filing
-      google::protobuf::Struct v = internal::StructFromJson(row.variables_json);
-      const auto rules = AdjustmentOf(**def);
-      if (rules ? internal::Str(v, "original_instance_id") != original : row.id != original) {
-        continue;
-      }
-      found.push_back(Found{std::move(row), std::move(v), IntoVariable(*form_state),
-                            rules.has_value(), rules && rules->replace_original});
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](store::InstanceRow& row) {
+    auto def = Compiled(row.def_key, row.def_version);
+    if (!def.ok()) return true;
+    const definition::State* form_state = QualityState(**def);
+    if (form_state == nullptr) return true;  // not a target filing
+    google::protobuf::Struct v = internal::StructFromJson(row.variables_json);
+    const auto rules = AdjustmentOf(**def);
+    if (rules ? internal::Str(v, "original_instance_id") != original : row.id != original) {
+      return true;
     }
-    if (rows.size() < static_cast<size_t>(kPage)) break;
-    after = rows.back().row_id;
-  }
+    found.push_back(Found{std::move(row), std::move(v), IntoVariable(*form_state),
+                          rules.has_value(), rules && rules->replace_original});
+    return true;
+  }));
   // Approved versions: the filing, then adjustments in order of approval
   // (their last change); the others after them, by start.
   std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
@@ -365,17 +350,14 @@ StatusOr<std::string> Engine::ApprovedFiling(const std::string& subject_ref,
   store::InstanceFilter f;
   f.subject_ref = subject_ref;
   f.org = org;
-  int64_t after = 0;
-  while (true) {
-    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, kPage));
-    for (const auto& row : rows) {
-      auto d = Compiled(row.def_key, row.def_version);
-      if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) continue;
-      if (Approved(internal::StructFromJson(row.variables_json))) return row.id;
-    }
-    if (rows.size() < static_cast<size_t>(kPage)) return std::string();
-    after = rows.back().row_id;
-  }
+  std::string filing;
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& row) {
+    auto d = Compiled(row.def_key, row.def_version);
+    if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) return true;
+    if (Approved(internal::StructFromJson(row.variables_json))) filing = row.id;
+    return filing.empty();
+  }));
+  return filing;
 }
 
 StatusOr<google::protobuf::Struct> Engine::InForceTargets(const std::string& filing_id) {
