@@ -21,7 +21,8 @@
 //      explanation; those projects report again in October (the follow-up
 //      round), most of them caught up;
 //   3. self-evaluation: 36 % of the projects score themselves (mean ≈ 94),
-//      the department approves, finance re-checks the projects the published
+//      the department approves (or, one in twenty, scores again with a
+//      reason: 部门复核评分), finance re-checks the projects the published
 //      seed draws (lowering some by 0–8 points) and applies the result; 中
 //      and 差 rectify (accepted);
 //   4. key evaluations (key-evaluation): --key-evaluations of the largest
@@ -378,6 +379,7 @@ class Sim {
   std::vector<std::pair<std::string, std::string>> new_projects_;  // ex-ante subject, unit
   std::vector<std::pair<const Project*, v1::Instance>> rectifying_;  // targets to rectify
   std::atomic<int> next_continuing_{0}, next_capped_{0}, next_new_{0}, next_refused_{0};
+  std::atomic<int> rescored_{0};  // self-evaluations the department scored again
   int year_ = 0;                      // the fiscal year: the instances' year, China time
 };
 
@@ -635,7 +637,23 @@ void Sim::SelfEvaluate(const Project& p, std::mt19937_64& rng) {
   v1::Instance inst;
   if (!Start(unit, "self-evaluation", p.code, &inst)) return;
   if (!Act(unit, &inst, "submit", f.str())) return;
-  if (inst.state() == "department_review" && !Act(reviewer, &inst, "approve")) return;
+  if (inst.state() == "department_review") {
+    if (u01(rng) < 0.05) {
+      // 部门复核评分: the department counts a fifth less work done and
+      // scores again; its score becomes the score of record.
+      std::string rescored = f.str();
+      const std::string key = R"("actual": ")";
+      const size_t at = rescored.find(key) + key.size();
+      const size_t end = rescored.find('"', at);
+      const long long done = std::stoll(rescored.substr(at, end - at));
+      rescored.replace(at, end - at, std::to_string(done * 4 / 5));
+      rescored.replace(rescored.rfind('}'), 1, R"(, "reason": "以验收单为准，建设任务完成数核减"})");
+      if (!Act(reviewer, &inst, "rescore", rescored)) return;
+      ++rescored_;
+    } else if (!Act(reviewer, &inst, "approve")) {
+      return;
+    }
+  }
   if (inst.state() == "spot_check") {
     const double own = inst.variables().fields().at("self_eval_score").number_value();
     const double lowered = u01(rng) < 0.25 ? 5 + 3 * u01(rng) : 2 * u01(rng);
@@ -940,6 +958,7 @@ int Sim::PrintReport() {
   std::printf("%-44s %14s   %s\n", "  grades 优/良/中/差",
               (std::to_string(g.you()) + "/" + std::to_string(g.liang()) + "/" + std::to_string(g.zhong()) + "/" + std::to_string(g.cha())).c_str(),
               "优 85–92%, 良 6–12%, 中 1–3%");
+  std::printf("%-44s %14d   %s\n", "  re-scored by the department (部门复核)", rescored_.load(), "");
   std::printf("%-44s %14s   %s\n", "  spot-checked / lowered over 10 points",
               (std::to_string(t.spot_sampled()) + " / " + std::to_string(t.spot_flagged())).c_str(), "10–20% sampled");
   std::printf("%-44s %14d   %s\n", "key evaluations", t.key_evaluations(), "4–63");
