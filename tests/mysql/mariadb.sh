@@ -30,10 +30,15 @@ stop() {
   rm -rf "$dir"
 }
 
+# A port nobody listens on, below the kernel's ephemeral range: a port in that
+# range can be the local end of some test's client connection, which no
+# connect probe sees and which makes mariadbd's bind fail (EADDRINUSE).
 free_port() {
-  local port
+  local port low=32768 span
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$(( low > 12000 ? low - 10000 : 20000 ))
   for _ in $(seq 1 50); do
-    port=$(( (RANDOM % 20000) + 30000 ))
+    port=$(( low > 12000 ? (RANDOM % span) + 10000 : (RANDOM % span) + 30000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
   done
   echo "mariadb.sh: no free port found" >&2
@@ -56,6 +61,9 @@ launch() {
   echo "$pid" >"$dir/mariadb.pid"
   for _ in $(seq 1 300); do
     if ! kill -0 "$pid" 2>/dev/null; then
+      # Another process took the port between the probe and the bind: the
+      # caller may try another.
+      if grep -q 'Address already in use' "$dir/error.log"; then return 2; fi
       echo "mariadb.sh: mariadbd died at start:" >&2; cat "$dir/error.log" >&2; exit 1
     fi
     if mariadb --no-defaults --socket="$sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
@@ -78,7 +86,8 @@ restart() {
   for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then echo "mariadb.sh: mariadbd $pid did not stop" >&2; exit 1; fi
   sleep "$down"
-  launch "$port"
+  launch "$port" || { echo "mariadb.sh: port $port was taken while MariaDB was down:" >&2
+                       cat "$dir/error.log" >&2; exit 1; }
   echo "mariadb.sh: MariaDB restarted on 127.0.0.1:$port (pid $(cat "$dir/mariadb.pid"), $how, down ${down}s)"
 }
 
@@ -97,7 +106,14 @@ start() {
   mariadb-install-db --no-defaults --user="$user" --datadir="$dir/data" --tmpdir="$dir/tmp" \
     --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve --force \
     >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; exit 1; }
-  launch "$port"
+  local tries=0
+  until launch "$port"; do
+    tries=$((tries + 1))
+    [[ $tries -lt 5 ]] || { echo "mariadb.sh: no port could be bound:" >&2; cat "$dir/error.log" >&2; exit 1; }
+    echo "mariadb.sh: port $port was taken; trying another" >&2
+    : >"$dir/error.log"
+    port=$(free_port)
+  done
   local pid
   pid=$(cat "$dir/mariadb.pid")
   mariadb --no-defaults --socket="$sock" -uroot -e "
