@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/common/util.h"
 #include "core/engine/engine.h"
+#include "core/engine/internal/scan.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -83,16 +84,14 @@ StatusOr<v1::MigrateInstancesResponse> Engine::Migrate(const Caller& caller,
   std::vector<store::InstanceRow> candidates;
   store::InstanceFilter filter;
   filter.def_key = plan.key();
-  int64_t after = 0;
-  for (;;) {
-    BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(filter, after, kListPage));
-    for (auto& r : rows) {
-      after = r.row_id;
-      const bool live = r.status == "running" || r.status == "suspended" || r.status == "incident";
-      if (live && r.def_version == plan.from_version()) candidates.push_back(std::move(r));
-    }
-    if (static_cast<int>(rows.size()) < kListPage) break;
-  }
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(
+      store_, filter,
+      [&](store::InstanceRow& r) {
+        const bool live = r.status == "running" || r.status == "suspended" || r.status == "incident";
+        if (live && r.def_version == plan.from_version()) candidates.push_back(std::move(r));
+        return true;
+      },
+      kListPage));
 
   v1::MigrateInstancesResponse resp;
   const int batch = req.batch_size() == 0 ? kDefaultBatch : req.batch_size();

@@ -13,6 +13,7 @@
 #include "core/engine/engine.h"
 
 #include <map>
+#include "core/engine/internal/scan.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -723,16 +724,14 @@ StatusOr<int> Engine::RerouteOrgs(const std::vector<std::string>& org_codes) {
     store::InstanceFilter f;
     f.org = org;
     f.status = "running";
-    int64_t after = 0;
-    while (true) {
-      BPM_ASSIGN_OR_RETURN(auto rows, store_.ListInstances(f, after, 200));
-      for (const auto& inst : rows) {
-        auto r = Reroute(inst.id, absl::StrCat("org model changed for ", org));
-        if (r.ok()) ++rerouted;
-      }
-      if (rows.size() < 200) break;
-      after = rows.back().row_id;
-    }
+    BPM_RETURN_IF_ERROR(internal::ForEachInstance(
+        store_, f,
+        [&](const store::InstanceRow& inst) {
+          auto r = Reroute(inst.id, absl::StrCat("org model changed for ", org));
+          if (r.ok()) ++rerouted;
+          return true;
+        },
+        200));
   }
   return rerouted;
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/perf/decimal_value.h"
 #include "core/perf/internal/fields.h"
 
 namespace bpm::perf {
@@ -23,11 +24,7 @@ std::string Text(const Struct& s, const std::string& key) {
 // A number or decimal string with at most 2 decimals.
 bool Points(const Value* v, Decimal* out) {
   if (v == nullptr) return false;
-  StatusOr<Decimal> d = v->kind_case() == Value::kNumberValue
-                            ? Decimal::FromDouble(v->number_value(), "points")
-                        : v->kind_case() == Value::kStringValue
-                            ? Decimal::Parse(v->string_value(), "points")
-                            : StatusOr<Decimal>(absl::InvalidArgumentError("points"));
+  StatusOr<Decimal> d = DecimalOf(*v, "points");
   if (!d.ok() || d->units() % 100 != 0) return false;
   *out = *d;
   return true;

@@ -3,13 +3,10 @@
 // bundled key-evaluation workflow and a test clock file, the real
 // agency_client example as a subprocess, bpmctl's agency commands, and an
 // in-process fake agency serving bpm.v1.AgencyEndpoint for push delivery.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,23 +64,6 @@ std::string Sha256Hex(const std::string& data) {
 }
 
 bool IsSha256(const std::string& s) { return std::regex_match(s, std::regex("^[0-9a-f]{64}$")); }
-
-// A free TCP port on 127.0.0.1 (nobody listens on it afterwards).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // The lines of the agency_client's output that start with `action`.
 std::vector<std::string> LinesOf(const std::string& log, const std::string& action) {
@@ -1403,7 +1383,7 @@ TEST_F(AgencyTest, AssignmentsArePushedToTheAgencysEndpointOnce) {
 }
 
 TEST_F(AgencyTest, APushWaitsForTheEndpointToComeBack) {
-  const int port = FreePort();
+  const int port = testing::FreePort();
   ASSERT_NE(port, 0);
   const std::string endpoint = "127.0.0.1:" + std::to_string(port);
   MustRegister("ag-push", endpoint);
@@ -1444,7 +1424,7 @@ TEST_F(AgencyTest, APushWaitsForTheEndpointToComeBack) {
 }
 
 TEST_F(AgencyTest, AnUndeliverablePushGoesDeadAndIsReplayed) {
-  const int port = FreePort();
+  const int port = testing::FreePort();
   ASSERT_NE(port, 0);
   MustRegister("ag-push", "127.0.0.1:" + std::to_string(port));
   StartEvaluation(MustEngage(KeyEvaluation("ag-push", "P-2026-01")), "P-2026-01");

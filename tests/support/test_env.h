@@ -91,6 +91,10 @@ class Subprocess {
   pid_t pid_ = -1;
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released);
+// a gtest failure and 0 when none can be bound.
+int FreePort();
+
 // Waits up to timeout_ms for path to exist and be non-empty; its contents or
 // "" on timeout (e.g. a --port-file).
 std::string WaitForFile(const std::string& path, int timeout_ms);

@@ -1,5 +1,5 @@
 // Internal to core/engine: scans that read across instances and definitions
-// (targets.cc, history.cc).
+// (targets.cc, history.cc, reports.cc, operations.cc, migration.cc).
 // Thread safety: as the store's ListInstances; the helpers keep no state.
 #pragma once
 

@@ -1,13 +1,10 @@
 // ConnectRemoteStage against an in-process gRPC server playing the plugin:
 // the ABI and name checks at connect, deadlines, error mapping, retries of
 // idempotent calls only, health tracking and reconnecting.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,22 +30,6 @@ using std::chrono::milliseconds;
 
 int64_t MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-}
-
-// A port nothing listens on (bound, then released).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "cannot bind a loopback port";
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // The plugin side. Behaviour is set before the server starts, except the
@@ -245,7 +226,7 @@ TEST(RemoteStageTest, RefusesAnUnexpectedNameAndANameless) {
 }
 
 TEST(RemoteStageTest, RefusesAnUnreachableAddressAfterTheConnectTimeout) {
-  std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  std::string address = "127.0.0.1:" + std::to_string(testing::FreePort());
   RemoteStageOptions o = Options(address);
   o.connect_timeout = milliseconds(300);
   auto start = Clock::now();
