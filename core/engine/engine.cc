@@ -933,7 +933,7 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   w.now = clock_.NowMillis();
   w.vars = req.variables();
   BPM_RETURN_IF_ERROR(AttachApprovedTargets(*w.def, req.subject_ref(), req.org(), &w.vars));
-  BPM_RETURN_IF_ERROR(AttachProjectHistory(*w.def, req.subject_ref(), &w.vars));
+  BPM_RETURN_IF_ERROR(AttachProjectHistory(caller, *w.def, req.subject_ref(), &w.vars));
   w.inst.id = NewId();
   w.inst.def_key = req.definition_key();
   w.inst.def_version = def_version;

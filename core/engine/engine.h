@@ -291,15 +291,20 @@ class Engine {
   // (core/perf/target_form.h HistoryRules) starts with the project's history
   // in variables.project_history: its ex-ante conclusion and, for a
   // continuing project, the previous year's amount, budget action and
-  // rectifications (history.cc). FAILED_PRECONDITION when the ex-ante
-  // assessment concluded 不予支持 or the previous year's action cancels the
-  // budget (取消) without an accepted rectification since; INVALID_ARGUMENT
-  // for a bad previous subject or a project_history passed by the starter.
-  Status AttachProjectHistory(const definition::Definition& def, const std::string& subject_ref,
-                              google::protobuf::Struct* vars);
+  // rectifications (history.cc). FAILED_PRECONDITION while the subject's
+  // ex-ante assessment is unfinished, when it concluded 不予支持, or when the
+  // previous year's action cancels the budget (取消) without an accepted
+  // rectification since; INVALID_ARGUMENT for a bad previous subject (none of
+  // its instances in the caller's org scope) or a project_history passed by
+  // the starter.
+  Status AttachProjectHistory(const Caller& caller, const definition::Definition& def,
+                              const std::string& subject_ref, google::protobuf::Struct* vars);
   // The subject's approved target filing (not an adjustment) in org (any org
   // when empty); "" when there is none (targets.cc).
   StatusOr<std::string> ApprovedFiling(const std::string& subject_ref, const std::string& org);
+  // Whether row (vars: its variables) is an approved target filing, not an
+  // adjustment (targets.cc).
+  bool ApprovedFilingRow(const store::InstanceRow& row, const google::protobuf::Struct& vars);
   // The targets in force of a filing: {version, instance_id, definition_key,
   // form}; NOT_FOUND when none is (targets.cc).
   StatusOr<google::protobuf::Struct> InForceTargets(const std::string& filing_id);

@@ -10,7 +10,7 @@
 #include "core/engine/internal/convert.h"
 #include "core/engine/internal/scan.h"
 #include "core/engine/internal/vars.h"
-#include "core/perf/decimal.h"
+#include "core/perf/decimal_value.h"
 #include "core/perf/target_form.h"
 
 namespace bpm::engine {
@@ -28,9 +28,7 @@ int64_t AtMs(const Struct& record, const std::string& key) {
 // An amount of the form (a number or a decimal string), or nullopt.
 std::optional<perf::Decimal> Amount(const Value* v) {
   if (v == nullptr) return std::nullopt;
-  StatusOr<perf::Decimal> d = absl::InvalidArgumentError("");
-  if (v->kind_case() == Value::kNumberValue) d = perf::Decimal::FromDouble(v->number_value(), "");
-  if (v->kind_case() == Value::kStringValue) d = perf::Decimal::Parse(v->string_value(), "");
+  StatusOr<perf::Decimal> d = perf::DecimalOf(*v, "amount");
   if (!d.ok() || *d < perf::Decimal()) return std::nullopt;
   return *d;
 }
@@ -43,18 +41,30 @@ perf::Decimal Cap(perf::Decimal amount, int adjustment) {
   return perf::Decimal::FromUnits(cap_fen * 100);
 }
 
-// What one subject's instances say: the latest concluded ex-ante record, the
-// latest result application and every rectification.
+// What one subject's instances say: the latest concluded ex-ante record, an
+// unfinished ex-ante assessment, the approved target filing, the latest
+// result application and every rectification.
 struct SubjectFacts {
   int instances = 0;
   std::optional<Struct> ex_ante;
+  std::string ex_ante_unfinished;  // its instance id
+  std::string approved_filing;     // its instance id
   std::optional<Struct> result_application;
   std::vector<Struct> rectifications;
 };
 
+bool Finished(const std::string& status) {
+  return status == "completed" || status == "terminated";
+}
+
+bool HasStage(const definition::Definition& def, const std::string& stage) {
+  return std::any_of(def.states.begin(), def.states.end(),
+                     [&](const definition::State& s) { return s.stage == stage; });
+}
+
 }  // namespace
 
-Status Engine::AttachProjectHistory(const definition::Definition& def,
+Status Engine::AttachProjectHistory(const Caller& caller, const definition::Definition& def,
                                     const std::string& subject_ref,
                                     google::protobuf::Struct* vars) {
   const std::optional<perf::HistoryRules> rules =
@@ -79,11 +89,23 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
     }
   }
 
-  auto facts_of = [&](const std::string& subject) -> StatusOr<SubjectFacts> {
+  // The previous subject counts only through the instances the starter may
+  // see (EngineOptions::in_scope); the subject's own ex-ante binds whoever
+  // starts.
+  auto facts_of = [&](const std::string& subject, bool scoped) -> StatusOr<SubjectFacts> {
     SubjectFacts facts;
     store::InstanceFilter f;
     f.subject_ref = subject;
+    Status failed;
     BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& row) {
+      if (scoped) {
+        StatusOr<bool> visible = RoleTaskInScope(caller, row.org);
+        if (!visible.ok()) {
+          failed = visible.status();
+          return false;
+        }
+        if (!*visible) return true;
+      }
       ++facts.instances;
       const Struct v = internal::StructFromJson(row.variables_json);
       auto tagged = [&](const Struct& record) {
@@ -98,6 +120,13 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
           facts.ex_ante = tagged(*e);
         }
       }
+      if (!Finished(row.status) && facts.ex_ante_unfinished.empty()) {
+        auto d = Compiled(row.def_key, row.def_version);
+        if (d.ok() && HasStage(**d, "ex_ante")) facts.ex_ante_unfinished = row.id;
+      }
+      if (facts.approved_filing.empty() && ApprovedFilingRow(row, v)) {
+        facts.approved_filing = row.id;
+      }
       if (const Struct* r = internal::Obj(v, "result_application")) {
         if (!facts.result_application ||
             AtMs(*r, "at_unix_ms") >= AtMs(*facts.result_application, "at_unix_ms")) {
@@ -109,12 +138,19 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
       }
       return true;
     }));
+    BPM_RETURN_IF_ERROR(failed);
     return facts;
   };
 
   Struct history;
   auto& h = *history.mutable_fields();
-  BPM_ASSIGN_OR_RETURN(SubjectFacts own, facts_of(subject_ref));
+  BPM_ASSIGN_OR_RETURN(SubjectFacts own, facts_of(subject_ref, false));
+  if (rules->block_on_ex_ante && !own.ex_ante_unfinished.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "subject_ref: the ex-ante assessment ", own.ex_ante_unfinished, " of ", subject_ref,
+        " is not finished: a unit completes the assessment before it requests a budget "
+        "(DOMAIN.md §5.1)"));
+  }
   if (own.ex_ante) {
     const Struct& e = *own.ex_ante;
     Struct brief;
@@ -122,7 +158,7 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
     for (const char* key : {"instance_id", "conclusion", "total", "at_unix_ms"}) {
       if (const Value* x = internal::Get(e, key)) b[key] = *x;
     }
-    if (rules->block_ex_ante_rejected && internal::Str(e, "conclusion") == "不予支持") {
+    if (rules->block_on_ex_ante && internal::Str(e, "conclusion") == "不予支持") {
       return absl::FailedPreconditionError(absl::StrCat(
           "subject_ref: the ex-ante assessment ", internal::Str(e, "instance_id"), " of ",
           subject_ref, " concluded 不予支持 (", internal::Str(e, "total"), " points on ",
@@ -133,19 +169,18 @@ Status Engine::AttachProjectHistory(const definition::Definition& def,
   }
 
   if (!previous.empty()) {
-    BPM_ASSIGN_OR_RETURN(SubjectFacts prev, facts_of(previous));
+    BPM_ASSIGN_OR_RETURN(SubjectFacts prev, facts_of(previous, true));
     if (prev.instances == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(prev_field, ": no instance has the subject ", previous));
+      return absl::InvalidArgumentError(absl::StrCat(
+          prev_field, ": no instance in your org scope has the subject ", previous));
     }
     Struct link;
     auto& l = *link.mutable_fields();
     l["subject_ref"].set_string_value(previous);
     // Last year's amount: the approved filing's targets in force.
     std::optional<perf::Decimal> amount;
-    BPM_ASSIGN_OR_RETURN(std::string filing, ApprovedFiling(previous, ""));
-    if (!filing.empty()) {
-      auto in_force = InForceTargets(filing);
+    if (!prev.approved_filing.empty()) {
+      auto in_force = InForceTargets(prev.approved_filing);
       if (in_force.ok()) {
         const Struct* form = internal::Obj(*in_force, "form");
         amount = form != nullptr ? Amount(internal::Get(*form, rules->amount_field))

@@ -352,12 +352,16 @@ StatusOr<std::string> Engine::ApprovedFiling(const std::string& subject_ref,
   f.org = org;
   std::string filing;
   BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& row) {
-    auto d = Compiled(row.def_key, row.def_version);
-    if (!d.ok() || QualityState(**d) == nullptr || AdjustmentOf(**d)) return true;
-    if (Approved(internal::StructFromJson(row.variables_json))) filing = row.id;
+    if (ApprovedFilingRow(row, internal::StructFromJson(row.variables_json))) filing = row.id;
     return filing.empty();
   }));
   return filing;
+}
+
+bool Engine::ApprovedFilingRow(const store::InstanceRow& row,
+                               const google::protobuf::Struct& vars) {
+  auto d = Compiled(row.def_key, row.def_version);
+  return d.ok() && QualityState(**d) != nullptr && !AdjustmentOf(**d) && Approved(vars);
 }
 
 StatusOr<google::protobuf::Struct> Engine::InForceTargets(const std::string& filing_id) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/perf/decimal_value.h"
 #include "core/perf/internal/fields.h"
 
 namespace bpm::perf {
@@ -170,10 +171,7 @@ TargetForm ReadTargetForm(const Struct& form, const QualityConfig& config) {
       row.target = Text(s, "target");
       row.unit = Text(s, "unit");
       if (const Value* w = Get(s, "weight"); w != nullptr) {
-        StatusOr<Decimal> d = absl::InvalidArgumentError("weight");
-        if (w->kind_case() == Value::kNumberValue) d = Decimal::FromDouble(w->number_value(), "weight");
-        if (w->kind_case() == Value::kStringValue) d = Decimal::Parse(w->string_value(), "weight");
-        if (d.ok()) row.weight = *d;
+        if (StatusOr<Decimal> d = DecimalOf(*w, "weight"); d.ok()) row.weight = *d;
       }
     }
     out.indicators.push_back(std::move(row));
@@ -271,16 +269,16 @@ std::optional<HistoryRules> ReadHistoryRules(const Struct& stage_config,
   if (block->kind_case() != Value::kStructValue) {
     problems->emplace_back("history",
                            "must be an object {previous_variable, amount_field, "
-                           "block_ex_ante_rejected, rectified_adjustment}.");
+                           "block_on_ex_ante, rectified_adjustment}.");
     return rules;
   }
   const Struct& h = block->struct_value();
   for (const auto& [key, value] : h.fields()) {
-    if (key != "previous_variable" && key != "amount_field" && key != "block_ex_ante_rejected" &&
+    if (key != "previous_variable" && key != "amount_field" && key != "block_on_ex_ante" &&
         key != "rectified_adjustment") {
       problems->emplace_back("history." + key,
                              "is not a setting; use previous_variable, amount_field, "
-                             "block_ex_ante_rejected, rectified_adjustment.");
+                             "block_on_ex_ante, rectified_adjustment.");
     }
   }
   for (auto [key, out] : {std::pair<const char*, std::string*>{"previous_variable",
@@ -294,11 +292,11 @@ std::optional<HistoryRules> ReadHistoryRules(const Struct& stage_config,
       *out = v->string_value();
     }
   }
-  if (const Value* b = Get(h, "block_ex_ante_rejected")) {
+  if (const Value* b = Get(h, "block_on_ex_ante")) {
     if (b->kind_case() != Value::kBoolValue) {
-      problems->emplace_back("history.block_ex_ante_rejected", "must be true or false.");
+      problems->emplace_back("history.block_on_ex_ante", "must be true or false.");
     } else {
-      rules.block_ex_ante_rejected = b->bool_value();
+      rules.block_on_ex_ante = b->bool_value();
     }
   }
   if (const Value* n = Get(h, "rectified_adjustment")) {

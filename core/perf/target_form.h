@@ -87,15 +87,18 @@ std::optional<AdjustmentRules> ReadAdjustmentRules(const google::protobuf::Struc
 //                           project, 延续项目); default "previous_subject_ref"
 //   amount_field            the form's requested amount (a number field);
 //                           default "amount"
-//   block_ex_ante_rejected  boolean: an ex-ante conclusion 不予支持 on the
-//                           subject refuses the start (default true)
+//   block_on_ex_ante        boolean (default true): the subject's ex-ante
+//                           assessment refuses the start while it is
+//                           unfinished, and for good once it concluded
+//                           不予支持 ("a unit must complete the assessment
+//                           before budget compilation")
 //   rectified_adjustment    integer −99..0: the cut that replaces a −100
 //                           (取消) budget action once a rectification of the
 //                           previous year was accepted after it (default −50)
 struct HistoryRules {
   std::string previous_variable = "previous_subject_ref";
   std::string amount_field = "amount";
-  bool block_ex_ante_rejected = true;
+  bool block_on_ex_ante = true;
   int rectified_adjustment = -50;
 };
 

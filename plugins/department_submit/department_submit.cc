@@ -30,7 +30,7 @@
 //              core/perf/target_form.h). The stage only checks them.
 //   history    optional: link the project to its ex-ante assessment and the
 //              previous fiscal year's results (previous_variable,
-//              amount_field, block_ex_ante_rejected, rectified_adjustment;
+//              amount_field, block_on_ex_ante, rectified_adjustment;
 //              core/perf/target_form.h). bpmd attaches them at start as
 //              variables.project_history; submit refuses an amount above
 //              project_history.previous.amount_cap (last year's amount under

@@ -388,8 +388,14 @@ TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("ex-ante assessment " + ex.id()));
   EXPECT_THAT(s.error_message(), HasSubstr("concluded 不予支持 (59.99 points"));
-  // 支持 (80): the filing starts and carries the conclusion.
+  // 支持 (80): the filing starts and carries the conclusion; not before the
+  // assessment is finished.
   ex = Start("360726-2027-906017-502", "ex-ante");
+  s = StartWith("360726-2027-906017-502", "target-filing", "", &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("the ex-ante assessment " + ex.id() + " of 360726-2027-906017-502 is "
+                        "not finished"));
   ASSERT_TRUE(Act(kUnit, ex, "submit",
                   R"({"project_name": "智慧校园", "amount": 3000000, "basis": "县教育规划"})", &ex)
                   .ok());
@@ -461,7 +467,24 @@ TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
   // Bad links are named.
   s = StartWith("360726-2027-906017-603", "target-filing", R"({"previous_subject_ref": "nope"})", &inst);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("variables.previous_subject_ref: no instance has the subject nope"));
+  EXPECT_THAT(s.error_message(), HasSubstr("variables.previous_subject_ref: no instance in your "
+                                           "org scope has the subject nope"));
+  // Another department's project is not the unit's to link (and its
+  // existence is not revealed).
+  {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("ex-ante");
+    req.set_subject_ref("360726-2026-901001-700");
+    req.set_org("901001");
+    v1::StartInstanceResponse resp;
+    s = instances_->Start(Ctx(Who{"sun", "unit_filer", "901001"}).get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  s = StartWith("360726-2027-906017-603", "target-filing",
+                R"({"previous_subject_ref": "360726-2026-901001-700"})", &inst);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("no instance in your org scope has the subject "
+                                           "360726-2026-901001-700"));
   s = StartWith("360726-2027-906017-603", "target-filing",
                 R"({"previous_subject_ref": "360726-2027-906017-603"})", &inst);
   EXPECT_THAT(s.error_message(), HasSubstr("names this instance's own subject"));

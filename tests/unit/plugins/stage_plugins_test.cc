@@ -340,25 +340,25 @@ TEST(StagePluginsTest, DepartmentSubmitHistoryConfigIsChecked) {
       R"("form": {"fields": [{"name": "amount", "type": "number"}, {"name": "goal", "type": "string"}]})";
   EXPECT_THAT(ConfigErrors(*stage, "{" + form +
                                        R"(, "history": {"previous_variable": "last_year",
-                                                        "block_ex_ante_rejected": false,
+                                                        "block_on_ex_ante": false,
                                                         "rectified_adjustment": -99}})"),
               IsEmpty());
   EXPECT_THAT(ConfigErrors(*stage, "{" + form +
                                        R"(, "history": {"amount_field": "goal", "previous_variable": "",
-                                                        "block_ex_ante_rejected": 1,
+                                                        "block_on_ex_ante": 1,
                                                         "rectified_adjustment": -100, "cap": 1}})"),
               UnorderedElementsAre(
                   "history.cap: is not a setting; use previous_variable, amount_field, "
-                  "block_ex_ante_rejected, rectified_adjustment.",
+                  "block_on_ex_ante, rectified_adjustment.",
                   "history.previous_variable: must be a non-empty name.",
-                  "history.block_ex_ante_rejected: must be true or false.",
+                  "history.block_on_ex_ante: must be true or false.",
                   "history.rectified_adjustment: must be a whole percentage from -99 to 0.",
                   "history.amount_field: names \"goal\", which is not a number field of the form."));
   EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "history": {"amount_field": "budget"}})"),
               ElementsAre("history.amount_field: names \"budget\", which is not a field of the form."));
   EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "history": true})"),
               ElementsAre("history: must be an object {previous_variable, amount_field, "
-                          "block_ex_ante_rejected, rectified_adjustment}."));
+                          "block_on_ex_ante, rectified_adjustment}."));
 }
 
 TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
