@@ -52,7 +52,8 @@ void Row(const v1::ReportRow& r, const std::vector<int>& months, bool total, Cel
     v1::MonitoringRound empty;
     const v1::MonitoringRound& m = round != nullptr ? *round : empty;
     c.insert(c.end(), {Int(m.monitored()), Int(m.in_scope()), Int(m.red()), Int(m.yellow()),
-                       Int(m.budget_red()), Int(m.budget_yellow())});
+                       Int(m.budget_red()), Int(m.budget_yellow()), Int(m.warnings()),
+                       Int(m.warnings_explained()), Int(m.warnings_late())});
     if (round != nullptr) {
       if (first < 0) first = m.red() + m.yellow();
       last = m.red() + m.yellow();
@@ -102,7 +103,9 @@ Cells ReportTable(const v1::GetReportResponse& report) {
   for (int month : months) {
     header.insert(header.end(), {absl::StrCat(month, "月监控项目"), absl::StrCat(month, "月纳入范围"),
                                  absl::StrCat(month, "月红灯"), absl::StrCat(month, "月黄灯"),
-                                 absl::StrCat(month, "月执行红灯"), absl::StrCat(month, "月执行黄灯")});
+                                 absl::StrCat(month, "月执行红灯"), absl::StrCat(month, "月执行黄灯"),
+                                 absl::StrCat(month, "月预警"), absl::StrCat(month, "月预警已说明"),
+                                 absl::StrCat(month, "月预警逾期")});
   }
   if (months.size() > 1) header.push_back("预警下降%");
   header.insert(header.end(), {"自评完成", "自评优", "自评良", "自评中", "自评差", "抽查",

@@ -9,9 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "core/common/json.h"
 #include "core/engine/internal/convert.h"
+#include "core/engine/internal/scan.h"
 #include "core/engine/internal/vars.h"
 #include "core/engine/engine.h"
-#include "core/perf/decimal.h"
+#include "core/perf/decimal_value.h"
 #include "core/perf/rules.h"
 #include "core/perf/scorecard.h"
 
@@ -68,10 +69,7 @@ perf::Decimal Amount(const google::protobuf::Struct& vars) {
     if (const auto* form = Obj(vars, "form")) v = Get(*form, "amount");
   }
   if (v == nullptr) return perf::Decimal();
-  StatusOr<perf::Decimal> d = v->has_string_value() ? perf::Decimal::Parse(v->string_value(), "amount")
-                              : v->kind_case() == google::protobuf::Value::kNumberValue
-                                  ? perf::Decimal::FromDouble(v->number_value(), "amount")
-                                  : StatusOr<perf::Decimal>(absl::InvalidArgumentError("amount"));
+  StatusOr<perf::Decimal> d = perf::DecimalOf(*v, "amount");
   return d.ok() ? *d : perf::Decimal();
 }
 
@@ -118,6 +116,9 @@ void Merge(Acc* to, const Acc& from) {
     m.set_zero_spend(m.zero_spend() + r.zero_spend());
     m.set_budget_red(m.budget_red() + r.budget_red());
     m.set_budget_yellow(m.budget_yellow() + r.budget_yellow());
+    m.set_warnings(m.warnings() + r.warnings());
+    m.set_warnings_explained(m.warnings_explained() + r.warnings_explained());
+    m.set_warnings_late(m.warnings_late() + r.warnings_late());
   }
 }
 
@@ -147,93 +148,96 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
   v1::GetReportResponse out;
   store::InstanceFilter f;
   f.orgs = orgs;
-  int64_t after = 0;
-  while (true) {
-    BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
-    for (const store::InstanceRow& inst : page) {
-      auto key = std::make_pair(inst.def_key, inst.def_version);
-      auto k = kinds.find(key);
-      if (k == kinds.end()) {
-        auto def = Compiled(inst.def_key, inst.def_version);
-        k = kinds.emplace(key, def.ok() ? KindsOf(**def) : Kinds{}).first;
-      }
-      const Kinds& kind = k->second;
-      auto vars_or = ParseJsonStruct(inst.variables_json);
-      if (!vars_or.ok()) continue;
-      const google::protobuf::Struct& vars = *vars_or;
-      const google::protobuf::Struct* rect = Obj(vars, "rectification");
-      if (!kind.targets && !kind.adjustment && !kind.monitoring && !kind.self_evaluation &&
-          !kind.key_evaluation && rect == nullptr) {
-        continue;
-      }
-      const int year = IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms));
-      if (req.year() != 0 && year != req.year()) continue;
-      const plugin::v1::OrgRef& w = where_of(inst.org);
-      if (!req.region().empty() && w.region() != req.region()) continue;
-      if (!req.department().empty() && w.code() != req.department()) continue;
-      out.set_instances(out.instances() + 1);
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& inst) {
+    auto key = std::make_pair(inst.def_key, inst.def_version);
+    auto k = kinds.find(key);
+    if (k == kinds.end()) {
+      auto def = Compiled(inst.def_key, inst.def_version);
+      k = kinds.emplace(key, def.ok() ? KindsOf(**def) : Kinds{}).first;
+    }
+    const Kinds& kind = k->second;
+    auto vars_or = ParseJsonStruct(inst.variables_json);
+    if (!vars_or.ok()) return true;
+    const google::protobuf::Struct& vars = *vars_or;
+    const google::protobuf::Struct* rect = Obj(vars, "rectification");
+    if (!kind.targets && !kind.adjustment && !kind.monitoring && !kind.self_evaluation &&
+        !kind.key_evaluation && rect == nullptr) {
+      return true;
+    }
+    const int year = IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms));
+    if (req.year() != 0 && year != req.year()) return true;
+    const plugin::v1::OrgRef& w = where_of(inst.org);
+    if (!req.region().empty() && w.region() != req.region()) return true;
+    if (!req.department().empty() && w.code() != req.department()) return true;
+    out.set_instances(out.instances() + 1);
 
-      Acc& acc = rows[{year, w.region(), w.code()}];
-      v1::ReportRow& r = acc.row;
-      if (kind.targets) {
-        r.set_targets_started(r.targets_started() + 1);
-        if (Get(vars, "submitted_by") != nullptr) r.set_targets_filed(r.targets_filed() + 1);
-        const std::string grade = Str(vars, "grade");
-        if (!grade.empty()) {
-          r.set_targets_reviewed(r.targets_reviewed() + 1);
-          Count(r.mutable_target_grades(), grade);
-        }
-      }
-      if (kind.adjustment) {
-        const std::string grade = Str(vars, "grade");
-        if (grade == "优" || grade == "良") r.set_targets_adjusted(r.targets_adjusted() + 1);
-      }
-      if (const auto* m = Obj(vars, "monitoring"); kind.monitoring && m != nullptr) {
-        const int month = IntIn(*m, "month", 1, 12, 0);
-        v1::MonitoringRound& round = acc.rounds[month];
-        round.set_month(month);
-        round.set_monitored(round.monitored() + 1);
-        if (Str(*m, "budget_light") != "none") round.set_in_scope(round.in_scope() + 1);
-        const std::string light = Str(*m, "light");
-        if (light == "red") round.set_red(round.red() + 1);
-        if (light == "yellow") round.set_yellow(round.yellow() + 1);
-        if (Bool(*m, "zero_spend")) round.set_zero_spend(round.zero_spend() + 1);
-        const std::string budget_light = Str(*m, "budget_light");
-        if (budget_light == "red") round.set_budget_red(round.budget_red() + 1);
-        if (budget_light == "yellow") round.set_budget_yellow(round.budget_yellow() + 1);
-      }
-      if (kind.self_evaluation) {
-        const std::string grade = Str(vars, "self_eval_grade");
-        if (!grade.empty()) {
-          r.set_self_evaluations(r.self_evaluations() + 1);
-          Count(r.mutable_self_eval_grades(), grade);
-        }
-        if (const auto* s = Obj(vars, "spot_check"); s != nullptr && Bool(*s, "sampled")) {
-          r.set_spot_sampled(r.spot_sampled() + 1);
-          if (Bool(*s, "deviation_flagged")) r.set_spot_flagged(r.spot_flagged() + 1);
-        }
-      }
-      if (kind.key_evaluation) {
-        r.set_key_evaluations(r.key_evaluations() + 1);
-        if (inst.status == "completed") r.set_key_evaluations_done(r.key_evaluations_done() + 1);
-        const std::string grade = Str(vars, "grade");
-        if (!grade.empty()) Count(r.mutable_key_eval_grades(), grade);
-        acc.funds = perf::Decimal::FromUnits(acc.funds.units() + Amount(vars).units());
-      }
-      if (rect != nullptr) {
-        r.set_rectifications(r.rectifications() + 1);
-        const bool accepted = Str(*rect, "result") == "整改到位";
-        const double due = Num(*rect, "due_unix_ms");
-        const bool late = Bool(*rect, "overdue") ||
-                          (!accepted && due > 0 && static_cast<double>(now) > due);
-        if (accepted) r.set_rectified(r.rectified() + 1);
-        if (accepted && !late) r.set_rectified_on_time(r.rectified_on_time() + 1);
-        if (late) r.set_rectifications_overdue(r.rectifications_overdue() + 1);
+    Acc& acc = rows[{year, w.region(), w.code()}];
+    v1::ReportRow& r = acc.row;
+    if (kind.targets) {
+      r.set_targets_started(r.targets_started() + 1);
+      if (Get(vars, "submitted_by") != nullptr) r.set_targets_filed(r.targets_filed() + 1);
+      const std::string grade = Str(vars, "grade");
+      if (!grade.empty()) {
+        r.set_targets_reviewed(r.targets_reviewed() + 1);
+        Count(r.mutable_target_grades(), grade);
       }
     }
-    if (page.size() < static_cast<size_t>(kPage)) break;
-    after = page.back().row_id;
-  }
+    if (kind.adjustment) {
+      const std::string grade = Str(vars, "grade");
+      if (grade == "优" || grade == "良") r.set_targets_adjusted(r.targets_adjusted() + 1);
+    }
+    if (const auto* m = Obj(vars, "monitoring"); kind.monitoring && m != nullptr) {
+      const int month = IntIn(*m, "month", 1, 12, 0);
+      v1::MonitoringRound& round = acc.rounds[month];
+      round.set_month(month);
+      round.set_monitored(round.monitored() + 1);
+      if (Str(*m, "budget_light") != "none") round.set_in_scope(round.in_scope() + 1);
+      const std::string light = Str(*m, "light");
+      if (light == "red") round.set_red(round.red() + 1);
+      if (light == "yellow") round.set_yellow(round.yellow() + 1);
+      if (Bool(*m, "zero_spend")) round.set_zero_spend(round.zero_spend() + 1);
+      const std::string budget_light = Str(*m, "budget_light");
+      if (budget_light == "red") round.set_budget_red(round.budget_red() + 1);
+      if (budget_light == "yellow") round.set_budget_yellow(round.budget_yellow() + 1);
+      if (const auto* w = Obj(vars, "warning")) {
+        const std::string status = Str(*w, "status");
+        round.set_warnings(round.warnings() + 1);
+        if (status == "explained") round.set_warnings_explained(round.warnings_explained() + 1);
+        if (status == "overdue" || (status == "explained" && Bool(*w, "late"))) {
+          round.set_warnings_late(round.warnings_late() + 1);
+        }
+      }
+    }
+    if (kind.self_evaluation) {
+      const std::string grade = Str(vars, "self_eval_grade");
+      if (!grade.empty()) {
+        r.set_self_evaluations(r.self_evaluations() + 1);
+        Count(r.mutable_self_eval_grades(), grade);
+      }
+      if (const auto* s = Obj(vars, "spot_check"); s != nullptr && Bool(*s, "sampled")) {
+        r.set_spot_sampled(r.spot_sampled() + 1);
+        if (Bool(*s, "deviation_flagged")) r.set_spot_flagged(r.spot_flagged() + 1);
+      }
+    }
+    if (kind.key_evaluation) {
+      r.set_key_evaluations(r.key_evaluations() + 1);
+      if (inst.status == "completed") r.set_key_evaluations_done(r.key_evaluations_done() + 1);
+      const std::string grade = Str(vars, "grade");
+      if (!grade.empty()) Count(r.mutable_key_eval_grades(), grade);
+      acc.funds = perf::Decimal::FromUnits(acc.funds.units() + Amount(vars).units());
+    }
+    if (rect != nullptr) {
+      r.set_rectifications(r.rectifications() + 1);
+      const bool accepted = Str(*rect, "result") == "整改到位";
+      const double due = Num(*rect, "due_unix_ms");
+      const bool late = Bool(*rect, "overdue") ||
+                        (!accepted && due > 0 && static_cast<double>(now) > due);
+      if (accepted) r.set_rectified(r.rectified() + 1);
+      if (accepted && !late) r.set_rectified_on_time(r.rectified_on_time() + 1);
+      if (late) r.set_rectifications_overdue(r.rectifications_overdue() + 1);
+    }
+    return true;
+  }, kPage));
 
   std::map<std::pair<int, std::string>, Acc> totals;
   for (auto& [k, acc] : rows) {
@@ -282,73 +286,68 @@ StatusOr<v1::GetScorecardResponse> Engine::Scorecard(const v1::GetScorecardReque
   store::InstanceFilter f;
   f.orgs = orgs;
   f.def_key = key;
-  int64_t after = 0;
   std::vector<std::pair<perf::Decimal, v1::ScorecardRow>> rows;
-  while (true) {
-    BPM_ASSIGN_OR_RETURN(auto page, store_.ListInstances(f, after, kPage));
-    for (const store::InstanceRow& inst : page) {
-      auto vars_or = ParseJsonStruct(inst.variables_json);
-      if (!vars_or.ok()) continue;
-      const auto& vars = *vars_or;
-      if (IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms)) != req.year()) continue;
-      v1::ScorecardRow row;
-      row.set_department(TopDepartment(inst.org).code());
-      row.set_instance_id(inst.id);
-      perf::DepartmentFigures fig;
-      if (auto it = figures.find(row.department()); it != figures.end()) {
-        const v1::ReportRow& r = *it->second;
-        row.set_department_name(r.department_name());
-        fig.targets_started = r.targets_started();
-        fig.targets_reviewed = r.targets_reviewed();
-        fig.self_evaluations = r.self_evaluations();
-        fig.spot_sampled = r.spot_sampled();
-        fig.spot_flagged = r.spot_flagged();
-        fig.rectifications = r.rectifications();
-        fig.rectified_on_time = r.rectified_on_time();
-        if (r.rounds_size() > 0) {
-          fig.warned_first_round = r.rounds(0).red() + r.rounds(0).yellow();
-          const auto& last = r.rounds(r.rounds_size() - 1);
-          fig.warned_last_round = last.red() + last.yellow();
-        }
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& inst) {
+    auto vars_or = ParseJsonStruct(inst.variables_json);
+    if (!vars_or.ok()) return true;
+    const auto& vars = *vars_or;
+    if (IntIn(vars, "fiscal_year", 1900, 2200, YearOf(inst.created_ms)) != req.year()) return true;
+    v1::ScorecardRow row;
+    row.set_department(TopDepartment(inst.org).code());
+    row.set_instance_id(inst.id);
+    perf::DepartmentFigures fig;
+    if (auto it = figures.find(row.department()); it != figures.end()) {
+      const v1::ReportRow& r = *it->second;
+      row.set_department_name(r.department_name());
+      fig.targets_started = r.targets_started();
+      fig.targets_reviewed = r.targets_reviewed();
+      fig.self_evaluations = r.self_evaluations();
+      fig.spot_sampled = r.spot_sampled();
+      fig.spot_flagged = r.spot_flagged();
+      fig.rectifications = r.rectifications();
+      fig.rectified_on_time = r.rectified_on_time();
+      if (r.rounds_size() > 0) {
+        fig.warned_first_round = r.rounds(0).red() + r.rounds(0).yellow();
+        const auto& last = r.rounds(r.rounds_size() - 1);
+        fig.warned_last_round = last.red() + last.yellow();
       }
-      const google::protobuf::Struct* entered = nullptr;
-      if (const auto* sc = Obj(vars, "scorecard")) entered = Obj(*sc, "manual");
-      bool complete = true;
-      int64_t total = 0;
-      for (const perf::ScoreItem& item : sheet.items) {
-        v1::ScorecardItem* it = row.add_items();
-        it->set_id(item.id);
-        it->set_name(item.name);
-        it->set_max_points(item.points.ToString());
-        it->set_manual(item.metric.empty());
-        if (item.metric.empty()) {
-          const std::string given = entered != nullptr ? Str(*entered, item.id) : "";
-          auto points = perf::Decimal::Parse(given, "points");
-          if (given.empty() || !points.ok()) {
-            complete = false;
-            continue;
-          }
-          it->set_points(points->ToString());
-          it->set_basis("财政评分");
-          total += points->units();
-        } else {
-          std::string basis;
-          const perf::Decimal points = perf::MetricPoints(item.metric, item.points, fig, &basis);
-          it->set_points(points.ToString());
-          it->set_basis(basis);
-          total += points.units();
-        }
-      }
-      const perf::Decimal sum = perf::Decimal::FromUnits(total);
-      row.set_total(sum.ToString());
-      row.set_complete(complete);
-      const std::string g = perf::Grade(sum);  // 优 良 中 差 on 90/80/60
-      row.set_grade(g == "优" ? "优秀" : g == "良" ? "良好" : g == "中" ? "合格" : "不合格");
-      rows.emplace_back(complete ? sum : perf::Decimal::FromUnits(-1), std::move(row));
     }
-    if (page.size() < static_cast<size_t>(kPage)) break;
-    after = page.back().row_id;
-  }
+    const google::protobuf::Struct* entered = nullptr;
+    if (const auto* sc = Obj(vars, "scorecard")) entered = Obj(*sc, "manual");
+    bool complete = true;
+    int64_t total = 0;
+    for (const perf::ScoreItem& item : sheet.items) {
+      v1::ScorecardItem* it = row.add_items();
+      it->set_id(item.id);
+      it->set_name(item.name);
+      it->set_max_points(item.points.ToString());
+      it->set_manual(item.metric.empty());
+      if (item.metric.empty()) {
+        const std::string given = entered != nullptr ? Str(*entered, item.id) : "";
+        auto points = perf::Decimal::Parse(given, "points");
+        if (given.empty() || !points.ok()) {
+          complete = false;
+          continue;
+        }
+        it->set_points(points->ToString());
+        it->set_basis("财政评分");
+        total += points->units();
+      } else {
+        std::string basis;
+        const perf::Decimal points = perf::MetricPoints(item.metric, item.points, fig, &basis);
+        it->set_points(points.ToString());
+        it->set_basis(basis);
+        total += points.units();
+      }
+    }
+    const perf::Decimal sum = perf::Decimal::FromUnits(total);
+    row.set_total(sum.ToString());
+    row.set_complete(complete);
+    const std::string g = perf::Grade(sum);  // 优 良 中 差 on 90/80/60
+    row.set_grade(g == "优" ? "优秀" : g == "良" ? "良好" : g == "中" ? "合格" : "不合格");
+    rows.emplace_back(complete ? sum : perf::Decimal::FromUnits(-1), std::move(row));
+    return true;
+  }, kPage));
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first > b.first;
     return a.second.department() < b.second.department();

@@ -17,7 +17,8 @@
 //   2. monitoring (performance-monitoring): 64.5 % of the projects report
 //      in July; execution of those at 500,000 and more is bimodal (38 %
 //      under 35 %, as DOMAIN.md §11 describes); the engine lights them; every
-//      red or yellow project explains itself and finance approves the
+//      red or yellow project explains itself (with --clock-file one in eight
+//      after the 10 working days: late) and finance approves the
 //      explanation; those projects report again in October (the follow-up
 //      round), most of them caught up;
 //   3. self-evaluation: 36 % of the projects score themselves (mean ≈ 94),
@@ -34,7 +35,8 @@
 //      (部门评价, department-evaluation: the evaluation stage scores the
 //      决策/过程/产出/效益 sheet, each indicator at 70–100 % of its weight).
 //   5. ex-ante (ex-ante): next year's new projects, one per 3–4 departments;
-//      finance scores them (75 % 支持, 15 % 调整完善后支持, 10 % 不予支持).
+//      finance scores them (75 % 支持, 15 % 调整完善后支持: revised by the
+//      unit and then supported, 10 % 不予支持).
 //   6. next year's filings (target-filing, fiscal_year + 1): every project
 //      graded 中 or 差 and one in twenty of the other evaluated ones continue
 //      (previous_subject_ref: bpmd caps the amount under last year's budget
@@ -51,8 +53,9 @@
 // simulation moves bpmd's clock through the year: targets in January, their
 // rectification by 28 January or, for one unit in seven, late on 25 February
 // (overdue: the deadline is 30 days), adjustments in June, monitoring on 10
-// July and 12 October, self-evaluation and key evaluations in December.
-// Without it everything happens now, and every rectification is on time.
+// July (warnings answered on 20 July or, one in eight, late on 3 August) and
+// 12 October, self-evaluation and key evaluations in December. Without it
+// everything happens now, and every rectification and warning is on time.
 //
 // Usage: county_sim [--server HOST:PORT] [--departments N] [--seed S]
 //                   [--clients N] [--key-evaluations N] [--agency-client PATH]
@@ -313,10 +316,20 @@ class Sim {
       return Check(grpc::Status(grpc::StatusCode::INTERNAL, "bad payload " + payload), action);
     }
     v1::ActResponse resp;
-    if (!Check(tasks_->Act(Ctx(who).get(), req, &resp),
-               action + " in " + inst->state() + " of " + inst->subject_ref())) {
-      return false;
+    grpc::Status s = tasks_->Act(Ctx(who).get(), req, &resp);
+    for (int retry = 0; s.error_code() == grpc::StatusCode::ABORTED && retry < 3; ++retry) {
+      // The instance changed meanwhile (e.g. its overdue timer fired): re-read
+      // it and act on the task again, as the error asks.
+      v1::GetInstanceRequest get;
+      get.set_id(inst->id());
+      v1::GetInstanceResponse got;
+      if (!instances_->Get(Ctx(who).get(), get, &got).ok()) break;
+      *inst = got.instance();
+      if (inst->open_tasks_size() == 0) break;
+      req.set_task_id(inst->open_tasks(0).id());
+      s = tasks_->Act(Ctx(who).get(), req, &resp);
     }
+    if (!Check(s, action + " in " + inst->state() + " of " + inst->subject_ref())) return false;
     *inst = resp.instance();
     ++calls_;
     return true;
@@ -355,6 +368,8 @@ class Sim {
   void NextYear(const NextYearFiling& r, std::mt19937_64& rng);
   void DepartmentEvaluation(const Project& p, std::mt19937_64& rng);
   void Monitor(const Project& p, int month, double execution, std::mt19937_64& rng);
+  // The unit answers a warning (预警说明) and finance reviews the answer.
+  void Explain(const Project& p, v1::Instance inst, std::mt19937_64& rng);
   void SelfEvaluate(const Project& p, std::mt19937_64& rng);
   bool KeyEvaluations(std::mt19937_64& rng);
   void Assess(const std::string& department, std::mt19937_64& rng);
@@ -374,6 +389,7 @@ class Sim {
   std::mutex mu_;
   std::string error_;
   std::vector<std::string> warned_;  // subjects lit red or yellow in July
+  std::vector<std::pair<const Project*, v1::Instance>> responding_;  // July warnings to answer
   std::map<std::string, std::string> filings_;  // project code → its approved filing
   std::map<std::string, std::string> self_grades_;  // project code → self-evaluation grade
   std::vector<std::pair<std::string, std::string>> new_projects_;  // ex-ante subject, unit
@@ -497,7 +513,20 @@ void Sim::ExAnte(size_t i, std::mt19937_64& rng) {
                  : R"({"立项必要性": 14, "投入经济性": 10, "绩效目标合理性": 11, "实施方案可行性": 8, "筹资合规性": 11})";
   const std::string comments =
       g < 0.90 ? "" : R"(, "comments": {"投入经济性": "测算依据不足", "绩效目标合理性": "目标不明确", "实施方案可行性": "无实施方案", "筹资合规性": "资金来源未落实"})";
-  Act(finance, &inst, "conclude", R"({"opinion": "按评估标准评分", "scores": )" + scores + comments + "}");
+  if (!Act(finance, &inst, "conclude",
+           R"({"opinion": "按评估标准评分", "scores": )" + scores + comments + "}")) {
+    return;
+  }
+  if (inst.state() != "application") return;
+  // 调整完善后支持: the unit revises the application and finance supports it
+  // (an unfinished assessment would refuse next year's filing).
+  if (!Act(unit, &inst, "submit",
+           R"({"project_name": "新增项目)" + code +
+               R"(", "amount": 2500000, "basis": "县十四五规划；已补充实施方案和测算依据"})")) {
+    return;
+  }
+  Act(finance, &inst, "conclude",
+      R"({"opinion": "调整后符合要求", "scores": {"立项必要性": 18, "投入经济性": 16, "绩效目标合理性": 17, "实施方案可行性": 16, "筹资合规性": 17}})");
 }
 
 void Sim::Adjust(const Project& p, std::mt19937_64& rng) {
@@ -598,10 +627,19 @@ void Sim::Monitor(const Project& p, int month, double execution, std::mt19937_64
                        : R"(}, {"name": "服务对象满意度", "operator": "定性", "grade": "达成目标", "likelihood": "确定能"}]})");
   if (!Act(unit, &inst, "submit", payload.str())) return;
   if (inst.state() != "report") return;  // on track: done
-  {
+  if (month == 7) {
+    // Warned: the unit answers later in the month (Run), and the project
+    // reports again in October.
     std::lock_guard<std::mutex> lock(mu_);
-    if (month == 7) warned_.push_back(p.code);
+    warned_.push_back(p.code);
+    responding_.emplace_back(&p, inst);
+    return;
   }
+  Explain(p, inst, rng);
+}
+
+void Sim::Explain(const Project& p, v1::Instance inst, std::mt19937_64& rng) {
+  const auto [unit, reviewer, finance, perf] = PeopleOf(p);
   // DOMAIN.md §11: funds ≈ 40 %, rules 10 %, staff 10 %, hardware 10 %, other 30 %.
   static const char* kReasons[] = {"经费保障", "经费保障", "经费保障", "经费保障",     "制度保障",
                                    "人员保障", "硬件条件保障", "其他", "其他", "其他"};
@@ -948,6 +986,13 @@ int Sim::PrintReport() {
               (std::to_string(budget_red) + " / " + std::to_string(budget_yellow)).c_str(), "186 / 37");
   std::printf("%-44s %14s   %s\n", "  project light red / yellow (with indicators)",
               (std::to_string(red) + " / " + std::to_string(yellow)).c_str(), "");
+  if (july != nullptr) {
+    std::printf("%-44s %14s   %s\n", "  warnings: explained / late (10 working days)",
+                (std::to_string(july->warnings_explained()) + "/" + std::to_string(july->warnings()) +
+                 " / " + std::to_string(july->warnings_late()))
+                    .c_str(),
+                "");
+  }
   if (october != nullptr) {
     std::printf("%-44s %14s   %s\n", "follow-up round (October): red / yellow",
                 (std::to_string(october->red()) + " / " + std::to_string(october->yellow())).c_str(), "");
@@ -1083,6 +1128,20 @@ int Sim::Run() {
   Phase("monitoring, July", monitored.size(), [&](size_t i, std::mt19937_64& rng) {
     Monitor(*monitored[i], 7, monitored[i]->july_execution, rng);
   });
+  {
+    // The warnings' answers are due in 10 working days (24 July): on a
+    // moving clock one unit in eight answers on 3 August, late.
+    std::vector<std::pair<const Project*, v1::Instance>> on_time, late;
+    for (size_t i = 0; i < responding_.size(); ++i) (i % 8 == 5 ? late : on_time).push_back(responding_[i]);
+    SetClock(7, 20);
+    Phase("warning responses", on_time.size(), [&](size_t i, std::mt19937_64& rng) {
+      Explain(*on_time[i].first, on_time[i].second, rng);
+    });
+    SetClock(8, 3);
+    Phase("warning responses, late", late.size(), [&](size_t i, std::mt19937_64& rng) {
+      Explain(*late[i].first, late[i].second, rng);
+    });
+  }
   std::map<std::string, const Project*> by_code;
   for (const Project& p : county_.projects) by_code[p.code] = &p;
   std::vector<const Project*> follow_up;

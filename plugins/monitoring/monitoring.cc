@@ -35,7 +35,8 @@
 //                      硬件条件保障 | 其他, measures, forecast_rate (0–100)} ->
 //                      warning.status explained, outcome "explained". Past its due
 //                      time the warning turns overdue (status overdue), and the
-//                      task stays open.
+//                      task stays open; an explanation after the due time is
+//                      recorded as late (warning.late).
 #include <map>
 #include <set>
 #include <string>
@@ -487,7 +488,11 @@ class MonitoringStage : public Stage {
     if (bad.rejections_size() > 0) return bad;
     Struct warning = StructOr(ctx.variables(), "warning");
     auto& w = *warning.mutable_fields();
-    const bool late = StringOr(warning, "status", "") == "overdue";
+    // Late when the overdue timer fired, or past the due time before it did
+    // (timers fire on the scheduler's next tick).
+    const int64_t due = request.task().due_unix_ms();
+    const bool late = StringOr(warning, "status", "") == "overdue" ||
+                      (due > 0 && ctx.now_unix_ms() > due);
     w["status"] = StringValue("explained");
     w["late"] = BoolValue(late);
     w["reason_category"] = StringValue(category);

@@ -88,6 +88,12 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   EXPECT_LE(july.budget_red() + july.budget_yellow(), july.in_scope());
   // Every warned project, and only those, reported again in October.
   EXPECT_EQ(october.monitored(), july.red() + july.yellow());
+  // Every warning answered; one in eight after its 10 working days.
+  EXPECT_EQ(july.warnings(), july.red() + july.yellow());
+  EXPECT_EQ(july.warnings_explained(), july.warnings());
+  ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(\[warning responses, late\] ([0-9]+)/)")))
+      << r.err;
+  EXPECT_EQ(july.warnings_late(), std::stoi(m[1]));
   EXPECT_GT(t.self_evaluations(), 0);
   EXPECT_LE(t.spot_sampled(), t.self_evaluations());
   // Two by agencies, one 部门评价; an adjustment is not another target.
@@ -102,6 +108,7 @@ TEST(CountySimTest, ASmallCountyYearRunsThroughTheApi) {
   ASSERT_TRUE(std::regex_search(r.err, m, std::regex(R"(\[target rectification, late\] ([0-9]+)/)")))
       << r.err;
   EXPECT_EQ(t.rectifications_overdue(), std::stoi(m[1]));
+  EXPECT_GT(t.rectifications_overdue(), 0);
   EXPECT_EQ(t.rectified_on_time(), t.rectifications() - t.rectifications_overdue());
 
   // Next year's filings: the continuing projects (their amounts capped under

@@ -177,6 +177,39 @@ TEST_F(MonitoringTest, AnUnansweredWarningTurnsOverdue) {
   EXPECT_TRUE(inst.variables().fields().at("warning").struct_value().fields().at("late").bool_value());
 }
 
+// An explanation past the due time is late even when the overdue timer has
+// not fired yet: here the scheduler looks for due timers once an hour.
+TEST_F(MonitoringTest, AnAnswerPastTheDueIsLateBeforeTheTimerFires) {
+  bpmd_.reset();
+  bpmd_ = std::make_unique<testing::BpmdProcess>(
+      testing::FreshStoreUrl(dir_.path(), "monitoring_slow_timers"),
+      std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars",
+                               "--test-clock-file=" + clock_file_, "--tick-ms=3600000"});
+  ASSERT_TRUE(bpmd_->Start());
+  testing::ImportCountyOrgs(bpmd_->channel());
+  instances_ = v1::InstanceService::NewStub(bpmd_->channel());
+  tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+
+  v1::Instance inst = Start("P-2026-005");
+  ASSERT_TRUE(Act(kUnit, inst, "submit", Report("100000", "70"), &inst).ok());  // red
+  SetClock(kDue + 1);
+  ASSERT_TRUE(Act(kUnit, inst, "explain", R"({"reason_category": "经费保障", "measures": "追加资金"})",
+                  &inst)
+                  .ok());
+  const auto& w = inst.variables().fields().at("warning").struct_value().fields();
+  EXPECT_EQ(w.at("status").string_value(), "explained");
+  EXPECT_TRUE(w.at("late").bool_value());
+  // On time at the last millisecond of the due day.
+  v1::Instance other = Start("P-2026-006");
+  SetClock(kStart);
+  ASSERT_TRUE(Act(kUnit, other, "submit", Report("100000", "70"), &other).ok());
+  SetClock(kDue);
+  ASSERT_TRUE(Act(kUnit, other, "explain", R"({"reason_category": "经费保障", "measures": "追加资金"})",
+                  &other)
+                  .ok());
+  EXPECT_FALSE(other.variables().fields().at("warning").struct_value().fields().at("late").bool_value());
+}
+
 }  // namespace
 }  // namespace bpm
 

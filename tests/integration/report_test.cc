@@ -114,6 +114,8 @@ class ReportTest : public ::testing::Test {
     for (const auto& [month, executed] : reports) {
       v1::Instance m = Start(kUnit, "performance-monitoring", "2026-906017-M" + std::to_string(++n));
       Act(kUnit, &m, "submit", Monitoring(month, executed));
+      // The yellow one's warning is explained (on time); the reds are not yet.
+      if (n == 2) Act(kUnit, &m, "explain", R"({"reason_category": "经费保障", "measures": "加快支付"})");
     }
 
     // A self-evaluation: 95.5, 优.
@@ -161,8 +163,13 @@ TEST_F(ReportTest, CountsEachDepartmentExactly) {
   EXPECT_EQ(edu.rounds(0).yellow(), 1);
   EXPECT_EQ(edu.rounds(0).budget_red(), 1);
   EXPECT_EQ(edu.rounds(0).budget_yellow(), 1);
+  EXPECT_EQ(edu.rounds(0).warnings(), 2);
+  EXPECT_EQ(edu.rounds(0).warnings_explained(), 1);
+  EXPECT_EQ(edu.rounds(0).warnings_late(), 0);
   EXPECT_EQ(edu.rounds(1).month(), 10);
   EXPECT_EQ(edu.rounds(1).red(), 1);
+  EXPECT_EQ(edu.rounds(1).warnings(), 1);
+  EXPECT_EQ(edu.rounds(1).warnings_explained(), 0);
   EXPECT_EQ(edu.self_evaluations(), 1);
   EXPECT_EQ(edu.self_eval_grades().you(), 1);
   EXPECT_EQ(edu.rectifications(), 1);
@@ -359,13 +366,14 @@ TEST_F(ReportTest, BpmctlWritesCsvXlsxAndSvg) {
   testing::Result csv = ctl({"report", "--format", "csv"});
   ASSERT_EQ(csv.exit, 0) << csv.err;
   EXPECT_THAT(csv.out, HasSubstr("年度,财政区划,部门编码,部门,"));
-  EXPECT_THAT(csv.out, HasSubstr("7月红灯,7月黄灯,7月执行红灯,7月执行黄灯,10月监控项目"));
+  EXPECT_THAT(csv.out, HasSubstr("7月红灯,7月黄灯,7月执行红灯,7月执行黄灯,7月预警,7月预警已说明,"
+                                 "7月预警逾期,10月监控项目"));
   // Targets 3/2/2 (66.7 %), 优 1 中 1, none adjusted; July 3 monitored, 3 in
-  // scope, 1 red, 1 yellow; October 1/1/1/0; warnings down 50.0 %; one
-  // self-evaluation, 优. Budget-execution lights: July red 1, yellow 1;
-  // October red 1.
-  EXPECT_THAT(csv.out,
-              HasSubstr(",906,安远县教育局,3,2,2,66.7,1,0,1,0,0,3,3,1,1,1,1,1,1,1,0,1,0,50.0,1,1,0,0,0,"));
+  // scope, 1 red, 1 yellow, budget-execution red 1, yellow 1, 2 warnings, 1
+  // explained, none late; October 1/1/1/0, budget red 1, 1 warning; warnings
+  // down 50.0 %; one self-evaluation, 优.
+  EXPECT_THAT(csv.out, HasSubstr(",906,安远县教育局,3,2,2,66.7,1,0,1,0,0,3,3,1,1,1,1,2,1,0,1,1,1,0,1,0,"
+                                 "1,0,0,50.0,1,1,0,0,0,"));
   EXPECT_THAT(csv.out, HasSubstr(",合计,4,3,2,50.0,"));
 
   const std::string xlsx = dir_.path() + "/report.xlsx";

@@ -27,6 +27,8 @@ v1::GetReportResponse OneDepartment() {
     m->set_month(month);
     m->set_red(month == 7 ? 4 : 1);
     m->set_yellow(month == 7 ? 2 : 2);
+    m->set_warnings(month == 7 ? 6 : 3);
+    m->set_warnings_late(month == 7 ? 1 : 0);
   }
   *r.add_totals() = *row;
   r.mutable_totals(0)->set_department("");
@@ -43,6 +45,9 @@ TEST(ReportOutput, ColumnsFollowTheRoundsAndTheDeclineIsComputed) {
   ASSERT_LT(col("10月黄灯"), h.size());
   EXPECT_EQ(t[1][col("7月红灯")], "4");
   EXPECT_EQ(t[1][col("10月黄灯")], "2");
+  EXPECT_EQ(t[1][col("7月预警")], "6");
+  EXPECT_EQ(t[1][col("7月预警逾期")], "1");
+  EXPECT_EQ(col("7月预警逾期"), col("7月预警已说明") + 1);
   EXPECT_EQ(t[1][col("审核覆盖率%")], "75.0");
   ASSERT_LT(col("目标调整"), h.size());
   EXPECT_EQ(t[1][col("目标调整")], "1");
