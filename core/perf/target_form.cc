@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "core/perf/decimal_value.h"
@@ -269,16 +270,20 @@ std::optional<HistoryRules> ReadHistoryRules(const Struct& stage_config,
   if (block->kind_case() != Value::kStructValue) {
     problems->emplace_back("history",
                            "must be an object {previous_variable, amount_field, "
-                           "block_on_ex_ante, rectified_adjustment}.");
+                           "block_on_ex_ante, rectified_adjustment, ex_ante_required_from, "
+                           "ex_ante_continuing}.");
     return rules;
   }
   const Struct& h = block->struct_value();
+  static const std::set<std::string> kKeys = {
+      "previous_variable",    "amount_field",          "block_on_ex_ante",
+      "rectified_adjustment", "ex_ante_required_from", "ex_ante_continuing"};
   for (const auto& [key, value] : h.fields()) {
-    if (key != "previous_variable" && key != "amount_field" && key != "block_on_ex_ante" &&
-        key != "rectified_adjustment") {
+    if (kKeys.count(key) == 0) {
       problems->emplace_back("history." + key,
                              "is not a setting; use previous_variable, amount_field, "
-                             "block_on_ex_ante, rectified_adjustment.");
+                             "block_on_ex_ante, rectified_adjustment, ex_ante_required_from, "
+                             "ex_ante_continuing.");
     }
   }
   for (auto [key, out] : {std::pair<const char*, std::string*>{"previous_variable",
@@ -292,11 +297,23 @@ std::optional<HistoryRules> ReadHistoryRules(const Struct& stage_config,
       *out = v->string_value();
     }
   }
-  if (const Value* b = Get(h, "block_on_ex_ante")) {
+  for (auto [key, out] : {std::pair<const char*, bool*>{"block_on_ex_ante", &rules.block_on_ex_ante},
+                          {"ex_ante_continuing", &rules.ex_ante_continuing}}) {
+    const Value* b = Get(h, key);
+    if (b == nullptr) continue;
     if (b->kind_case() != Value::kBoolValue) {
-      problems->emplace_back("history.block_on_ex_ante", "must be true or false.");
+      problems->emplace_back(absl::StrCat("history.", key), "must be true or false.");
     } else {
-      rules.block_on_ex_ante = b->bool_value();
+      *out = b->bool_value();
+    }
+  }
+  if (const Value* v = Get(h, "ex_ante_required_from")) {
+    StatusOr<Decimal> d = DecimalOf(*v, "ex_ante_required_from");
+    if (!d.ok() || *d < Decimal()) {
+      problems->emplace_back("history.ex_ante_required_from",
+                             "must be an amount in yuan, 0 or more (e.g. 5000000).");
+    } else {
+      rules.ex_ante_required_from = *d;
     }
   }
   if (const Value* n = Get(h, "rectified_adjustment")) {

@@ -95,11 +95,20 @@ std::optional<AdjustmentRules> ReadAdjustmentRules(const google::protobuf::Struc
 //   rectified_adjustment    integer −99..0: the cut that replaces a −100
 //                           (取消) budget action once a rectification of the
 //                           previous year was accepted after it (default −50)
+//   ex_ante_required_from   amount in yuan (optional): a new project asking
+//                           this much or more needs a concluded ex-ante
+//                           assessment (the region's "major project"
+//                           threshold, DOMAIN.md §5.1 and §12 item 9); submit
+//                           refuses it without one
+//   ex_ante_continuing      boolean (default false): the threshold applies to
+//                           continuing projects (previous_variable set) too
 struct HistoryRules {
   std::string previous_variable = "previous_subject_ref";
   std::string amount_field = "amount";
   bool block_on_ex_ante = true;
   int rectified_adjustment = -50;
+  std::optional<Decimal> ex_ante_required_from;
+  bool ex_ante_continuing = false;
 };
 
 // config["history"], or nullopt when the state has none; problems are

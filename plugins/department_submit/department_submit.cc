@@ -30,11 +30,14 @@
 //              core/perf/target_form.h). The stage only checks them.
 //   history    optional: link the project to its ex-ante assessment and the
 //              previous fiscal year's results (previous_variable,
-//              amount_field, block_on_ex_ante, rectified_adjustment;
+//              amount_field, block_on_ex_ante, rectified_adjustment,
+//              ex_ante_required_from, ex_ante_continuing;
 //              core/perf/target_form.h). bpmd attaches them at start as
 //              variables.project_history; submit refuses an amount above
 //              project_history.previous.amount_cap (last year's amount under
-//              last year's budget action, DOMAIN.md §5.6).
+//              last year's budget action, DOMAIN.md §5.6), and an amount from
+//              ex_ante_required_from without a concluded ex-ante assessment
+//              (project_history.ex_ante, DOMAIN.md §5.1).
 //
 // Enter opens one task "fill" with the action submit. Act submit checks the
 // payload against the form, reporting every problem at once with paths such as
@@ -444,25 +447,44 @@ class DepartmentSubmitStage : public Stage {
     }
   }
 
-  // The requested amount against last year's budget action (the cap bpmd
-  // attached at start in variables.project_history).
-  static void CheckAmountCap(const pb::StageContext& ctx, const Struct& payload,
+  // The requested amount against the project's history bpmd attached at
+  // start (variables.project_history): the ex-ante threshold and last year's
+  // budget action (the cap).
+  static void CheckAmountAgainstHistory(const pb::StageContext& ctx, const Struct& payload,
                              pb::Decision* bad) {
     perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
     const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(ctx.config(), &ignored);
     if (!rules) return;
     const Struct previous =
         StructOr(StructOr(ctx.variables(), perf::kProjectHistoryVariable), "previous");
-    const std::string cap_text = StringOr(previous, "amount_cap", "");
     const Value* amount = Field(payload, rules->amount_field);
-    if (cap_text.empty() || amount == nullptr || amount->kind_case() != Value::kNumberValue) {
-      return;  // no cap, or the form's own check reports the amount
+    if (amount == nullptr || amount->kind_case() != Value::kNumberValue) {
+      return;  // the form's own check reports the amount
     }
-    auto cap = perf::Decimal::Parse(cap_text, "amount_cap");
     auto asked = perf::Decimal::FromDouble(amount->number_value(), rules->amount_field);
-    if (!cap.ok() || !asked.ok() || *asked <= *cap) return;
+    if (!asked.ok()) return;
+    const std::string path = JoinPath("payload", rules->amount_field);
+    // A major project needs its ex-ante assessment first (DOMAIN.md §5.1):
+    // bpmd attached the concluded one, if any, at start.
+    const bool continuing = !StringOr(ctx.variables(), rules->previous_variable, "").empty();
+    if (rules->ex_ante_required_from && *asked >= *rules->ex_ante_required_from &&
+        (!continuing || rules->ex_ante_continuing) &&
+        Field(StructOr(ctx.variables(), perf::kProjectHistoryVariable), "ex_ante") == nullptr) {
+      AddRejection(bad, path,
+                   asked->ToString() + " is at or above " +
+                       rules->ex_ante_required_from->ToString() + ": " +
+                       (continuing ? "a continuing" : "a new") +
+                       " project of this size needs a concluded ex-ante assessment "
+                       "(事前绩效评估) of its subject, and none had concluded when this filing "
+                       "started; start the filing again once it has (DOMAIN.md §5.1)");
+      return;
+    }
+    const std::string cap_text = StringOr(previous, "amount_cap", "");
+    if (cap_text.empty()) return;  // no cap
+    auto cap = perf::Decimal::Parse(cap_text, "amount_cap");
+    if (!cap.ok() || *asked <= *cap) return;
     const Struct applied = StructOr(previous, "result_application");
-    AddRejection(bad, JoinPath("payload", rules->amount_field),
+    AddRejection(bad, path,
                  asked->ToString() + " is over " + cap->ToString() + ", last year's " +
                      StringOr(previous, "amount", "?") + " under last year's budget action " +
                      StringOr(applied, "action", "?") + " (" +
@@ -520,7 +542,7 @@ class DepartmentSubmitStage : public Stage {
       if (f.severity != perf::Severity::kError) continue;
       AddRejection(&bad, "payload." + perf::FormPath(qc, f.field), "[" + f.code + "] " + f.message);
     }
-    CheckAmountCap(ctx, request.payload(), &bad);
+    CheckAmountAgainstHistory(ctx, request.payload(), &bad);
     if (bad.rejections_size() > 0) return bad;
 
     const std::string& user = ctx.actor().user();

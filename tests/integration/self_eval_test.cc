@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "bpm/v1/bpm.grpc.pb.h"
@@ -491,6 +492,74 @@ TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
   s = StartWith("360726-2027-906017-603", "target-filing", R"({"project_history": {}})", &inst);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("variables.project_history: bpmd fills it"));
+}
+
+// The region's "major project" threshold (history.ex_ante_required_from):
+// a new project asking that much or more needs its ex-ante assessment first;
+// a continuing one does not, unless ex_ante_continuing says so.
+TEST_F(SelfEvalTest, AMajorNewProjectNeedsItsExAnteFirst) {
+  std::string yaml = testing::ReadFile(testing::SourceDir() + "/workflows/target-filing.yaml");
+  ASSERT_NE(yaml.find("key: target-filing\n"), std::string::npos);
+  yaml.replace(yaml.find("key: target-filing\n"), 19, "key: target-filing-major\n");
+  const std::string block = "        block_on_ex_ante: true\n";
+  ASSERT_NE(yaml.find(block), std::string::npos);
+  yaml.replace(yaml.find(block), block.size(), block + "        ex_ante_required_from: 5000000\n");
+  auto definitions = v1::DefinitionService::NewStub(bpmd_->channel());
+  v1::DeployDefinitionRequest dreq;
+  dreq.set_yaml(yaml);
+  dreq.set_source_name("target-filing-major.yaml");
+  v1::DeployDefinitionResponse dresp;
+  grpc::Status s =
+      definitions->Deploy(testing::Context("admin", "workflow_admin", "").get(), dreq, &dresp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  const std::string form = testing::ReadFile(testing::SourceDir() + "/examples/target.json");
+  auto with_amount = [&](const std::string& amount) {
+    std::string out = form;
+    return out.replace(out.find(R"("amount": 1200000)"), 17, R"("amount": )" + amount);
+  };
+  v1::Instance inst;
+  // Below the threshold: no assessment needed.
+  ASSERT_TRUE(StartWith("360726-2027-906017-701", "target-filing-major", "", &inst).ok());
+  s = Act(kUnit, inst, "submit", with_amount("4999999.99"), &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // At the threshold without one: refused, naming the field and the rule.
+  ASSERT_TRUE(StartWith("360726-2027-906017-702", "target-filing-major", "", &inst).ok());
+  s = Act(kUnit, inst, "submit", with_amount("5000000"), nullptr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.amount: 5000000 is at or above 5000000: a new project of this "
+                        "size needs a concluded ex-ante assessment (事前绩效评估)"));
+  // With the assessment concluded 支持 before the filing started: accepted.
+  v1::Instance ex = Start("360726-2027-906017-703", "ex-ante");
+  ASSERT_TRUE(Act(kUnit, ex, "submit",
+                  R"({"project_name": "县城供水管网改造", "amount": 8000000, "basis": "县十四五规划"})", &ex)
+                  .ok());
+  ASSERT_TRUE(Act(kFinance, ex, "conclude", ExAnte("18", "16", "16", "16", "16"), &ex).ok());
+  ASSERT_EQ(ex.state(), "supported");
+  ASSERT_TRUE(StartWith("360726-2027-906017-703", "target-filing-major", "", &inst).ok());
+  s = Act(kUnit, inst, "submit", with_amount("8000000"), &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // A continuing project is not held to it (ex_ante_continuing: false).
+  ASSERT_TRUE(StartWith("360726-2028-906017-701", "target-filing-major",
+                        R"({"previous_subject_ref": "360726-2027-906017-701"})", &inst)
+                  .ok());
+  s = Act(kUnit, inst, "submit", with_amount("6000000"), &inst);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // The setting is checked at deploy.
+  const size_t at = yaml.find("ex_ante_required_from: 5000000");
+  yaml.replace(at, 30, "ex_ante_required_from: -1");
+  const std::string line = std::to_string(std::count(yaml.begin(), yaml.begin() + at, '\n') + 1);
+  const std::string column = std::to_string(at - yaml.rfind('\n', at) + 23);  // at the value
+  dreq.set_yaml(yaml);
+  s = definitions->Deploy(testing::Context("admin", "workflow_admin", "").get(), dreq, &dresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("target-filing-major.yaml:" + line + ":" + column +
+                        ": state 'draft': stage 'department_submit' config "
+                        "'history.ex_ante_required_from' rejected: must be an amount in yuan, 0 "
+                        "or more"));
 }
 
 }  // namespace

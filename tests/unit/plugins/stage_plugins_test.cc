@@ -341,15 +341,23 @@ TEST(StagePluginsTest, DepartmentSubmitHistoryConfigIsChecked) {
   EXPECT_THAT(ConfigErrors(*stage, "{" + form +
                                        R"(, "history": {"previous_variable": "last_year",
                                                         "block_on_ex_ante": false,
-                                                        "rectified_adjustment": -99}})"),
+                                                        "rectified_adjustment": -99,
+                                                        "ex_ante_required_from": "5,000,000",
+                                                        "ex_ante_continuing": true}})"),
               IsEmpty());
   EXPECT_THAT(ConfigErrors(*stage, "{" + form +
                                        R"(, "history": {"amount_field": "goal", "previous_variable": "",
                                                         "block_on_ex_ante": 1,
-                                                        "rectified_adjustment": -100, "cap": 1}})"),
+                                                        "rectified_adjustment": -100, "cap": 1,
+                                                        "ex_ante_required_from": -1,
+                                                        "ex_ante_continuing": "yes"}})"),
               UnorderedElementsAre(
                   "history.cap: is not a setting; use previous_variable, amount_field, "
-                  "block_on_ex_ante, rectified_adjustment.",
+                  "block_on_ex_ante, rectified_adjustment, ex_ante_required_from, "
+                  "ex_ante_continuing.",
+                  "history.ex_ante_required_from: must be an amount in yuan, 0 or more (e.g. "
+                  "5000000).",
+                  "history.ex_ante_continuing: must be true or false.",
                   "history.previous_variable: must be a non-empty name.",
                   "history.block_on_ex_ante: must be true or false.",
                   "history.rectified_adjustment: must be a whole percentage from -99 to 0.",
@@ -358,7 +366,8 @@ TEST(StagePluginsTest, DepartmentSubmitHistoryConfigIsChecked) {
               ElementsAre("history.amount_field: names \"budget\", which is not a field of the form."));
   EXPECT_THAT(ConfigErrors(*stage, "{" + form + R"(, "history": true})"),
               ElementsAre("history: must be an object {previous_variable, amount_field, "
-                          "block_on_ex_ante, rectified_adjustment}."));
+                          "block_on_ex_ante, rectified_adjustment, ex_ante_required_from, "
+                          "ex_ante_continuing}."));
 }
 
 TEST(StagePluginsTest, DepartmentSubmitConfigErrorsHaveExactPaths) {
