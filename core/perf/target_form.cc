@@ -81,9 +81,10 @@ QualityConfig ReadQualityConfig(const Struct& stage_config, ConfigProblems* prob
   }
   const Struct& q = block->struct_value();
   static const std::vector<std::string> kKeys = {
-      "goal_field",     "indicators_field", "output_categories", "vague_words",
-      "input_words",    "categories",       "weight_total",      "min_goal_chars",
-      "min_indicators", "copy_similarity",  "copy_min_indicators", "severity"};
+      "goal_field",     "indicators_field", "output_categories",   "vague_words",
+      "input_words",    "categories",       "weight_total",        "min_goal_chars",
+      "min_indicators", "copy_similarity",  "copy_min_indicators", "severity",
+      "term_field",     "mid_term_goal_field"};
   for (const auto& [key, value] : q.fields()) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
       problems->emplace_back("quality." + key, "is not a quality setting.");
@@ -91,6 +92,12 @@ QualityConfig ReadQualityConfig(const Struct& stage_config, ConfigProblems* prob
   }
   FieldName(q, "goal_field", &c.goal_field, problems);
   FieldName(q, "indicators_field", &c.indicators_field, problems);
+  FieldName(q, "term_field", &c.term_field, problems);
+  FieldName(q, "mid_term_goal_field", &c.mid_term_goal_field, problems);
+  if (c.term_field.empty() != c.mid_term_goal_field.empty()) {
+    problems->emplace_back(c.term_field.empty() ? "quality.mid_term_goal_field" : "quality.term_field",
+                           "goes with term_field and mid_term_goal_field both set.");
+  }
   QualityRules& r = c.rules;
   Strings(q, "output_categories", &r.output_categories, problems);
   Strings(q, "vague_words", &r.vague_words, problems);
@@ -159,6 +166,14 @@ QualityConfig ReadQualityConfig(const Struct& stage_config, ConfigProblems* prob
 TargetForm ReadTargetForm(const Struct& form, const QualityConfig& config) {
   TargetForm out;
   out.goal = Text(form, config.goal_field);
+  if (!config.term_field.empty()) {
+    const Value* years = Get(form, config.term_field);
+    if (years != nullptr && years->kind_case() == Value::kNumberValue &&
+        years->number_value() >= 1 && years->number_value() <= 100) {
+      out.term_years = static_cast<int>(years->number_value());
+    }
+    out.mid_term_goal = Text(form, config.mid_term_goal_field);
+  }
   const Value* rows = Get(form, config.indicators_field);
   if (rows == nullptr || rows->kind_case() != Value::kListValue) return out;
   for (const Value& v : rows->list_value().values()) {
@@ -182,6 +197,9 @@ TargetForm ReadTargetForm(const Struct& form, const QualityConfig& config) {
 
 std::string FormPath(const QualityConfig& config, const std::string& field) {
   if (field == "goal") return config.goal_field;
+  if (field == "mid_term_goal" && !config.mid_term_goal_field.empty()) {
+    return config.mid_term_goal_field;
+  }
   static const std::string kIndicators = "indicators";
   if (field.compare(0, kIndicators.size(), kIndicators) == 0) {
     return config.indicators_field + field.substr(kIndicators.size());

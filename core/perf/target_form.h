@@ -32,6 +32,11 @@ namespace bpm::perf {
 struct QualityConfig {
   std::string goal_field = "annual_goal";
   std::string indicators_field = "indicators";
+  // Optional, together: the form's implementation period in years and its
+  // mid-term (总体) goal; a form with more than one year and no mid-term goal
+  // is a missing_mid_term_goal finding. Unset: not checked.
+  std::string term_field;
+  std::string mid_term_goal_field;
   QualityRules rules;
 };
 
@@ -48,6 +53,7 @@ QualityConfig ReadQualityConfig(const google::protobuf::Struct& stage_config,
 TargetForm ReadTargetForm(const google::protobuf::Struct& form, const QualityConfig& config);
 
 // A finding's field as a path in the form: "goal" → config.goal_field,
+// "mid_term_goal" → config.mid_term_goal_field,
 // "indicators[2].target" → "<indicators_field>[2].target".
 std::string FormPath(const QualityConfig& config, const std::string& field);
 

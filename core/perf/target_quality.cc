@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/perf/rules.h"
@@ -25,7 +26,7 @@ constexpr DefaultSeverity kDefaults[] = {
     {"weight_sum", Severity::kError},        {"impossible_value", Severity::kError},
     {"input_as_output", Severity::kWarning}, {"vague_goal", Severity::kWarning},
     {"vague_target", Severity::kWarning},    {"too_few_indicators", Severity::kWarning},
-    {"copied", Severity::kWarning},
+    {"copied", Severity::kWarning},          {"missing_mid_term_goal", Severity::kError},
 };
 
 bool Contains(const std::vector<std::string>& list, const std::string& s) {
@@ -172,6 +173,12 @@ std::vector<Finding> CheckTargetForm(const TargetForm& form, const QualityRules&
                        " 字）：应写明做什么、做多少、达到什么效果"));
   } else if (!goal_has_number && ContainsAny(form.goal, rules.vague_words)) {
     c.Add("vague_goal", "goal", "目标描述模糊：只有“较好”“进一步”等程度词而没有可衡量的数量");
+  }
+
+  if (form.term_years > 1 && absl::StripAsciiWhitespace(form.mid_term_goal).empty()) {
+    c.Add("missing_mid_term_goal", "mid_term_goal",
+          absl::StrCat("跨年度项目（实施期 ", form.term_years,
+                       " 年）应填报中期（总体）目标，年度目标是其中本年度的部分"));
   }
 
   if (rules.min_indicators > 0 && static_cast<int>(form.indicators.size()) < rules.min_indicators) {

@@ -46,6 +46,10 @@ struct TargetIndicator {
 struct TargetForm {
   std::string goal;  // the annual (or overall) goal text
   std::vector<TargetIndicator> indicators;
+  // A multi-year project (实施期 over one year) states its mid-term (总体)
+  // goal as well as the year's (DOMAIN.md §3.3: 中期/总体目标 and 年度目标).
+  int term_years = 1;
+  std::string mid_term_goal;
 };
 
 enum class Severity { kOff, kWarning, kError };
@@ -69,6 +73,8 @@ const char* SeverityName(Severity s);  // "off", "warning", "error"
 //   vague_goal               warning  a goal shorter than min_goal_chars, or with no
 //                                     number and a vague word (较好, 进一步 ...)
 //   vague_target             warning  a 定性 target that is only vague words
+//   missing_mid_term_goal    error    a project of more than one year with no
+//                                     mid-term (总体) goal
 //   too_few_indicators       warning  fewer rows than min_indicators
 //   copied                   warning  (Similarity) the same indicator set as a
 //                                     project of another department

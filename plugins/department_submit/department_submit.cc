@@ -436,8 +436,10 @@ class DepartmentSubmitStage : public Stage {
     perf::QualityConfig quality = perf::ReadQualityConfig(config, &problems);
     for (const auto& [path, message] : problems) AddError(errors, path, message);
     for (const auto& [key, name] : {std::pair<std::string, std::string>{"goal_field", quality.goal_field},
-                                    {"indicators_field", quality.indicators_field}}) {
-      if (std::find(names.begin(), names.end(), name) == names.end()) {
+                                    {"indicators_field", quality.indicators_field},
+                                    {"term_field", quality.term_field},
+                                    {"mid_term_goal_field", quality.mid_term_goal_field}}) {
+      if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) {
         AddError(errors, "quality." + key,
                  "names \"" + name + "\", which is not a field of the form.");
       }

@@ -147,6 +147,21 @@ TEST_F(TargetQualityTest, SubmitRefusesErrorsNamingEachField) {
   EXPECT_EQ(got.instance().state(), "draft");
 }
 
+// A multi-year project states its mid-term (总体) goal: target-filing's
+// quality block names term_years and mid_term_goal.
+TEST_F(TargetQualityTest, AMultiYearProjectNeedsItsMidTermGoal) {
+  v1::Instance inst = Start(kUnit, "360726-2026-906017-103");
+  const std::string goal = R"("annual_goal": "完成农村公路养护120公里，优良路率达到85%")";
+  grpc::Status s = Act(kUnit, &inst, "submit", Edited(goal, goal + R"(, "term_years": 3)"));
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("payload.mid_term_goal: [missing_mid_term_goal] 跨年度项目（实施期 3 年）"));
+  s = Act(kUnit, &inst, "submit",
+          Edited(goal, goal + R"(, "term_years": 3, "mid_term_goal": "三年养护农村公路360公里，优良路率达到90%")"));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(inst.state(), "authority_review");
+}
+
 TEST_F(TargetQualityTest, WarningsPassAndReachTheReviewers) {
   // A vague goal is a warning: the filing goes on, with the finding recorded.
   v1::Instance inst = Filed(kUnit, "360726-2026-906017-103",

@@ -270,9 +270,45 @@ TEST(TargetForm, ConfigProblemsNameTheirPath) {
                        "quality.severity.nope", "quality.severity.vague_goal",
                        "quality.vague_words[0]", "quality.vague_words[1]", "quality.weight_total"}));
   problems.clear();
+  ReadQualityConfig(Json(R"({"quality": {"term_field": "years"}})"), &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].first, "quality.term_field");
+  EXPECT_EQ(problems[0].second, "goes with term_field and mid_term_goal_field both set.");
+  problems.clear();
   ReadQualityConfig(Json(R"({"quality": "strict"})"), &problems);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].first, "quality");
+}
+
+// 中期（总体）目标: a project of more than one year states it; a one-year
+// project (or a form without the setting) is not asked for one.
+TEST(TargetQuality, AMultiYearProjectNeedsItsMidTermGoal) {
+  TargetForm f = Sound();
+  f.term_years = 3;
+  auto findings = CheckTargetForm(f, {});
+  ASSERT_EQ(Codes(findings), std::vector<std::string>{"missing_mid_term_goal@mid_term_goal"});
+  EXPECT_EQ(findings[0].severity, Severity::kError);
+  EXPECT_EQ(findings[0].message, "跨年度项目（实施期 3 年）应填报中期（总体）目标，年度目标是其中本年度的部分");
+  f.mid_term_goal = "  ";
+  EXPECT_EQ(Codes(CheckTargetForm(f, {})), std::vector<std::string>{"missing_mid_term_goal@mid_term_goal"});
+  f.mid_term_goal = "2026—2028年改造农村公路150公里";
+  EXPECT_TRUE(CheckTargetForm(f, {}).empty());
+  f.term_years = 1;
+  f.mid_term_goal.clear();
+  EXPECT_TRUE(CheckTargetForm(f, {}).empty());
+
+  ConfigProblems problems;
+  const QualityConfig c = ReadQualityConfig(
+      Json(R"({"quality": {"term_field": "years", "mid_term_goal_field": "overall"}})"), &problems);
+  EXPECT_TRUE(problems.empty());
+  const std::string goal = R"("goal": "2026年完成农村公路改造50公里，群众出行时间缩短20%")";
+  TargetForm read = ReadTargetForm(Json("{" + goal + R"(, "years": 2})"), c);
+  EXPECT_EQ(read.term_years, 2);
+  EXPECT_EQ(FormPath(c, "mid_term_goal"), "overall");
+  read = ReadTargetForm(Json("{" + goal + R"(, "years": 2, "overall": "两年改造100公里"})"), c);
+  EXPECT_EQ(read.mid_term_goal, "两年改造100公里");
+  // Without the settings the term is not read.
+  EXPECT_EQ(ReadTargetForm(Json("{" + goal + R"(, "years": 2})"), QualityConfig{}).term_years, 1);
 }
 
 }  // namespace
