@@ -6,6 +6,7 @@
 #include <google/protobuf/arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <regex>
 #include <set>
 
@@ -17,6 +18,7 @@
 #include "core/common/util.h"
 #include "core/definition/diff.h"
 #include "core/definition/graph.h"
+#include "core/engine/internal/vars.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -33,6 +35,13 @@ namespace pb = ::bpm::plugin::v1;
 namespace {
 
 constexpr size_t kMaxIdLength = 128;
+
+// The alias of a fiscal year's rules: "fy2026".
+std::string FiscalYearAlias(int year) { return absl::StrCat("fy", year); }
+bool IsFiscalYearAlias(const std::string& alias) {
+  static const std::regex kFiscalYear("fy[0-9]{4}");
+  return std::regex_match(alias, kFiscalYear);
+}
 constexpr int64_t kHourMs = 3600 * 1000;
 
 std::vector<std::string> StateNames(const definition::Definition* def) {
@@ -215,8 +224,8 @@ Status Engine::FlowDown(const std::string& key, int64_t version, std::set<std::s
   return absl::OkStatus();
 }
 
-StatusOr<int64_t> Engine::CurrentVersion(const std::string& key) {
-  auto v = store_.ResolveDefinitionVersion(key, store::kCurrentAlias);
+StatusOr<int64_t> Engine::CurrentVersion(const std::string& key, const std::string& alias) {
+  auto v = store_.ResolveDefinitionVersion(key, alias);
   if (absl::IsNotFound(v.status())) return 0;
   return v;
 }
@@ -239,9 +248,11 @@ StatusOr<v1::SetAliasResponse> Engine::SetAlias(const Caller& caller,
                                                    4 * options_.max_comment_chars));
   }
   v1::SetAliasResponse resp;
-  if (options_.definition_approval && alias == store::kCurrentAlias) {
+  // Under governance the aliases new instances start on by default need a
+  // second person: current, and the fiscal years' (fy2026).
+  if (options_.definition_approval && (alias == store::kCurrentAlias || IsFiscalYearAlias(alias))) {
     BPM_RETURN_IF_ERROR(store_.GetDefinition(req.key(), req.version()).status());
-    BPM_ASSIGN_OR_RETURN(int64_t now_current, CurrentVersion(req.key()));
+    BPM_ASSIGN_OR_RETURN(int64_t now_current, CurrentVersion(req.key(), alias));
     resp.mutable_alias()->set_key(req.key());
     resp.mutable_alias()->set_alias(alias);
     resp.mutable_alias()->set_version(static_cast<int32_t>(now_current));
@@ -905,6 +916,22 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   // instance stays on it. Versions are immutable, so the compiled definition
   // comes from the cache.
   int64_t def_version = req.definition_version();
+  if (def_version <= 0 && req.definition_alias().empty()) {
+    // A fiscal year's rules: variables.fiscal_year Y runs on the version the
+    // alias fyY points at, when the key has one.
+    if (const auto* y = internal::Get(req.variables(), "fiscal_year");
+        y != nullptr && y->kind_case() == google::protobuf::Value::kNumberValue &&
+        y->number_value() >= 1900 && y->number_value() <= 2200 &&
+        y->number_value() == std::floor(y->number_value())) {
+      auto yearly = store_.ResolveDefinitionVersion(
+          req.definition_key(), FiscalYearAlias(static_cast<int>(y->number_value())));
+      if (yearly.ok()) {
+        def_version = *yearly;
+      } else if (!absl::IsNotFound(yearly.status())) {
+        return yearly.status();
+      }
+    }
+  }
   if (def_version <= 0) {
     // Under governance a version nobody approved is never "current" by
     // default (the store falls back to the highest version of a key that has

@@ -124,7 +124,9 @@ class Engine {
   StatusOr<v1::ListDefinitionsResponse> ListDefinitions(const std::string& key);
   // Points an alias (default "current") at an existing version; INVALID_ARGUMENT
   // for a malformed alias name or reason over 1,000 characters, NOT_FOUND for
-  // an unknown key or version.
+  // an unknown key or version. A fiscal year's alias (fy2026) is what starts
+  // carrying variables.fiscal_year 2026 run on (Start); under
+  // definition_approval it and "current" move only by a change request.
   StatusOr<v1::SetAliasResponse> SetAlias(const Caller& caller, const v1::SetAliasRequest& req);
   // NOT_FOUND for an unknown key or version; FAILED_PRECONDITION when a version
   // no longer compiles with the loaded plugins.
@@ -147,6 +149,10 @@ class Engine {
   // missing org or an invalid yaml; NOT_FOUND for an unknown definition.
   // Refusals while stepping end the preview early (PreviewResponse.stopped).
   StatusOr<v1::PreviewResponse> Preview(const Caller& caller, const v1::PreviewRequest& req);
+  // Starts an instance on the version the request names, else on its alias,
+  // else (variables.fiscal_year Y) on the alias fyY when the key has one, else
+  // on "current": the rules of a fiscal year stay with its instances after
+  // "current" moves to the next year's.
   StatusOr<v1::Instance> Start(const Caller& caller, const v1::StartInstanceRequest& request);
   // Start and Act without waiting for the commit: the command runs on this
   // thread up to its commit, which is queued (Store::ApplyAsync); done gets
@@ -349,8 +355,9 @@ class Engine {
   // alias, not a pinned version) on its `version`; reports each in `out`.
   Status FlowDown(const std::string& key, int64_t version, std::set<std::string>* visited,
                   google::protobuf::RepeatedPtrField<v1::DerivedDeploy>* out);
-  // Where "current" points; 0 when the key has no version.
-  StatusOr<int64_t> CurrentVersion(const std::string& key);
+  // Where alias ("current" by default) points; 0 when it points nowhere.
+  StatusOr<int64_t> CurrentVersion(const std::string& key,
+                                   const std::string& alias = store::kCurrentAlias);
   StatusOr<std::shared_ptr<const definition::Definition>> Compiled(const std::string& key,
                                                                    int64_t version);
   Status LoadOrgContext(Working& w);

@@ -12,6 +12,7 @@
 
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/support/test_env.h"
 
 namespace bpm::engine {
@@ -308,6 +309,48 @@ TEST_F(EngineTest, RunningInstancesStayOnTheirVersion) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created());
   EXPECT_EQ(again->definition().version(), 2);
+}
+
+// A fiscal year's rules (alias fy2026): a start carrying that fiscal year
+// runs on them after "current" has moved on to the next year's; a named
+// version or alias still wins.
+TEST_F(EngineTest, AFiscalYearsAliasKeepsItsRules) {
+  std::string yearly = kAutoDisclosure;
+  yearly.replace(yearly.find("key: auto-publish"), 17,
+                 "key: yearly\nvariables: { fiscal_year: { type: number } }");
+  ASSERT_TRUE(engine_->Deploy(yearly, "yearly.yaml").ok());  // v1, current
+  Caller ops{"ops", {"performance_section"}, "czj"};
+  v1::SetAliasRequest alias;
+  alias.set_key("yearly");
+  alias.set_alias("fy2026");
+  alias.set_version(1);
+  alias.set_reason("2026 年度规则");
+  ASSERT_TRUE(engine_->SetAlias(ops, alias).ok());
+  std::string next = yearly + "# 2027 规则\n";
+  auto v2 = engine_->Deploy(next, "yearly.yaml");  // v2 becomes current
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  ASSERT_EQ(v2->definition().version(), 2);
+
+  auto start = [&](const std::string& vars, int version, const std::string& named) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("yearly");
+    req.set_subject_ref("P-yearly");
+    req.set_org("906017");
+    req.set_definition_version(version);
+    req.set_definition_alias(named);
+    if (!vars.empty()) {
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(vars, req.mutable_variables()).ok());
+    }
+    auto inst = engine_->Start(starter_, req);
+    EXPECT_TRUE(inst.ok()) << inst.status();
+    return inst.ok() ? inst->definition_version() : -1;
+  };
+  EXPECT_EQ(start(R"({"fiscal_year": 2026})", 0, ""), 1);
+  EXPECT_EQ(start(R"({"fiscal_year": 2027})", 0, ""), 2);  // no fy2027: current
+  EXPECT_EQ(start("", 0, ""), 2);
+  EXPECT_EQ(start(R"({"fiscal_year": 2026})", 0, "current"), 2);
+  EXPECT_EQ(start(R"({"fiscal_year": 2026})", 2, ""), 2);
+  EXPECT_EQ(start(R"({"fiscal_year": 2026.5})", 0, ""), 2);  // not a year: no alias
 }
 
 // Deploy inactive, activate, roll back, start through a named alias: new

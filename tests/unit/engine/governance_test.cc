@@ -145,6 +145,16 @@ TEST_F(GovernanceTest, MovingCurrentIsARequestTooAndAReturnChangesNothing) {
   EXPECT_EQ(returned->state(), "rejected");
   EXPECT_EQ(Current("flow"), 2);
 
+  // A fiscal year's alias is what starts run on by default: governed too.
+  back.set_alias("fy2026");
+  auto yearly = engine_->SetAlias(alice_, back);
+  ASSERT_TRUE(yearly.ok()) << yearly.status();
+  EXPECT_FALSE(yearly->moved());
+  ASSERT_FALSE(yearly->approval_instance_id().empty());
+  ASSERT_TRUE(Decide(bob_, yearly->approval_instance_id(), "approve").ok());
+  EXPECT_EQ(engine_->ListDefinitions("flow")->definitions(0).aliases(0), "fy2026");
+  EXPECT_EQ(Current("flow"), 2);
+
   // Other aliases are not governed.
   back.set_alias("pilot");
   auto pilot = engine_->SetAlias(alice_, back);
