@@ -43,10 +43,18 @@ class MonitoringTest : public ::testing::Test {
   void SetUp() override {
     clock_file_ = dir_.path() + "/clock";
     SetClock(kStart);
+    ASSERT_NO_FATAL_FAILURE(StartBpmd("monitoring", 50));
+  }
+
+  // A bpmd on a fresh store, reading the test clock, looking for due timers
+  // every tick_ms.
+  void StartBpmd(const std::string& store, int tick_ms) {
+    bpmd_.reset();
     bpmd_ = std::make_unique<testing::BpmdProcess>(
-        testing::FreshStoreUrl(dir_.path(), "monitoring"),
+        testing::FreshStoreUrl(dir_.path(), store),
         std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars",
-                                 "--test-clock-file=" + clock_file_, "--tick-ms=50"});
+                                 "--test-clock-file=" + clock_file_,
+                                 "--tick-ms=" + std::to_string(tick_ms)});
     ASSERT_TRUE(bpmd_->Start());
     testing::ImportCountyOrgs(bpmd_->channel());
     instances_ = v1::InstanceService::NewStub(bpmd_->channel());
@@ -180,15 +188,7 @@ TEST_F(MonitoringTest, AnUnansweredWarningTurnsOverdue) {
 // An explanation past the due time is late even when the overdue timer has
 // not fired yet: here the scheduler looks for due timers once an hour.
 TEST_F(MonitoringTest, AnAnswerPastTheDueIsLateBeforeTheTimerFires) {
-  bpmd_.reset();
-  bpmd_ = std::make_unique<testing::BpmdProcess>(
-      testing::FreshStoreUrl(dir_.path(), "monitoring_slow_timers"),
-      std::vector<std::string>{"--calendars=" + testing::SourceDir() + "/deploy/calendars",
-                               "--test-clock-file=" + clock_file_, "--tick-ms=3600000"});
-  ASSERT_TRUE(bpmd_->Start());
-  testing::ImportCountyOrgs(bpmd_->channel());
-  instances_ = v1::InstanceService::NewStub(bpmd_->channel());
-  tasks_ = v1::TaskService::NewStub(bpmd_->channel());
+  ASSERT_NO_FATAL_FAILURE(StartBpmd("monitoring_slow_timers", 3600000));
 
   v1::Instance inst = Start("P-2026-005");
   ASSERT_TRUE(Act(kUnit, inst, "submit", Report("100000", "70"), &inst).ok());  // red
