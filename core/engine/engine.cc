@@ -961,6 +961,7 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   w.vars = req.variables();
   BPM_RETURN_IF_ERROR(AttachApprovedTargets(*w.def, req.subject_ref(), req.org(), &w.vars));
   BPM_RETURN_IF_ERROR(AttachProjectHistory(caller, *w.def, req.subject_ref(), &w.vars));
+  BPM_RETURN_IF_ERROR(CheckExAnteComesFirst(*w.def, req.subject_ref()));
   w.inst.id = NewId();
   w.inst.def_key = req.definition_key();
   w.inst.def_version = def_version;

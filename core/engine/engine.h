@@ -308,9 +308,15 @@ class Engine {
   // The subject's approved target filing (not an adjustment) in org (any org
   // when empty); "" when there is none (targets.cc).
   StatusOr<std::string> ApprovedFiling(const std::string& subject_ref, const std::string& org);
-  // Whether row (vars: its variables) is an approved target filing, not an
-  // adjustment (targets.cc).
+  // Whether row is a target filing (a department_submit state with a
+  // quality block), not an adjustment; and an approved one (vars: its
+  // variables) (targets.cc).
+  bool IsTargetFiling(const store::InstanceRow& row);
   bool ApprovedFilingRow(const store::InstanceRow& row, const google::protobuf::Struct& vars);
+  // An ex-ante assessment (a workflow with an ex_ante stage) comes before the
+  // project's budget request: FAILED_PRECONDITION when the subject has a
+  // target filing in review or approved (history.cc).
+  Status CheckExAnteComesFirst(const definition::Definition& def, const std::string& subject_ref);
   // The targets in force of a filing: {version, instance_id, definition_key,
   // form}; NOT_FOUND when none is (targets.cc).
   StatusOr<google::protobuf::Struct> InForceTargets(const std::string& filing_id);

@@ -244,4 +244,28 @@ Status Engine::AttachProjectHistory(const Caller& caller, const definition::Defi
   return absl::OkStatus();
 }
 
+Status Engine::CheckExAnteComesFirst(const definition::Definition& def,
+                                     const std::string& subject_ref) {
+  if (!HasStage(def, "ex_ante") || subject_ref.empty()) return absl::OkStatus();
+  store::InstanceFilter f;
+  f.subject_ref = subject_ref;
+  std::string filing, status;
+  BPM_RETURN_IF_ERROR(internal::ForEachInstance(store_, f, [&](const store::InstanceRow& row) {
+    if (row.status == "terminated" || !IsTargetFiling(row)) return true;
+    if (!Finished(row.status)) {
+      status = "in review";
+    } else if (ApprovedFilingRow(row, internal::StructFromJson(row.variables_json))) {
+      status = "approved";
+    } else {
+      return true;  // refused: the project may be assessed and filed again
+    }
+    filing = row.id;
+    return false;
+  }));
+  if (filing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "subject_ref: ", subject_ref, " already requested its budget (target filing ", filing, ", ",
+      status, "): the ex-ante assessment comes before the request (DOMAIN.md §5.1)"));
+}
+
 }  // namespace bpm::engine

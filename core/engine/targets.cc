@@ -358,10 +358,14 @@ StatusOr<std::string> Engine::ApprovedFiling(const std::string& subject_ref,
   return filing;
 }
 
+bool Engine::IsTargetFiling(const store::InstanceRow& row) {
+  auto d = Compiled(row.def_key, row.def_version);
+  return d.ok() && QualityState(**d) != nullptr && !AdjustmentOf(**d);
+}
+
 bool Engine::ApprovedFilingRow(const store::InstanceRow& row,
                                const google::protobuf::Struct& vars) {
-  auto d = Compiled(row.def_key, row.def_version);
-  return d.ok() && QualityState(**d) != nullptr && !AdjustmentOf(**d) && Approved(vars);
+  return IsTargetFiling(row) && Approved(vars);
 }
 
 StatusOr<google::protobuf::Struct> Engine::InForceTargets(const std::string& filing_id) {

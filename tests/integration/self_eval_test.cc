@@ -406,9 +406,15 @@ TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
       Var(inst, "project_history").struct_value().fields().at("ex_ante").struct_value().fields();
   EXPECT_EQ(ex_ante.at("conclusion").string_value(), "支持");
   EXPECT_EQ(ex_ante.at("instance_id").string_value(), ex.id());
-  // A new project without an ex-ante assessment has no history.
+  // A new project without an ex-ante assessment has no history, and is not
+  // assessed after its budget request.
   ASSERT_TRUE(StartWith("360726-2027-906017-503", "target-filing", "", &inst).ok());
   EXPECT_EQ(inst.variables().fields().count("project_history"), 0u);
+  s = StartWith("360726-2027-906017-503", "ex-ante", "", &ex);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("subject_ref: 360726-2027-906017-503 already requested its budget (target "
+                        "filing " + inst.id() + ", in review): the ex-ante assessment comes before"));
 
   // Last year 中 (压减 −20 %): this year's amount is capped at 80 % of 1,200,000.
   std::string middling = testing::ReadFile(testing::SourceDir() + "/examples/self-evaluation.json");
