@@ -459,6 +459,35 @@ class SociStore final : public Store {
       }
       q += " ORDER BY row_id LIMIT :lim";
       long long lim = limit;
+      if (f.orgs.all) {
+        // The engine's own scans (a subject's instances, a campaign's): a
+        // few fixed texts, so prepared once per session and run again.
+        struct B {
+          long long after = 0, lim = 0;
+          std::string cid, dk, sr, org, st, state;
+          InstanceRow row;
+        };
+        auto& p = db_->Prepare<B>(sql, q, [&](Prep& prep, B& b) {
+          Into(prep, b.row);
+          prep, use(b.after, "after");
+          if (!f.campaign_id.empty()) prep, use(b.cid, "cid");
+          if (!f.def_key.empty()) prep, use(b.dk, "dk");
+          if (!f.subject_ref.empty()) prep, use(b.sr, "sr");
+          if (!f.org.empty()) prep, use(b.org, "org");
+          if (!f.status.empty()) prep, use(b.st, "st");
+          if (!f.state.empty()) prep, use(b.state, "state");
+          prep, use(b.lim, "lim");
+        });
+        p.b.after = after;
+        p.b.lim = lim;
+        p.b.cid = f.campaign_id;
+        p.b.dk = f.def_key;
+        p.b.sr = f.subject_ref;
+        p.b.org = f.org;
+        p.b.st = f.status;
+        p.b.state = f.state;
+        return internal::SociDb::Fetch<InstanceRow>(p, [](const B& b) { return b.row; });
+      }
       std::vector<std::string> names;
       if (!f.orgs.all) {
         for (size_t i = 0; i < f.orgs.codes.size(); ++i) names.push_back(absl::StrCat("o", i));
