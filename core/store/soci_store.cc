@@ -458,53 +458,51 @@ class SociStore final : public Store {
         q += ")";
       }
       q += " ORDER BY row_id LIMIT :lim";
-      long long lim = limit;
+      // The filter's values, bound by reference (the org list's below).
+      struct B {
+        long long after = 0, lim = 0;
+        std::string cid, dk, sr, org, st, state;
+        InstanceRow row;
+      };
+      auto bind = [&](Prep& prep, B& b) {
+        prep, use(b.after, "after");
+        if (!f.campaign_id.empty()) prep, use(b.cid, "cid");
+        if (!f.def_key.empty()) prep, use(b.dk, "dk");
+        if (!f.subject_ref.empty()) prep, use(b.sr, "sr");
+        if (!f.org.empty()) prep, use(b.org, "org");
+        if (!f.status.empty()) prep, use(b.st, "st");
+        if (!f.state.empty()) prep, use(b.state, "state");
+        prep, use(b.lim, "lim");
+      };
+      auto fill = [&](B& b) {
+        b.after = after;
+        b.lim = limit;
+        b.cid = f.campaign_id;
+        b.dk = f.def_key;
+        b.sr = f.subject_ref;
+        b.org = f.org;
+        b.st = f.status;
+        b.state = f.state;
+      };
       if (f.orgs.all) {
         // The engine's own scans (a subject's instances, a campaign's): a
         // few fixed texts, so prepared once per session and run again.
-        struct B {
-          long long after = 0, lim = 0;
-          std::string cid, dk, sr, org, st, state;
-          InstanceRow row;
-        };
         auto& p = db_->Prepare<B>(sql, q, [&](Prep& prep, B& b) {
           Into(prep, b.row);
-          prep, use(b.after, "after");
-          if (!f.campaign_id.empty()) prep, use(b.cid, "cid");
-          if (!f.def_key.empty()) prep, use(b.dk, "dk");
-          if (!f.subject_ref.empty()) prep, use(b.sr, "sr");
-          if (!f.org.empty()) prep, use(b.org, "org");
-          if (!f.status.empty()) prep, use(b.st, "st");
-          if (!f.state.empty()) prep, use(b.state, "state");
-          prep, use(b.lim, "lim");
+          bind(prep, b);
         });
-        p.b.after = after;
-        p.b.lim = lim;
-        p.b.cid = f.campaign_id;
-        p.b.dk = f.def_key;
-        p.b.sr = f.subject_ref;
-        p.b.org = f.org;
-        p.b.st = f.status;
-        p.b.state = f.state;
+        fill(p.b);
         return internal::SociDb::Fetch<InstanceRow>(p, [](const B& b) { return b.row; });
       }
+      // An org list: as many texts as list lengths, prepared each time.
+      B values;
+      fill(values);
       std::vector<std::string> names;
-      if (!f.orgs.all) {
-        for (size_t i = 0; i < f.orgs.codes.size(); ++i) names.push_back(absl::StrCat("o", i));
-      }
+      for (size_t i = 0; i < f.orgs.codes.size(); ++i) names.push_back(absl::StrCat("o", i));
       return FetchAll<InstanceRow>(sql, q, [&](Prep& p) {
-        p, use(after, "after");
-        if (!f.campaign_id.empty()) p, use(f.campaign_id, "cid");
-        if (!f.def_key.empty()) p, use(f.def_key, "dk");
-        if (!f.subject_ref.empty()) p, use(f.subject_ref, "sr");
-        if (!f.org.empty()) p, use(f.org, "org");
-        if (!f.status.empty()) p, use(f.status, "st");
-        if (!f.state.empty()) p, use(f.state, "state");
-        if (!f.orgs.all && !f.orgs.prefix.empty()) p, use(prefix_len, "plen"), use(f.orgs.prefix, "pfx");
-        if (!f.orgs.all) {
-          for (size_t i = 0; i < f.orgs.codes.size(); ++i) p, use(f.orgs.codes[i], names[i]);
-        }
-        p, use(lim, "lim");
+        bind(p, values);
+        if (!f.orgs.prefix.empty()) p, use(prefix_len, "plen"), use(f.orgs.prefix, "pfx");
+        for (size_t i = 0; i < f.orgs.codes.size(); ++i) p, use(f.orgs.codes[i], names[i]);
       });
     });
   }
