@@ -1,5 +1,6 @@
 #include "core/engine/internal/vars.h"
 
+#include <cmath>
 #include <ctime>
 
 #include "absl/strings/str_format.h"
@@ -36,7 +37,7 @@ double Num(const google::protobuf::Struct& s, const std::string& key, double fal
 
 int IntIn(const google::protobuf::Struct& s, const std::string& key, int lo, int hi, int fallback) {
   const double v = Num(s, key, fallback);
-  return v >= lo && v <= hi ? static_cast<int>(v) : fallback;
+  return v >= lo && v <= hi && v == std::floor(v) ? static_cast<int>(v) : fallback;
 }
 
 bool Bool(const google::protobuf::Struct& s, const std::string& key) {
