@@ -6,10 +6,10 @@
 #include <google/protobuf/arena.h>
 
 #include <algorithm>
-#include <cmath>
 #include <regex>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -35,14 +35,14 @@ namespace pb = ::bpm::plugin::v1;
 namespace {
 
 constexpr size_t kMaxIdLength = 128;
+constexpr int64_t kHourMs = 3600 * 1000;
 
 // The alias of a fiscal year's rules: "fy2026".
 std::string FiscalYearAlias(int year) { return absl::StrCat("fy", year); }
 bool IsFiscalYearAlias(const std::string& alias) {
-  static const std::regex kFiscalYear("fy[0-9]{4}");
-  return std::regex_match(alias, kFiscalYear);
+  return alias.size() == 6 && absl::StartsWith(alias, "fy") &&
+         std::all_of(alias.begin() + 2, alias.end(), absl::ascii_isdigit);
 }
-constexpr int64_t kHourMs = 3600 * 1000;
 
 std::vector<std::string> StateNames(const definition::Definition* def) {
   std::vector<std::string> out;
@@ -919,12 +919,8 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   if (def_version <= 0 && req.definition_alias().empty()) {
     // A fiscal year's rules: variables.fiscal_year Y runs on the version the
     // alias fyY points at, when the key has one.
-    if (const auto* y = internal::Get(req.variables(), "fiscal_year");
-        y != nullptr && y->kind_case() == google::protobuf::Value::kNumberValue &&
-        y->number_value() >= 1900 && y->number_value() <= 2200 &&
-        y->number_value() == std::floor(y->number_value())) {
-      auto yearly = store_.ResolveDefinitionVersion(
-          req.definition_key(), FiscalYearAlias(static_cast<int>(y->number_value())));
+    if (const int year = internal::IntIn(req.variables(), "fiscal_year", 1900, 2200, 0); year != 0) {
+      auto yearly = store_.ResolveDefinitionVersion(req.definition_key(), FiscalYearAlias(year));
       if (yearly.ok()) {
         def_version = *yearly;
       } else if (!absl::IsNotFound(yearly.status())) {

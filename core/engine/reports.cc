@@ -199,11 +199,11 @@ StatusOr<v1::GetReportResponse> Engine::Report(const v1::GetReportRequest& req,
       const std::string budget_light = Str(*m, "budget_light");
       if (budget_light == "red") round.set_budget_red(round.budget_red() + 1);
       if (budget_light == "yellow") round.set_budget_yellow(round.budget_yellow() + 1);
-      if (const auto* w = Obj(vars, "warning")) {
-        const std::string status = Str(*w, "status");
+      if (const auto* warning = Obj(vars, "warning")) {
+        const std::string status = Str(*warning, "status");
         round.set_warnings(round.warnings() + 1);
         if (status == "explained") round.set_warnings_explained(round.warnings_explained() + 1);
-        if (status == "overdue" || (status == "explained" && Bool(*w, "late"))) {
+        if (status == "overdue" || (status == "explained" && Bool(*warning, "late"))) {
           round.set_warnings_late(round.warnings_late() + 1);
         }
       }

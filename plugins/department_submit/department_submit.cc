@@ -453,12 +453,11 @@ class DepartmentSubmitStage : public Stage {
   // start (variables.project_history): the ex-ante threshold and last year's
   // budget action (the cap).
   static void CheckAmountAgainstHistory(const pb::StageContext& ctx, const Struct& payload,
-                             pb::Decision* bad) {
+                                        pb::Decision* bad) {
     perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
     const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(ctx.config(), &ignored);
     if (!rules) return;
-    const Struct previous =
-        StructOr(StructOr(ctx.variables(), perf::kProjectHistoryVariable), "previous");
+    const Struct history = StructOr(ctx.variables(), perf::kProjectHistoryVariable);
     const Value* amount = Field(payload, rules->amount_field);
     if (amount == nullptr || amount->kind_case() != Value::kNumberValue) {
       return;  // the form's own check reports the amount
@@ -471,7 +470,7 @@ class DepartmentSubmitStage : public Stage {
     const bool continuing = !StringOr(ctx.variables(), rules->previous_variable, "").empty();
     if (rules->ex_ante_required_from && *asked >= *rules->ex_ante_required_from &&
         (!continuing || rules->ex_ante_continuing) &&
-        Field(StructOr(ctx.variables(), perf::kProjectHistoryVariable), "ex_ante") == nullptr) {
+        Field(history, "ex_ante") == nullptr) {
       AddRejection(bad, path,
                    asked->ToString() + " is at or above " +
                        rules->ex_ante_required_from->ToString() + ": " +
@@ -481,6 +480,7 @@ class DepartmentSubmitStage : public Stage {
                        "started; start the filing again once it has (DOMAIN.md §5.1)");
       return;
     }
+    const Struct previous = StructOr(history, "previous");
     const std::string cap_text = StringOr(previous, "amount_cap", "");
     if (cap_text.empty()) return;  // no cap
     auto cap = perf::Decimal::Parse(cap_text, "amount_cap");

@@ -38,6 +38,14 @@ int Draw(const std::string& subject) {
   return static_cast<int>(v % 10000);
 }
 
+// examples/target.json (asking 1,200,000) asking amount instead.
+std::string TargetFormAsking(const std::string& amount) {
+  std::string form = testing::ReadFile(testing::SourceDir() + "/examples/target.json");
+  const size_t at = form.find(R"("amount": 1200000)");
+  EXPECT_NE(at, std::string::npos) << "examples/target.json no longer asks 1200000";
+  return at == std::string::npos ? form : form.replace(at, 17, R"("amount": )" + amount);
+}
+
 google::protobuf::Struct Json(const std::string& text) {
   google::protobuf::Struct s;
   EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok()) << text;
@@ -366,12 +374,6 @@ TEST_F(SelfEvalTest, DepartmentEvaluationScoresTheTree) {
 // and an unrectified 取消 refuse it, and last year's budget action caps the
 // amount (中 压减 −20 %; 差 rectified: −50 %).
 TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
-  const std::string target_form = testing::ReadFile(testing::SourceDir() + "/examples/target.json");
-  ASSERT_NE(target_form.find(R"("amount": 1200000)"), std::string::npos);
-  auto with_amount = [&](const std::string& amount) {
-    std::string out = target_form;
-    return out.replace(out.find(R"("amount": 1200000)"), 17, R"("amount": )" + amount);
-  };
   v1::Instance inst;
 
   // Ex-ante 不予支持 (59.99) on next year's new project: no filing.
@@ -435,12 +437,12 @@ TEST_F(SelfEvalTest, NextYearsFilingFollowsTheResults) {
   ASSERT_EQ(prev.at("rectifications").list_value().values_size(), 1);
   EXPECT_EQ(prev.at("rectifications").list_value().values(0).struct_value().fields().at("result").string_value(),
             "未完成");
-  s = Act(kUnit, inst, "submit", with_amount("960000.01"), nullptr);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("960000.01"), nullptr);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(),
               HasSubstr("payload.amount: 960000.01 is over 960000, last year's 1200000 under last "
                         "year's budget action 压减 (-20%, grade 中 in instance " + evaluated.id()));
-  s = Act(kUnit, inst, "submit", with_amount("960000"), &inst);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("960000"), &inst);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(inst.state(), "authority_review");
 
@@ -519,19 +521,14 @@ TEST_F(SelfEvalTest, AMajorNewProjectNeedsItsExAnteFirst) {
       definitions->Deploy(testing::Context("admin", "workflow_admin", "").get(), dreq, &dresp);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
-  const std::string form = testing::ReadFile(testing::SourceDir() + "/examples/target.json");
-  auto with_amount = [&](const std::string& amount) {
-    std::string out = form;
-    return out.replace(out.find(R"("amount": 1200000)"), 17, R"("amount": )" + amount);
-  };
   v1::Instance inst;
   // Below the threshold: no assessment needed.
   ASSERT_TRUE(StartWith("360726-2027-906017-701", "target-filing-major", "", &inst).ok());
-  s = Act(kUnit, inst, "submit", with_amount("4999999.99"), &inst);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("4999999.99"), &inst);
   ASSERT_TRUE(s.ok()) << s.error_message();
   // At the threshold without one: refused, naming the field and the rule.
   ASSERT_TRUE(StartWith("360726-2027-906017-702", "target-filing-major", "", &inst).ok());
-  s = Act(kUnit, inst, "submit", with_amount("5000000"), nullptr);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("5000000"), nullptr);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(),
               HasSubstr("payload.amount: 5000000 is at or above 5000000: a new project of this "
@@ -544,13 +541,13 @@ TEST_F(SelfEvalTest, AMajorNewProjectNeedsItsExAnteFirst) {
   ASSERT_TRUE(Act(kFinance, ex, "conclude", ExAnte("18", "16", "16", "16", "16"), &ex).ok());
   ASSERT_EQ(ex.state(), "supported");
   ASSERT_TRUE(StartWith("360726-2027-906017-703", "target-filing-major", "", &inst).ok());
-  s = Act(kUnit, inst, "submit", with_amount("8000000"), &inst);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("8000000"), &inst);
   ASSERT_TRUE(s.ok()) << s.error_message();
   // A continuing project is not held to it (ex_ante_continuing: false).
   ASSERT_TRUE(StartWith("360726-2028-906017-701", "target-filing-major",
                         R"({"previous_subject_ref": "360726-2027-906017-701"})", &inst)
                   .ok());
-  s = Act(kUnit, inst, "submit", with_amount("6000000"), &inst);
+  s = Act(kUnit, inst, "submit", TargetFormAsking("6000000"), &inst);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
   // The setting is checked at deploy.
