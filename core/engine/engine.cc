@@ -742,7 +742,8 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
                                           int64_t expected_version, const std::string& scope,
                                           const std::string& idempotency_key,
                                           const std::string& request_hash,
-                                          const CommandBody& body, InstanceEvent lifecycle_event) {
+                                          const CommandBody& body, InstanceEvent lifecycle_event,
+                                          store::InstanceState* loaded) {
   BPM_RETURN_IF_ERROR(CheckLength(idempotency_key, kMaxIdLength, "idempotency_key"));
   if (!idempotency_key.empty()) {
     BPM_ASSIGN_OR_RETURN(auto replay, Replay(scope, idempotency_key, request_hash));
@@ -750,7 +751,7 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
   }
   NoteReplay(scope, idempotency_key, request_hash);
   auto result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
-                               request_hash, body, lifecycle_event);
+                               request_hash, body, lifecycle_event, loaded);
   if (!idempotency_key.empty() &&
       (absl::IsAborted(result.status()) || absl::IsFailedPrecondition(result.status()))) {
     // The first try with this key may have committed while this retry ran
@@ -768,10 +769,16 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
                                               const std::string& idempotency_key,
                                               const std::string& request_hash,
                                               const CommandBody& body,
-                                              InstanceEvent lifecycle_event) {
+                                              InstanceEvent lifecycle_event,
+                                              store::InstanceState* preloaded) {
   CommandScope command;
   Working w;
-  BPM_ASSIGN_OR_RETURN(store::InstanceState loaded, store_.LoadInstance(instance_id));
+  store::InstanceState loaded;
+  if (preloaded != nullptr) {
+    loaded = std::move(*preloaded);
+  } else {
+    BPM_ASSIGN_OR_RETURN(loaded, store_.LoadInstance(instance_id));
+  }
   w.inst = std::move(loaded.instance);
   w.timers = std::move(loaded.timers);
   w.entry_state = w.inst.state;
@@ -1048,7 +1055,8 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
                                             req.expected_version()));
   // A retry is answered by RunCommand's replay check: the task row outlives
   // its completion, so it is still found here.
-  BPM_ASSIGN_OR_RETURN(store::TaskRow task, store_.GetTask(req.task_id()));
+  BPM_ASSIGN_OR_RETURN(store::InstanceState loaded, store_.LoadTaskInstance(req.task_id()));
+  const store::TaskRow task = std::move(loaded.task);
   return RunCommand(
       caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,
       [&](Working& w) -> Status {
@@ -1112,7 +1120,8 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
         BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d, task.id));
         if (!d.outcome().empty()) BPM_RETURN_IF_ERROR(FollowOutcome(w, *state, d.outcome(), 0));
         return absl::OkStatus();
-      });
+      },
+      InstanceEvent::kAct, &loaded);
 }
 
 // ---- queries -------------------------------------------------------------------------

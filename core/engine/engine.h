@@ -325,17 +325,21 @@ class Engine {
 
   // Loads instance + active tasks, checks the lifecycle and expected
   // version, runs body, commits. scope/key/hash: idempotency (key may be "").
+  // loaded: the instance's state when the caller has read it already
+  // (Store::LoadTaskInstance); RunCommand then reads nothing more of it.
   StatusOr<v1::Instance> RunCommand(const Caller& caller, const std::string& instance_id,
                                     int64_t expected_version, const std::string& scope,
                                     const std::string& idempotency_key,
                                     const std::string& request_hash, const CommandBody& body,
-                                    InstanceEvent lifecycle_event = InstanceEvent::kAct);
+                                    InstanceEvent lifecycle_event = InstanceEvent::kAct,
+                                    store::InstanceState* loaded = nullptr);
   // RunCommand without the idempotency replay around it.
   StatusOr<v1::Instance> RunCommandOnce(const Caller& caller, const std::string& instance_id,
                                         int64_t expected_version, const std::string& scope,
                                         const std::string& idempotency_key,
                                         const std::string& request_hash,
-                                        const CommandBody& body, InstanceEvent lifecycle_event);
+                                        const CommandBody& body, InstanceEvent lifecycle_event,
+                                        store::InstanceState* loaded = nullptr);
   bool Suspended(const std::string& instance_id);
   // PERMISSION_DENIED "<op> needs role workflow_admin; <user> does not have it".
   static Status RequireAdmin(const Caller& caller, const char* op);

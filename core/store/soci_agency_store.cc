@@ -175,8 +175,7 @@ class SociAgencyStore final : public AgencyStore {
   StatusOr<std::vector<ExternalTaskRow>> ListExternalTasks(const std::string& instance_id) override {
     return db_->Session("list external tasks",
                         [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
-      return db_->FetchByKey<ExternalTaskRow>(sql, ExternalTasksOfInstanceQuery(), instance_id,
-                                              [](Prep& p, ExternalTaskRow& r) { Into(p, r); });
+      return ExternalTasksOf(*db_, sql, instance_id);
     });
   }
 
@@ -339,6 +338,12 @@ const std::string& ExternalTasksOfInstanceQuery() {
 }
 
 void ReadExternalTask(RowReader& r, ExternalTaskRow& row) { Into(r, row); }
+
+std::vector<ExternalTaskRow> ExternalTasksOf(SociDb& db, soci::session& sql,
+                                             const std::string& instance_id) {
+  return db.FetchByKey<ExternalTaskRow>(sql, ExternalTasksOfInstanceQuery(), instance_id,
+                                        [](Prep& p, ExternalTaskRow& r) { Into(p, r); });
+}
 
 Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {
   for (const ExternalTaskRow& r : c.insert_external_tasks) {

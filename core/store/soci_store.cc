@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "core/store/audit.h"
 #include "core/store/internal/commit_writer.h"
 #include "core/store/internal/group_commit.h"
@@ -107,6 +108,13 @@ const std::string& TasksOfInstanceQuery() {
                                             " FROM tasks WHERE instance_id = :k ORDER BY row_id");
   return q;
 }
+const std::string& TaskByIdQuery() {
+  static const std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :k");
+  return q;
+}
+// Stands for the instance id in the queries above when LoadTaskInstance reads
+// them on MariaDB in one round trip.
+const char* const kInstanceOfTask = "(SELECT instance_id FROM tasks WHERE id = :k)";
 const std::string& TimersOfInstanceQuery() {
   static const std::string q = absl::StrCat(
       "SELECT ", kTimerCols, " FROM timers WHERE instance_id = :k ORDER BY due_ms, id");
@@ -389,33 +397,87 @@ class SociStore final : public Store {
     });
   }
 
-  // MariaDB: the four reads in one round trip. SQLite reads in-process, where
-  // the four calls cost less than a composite query.
   StatusOr<InstanceState> LoadInstance(const std::string& id) override {
-    if (db_->sqlite()) return Store::LoadInstance(id);
+    return Load(id, false);
+  }
+
+  StatusOr<InstanceState> LoadTaskInstance(const std::string& task_id) override {
+    return Load(task_id, true);
+  }
+
+  // LoadInstance (key: an instance id) or LoadTaskInstance (key: a task id).
+  // SQLite: the reads in one read transaction. Each statement outside a
+  // transaction is a read transaction of its own, and each of those looks
+  // for newer commits in the WAL and, under a steady stream of commits,
+  // drops the connection's page cache. MariaDB: one multi-statement round
+  // trip, in which the task's instance is a subquery.
+  StatusOr<InstanceState> Load(const std::string& key, bool by_task) {
+    auto not_found = [&] {
+      return absl::NotFoundError(
+          absl::StrCat(by_task ? "task " : "instance ", key, " not found"));
+    };
+    if (db_->sqlite()) {
+      return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
+        soci::transaction read(sql);
+        InstanceState out;
+        std::string id = key;
+        if (by_task) {
+          auto tasks = db_->FetchByKey<TaskRow>(sql, TaskByIdQuery(), key,
+                                                [](Prep& p, TaskRow& r) { Into(p, r); });
+          if (tasks.empty()) return not_found();
+          out.task = std::move(tasks.front());
+          id = out.task.instance_id;
+        }
+        auto rows = db_->FetchByKey<InstanceRow>(sql, InstanceByIdQuery(), id,
+                                                 [](Prep& p, InstanceRow& r) { Into(p, r); });
+        if (rows.empty()) {
+          return absl::NotFoundError(absl::StrCat("instance ", id, " not found"));
+        }
+        out.instance = std::move(rows.front());
+        for (TaskRow& t : db_->FetchByKey<TaskRow>(sql, TasksOfInstanceQuery(), id,
+                                                   [](Prep& p, TaskRow& r) { Into(p, r); })) {
+          if (IsActiveTaskStatus(t.status)) out.active_tasks.push_back(std::move(t));
+        }
+        out.external_tasks = internal::ExternalTasksOf(*db_, sql, id);
+        out.timers = db_->FetchByKey<TimerRow>(sql, TimersOfInstanceQuery(), id,
+                                               [](Prep& p, TimerRow& r) { Into(p, r); });
+        read.commit();
+        return out;
+      });
+    }
     return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
       MYSQL* conn = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
-      internal::SqlLiterals key(conn);
-      key, use(id, "k");
+      internal::SqlLiterals k(conn);
+      k, use(key, "k");
+      // By task, each query's ":k" (the instance id) becomes the subquery.
+      auto of_instance = [&](const std::string& q) {
+        return k.Render(by_task ? absl::StrReplaceAll(q, {{":k", kInstanceOfTask}}) : q);
+      };
       const std::string text = absl::StrCat(
-          key.Render(InstanceByIdQuery()), ";\n", key.Render(TasksOfInstanceQuery()), ";\n",
-          key.Render(internal::ExternalTasksOfInstanceQuery()), ";\n",
-          key.Render(TimersOfInstanceQuery()));
+          by_task ? k.Render(TaskByIdQuery()) + ";\n" : "", of_instance(InstanceByIdQuery()),
+          ";\n", of_instance(TasksOfInstanceQuery()), ";\n",
+          of_instance(internal::ExternalTasksOfInstanceQuery()), ";\n",
+          of_instance(TimersOfInstanceQuery()));
       InstanceState out;
+      bool task_found = !by_task;
       bool found = false;
-      internal::MultiSelect(conn, text, 4, [&](size_t k, internal::RowReader& r) {
-        switch (k) {
+      internal::MultiSelect(conn, text, by_task ? 5 : 4, [&](size_t i, internal::RowReader& r) {
+        switch (i + (by_task ? 0 : 1)) {
           case 0:
+            Into(r, out.task);
+            task_found = true;
+            break;
+          case 1:
             Into(r, out.instance);
             found = true;
             break;
-          case 1: {
+          case 2: {
             TaskRow t;
             Into(r, t);
             if (IsActiveTaskStatus(t.status)) out.active_tasks.push_back(std::move(t));
             break;
           }
-          case 2:
+          case 3:
             internal::ReadExternalTask(r, out.external_tasks.emplace_back());
             break;
           default:
@@ -423,7 +485,11 @@ class SociStore final : public Store {
             break;
         }
       });
-      if (!found) return absl::NotFoundError(absl::StrCat("instance ", id, " not found"));
+      if (!task_found) return not_found();
+      if (!found) {
+        return absl::NotFoundError(absl::StrCat(
+            "instance ", by_task ? out.task.instance_id : key, " not found"));
+      }
       return out;
     });
   }
@@ -509,8 +575,8 @@ class SociStore final : public Store {
 
   StatusOr<TaskRow> GetTask(const std::string& id) override {
     return db_->Session("get task", [&](soci::session& sql) -> StatusOr<TaskRow> {
-      static const std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :k");
-      auto rows = db_->FetchByKey<TaskRow>(sql, q, id, [](Prep& p, TaskRow& r) { Into(p, r); });
+      auto rows = db_->FetchByKey<TaskRow>(sql, TaskByIdQuery(), id,
+                                           [](Prep& p, TaskRow& r) { Into(p, r); });
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
       return rows.front();
     });

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/store/agency_store.h"
 #include "core/store/internal/commit_writer.h"
@@ -17,6 +19,10 @@ std::unique_ptr<AgencyStore> NewSociAgencyStore(std::shared_ptr<SociDb> db);
 // ListExternalTasks runs it, and the decoding of one of its rows.
 const std::string& ExternalTasksOfInstanceQuery();
 void ReadExternalTask(RowReader& r, ExternalTaskRow& row);
+// ListExternalTasks on a session the caller holds (inside its transaction).
+// Throws SOCI errors (run it under SociDb::Session).
+std::vector<ExternalTaskRow> ExternalTasksOf(SociDb& db, soci::session& sql,
+                                             const std::string& instance_id);
 
 // Writes commit's external tasks, incidents and outbox messages through w,
 // inside the caller's transaction. ABORTED when a conditional update lost a

@@ -382,10 +382,12 @@ TEST_F(StoreTest, LargeTransactionsAreAllOrNothing) {
   EXPECT_EQ(store_->GetInstance("more58").status().code(), absl::StatusCode::kNotFound);
 }
 
-// LoadInstance (one round trip on MariaDB) reads exactly what the four single
-// calls read.
+// LoadInstance and LoadTaskInstance (one read transaction on SQLite, one
+// round trip on MariaDB) read exactly what the single calls read.
 TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
   EXPECT_EQ(store_->LoadInstance("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->LoadTaskInstance("nope").status(),
+            absl::NotFoundError("task nope not found"));
   Commit c;
   c.insert_instance = NewInstance("i1");
   c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
@@ -408,21 +410,74 @@ TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
   c.insert_external_tasks.push_back(x);
   ASSERT_TRUE(store_->Apply(c).ok());
 
-  auto loaded = store_->LoadInstance("i1");
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->instance.id, "i1");
-  EXPECT_EQ(loaded->instance.variables_json, store_->GetInstance("i1")->variables_json);
-  EXPECT_EQ(loaded->instance.row_id, store_->GetInstance("i1")->row_id);
-  std::vector<std::string> tasks;
-  for (const TaskRow& t : loaded->active_tasks) tasks.push_back(t.id + ":" + t.status);
-  EXPECT_EQ(tasks, (std::vector<std::string>{"t1:open", "t3:claimed"}));
-  EXPECT_EQ(loaded->active_tasks[0].title, "填报");
-  ASSERT_EQ(loaded->external_tasks.size(), 1u);
-  EXPECT_EQ(loaded->external_tasks[0].payload_json, R"({"项目":"道路"})");
-  EXPECT_EQ(loaded->external_tasks[0].retries_left, 3);
-  std::vector<std::string> timers;
-  for (const TimerRow& t : loaded->timers) timers.push_back(t.id + "@" + std::to_string(t.due_ms));
-  EXPECT_EQ(timers, (std::vector<std::string>{"tm1@5000", "tm2@9000"}));
+  auto expect_i1 = [&](const StatusOr<InstanceState>& loaded) {
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->instance.id, "i1");
+    EXPECT_EQ(loaded->instance.variables_json, store_->GetInstance("i1")->variables_json);
+    EXPECT_EQ(loaded->instance.row_id, store_->GetInstance("i1")->row_id);
+    std::vector<std::string> tasks;
+    for (const TaskRow& t : loaded->active_tasks) tasks.push_back(t.id + ":" + t.status);
+    EXPECT_EQ(tasks, (std::vector<std::string>{"t1:open", "t3:claimed"}));
+    EXPECT_EQ(loaded->active_tasks[0].title, "填报");
+    ASSERT_EQ(loaded->external_tasks.size(), 1u);
+    EXPECT_EQ(loaded->external_tasks[0].payload_json, R"({"项目":"道路"})");
+    EXPECT_EQ(loaded->external_tasks[0].retries_left, 3);
+    std::vector<std::string> timers;
+    for (const TimerRow& t : loaded->timers) {
+      timers.push_back(t.id + "@" + std::to_string(t.due_ms));
+    }
+    EXPECT_EQ(timers, (std::vector<std::string>{"tm1@5000", "tm2@9000"}));
+  };
+  expect_i1(store_->LoadInstance("i1"));
+  // By a task, in any status: the completed t2 is found with its instance.
+  auto by_task = store_->LoadTaskInstance("t2");
+  expect_i1(by_task);
+  ASSERT_TRUE(by_task.ok());
+  EXPECT_EQ(by_task->task.id, "t2");
+  EXPECT_EQ(by_task->task.status, "completed");
+  EXPECT_EQ(by_task->task.assignee_role, "auditor");
+  EXPECT_TRUE(store_->LoadInstance("i1")->task.id.empty());
+}
+
+// The reads of LoadTaskInstance see one moment on SQLite: a commit between
+// them cannot show the task of one version beside the instance of another.
+// (Checked by its result under concurrent commits: the task's status and the
+// instance's version always agree.)
+TEST_F(StoreTest, LoadTaskInstanceSeesOneMoment) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  c.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  ASSERT_TRUE(store_->Apply(c).ok());
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    // Flips t1 between open and claimed, bumping the instance each time:
+    // version odd <=> t1 open.
+    for (int64_t v = 1; v < 400 && !stop; ++v) {
+      Commit u;
+      u.update_instance = NewInstance("i1");
+      u.update_instance->version = v + 1;
+      u.expected_version = v;
+      TaskRow t = NewTask("t1", "i1", "unit_filer", "906017");
+      t.status = v % 2 == 1 ? "claimed" : "open";
+      if (t.status == "claimed") t.claimed_by = "u1";
+      u.update_tasks.push_back({t, v % 2 == 1 ? "open" : "claimed"});
+      ASSERT_TRUE(store_->Apply(u).ok());
+    }
+  });
+  int checked = 0;
+  for (int i = 0; i < 400; ++i) {
+    auto s = store_->LoadTaskInstance("t1");
+    ASSERT_TRUE(s.ok()) << s.status();
+    const bool open = s->task.status == "open";
+    if (store_->dialect() == "sqlite3") {
+      ASSERT_EQ(open, s->instance.version % 2 == 1)
+          << "task " << s->task.status << " beside instance version " << s->instance.version;
+    }
+    ++checked;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(checked, 400);
 }
 
 TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
