@@ -1009,17 +1009,15 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
 
 namespace {
 
-// What the instance looked like before an action, for withdraw.
+// What the instance looked like before an action, for withdraw. The
+// variables go in as the row stored them: no Struct to serialize.
 std::string SnapshotBody(const store::InstanceRow& inst,
-                         google::protobuf::Struct& vars,
                          const std::vector<store::TaskRow>& active,
                          const std::vector<store::TimerRow>& timers) {
   v1::InstanceSnapshot snap;
   const google::protobuf::Struct no_vars;
   *snap.mutable_instance() = ToInstance(inst, active, &no_vars);
-  // The variables are lent, not copied: swapped in for serializing, then
-  // swapped back (a Struct copy costs about as much as parsing its JSON).
-  snap.mutable_instance()->mutable_variables()->Swap(&vars);
+  snap.set_variables_json(inst.variables_json);
   for (const auto& t : timers) {
     if (t.fired_ms != 0) continue;
     v1::PendingTimer* p = snap.add_timers();
@@ -1027,9 +1025,7 @@ std::string SnapshotBody(const store::InstanceRow& inst,
     p->set_name(t.name);
     p->set_due_unix_ms(t.due_ms);
   }
-  std::string bytes = snap.SerializeAsString();
-  snap.mutable_instance()->mutable_variables()->Swap(&vars);
-  return absl::Base64Escape(bytes);
+  return absl::Base64Escape(snap.SerializeAsString());
 }
 
 }  // namespace
@@ -1091,7 +1087,7 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
         for (Working::Task* a : w.Active()) before.push_back(a->row);
         w.commit.snapshot = store::SnapshotRow{
             w.inst.id, w.inst.version + 1, caller.user,
-            SnapshotBody(w.inst, w.vars, before, w.timers), w.now};
+            SnapshotBody(w.inst, before, w.timers), w.now};
 
         BPM_RETURN_IF_ERROR(LoadOrgContext(w));
         google::protobuf::Arena arena;  // see EnterState

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bpm/v1/snapshot.pb.h"
+#include "core/common/json.h"
 #include "core/common/util.h"
 #include "core/engine/engine.h"
 
@@ -448,7 +449,16 @@ StatusOr<v1::Instance> Engine::Withdraw(const Caller& caller,
           w.commit.insert_timers.push_back(std::move(timer));
         }
         w.inst.state = before.instance().state();
-        w.vars = before.instance().variables();
+        if (before.variables_json().empty()) {
+          w.vars = before.instance().variables();  // a snapshot from before 2026-12
+        } else {
+          auto vars = ParseJsonStruct(before.variables_json());
+          if (!vars.ok()) {
+            return absl::InternalError(absl::StrCat("instance ", w.inst.id,
+                                                    ": snapshot is corrupt: ", vars.status().message()));
+          }
+          w.vars = *std::move(vars);
+        }
         w.commit.delete_snapshot = true;
         w.AddEvent("withdrawn", "withdraw", from_state, w.inst.state, "", req.comment());
         return absl::OkStatus();

@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
+#include "bpm/v1/snapshot.pb.h"
 #include "core/common/clock.h"
+#include "core/common/json.h"
+#include "core/common/util.h"
 #include "google/protobuf/util/json_util.h"
 #include "core/engine/engine.h"
 #include "tests/support/test_env.h"
@@ -374,6 +378,45 @@ TEST_F(ReviewChainTest, WithdrawAcrossStatesBringsTheSubmissionBack) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->state(), "draft");
   EXPECT_EQ(Only(*back).id(), Only(*started).id());
+  // The variables are those before the submit (it had set the form's).
+  EXPECT_NE(CanonicalJson(inst.variables()), CanonicalJson(started->variables()));
+  EXPECT_EQ(CanonicalJson(back->variables()), CanonicalJson(started->variables()));
+}
+
+// Snapshots written before 2026-12 carry the variables as a Struct in
+// instance.variables instead of variables_json; a withdraw still restores them.
+TEST_F(ReviewChainTest, WithdrawRestoresVariablesFromAnOlderSnapshot) {
+  Deploy(kFourLevels);
+  v1::StartInstanceRequest req;
+  req.set_definition_key("chain");
+  req.set_subject_ref("P-1");
+  req.set_org("906017");
+  (*req.mutable_variables()->mutable_fields())["budget"].set_number_value(120);
+  auto started = engine_->Start(kZhang, req);
+  ASSERT_TRUE(started.ok());
+  v1::Instance inst = Act(kZhang, Only(*started), "submit", R"({"title": "x"})");
+  auto row = store_->GetSnapshot(inst.id());
+  ASSERT_TRUE(row.ok() && row->has_value());
+  std::string bytes;
+  v1::InstanceSnapshot snap;
+  ASSERT_TRUE(absl::Base64Unescape((*row)->body, &bytes) && snap.ParseFromString(bytes));
+  ASSERT_FALSE(snap.variables_json().empty());
+  auto vars = ParseJsonStruct(snap.variables_json());
+  ASSERT_TRUE(vars.ok());
+  *snap.mutable_instance()->mutable_variables() = *vars;
+  snap.clear_variables_json();
+  store::Commit old_format;
+  old_format.snapshot = **row;
+  old_format.snapshot->body = absl::Base64Escape(snap.SerializeAsString());
+  ASSERT_TRUE(store_->Apply(old_format).ok());
+
+  v1::InstanceOperationRequest w;
+  w.set_instance_id(inst.id());
+  auto back = engine_->Withdraw(kZhang, w);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->state(), "draft");
+  EXPECT_EQ(back->variables().fields().at("budget").number_value(), 120);
+  EXPECT_EQ(CanonicalJson(back->variables()), CanonicalJson(started->variables()));
 }
 
 TEST_F(ReviewChainTest, ClaimTransferDelegateAndTakeBack) {
