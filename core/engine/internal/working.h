@@ -85,20 +85,25 @@ struct Engine::Working {
     return out;
   }
 
-  // Ends a task (completed or cancelled); its pending timers are cancelled.
+  // Ends a task (completed or cancelled); its pending timers are cancelled:
+  // those this command would add are dropped, and the stored ones (as the
+  // command found them: any change since fails the commit's version check)
+  // are cancelled in the commit. A task without pending timers, the usual
+  // case, costs no statement.
   void Close(Task& t, const std::string& status, const std::string& action) {
     t.row.status = status;
     t.row.completed_ms = now;
     t.row.completed_by = status == "completed" ? Actor() : "";
     t.row.action = action;
     t.changed = true;
-    if (t.persisted) {
+    auto& added = commit.insert_timers;
+    added.erase(std::remove_if(added.begin(), added.end(),
+                               [&](const store::TimerRow& r) { return r.task_id == t.row.id; }),
+                added.end());
+    if (t.persisted && std::any_of(timers.begin(), timers.end(), [&](const store::TimerRow& r) {
+          return r.task_id == t.row.id && r.fired_ms == 0;
+        })) {
       commit.cancel_timers_of_tasks.push_back(t.row.id);
-    } else {
-      auto& timers = commit.insert_timers;
-      timers.erase(std::remove_if(timers.begin(), timers.end(),
-                                  [&](const store::TimerRow& r) { return r.task_id == t.row.id; }),
-                   timers.end());
     }
   }
 

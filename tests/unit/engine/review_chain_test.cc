@@ -602,6 +602,31 @@ class OverdueTest : public ReviewChainTest {
   }
 };
 
+// A task done in time takes its reminder and overdue timer with it.
+TEST_F(OverdueTest, ATaskDoneInTimeCancelsItsTimers) {
+  Deploy(R"(      chain:
+        - { level: owning_section }
+        - { level: leadership }
+      due: { days: 2 }
+      remind_before_hours: 24
+      on_overdue: notify
+)");
+  v1::Instance inst = StartAndSubmit();
+  clock_.Advance(kDay / 2);
+  inst = Do(inst, kS1, "approve");  // the leader's task: remind at 1.5 days, due at 2.5
+  clock_.Advance(kDay * 9 / 10);    // past the section task's reminder, before the leader's
+  int fired = 0;
+  for (int round = 0; round < 3; ++round) fired += *engine_->RunDueTimers("t", 10);
+  EXPECT_EQ(fired, 0);
+  auto notes = engine_->ListNotifications(kS1, v1::ListNotificationsRequest());
+  ASSERT_TRUE(notes.ok());
+  EXPECT_EQ(notes->notifications_size(), 0);
+  clock_.Advance(kDay * 2);  // the leader's timers are still there
+  fired = 0;
+  for (int round = 0; round < 3; ++round) fired += *engine_->RunDueTimers("t", 10);
+  EXPECT_EQ(fired, 2);
+}
+
 TEST_F(OverdueTest, RemindThenNotify) {
   v1::Instance inst = Overdue("      on_overdue: notify");
   EXPECT_THAT(Assignees(inst), ::testing::ElementsAre("section_reviewer@S1"));
