@@ -20,7 +20,72 @@ void CommitWriter::Queue(std::string statement, int64_t expect_rows, std::string
   }
 }
 
+CommitWriter::InsertParts CommitWriter::SplitInsert(const std::string& query) {
+  static const std::string kValues = " VALUES ";
+  const size_t values = query.find(kValues);
+  if (query.rfind("INSERT INTO ", 0) != 0 || values == std::string::npos) {
+    throw std::logic_error(absl::StrCat("not an INSERT ... VALUES: ", query));
+  }
+  // The row list: parenthesized rows separated by commas. The template holds
+  // only placeholders there, so parentheses balance without quoting.
+  size_t i = values + kValues.size();
+  const size_t begin = i;
+  size_t end = std::string::npos;
+  int depth = 0;
+  for (; i < query.size(); ++i) {
+    const char c = query[i];
+    if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (--depth < 0) break;
+      if (depth == 0) {
+        end = i + 1;
+        size_t next = query.find_first_not_of(' ', end);
+        if (next == std::string::npos || query[next] != ',') break;
+        i = next;
+      }
+    } else if (depth == 0 && c != ' ') {
+      break;
+    }
+  }
+  if (end == std::string::npos || depth != 0) {
+    throw std::logic_error(absl::StrCat("INSERT without a row list: ", query));
+  }
+  return InsertParts{begin, end};
+}
+
+void CommitWriter::AddRows(const std::string& query, const InsertParts& parts,
+                           std::string rows) {
+  const std::string_view head(query.data(), parts.rows_begin);
+  const std::string_view tail(query.data() + parts.rows_end, query.size() - parts.rows_end);
+  HeldInsert* held = nullptr;
+  for (HeldInsert& h : held_) {
+    if (h.head == head && h.tail == tail) {
+      held = &h;
+      break;
+    }
+  }
+  if (held == nullptr) {
+    held = &held_.emplace_back(HeldInsert{std::string(head), std::string(tail), ""});
+  } else {
+    held->rows += ", ";
+  }
+  held->rows += rows;
+  if (held->rows.size() >= kMaxHeldBytes) {
+    HeldInsert full = std::move(*held);
+    held_.erase(held_.begin() + (held - held_.data()));
+    Queue(absl::StrCat(full.head, full.rows, full.tail), -1, "");
+  }
+}
+
+void CommitWriter::QueueHeld() {
+  std::vector<HeldInsert> held = std::move(held_);
+  held_.clear();
+  for (HeldInsert& h : held) Queue(absl::StrCat(h.head, h.rows, h.tail), -1, "");
+}
+
 Status CommitWriter::Flush() {
+  QueueHeld();
   if (!deferred_.ok()) return deferred_;
   if (queued_.empty()) return absl::OkStatus();
   std::string text = std::move(queued_);

@@ -1228,7 +1228,7 @@ class SociStore final : public Store {
     if (c.insert_instance) {
       InstanceRow row = *c.insert_instance;
       row.last_event_hash = last_hash;
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO instances (id, def_key, def_version, subject_ref, org, status, state, "
           "variables, version, event_seq, started_by, created_ms, updated_ms, campaign_id, "
           "last_event_hash) VALUES "
@@ -1265,7 +1265,7 @@ class SociStore final : public Store {
                        "): re-read and retry"); }));
     }
     for (const TaskRow& r : c.insert_tasks) {
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO tasks (id, instance_id, state, name, title, status, assignee_user, "
           "assignee_role, assignee_org, actions, data, due_ms, created_ms, completed_ms, "
           "completed_by, action, claimed_by, delegated_to, owner_user, exclude_users) VALUES "
@@ -1321,7 +1321,7 @@ class SociStore final : public Store {
                  [](auto& p, std::string& t) { p, use(t, "t"); }, task_id));
     }
     for (const TimerRow& t : c.insert_timers) {
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO timers (id, instance_id, task_id, name, due_ms, fired_ms, lease_owner, "
           "lease_until_ms) VALUES (:id, :iid, :tid, :n, :due, :f, :o, :lu)",
           [](auto& p, TimerRow& t) {
@@ -1332,7 +1332,7 @@ class SociStore final : public Store {
           t));
     }
     for (const NotificationRow& n : c.notifications) {
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO notifications (id, user_id, role, org, instance_id, task_id, kind, text, "
           "from_user, created_ms) VALUES (:id, :u, :r, :o, :iid, :tid, :k, :t, :f, :c)",
           [](auto& p, NotificationRow& n) {
@@ -1343,7 +1343,7 @@ class SociStore final : public Store {
           n));
     }
     for (const CcRow& r : c.cc) {
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO cc_entries (id, instance_id, user_id, from_user, note, created_ms) VALUES "
           "(:id, :iid, :u, :f, :n, :c)",
           [](auto& p, CcRow& r) {
@@ -1370,7 +1370,7 @@ class SociStore final : public Store {
           "INSERT INTO snapshots (instance_id, version_after, actor, body, created_ms) VALUES "
           "(:iid, :v, :a, :b, :c) ON DUPLICATE KEY UPDATE version_after = VALUES(version_after), "
           "actor = VALUES(actor), body = VALUES(body), created_ms = VALUES(created_ms)";
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           db_->sqlite() ? upsert_sqlite : upsert_mysql,
           [](auto& p, SnapshotRow& r) {
             p, use(r.instance_id, "iid"), use(r.version_after, "v"), use(r.actor, "a"),
@@ -1385,7 +1385,7 @@ class SociStore final : public Store {
       std::array<EventRow, kEventsPerInsert> rows;
       std::copy(events.begin() + static_cast<std::ptrdiff_t>(i),
                 events.begin() + static_cast<std::ptrdiff_t>(i + n), rows.begin());
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           EventInsert(n),
           [n](auto& p, std::array<EventRow, kEventsPerInsert>& rows) {
             for (size_t j = 0; j < n; ++j) {
@@ -1409,7 +1409,7 @@ class SociStore final : public Store {
         DocumentRow d;
         std::string b64;
       };
-      BPM_RETURN_IF_ERROR(w.Exec(
+      BPM_RETURN_IF_ERROR(w.Insert(
           "INSERT INTO documents (id, instance_id, state, kind, content_type, content_b64, "
           "sha256, created_ms) VALUES (:id, :iid, :state, :kind, :ct, :b64, :sha, :c)",
           [](auto& p, B& b) {
