@@ -496,14 +496,17 @@ Status Engine::OpenTask(Working& w, const definition::State& state, const pb::Ta
   return absl::OkStatus();
 }
 
-Status Engine::ApplyDecision(Working& w, const definition::State& state, const pb::Decision& d,
+Status Engine::ApplyDecision(Working& w, const definition::State& state, pb::Decision& d,
                              const std::string& task_id) {
   const std::string& stage = state.stage;
   if (!d.outcome().empty() && d.open_tasks_size() > 0) {
     return absl::InternalError(absl::StrCat("stage plugin '", stage, "' in state '", state.name,
                                             "' returned an outcome and new tasks at once"));
   }
-  for (const auto& [k, v] : d.set_variables().fields()) (*w.vars.mutable_fields())[k] = v;
+  // Moved, not copied: a Value copy is a deep copy of the whole subtree.
+  for (auto& [k, v] : *d.mutable_set_variables()->mutable_fields()) {
+    (*w.vars.mutable_fields())[k].Swap(&v);
+  }
   for (const std::string& id : d.cancel_tasks()) {
     Working::Task* t = w.Find(id);
     if (t == nullptr || !store::IsActiveTaskStatus(t->row.status) || t->row.state != state.name) {

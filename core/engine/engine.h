@@ -378,8 +378,10 @@ class Engine {
   Status EnterState(Working& w, const std::string& state, int depth, bool reentry = false);
   Status FollowOutcome(Working& w, const definition::State& from, const std::string& outcome,
                        int depth);
+  // Applies a stage's decision; its set_variables are moved into w.vars
+  // (decision keeps its other fields).
   Status ApplyDecision(Working& w, const definition::State& state,
-                       const plugin::v1::Decision& decision, const std::string& task_id);
+                       plugin::v1::Decision& decision, const std::string& task_id);
   Status OpenTask(Working& w, const definition::State& state, const plugin::v1::TaskSpec& spec);
   StatusOr<v1::Instance> Finish(Working& w);
   // Runs a command with its outermost commit deferred, then queues it.
