@@ -342,7 +342,7 @@ void ReadExternalTask(RowReader& r, ExternalTaskRow& row) { Into(r, row); }
 std::vector<ExternalTaskRow> ExternalTasksOf(SociDb& db, soci::session& sql,
                                              const std::string& instance_id) {
   return db.FetchByKey<ExternalTaskRow>(sql, ExternalTasksOfInstanceQuery(), instance_id,
-                                        [](Prep& p, ExternalTaskRow& r) { Into(p, r); });
+                                        [](auto& p, ExternalTaskRow& r) { Into(p, r); });
 }
 
 Status ApplyAgencyWrites(CommitWriter& w, const Commit& c) {

@@ -106,6 +106,36 @@ SociDb::~SociDb() {
   if (checkpointer_.joinable()) checkpointer_.join();
 }
 
+sqlite_api::sqlite3_stmt* SociDb::RawStatement(soci::session& sql, const std::string& query) {
+  RawCache* cache = nullptr;
+  for (int i = 0; i < size_; ++i) {
+    if (&pool_.at(i) == &sql) cache = &raw_caches_[i];
+  }
+  if (cache == nullptr) {
+    throw std::logic_error("raw statement on a session that is not from the pool");
+  }
+  auto it = cache->statements.find(query);
+  if (it != cache->statements.end()) return it->second;
+  auto* conn = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
+  sqlite_api::sqlite3_stmt* st = nullptr;
+  const int rc = sqlite_api::sqlite3_prepare_v3(conn, query.data(), static_cast<int>(query.size()),
+                                                SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite_api::sqlite3_finalize(st);
+    throw soci::sqlite3_soci_error(
+        absl::StrCat(sqlite_api::sqlite3_errmsg(conn), " while preparing \"", query, "\""), rc);
+  }
+  cache->statements.emplace(query, st);
+  return st;
+}
+
+void SociDb::ThrowSqlite(sqlite_api::sqlite3_stmt* st, int rc) {
+  throw soci::sqlite3_soci_error(
+      absl::StrCat(sqlite_api::sqlite3_errmsg(sqlite_api::sqlite3_db_handle(st)), " while running \"",
+                   sqlite_api::sqlite3_sql(st), "\""),
+      rc);
+}
+
 int SociDb::WalHook(void* self, sqlite_api::sqlite3*, const char*, int frames) {
   if (frames >= kCheckpointFrames) {
     auto* db = static_cast<SociDb*>(self);

@@ -108,6 +108,17 @@ const std::string& TasksOfInstanceQuery() {
                                             " FROM tasks WHERE instance_id = :k ORDER BY row_id");
   return q;
 }
+// The active ones (IsActiveTaskStatus), filtered row by row while the
+// index is walked: inactive rows are never decoded, and an OR of equalities
+// on an unindexed column needs none of the temporary table that SQLite
+// builds for an IN list on every run.
+const std::string& ActiveTasksOfInstanceQuery() {
+  static const std::string q = absl::StrCat(
+      "SELECT ", kTaskCols,
+      " FROM tasks WHERE instance_id = :k AND (status = 'open' OR status = 'claimed' OR "
+      "status = 'delegated') ORDER BY row_id");
+  return q;
+}
 const std::string& TaskByIdQuery() {
   static const std::string q = absl::StrCat("SELECT ", kTaskCols, " FROM tasks WHERE id = :k");
   return q;
@@ -391,7 +402,7 @@ class SociStore final : public Store {
   StatusOr<InstanceRow> GetInstance(const std::string& id) override {
     return db_->Session("get instance", [&](soci::session& sql) -> StatusOr<InstanceRow> {
       auto rows = db_->FetchByKey<InstanceRow>(sql, InstanceByIdQuery(), id,
-                                               [](Prep& p, InstanceRow& r) { Into(p, r); });
+                                               [](auto& p, InstanceRow& r) { Into(p, r); });
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("instance ", id, " not found"));
       return rows.front();
     });
@@ -423,24 +434,22 @@ class SociStore final : public Store {
         std::string id = key;
         if (by_task) {
           auto tasks = db_->FetchByKey<TaskRow>(sql, TaskByIdQuery(), key,
-                                                [](Prep& p, TaskRow& r) { Into(p, r); });
+                                                [](auto& p, TaskRow& r) { Into(p, r); });
           if (tasks.empty()) return not_found();
           out.task = std::move(tasks.front());
           id = out.task.instance_id;
         }
         auto rows = db_->FetchByKey<InstanceRow>(sql, InstanceByIdQuery(), id,
-                                                 [](Prep& p, InstanceRow& r) { Into(p, r); });
+                                                 [](auto& p, InstanceRow& r) { Into(p, r); });
         if (rows.empty()) {
           return absl::NotFoundError(absl::StrCat("instance ", id, " not found"));
         }
         out.instance = std::move(rows.front());
-        for (TaskRow& t : db_->FetchByKey<TaskRow>(sql, TasksOfInstanceQuery(), id,
-                                                   [](Prep& p, TaskRow& r) { Into(p, r); })) {
-          if (IsActiveTaskStatus(t.status)) out.active_tasks.push_back(std::move(t));
-        }
+        out.active_tasks = db_->FetchByKey<TaskRow>(sql, ActiveTasksOfInstanceQuery(), id,
+                                                    [](auto& p, TaskRow& r) { Into(p, r); });
         out.external_tasks = internal::ExternalTasksOf(*db_, sql, id);
         out.timers = db_->FetchByKey<TimerRow>(sql, TimersOfInstanceQuery(), id,
-                                               [](Prep& p, TimerRow& r) { Into(p, r); });
+                                               [](auto& p, TimerRow& r) { Into(p, r); });
         read.commit();
         return out;
       });
@@ -455,7 +464,7 @@ class SociStore final : public Store {
       };
       const std::string text = absl::StrCat(
           by_task ? k.Render(TaskByIdQuery()) + ";\n" : "", of_instance(InstanceByIdQuery()),
-          ";\n", of_instance(TasksOfInstanceQuery()), ";\n",
+          ";\n", of_instance(ActiveTasksOfInstanceQuery()), ";\n",
           of_instance(internal::ExternalTasksOfInstanceQuery()), ";\n",
           of_instance(TimersOfInstanceQuery()));
       InstanceState out;
@@ -471,12 +480,9 @@ class SociStore final : public Store {
             Into(r, out.instance);
             found = true;
             break;
-          case 2: {
-            TaskRow t;
-            Into(r, t);
-            if (IsActiveTaskStatus(t.status)) out.active_tasks.push_back(std::move(t));
+          case 2:
+            Into(r, out.active_tasks.emplace_back());
             break;
-          }
           case 3:
             internal::ReadExternalTask(r, out.external_tasks.emplace_back());
             break;
@@ -576,7 +582,7 @@ class SociStore final : public Store {
   StatusOr<TaskRow> GetTask(const std::string& id) override {
     return db_->Session("get task", [&](soci::session& sql) -> StatusOr<TaskRow> {
       auto rows = db_->FetchByKey<TaskRow>(sql, TaskByIdQuery(), id,
-                                           [](Prep& p, TaskRow& r) { Into(p, r); });
+                                           [](auto& p, TaskRow& r) { Into(p, r); });
       if (rows.empty()) return absl::NotFoundError(absl::StrCat("task ", id, " not found"));
       return rows.front();
     });
@@ -585,16 +591,9 @@ class SociStore final : public Store {
   StatusOr<std::vector<TaskRow>> ListTasks(const std::string& instance_id,
                                            bool active_only) override {
     return db_->Session("list tasks", [&](soci::session& sql) -> StatusOr<std::vector<TaskRow>> {
-      // Active tasks are picked here rather than with a status IN (...),
-      // which SQLite runs through a temporary table on every call.
-      std::vector<TaskRow> rows = db_->FetchByKey<TaskRow>(
-          sql, TasksOfInstanceQuery(), instance_id, [](Prep& p, TaskRow& r) { Into(p, r); });
-      if (active_only) {
-        rows.erase(std::remove_if(rows.begin(), rows.end(),
-                                  [](const TaskRow& t) { return !IsActiveTaskStatus(t.status); }),
-                   rows.end());
-      }
-      return rows;
+      return db_->FetchByKey<TaskRow>(
+          sql, active_only ? ActiveTasksOfInstanceQuery() : TasksOfInstanceQuery(), instance_id,
+          [](auto& p, TaskRow& r) { Into(p, r); });
     });
   }
 
@@ -843,7 +842,7 @@ class SociStore final : public Store {
   StatusOr<std::vector<TimerRow>> ListTimers(const std::string& instance_id) override {
     return db_->Session("list timers", [&](soci::session& sql) -> StatusOr<std::vector<TimerRow>> {
       return db_->FetchByKey<TimerRow>(sql, TimersOfInstanceQuery(), instance_id,
-                                       [](Prep& p, TimerRow& r) { Into(p, r); });
+                                       [](auto& p, TimerRow& r) { Into(p, r); });
     });
   }
 

@@ -30,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/common/status.h"
+#include "core/store/internal/sqlite_rows.h"
 
 namespace bpm::store::internal {
 
@@ -83,7 +84,11 @@ struct PreparedBase {
 class SociDb {
  public:
   SociDb(Url url, int pool_size)
-      : url_(std::move(url)), pool_(pool_size), size_(pool_size), caches_(pool_size) {}
+      : url_(std::move(url)),
+        pool_(pool_size),
+        size_(pool_size),
+        caches_(pool_size),
+        raw_caches_(pool_size) {}
   SociDb(const SociDb&) = delete;
   SociDb& operator=(const SociDb&) = delete;
   // Stops the checkpointer (the last connection to close checkpoints).
@@ -211,10 +216,15 @@ class SociDb {
   }
 
   // Rows of a prepared "... WHERE col = :k" query; into_row(prep, row)
-  // adds the soci::into of each selected column.
+  // adds the soci::into of each selected column. When into_row also takes a
+  // SqliteRowReader (a generic lambda over a template Into), SQLite reads
+  // the rows straight off the statement instead of through SOCI.
   template <typename Row, typename IntoRow>
   std::vector<Row> FetchByKey(soci::session& sql, const std::string& query,
                               const std::string& key, IntoRow&& into_row) {
+    if constexpr (std::is_invocable_v<IntoRow&, SqliteRowReader&, Row&>) {
+      if (sqlite()) return FetchByKeySqlite<Row>(sql, query, key, into_row);
+    }
     struct B {
       std::string k;
       Row row;
@@ -303,6 +313,49 @@ class SociDb {
     return out;
   }
 
+  // FetchByKey on SQLite without SOCI: the statement prepared once per
+  // session, :k bound as parameter 1, each row read by a SqliteRowReader.
+  template <typename Row, typename IntoRow>
+  std::vector<Row> FetchByKeySqlite(soci::session& sql, const std::string& query,
+                                    const std::string& key, IntoRow& into_row) {
+    sqlite_api::sqlite3_stmt* st = RawStatement(sql, query);
+    struct Reset {  // ends the statement's read, and drops the borrowed key
+      sqlite_api::sqlite3_stmt* st;
+      ~Reset() {
+        sqlite_api::sqlite3_reset(st);
+        sqlite_api::sqlite3_clear_bindings(st);
+      }
+    } reset{st};
+    int rc = sqlite_api::sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()),
+                                           SQLITE_STATIC);
+    if (rc != SQLITE_OK) ThrowSqlite(st, rc);
+    std::vector<Row> out;
+    while ((rc = sqlite_api::sqlite3_step(st)) == SQLITE_ROW) {
+      SqliteRowReader reader(st);
+      into_row(reader, out.emplace_back());
+      reader.Finish();
+    }
+    if (rc != SQLITE_DONE) ThrowSqlite(st, rc);
+    return out;
+  }
+  // The session's raw statement for query (one parameter, :k), prepared on
+  // first use. Throws soci::sqlite3_soci_error.
+  sqlite_api::sqlite3_stmt* RawStatement(soci::session& sql, const std::string& query);
+  [[noreturn]] static void ThrowSqlite(sqlite_api::sqlite3_stmt* st, int rc);
+
+  // Raw SQLite statements of a pooled session; finalized with the cache,
+  // before the pool closes the connection (declared after pool_).
+  struct RawCache {
+    std::unordered_map<std::string, sqlite_api::sqlite3_stmt*> statements;
+    RawCache() = default;
+    RawCache(RawCache&& other) noexcept : statements(std::move(other.statements)) {}
+    RawCache(const RawCache&) = delete;
+    RawCache& operator=(const RawCache&) = delete;
+    ~RawCache() {
+      for (auto& [query, st] : statements) sqlite_api::sqlite3_finalize(st);
+    }
+  };
+
   using Cache = std::unordered_map<std::string, std::unique_ptr<PreparedBase>>;
   // The statement cache of a pooled session (found by address). A session
   // from anywhere else has no cache of its own, and sharing one would let
@@ -319,6 +372,7 @@ class SociDb {
   soci::connection_pool pool_;
   int size_;
   std::vector<Cache> caches_;  // one per pooled session, used by its leaseholder only
+  std::vector<RawCache> raw_caches_;  // SQLite: likewise
   std::mutex write_mu_;
 
   // SQLite only: the checkpointer thread, its connection, and its wake-ups.

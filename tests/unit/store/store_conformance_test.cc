@@ -395,6 +395,10 @@ TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
   c.insert_tasks.back().status = "completed";
   c.insert_tasks.push_back(NewTask("t3", "i1", "", "", "u9"));
   c.insert_tasks.back().status = "claimed";
+  c.insert_tasks.push_back(NewTask("t4", "i1", "", "", "u9"));
+  c.insert_tasks.back().status = "delegated";
+  c.insert_tasks.push_back(NewTask("t5", "i1", "auditor", "906"));
+  c.insert_tasks.back().status = "cancelled";
   c.insert_tasks.push_back(NewTask("other", "i2", "unit_filer", "906017"));
   c.insert_timers.push_back({"tm2", "i1", "t1", "remind", 9000, 0, "", 0});
   c.insert_timers.push_back({"tm1", "i1", "t1", "escalate", 5000, 0, "", 0});
@@ -417,7 +421,8 @@ TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
     EXPECT_EQ(loaded->instance.row_id, store_->GetInstance("i1")->row_id);
     std::vector<std::string> tasks;
     for (const TaskRow& t : loaded->active_tasks) tasks.push_back(t.id + ":" + t.status);
-    EXPECT_EQ(tasks, (std::vector<std::string>{"t1:open", "t3:claimed"}));
+    EXPECT_EQ(tasks, (std::vector<std::string>{"t1:open", "t3:claimed", "t4:delegated"}));
+    for (const TaskRow& t : loaded->active_tasks) EXPECT_TRUE(IsActiveTaskStatus(t.status));
     EXPECT_EQ(loaded->active_tasks[0].title, "填报");
     ASSERT_EQ(loaded->external_tasks.size(), 1u);
     EXPECT_EQ(loaded->external_tasks[0].payload_json, R"({"项目":"道路"})");
@@ -429,6 +434,8 @@ TEST_F(StoreTest, LoadInstanceReadsWhatTheSingleCallsRead) {
     EXPECT_EQ(timers, (std::vector<std::string>{"tm1@5000", "tm2@9000"}));
   };
   expect_i1(store_->LoadInstance("i1"));
+  EXPECT_EQ(store_->ListTasks("i1", true)->size(), 3u);   // t1, t3, t4
+  EXPECT_EQ(store_->ListTasks("i1", false)->size(), 5u);  // and t2, t5
   // By a task, in any status: the completed t2 is found with its instance.
   auto by_task = store_->LoadTaskInstance("t2");
   expect_i1(by_task);
