@@ -98,13 +98,18 @@ class ReviewChainTest : public ::testing::Test {
     ASSERT_TRUE(d.ok()) << d.status();
   }
 
-  // Starts and submits as zhang; returns the instance.
-  v1::Instance StartAndSubmit() {
+  // A start of the chain workflow on P-1 for unit 906017.
+  static v1::StartInstanceRequest ChainStart() {
     v1::StartInstanceRequest req;
     req.set_definition_key("chain");
     req.set_subject_ref("P-1");
     req.set_org("906017");
-    auto inst = engine_->Start(kZhang, req);
+    return req;
+  }
+
+  // Starts and submits as zhang; returns the instance.
+  v1::Instance StartAndSubmit() {
+    auto inst = engine_->Start(kZhang, ChainStart());
     EXPECT_TRUE(inst.ok()) << inst.status();
     return Act(kZhang, Only(*inst), "submit", R"({"title": "x"})");
   }
@@ -364,10 +369,7 @@ TEST_F(ReviewChainTest, WithdrawBeforeAndAfterTheNextLevelActed) {
 
 TEST_F(ReviewChainTest, WithdrawAcrossStatesBringsTheSubmissionBack) {
   Deploy(kFourLevels);
-  v1::StartInstanceRequest req;
-  req.set_definition_key("chain");
-  req.set_subject_ref("P-1");
-  req.set_org("906017");
+  v1::StartInstanceRequest req = ChainStart();
   auto started = engine_->Start(kZhang, req);
   ASSERT_TRUE(started.ok());
   v1::Instance inst = Act(kZhang, Only(*started), "submit", R"({"title": "x"})");
@@ -387,10 +389,7 @@ TEST_F(ReviewChainTest, WithdrawAcrossStatesBringsTheSubmissionBack) {
 // instance.variables instead of variables_json; a withdraw still restores them.
 TEST_F(ReviewChainTest, WithdrawRestoresVariablesFromAnOlderSnapshot) {
   Deploy(kFourLevels);
-  v1::StartInstanceRequest req;
-  req.set_definition_key("chain");
-  req.set_subject_ref("P-1");
-  req.set_org("906017");
+  v1::StartInstanceRequest req = ChainStart();
   (*req.mutable_variables()->mutable_fields())["budget"].set_number_value(120);
   auto started = engine_->Start(kZhang, req);
   ASSERT_TRUE(started.ok());
@@ -531,10 +530,7 @@ TEST_F(ReviewChainTest, NobodyToReviewFailsLoudlyOrSkips) {
   Deploy(R"(      chain:
         - { level: role, role: auditor, org: "906" }
         - { level: user, user: boss })");
-  v1::StartInstanceRequest req;
-  req.set_definition_key("chain");
-  req.set_subject_ref("P-1");
-  req.set_org("906017");
+  v1::StartInstanceRequest req = ChainStart();
   auto inst = engine_->Start(kZhang, req);
   ASSERT_TRUE(inst.ok());
   auto r = TryAct(kZhang, Only(*inst), "submit", R"({"title": "x"})");
