@@ -107,13 +107,7 @@ SociDb::~SociDb() {
 }
 
 sqlite_api::sqlite3_stmt* SociDb::RawStatement(soci::session& sql, const std::string& query) {
-  RawCache* cache = nullptr;
-  for (int i = 0; i < size_; ++i) {
-    if (&pool_.at(i) == &sql) cache = &raw_caches_[i];
-  }
-  if (cache == nullptr) {
-    throw std::logic_error("raw statement on a session that is not from the pool");
-  }
+  RawCache* cache = &raw_caches_[PoolIndex(sql)];
   auto it = cache->statements.find(query);
   if (it != cache->statements.end()) return it->second;
   auto* conn = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;

@@ -428,27 +428,13 @@ class Store {
 
   virtual StatusOr<InstanceRow> GetInstance(const std::string& id) = 0;  // NOT_FOUND
   // The instance (NOT_FOUND when absent) with its active tasks, external
-  // tasks and timers: what every command reads first, as of one moment.
-  // On SQLite they are read in one read transaction (one snapshot; SQLite
-  // looks for newer commits once, not per statement); MariaDB in one round
-  // trip. This default makes the four calls.
-  virtual StatusOr<InstanceState> LoadInstance(const std::string& id) {
-    InstanceState out;
-    BPM_ASSIGN_OR_RETURN(out.instance, GetInstance(id));
-    BPM_ASSIGN_OR_RETURN(out.active_tasks, ListTasks(id, true));
-    BPM_ASSIGN_OR_RETURN(out.external_tasks, agencies().ListExternalTasks(id));
-    BPM_ASSIGN_OR_RETURN(out.timers, ListTimers(id));
-    return out;
-  }
+  // tasks and timers: what every command reads first, as of one moment
+  // (SQLite: one read transaction; MariaDB: one round trip).
+  virtual StatusOr<InstanceState> LoadInstance(const std::string& id) = 0;
   // LoadInstance of a task's instance, with the task (any status) in
   // InstanceState::task, read together: what acting on a task reads first.
   // NOT_FOUND names the task when it does not exist.
-  virtual StatusOr<InstanceState> LoadTaskInstance(const std::string& task_id) {
-    BPM_ASSIGN_OR_RETURN(TaskRow task, GetTask(task_id));
-    BPM_ASSIGN_OR_RETURN(InstanceState out, LoadInstance(task.instance_id));
-    out.task = std::move(task);
-    return out;
-  }
+  virtual StatusOr<InstanceState> LoadTaskInstance(const std::string& task_id) = 0;
   // Instances with row_id > after_row_id matching filter, by row_id, at most limit.
   virtual StatusOr<std::vector<InstanceRow>> ListInstances(const InstanceFilter& filter,
                                                            int64_t after_row_id,

@@ -361,9 +361,11 @@ class SociDb {
   // from anywhere else has no cache of its own, and sharing one would let
   // two threads use the same statements: std::logic_error, which Guard
   // reports as INTERNAL.
-  Cache& CacheOf(soci::session& sql) {
+  Cache& CacheOf(soci::session& sql) { return caches_[PoolIndex(sql)]; }
+  // The pool position of sql; std::logic_error for any other session.
+  size_t PoolIndex(soci::session& sql) {
     for (int i = 0; i < size_; ++i) {
-      if (&pool_.at(i) == &sql) return caches_[i];
+      if (&pool_.at(i) == &sql) return static_cast<size_t>(i);
     }
     throw std::logic_error("prepared statement on a session that is not from the pool");
   }

@@ -471,7 +471,6 @@ TEST_F(StoreTest, LoadTaskInstanceSeesOneMoment) {
       ASSERT_TRUE(store_->Apply(u).ok());
     }
   });
-  int checked = 0;
   for (int i = 0; i < 400; ++i) {
     auto s = store_->LoadTaskInstance("t1");
     ASSERT_TRUE(s.ok()) << s.status();
@@ -480,11 +479,9 @@ TEST_F(StoreTest, LoadTaskInstanceSeesOneMoment) {
       ASSERT_EQ(open, s->instance.version % 2 == 1)
           << "task " << s->task.status << " beside instance version " << s->instance.version;
     }
-    ++checked;
   }
   stop = true;
   writer.join();
-  EXPECT_EQ(checked, 400);
 }
 
 TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
