@@ -45,6 +45,8 @@ constexpr char kSchema[] = R"json({
 
 class AgencyWorkStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("agency_work");
@@ -77,7 +79,7 @@ class AgencyWorkStage : public Stage {
   pb::Decision Enter(const pb::EnterRequest& request) const override {
     const pb::StageContext& ctx = request.context();
     const std::string var = StringOr(ctx.config(), "engagement_var", "engagement_id");
-    const std::string engagement = StringOr(ctx.variables(), var, "");
+    const std::string engagement = StringOr(Vars(ctx), var, "");
     if (engagement.empty()) {
       return Reject("variables." + var,
                     "no engagement: engage an agency and start the instance with " + var);
@@ -89,7 +91,7 @@ class AgencyWorkStage : public Stage {
     x->set_retries(static_cast<int32_t>(NumberOr(ctx.config(), "retries", 3)));
     auto& payload = *x->mutable_payload()->mutable_fields();
     for (const std::string& name : StringList(ctx.config(), "payload_vars")) {
-      if (const Value* v = Field(ctx.variables(), name)) payload[name] = *v;
+      if (const Value* v = Field(Vars(ctx), name)) payload[name] = *v;
     }
     payload["subject_ref"] = StringValue(ctx.subject_ref());
     payload["title"] = StringValue(StringOr(ctx.config(), "title", ctx.state()));

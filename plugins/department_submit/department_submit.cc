@@ -358,6 +358,8 @@ std::string Summary(const std::string& what, const std::vector<perf::Finding>& f
 
 class DepartmentSubmitStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("department_submit");
@@ -457,7 +459,7 @@ class DepartmentSubmitStage : public Stage {
     perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
     const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(ctx.config(), &ignored);
     if (!rules) return;
-    const Struct history = StructOr(ctx.variables(), perf::kProjectHistoryVariable);
+    const Struct history = StructOr(Vars(ctx), perf::kProjectHistoryVariable);
     const Value* amount = Field(payload, rules->amount_field);
     if (amount == nullptr || amount->kind_case() != Value::kNumberValue) {
       return;  // the form's own check reports the amount
@@ -467,7 +469,7 @@ class DepartmentSubmitStage : public Stage {
     const std::string path = JoinPath("payload", rules->amount_field);
     // A major project needs its ex-ante assessment first (DOMAIN.md §5.1):
     // bpmd attached the concluded one, if any, at start.
-    const bool continuing = !StringOr(ctx.variables(), rules->previous_variable, "").empty();
+    const bool continuing = !StringOr(Vars(ctx), rules->previous_variable, "").empty();
     if (rules->ex_ante_required_from && *asked >= *rules->ex_ante_required_from &&
         (!continuing || rules->ex_ante_continuing) &&
         Field(history, "ex_ante") == nullptr) {

@@ -110,10 +110,10 @@ bool Data(const pb::StageContext& ctx, const std::vector<std::string>& redaction
           pb::Decision* bad) {
   const Value* publish = Field(ctx.config(), "publish");
   if (publish == nullptr) {
-    *data = ctx.variables();
+    *data = Vars(ctx).All();
   } else {
     for (const std::string& name : StringList(ctx.config(), "publish")) {
-      if (const Value* v = Field(ctx.variables(), name)) (*data->mutable_fields())[name] = *v;
+      if (const Value* v = Field(Vars(ctx), name)) (*data->mutable_fields())[name] = *v;
     }
   }
   for (size_t i = 0; i < redactions.size(); ++i) {
@@ -184,6 +184,8 @@ int64_t DueOf(const pb::StageContext& ctx) {
 
 class DisclosureStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("disclosure");
@@ -248,7 +250,7 @@ class DisclosureStage : public Stage {
     pb::Decision d = Accept();
     if (request.timer() != "overdue") return d;
     const pb::StageContext& ctx = request.context();
-    Struct disclosure = StructOr(ctx.variables(), "disclosure");
+    Struct disclosure = StructOr(Vars(ctx), "disclosure");
     (*disclosure.mutable_fields())["overdue"] = BoolValue(true);
     (*d.mutable_set_variables()->mutable_fields())["disclosure"] = StructValue(std::move(disclosure));
     d.set_note("disclosure deadline passed (信息公开逾期)");

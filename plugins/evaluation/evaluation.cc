@@ -93,6 +93,8 @@ ListValue TextList(const Struct& payload, const std::string& key, const std::str
 
 class EvaluationStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("evaluation");

@@ -104,6 +104,8 @@ perf::ExAnteBands Bands(const Struct& config) {
 
 class ExAnteStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("ex_ante");

@@ -53,6 +53,8 @@ constexpr char kSchema[] = R"json({
 
 class FinalReviewStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("final_review");

@@ -131,6 +131,8 @@ void CheckRuleNumbers(const Struct& config, const std::string& section,
 
 class MonitoringStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("monitoring");
@@ -204,7 +206,7 @@ class MonitoringStage : public Stage {
     const pb::StageContext& ctx = request.context();
     pb::Decision d = Accept();
     // Re-entry while a warning is open re-opens its response; else the report.
-    const Struct warning = StructOr(ctx.variables(), "warning");
+    const Struct warning = StructOr(Vars(ctx), "warning");
     if (request.reentry() && StringOr(warning, "status", "") != "" &&
         StringOr(warning, "status", "") != "explained") {
       *d.add_open_tasks() = ResponseTask(ctx);
@@ -227,7 +229,7 @@ class MonitoringStage : public Stage {
     if (request.timer() != "overdue" || request.task().name() != "warning_response") {
       return Accept();
     }
-    Struct warning = StructOr(request.context().variables(), "warning");
+    Struct warning = StructOr(Vars(request.context()), "warning");
     auto& f = *warning.mutable_fields();
     f["status"] = StringValue("overdue");
     f["overdue_at_unix_ms"] = NumberValue(static_cast<double>(request.context().now_unix_ms()));
@@ -292,7 +294,7 @@ class MonitoringStage : public Stage {
     std::map<std::string, const Struct*> approved;
     double approved_number = 0;
     std::string approved_version;  // as text, for messages
-    if (const Value* a = Field(ctx.variables(), "approved_targets");
+    if (const Value* a = Field(Vars(ctx), "approved_targets");
         a != nullptr && a->kind_case() == Value::kStructValue) {
       approved_number = NumberOr(a->struct_value(), "version", 0);
       approved_version = std::to_string(static_cast<int>(approved_number));
@@ -486,7 +488,7 @@ class MonitoringStage : public Stage {
       AddRejection(&bad, "payload.forecast_rate", "must be a percentage from 0 to 100");
     }
     if (bad.rejections_size() > 0) return bad;
-    Struct warning = StructOr(ctx.variables(), "warning");
+    Struct warning = StructOr(Vars(ctx), "warning");
     auto& w = *warning.mutable_fields();
     // Late when the overdue timer fired, or past the due time before it did
     // (timers fire on the scheduler's next tick).

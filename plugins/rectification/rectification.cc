@@ -100,6 +100,8 @@ void ValidateAttachments(const Struct& payload, pb::Decision* bad) {
 
 class RectificationStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("rectification");
@@ -175,7 +177,7 @@ class RectificationStage : public Stage {
     ValidateAttachments(payload, &bad);
     if (bad.rejections_size() > 0) return bad;
 
-    Struct rect = StructOr(ctx.variables(), "rectification");
+    Struct rect = StructOr(Vars(ctx), "rectification");
     auto& f = *rect.mutable_fields();
     const int round = static_cast<int>(NumberOr(rect, "round", 1));
     const double due = NumberOr(rect, "due_unix_ms", 0);
@@ -202,7 +204,7 @@ class RectificationStage : public Stage {
 
   pb::Decision Check(const pb::ActRequest& request) const {
     const pb::StageContext& ctx = request.context();
-    Struct rect = StructOr(ctx.variables(), "rectification");
+    Struct rect = StructOr(Vars(ctx), "rectification");
     auto& f = *rect.mutable_fields();
     const int round = static_cast<int>(NumberOr(rect, "round", 1));
     pb::Decision d;

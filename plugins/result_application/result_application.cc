@@ -111,6 +111,8 @@ pb::Decision Applied(Struct record, const std::string& note) {
 
 class ResultApplicationStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("result_application");
@@ -168,7 +170,7 @@ class ResultApplicationStage : public Stage {
   pb::Decision Enter(const pb::EnterRequest& request) const override {
     const pb::StageContext& ctx = request.context();
     const std::string var = StringOr(ctx.config(), "grade_variable", "grade");
-    const std::string grade = StringOr(ctx.variables(), var, "");
+    const std::string grade = StringOr(Vars(ctx), var, "");
     Linkage linkage;
     if (!LinkageFor(ctx.config(), grade, &linkage)) {
       return Reject("variables." + var, grade.empty()
@@ -197,7 +199,7 @@ class ResultApplicationStage : public Stage {
     pb::Decision bad;
     RejectUnknownFields(payload, "payload", {"adjustment", "reason"}, &bad);
     const std::string var = StringOr(ctx.config(), "grade_variable", "grade");
-    const std::string grade = StringOr(ctx.variables(), var, "");
+    const std::string grade = StringOr(Vars(ctx), var, "");
     Linkage linkage;
     if (!LinkageFor(ctx.config(), grade, &linkage)) {
       AddRejection(&bad, "variables." + var, "grade '" + grade + "' has no budget action");

@@ -210,7 +210,7 @@ void ValidateChainConfig(const Struct& config, std::vector<pb::ConfigError>* err
 std::vector<std::string> ExcludedUsers(const pb::StageContext& ctx) {
   std::vector<std::string> out;
   if (!ctx.started_by().empty()) out.push_back(ctx.started_by());
-  std::string submitter = StringOr(ctx.variables(), "submitted_by", "");
+  std::string submitter = StringOr(Vars(ctx), "submitted_by", "");
   if (!submitter.empty() && submitter != ctx.started_by()) out.push_back(submitter);
   return out;
 }

@@ -96,7 +96,7 @@ class Run {
  public:
   explicit Run(const pb::StageContext& ctx)
       : ctx_(ctx), config_(ctx.config()), excluded_(ExcludedUsers(ctx)) {
-    all_ = StructOr(ctx.variables(), "_review");
+    all_ = StructOr(Vars(ctx), "_review");
     if (const Value* v = Field(all_, ctx.state()); v != nullptr && v->has_struct_value()) {
       state_ = FromStruct(v->struct_value());
       had_state_ = true;
@@ -418,6 +418,8 @@ class Run {
 
 class ReviewStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("review");

@@ -55,6 +55,8 @@ pb::Decision Scored(const pb::StageContext& ctx, Struct manual) {
 
 class ScorecardStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("scorecard");

@@ -100,6 +100,8 @@ constexpr char kSchema[] = R"json({
 
 class SelfEvaluationStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("self_evaluation");
@@ -342,7 +344,7 @@ class SelfEvaluationStage : public Stage {
                  ctx.actor().user());
       return d;
     }
-    const Struct unit = StructOr(ctx.variables(), "self_evaluation");
+    const Struct unit = StructOr(Vars(ctx), "self_evaluation");
     const std::string unit_total = StringOr(unit, "total", "");
     f["unit_total"] = StringValue(unit_total);
     f["unit_grade"] = StringValue(StringOr(unit, "grade", ""));

@@ -81,6 +81,8 @@ int RateBasisPoints(double rate) {
 
 class SpotCheckStage : public Stage {
  public:
+  static constexpr bool kVariablesByName = true;  // reads them through Vars()
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name("spot_check");
@@ -159,14 +161,14 @@ class SpotCheckStage : public Stage {
     const std::string opinion = Trim(StringOr(payload, "opinion", ""));
     if (opinion.empty()) AddRejection(&bad, "payload.opinion", "is required (复核意见)");
     const std::string score_var = StringOr(ctx.config(), "score_variable", "self_eval_score");
-    const Value* unit_score = Field(ctx.variables(), score_var);
+    const Value* unit_score = Field(Vars(ctx), score_var);
     if (unit_score == nullptr || unit_score->kind_case() != Value::kNumberValue) {
       AddRejection(&bad, "variables." + score_var,
                    "the unit's score is missing: the self-evaluation comes first");
     }
     if (bad.rejections_size() > 0) return bad;
 
-    Struct record = StructOr(ctx.variables(), "spot_check");
+    Struct record = StructOr(Vars(ctx), "spot_check");
     auto& f = *record.mutable_fields();
     // Scores carry at most 2 decimals: compare in hundredths, exactly.
     const long long recheck = std::llround(score->number_value() * 100);

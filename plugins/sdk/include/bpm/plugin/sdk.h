@@ -28,6 +28,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
@@ -49,6 +50,10 @@ using ::google::protobuf::Value;
 // The interface a stage implements. Default OnTimer stays in the state.
 class Stage {
  public:
+  // true in a derived class: its hooks read variables only through Vars()
+  // and get them decoded on demand (see "Instance variables" below).
+  static constexpr bool kVariablesByName = false;
+
   virtual ~Stage() = default;
   // Name, version, actions and outcomes. name/version must equal the ones
   // given to BPM_PLUGIN_EXPORT (the host checks). abi_major/abi_minor are
@@ -68,6 +73,7 @@ class Stage {
 };
 
 // ---- Helpers for reading Struct values ------------------------------------
+// Each takes a Struct or the instance's Variables (Vars(ctx) below).
 
 // Returns the field or nullptr when absent.
 inline const Value* Field(const Struct& s, const std::string& key) {
@@ -75,27 +81,33 @@ inline const Value* Field(const Struct& s, const std::string& key) {
   return it == s.fields().end() ? nullptr : &it->second;
 }
 
-inline std::string StringOr(const Struct& s, const std::string& key,
-                            const std::string& fallback) {
+class Variables;
+inline const Value* Field(const Variables& vars, const std::string& key);
+
+template <typename Fields>
+std::string StringOr(const Fields& s, const std::string& key, const std::string& fallback) {
   const Value* v = Field(s, key);
   return v != nullptr && v->kind_case() == Value::kStringValue ? v->string_value()
                                                                  : fallback;
 }
 
-inline double NumberOr(const Struct& s, const std::string& key, double fallback) {
+template <typename Fields>
+double NumberOr(const Fields& s, const std::string& key, double fallback) {
   const Value* v = Field(s, key);
   return v != nullptr && v->kind_case() == Value::kNumberValue ? v->number_value()
                                                                  : fallback;
 }
 
-inline bool BoolOr(const Struct& s, const std::string& key, bool fallback) {
+template <typename Fields>
+bool BoolOr(const Fields& s, const std::string& key, bool fallback) {
   const Value* v = Field(s, key);
   return v != nullptr && v->kind_case() == Value::kBoolValue ? v->bool_value()
                                                                : fallback;
 }
 
 // Strings of a list field; non-string items are skipped.
-inline std::vector<std::string> StringList(const Struct& s, const std::string& key) {
+template <typename Fields>
+std::vector<std::string> StringList(const Fields& s, const std::string& key) {
   std::vector<std::string> out;
   const Value* v = Field(s, key);
   if (v == nullptr || v->kind_case() != Value::kListValue) return out;
@@ -103,6 +115,242 @@ inline std::vector<std::string> StringList(const Struct& s, const std::string& k
     if (item.kind_case() == Value::kStringValue) out.push_back(item.string_value());
   }
   return out;
+}
+
+// The struct stored under key, or an empty Struct when absent or not a struct.
+template <typename Fields>
+Struct StructOr(const Fields& s, const std::string& key) {
+  const Value* v = Field(s, key);
+  return v != nullptr && v->kind_case() == Value::kStructValue ? v->struct_value()
+                                                                 : Struct();
+}
+
+// ---- Instance variables ------------------------------------------------------
+// Hooks read the instance's variables through Vars(request.context()), never
+// through context.variables() directly:
+//
+//   const std::string by = StringOr(Vars(ctx), "submitted_by", "");
+//
+// A stage class exported with BPM_PLUGIN_EXPORT may declare
+//
+//   static constexpr bool kVariablesByName = true;
+//
+// Its hooks then get their request with context.variables left empty, and
+// Vars() decodes a variable from the request's bytes the first time it is
+// read: a stage that reads two variables no longer decodes the whole filed
+// form on every call. Without the declaration (the default, for stages that
+// still read context.variables()) the request is decoded whole and Vars()
+// reads from it. Either way the answers are the same.
+//
+// Vars() must be given the context of the request the hook was called with,
+// not a copy of it: with kVariablesByName a copy has no variables, so Vars()
+// throws std::logic_error for one (the hook fails with its message).
+// Thread safety: a Variables belongs to the hook call that made it.
+
+namespace internal {
+
+// Reads a protobuf varint at *p (below end); false when malformed.
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const uint8_t b = *p++;
+    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+inline void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// One field of encoded protobuf: its number, wire type and bytes. For
+// length-delimited fields (wire type 2) payload is what follows the length.
+struct WireField {
+  uint64_t number = 0;
+  uint32_t type = 0;
+  std::string_view whole;    // tag, length and value
+  std::string_view payload;  // wire type 2 only
+};
+
+// Reads the field starting at *p and moves *p past it; false when the bytes
+// are malformed or use groups (which none of the plugin messages have).
+inline bool NextField(const uint8_t*& p, const uint8_t* end, WireField* f) {
+  const uint8_t* start = p;
+  uint64_t tag = 0, n = 0;
+  if (!ReadVarint(p, end, &tag)) return false;
+  f->number = tag >> 3;
+  f->type = static_cast<uint32_t>(tag & 7);
+  if (f->number == 0) return false;
+  switch (f->type) {
+    case 0:
+      if (!ReadVarint(p, end, &n)) return false;
+      break;
+    case 1:
+    case 5: {
+      const size_t size = f->type == 1 ? 8 : 4;
+      if (static_cast<size_t>(end - p) < size) return false;
+      p += size;
+      break;
+    }
+    case 2:
+      if (!ReadVarint(p, end, &n) || n > static_cast<uint64_t>(end - p)) return false;
+      f->payload = std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+      p += n;
+      break;
+    default:
+      return false;
+  }
+  f->whole = std::string_view(reinterpret_cast<const char*>(start), static_cast<size_t>(p - start));
+  return true;
+}
+
+inline const uint8_t* Bytes(std::string_view s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
+
+// The variables of one hook call, kept encoded until read. Values point into
+// the request's bytes, which outlive the call; decoded values live on the
+// call's arena.
+class LazyVariables {
+ public:
+  explicit LazyVariables(google::protobuf::Arena* arena) : arena_(arena) {}
+  LazyVariables(const LazyVariables&) = delete;
+  LazyVariables& operator=(const LazyVariables&) = delete;
+
+  // Adds the entries of one encoded google.protobuf.Struct (a message field
+  // may come in several chunks; a later entry of a key wins, as in a parse).
+  // False when the bytes are not a Struct's.
+  bool AddEncoded(std::string_view bytes) {
+    const uint8_t* p = Bytes(bytes);
+    const uint8_t* end = p + bytes.size();
+    WireField entry, f;
+    while (p != end) {
+      if (!NextField(p, end, &entry)) return false;
+      if (entry.number != 1 || entry.type != 2) continue;  // unknown to a Struct
+      std::string_view key, value;
+      const uint8_t* q = Bytes(entry.payload);
+      const uint8_t* entry_end = q + entry.payload.size();
+      while (q != entry_end) {
+        if (!NextField(q, entry_end, &f)) return false;
+        // Anything else (another field, or a wire type that does not fit)
+        // is an unknown field to a parse, so it is skipped here too.
+        if (f.number == 1 && f.type == 2) key = f.payload;
+        if (f.number == 2 && f.type == 2) value = f.payload;
+      }
+      Entry* existing = FindEntry(key);
+      if (existing != nullptr) {
+        *existing = Entry{key, value, nullptr};
+      } else {
+        entries_.push_back(Entry{key, value, nullptr});
+      }
+    }
+    return true;
+  }
+
+  // Forgets every entry (before the bytes are parsed again).
+  void Clear() {
+    entries_.clear();
+    all_ = nullptr;
+    owner = nullptr;
+  }
+
+  // The variable named name, decoded on first use; nullptr when absent.
+  // Throws std::runtime_error when its bytes are not a Value.
+  const Value* Find(std::string_view name) {
+    if (all_ != nullptr) return Field(*all_, std::string(name));
+    Entry* e = FindEntry(name);
+    if (e == nullptr) return nullptr;
+    if (e->parsed == nullptr) {
+      Value* v = google::protobuf::Arena::CreateMessage<Value>(arena_);
+      if (!v->ParseFromArray(e->value.data(), static_cast<int>(e->value.size()))) {
+        throw std::runtime_error("variables." + std::string(name) +
+                                 ": not a valid google.protobuf.Value");
+      }
+      e->parsed = v;
+    }
+    return e->parsed;
+  }
+
+  // Every variable, decoded.
+  const Struct& All() {
+    if (all_ != nullptr) return *all_;
+    Struct* all = google::protobuf::Arena::CreateMessage<Struct>(arena_);
+    for (const Entry& e : entries_) {
+      Value& slot = (*all->mutable_fields())[std::string(e.key)];
+      if (e.parsed != nullptr) {
+        slot = *e.parsed;
+      } else if (!slot.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
+        throw std::runtime_error("variables." + std::string(e.key) +
+                                 ": not a valid google.protobuf.Value");
+      }
+    }
+    all_ = all;
+    return *all_;
+  }
+
+  // The context whose variables these are (set once it is parsed).
+  const pb::StageContext* owner = nullptr;
+
+ private:
+  struct Entry {
+    std::string_view key;
+    std::string_view value;
+    Value* parsed;
+  };
+  Entry* FindEntry(std::string_view key) {
+    for (Entry& e : entries_) {
+      if (e.key == key) return &e;
+    }
+    return nullptr;
+  }
+
+  google::protobuf::Arena* arena_;
+  std::vector<Entry> entries_;
+  Struct* all_ = nullptr;
+};
+
+// The hook call on this thread whose variables are read lazily, if any. Each
+// plugin has its own (plugins are built with hidden visibility).
+inline thread_local LazyVariables* current_variables = nullptr;
+
+}  // namespace internal
+
+// The variables of a hook's context: see "Instance variables" above.
+class Variables {
+ public:
+  // The variable named name, or nullptr when the instance has none.
+  const Value* Find(const std::string& name) const {
+    return lazy_ != nullptr ? lazy_->Find(name) : Field(*whole_, name);
+  }
+  // Every variable (with kVariablesByName this decodes them all: read single
+  // variables with Find where you can).
+  const Struct& All() const { return lazy_ != nullptr ? lazy_->All() : *whole_; }
+
+ private:
+  friend Variables Vars(const pb::StageContext& ctx);
+  Variables(const Struct* whole, internal::LazyVariables* lazy) : whole_(whole), lazy_(lazy) {}
+  const Struct* whole_;
+  internal::LazyVariables* lazy_;
+};
+
+inline Variables Vars(const pb::StageContext& ctx) {
+  internal::LazyVariables* lazy = internal::current_variables;
+  if (lazy == nullptr) return Variables(&ctx.variables(), nullptr);
+  if (lazy->owner != &ctx) {
+    throw std::logic_error(
+        "Vars() was given a StageContext that is not the request's own (a copy?): the "
+        "stage reads its variables by name (kVariablesByName), so pass request.context()");
+  }
+  return Variables(nullptr, lazy);
+}
+
+inline const Value* Field(const Variables& vars, const std::string& key) {
+  return vars.Find(key);
 }
 
 inline Value StringValue(const std::string& s) {
@@ -133,7 +381,7 @@ inline std::string Substitute(const std::string& text, const pb::StageContext& c
     } else if (name == "subject") {
       out += ctx.subject_ref();
     } else if (name.rfind("var.", 0) == 0) {
-      out += StringOr(ctx.variables(), name.substr(4), "");
+      out += StringOr(Vars(ctx), name.substr(4), "");
     } else {
       out.append(text, open, close - open + 1);
     }
@@ -331,13 +579,6 @@ inline Value StringListValue(const std::vector<std::string>& items) {
   ListValue* list = v.mutable_list_value();
   for (const std::string& s : items) *list->add_values() = StringValue(s);
   return v;
-}
-
-// The struct stored under key, or an empty Struct when absent or not a struct.
-inline Struct StructOr(const Struct& s, const std::string& key) {
-  const Value* v = Field(s, key);
-  return v != nullptr && v->kind_case() == Value::kStructValue ? v->struct_value()
-                                                                 : Struct();
 }
 
 // True for finite numbers without a fraction.
@@ -639,17 +880,6 @@ inline int Fail(int code, const std::string& message, uint8_t** out, size_t* out
   return code;
 }
 
-// Reads a protobuf varint at *p (below end); false when malformed.
-inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    const uint8_t b = *p++;
-    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
 // A state's config arrives unchanged in front of every request for that
 // state: the host sends a request holding only context.config (ConfigWire in
 // core/plugin/stage.h) followed by the request without it, which protobuf
@@ -715,28 +945,80 @@ template <typename Req>
 constexpr bool kHasContext = !std::is_same_v<Req, pb::DescribeRequest> &&
                              !std::is_same_v<Req, pb::ValidateConfigRequest>;
 
+// Parses bytes into *req. With vars (a stage with kVariablesByName), the
+// variables (field 7 of the StageContext in field 1) are cut out of the bytes
+// undecoded and handed to vars; the rest is parsed. False when the bytes are
+// not a Req.
+template <typename Req>
+bool ParseBody(std::string_view bytes, Req* req, LazyVariables* vars) {
+  if constexpr (kHasContext<Req>) {
+    if (vars != nullptr) {
+      std::string body;  // bytes without the variables
+      body.reserve(bytes.size());
+      const uint8_t* p = Bytes(bytes);
+      const uint8_t* end = p + bytes.size();
+      WireField f, g;
+      while (p != end) {
+        if (!NextField(p, end, &f)) return false;
+        if (f.number != 1 || f.type != 2) {
+          body.append(f.whole);
+          continue;
+        }
+        std::string context;
+        const uint8_t* q = Bytes(f.payload);
+        const uint8_t* context_end = q + f.payload.size();
+        while (q != context_end) {
+          if (!NextField(q, context_end, &g)) return false;
+          if (g.number == 7 && g.type == 2) {
+            if (!vars->AddEncoded(g.payload)) return false;
+          } else {
+            context.append(g.whole);
+          }
+        }
+        body.push_back(0x0A);  // field 1, length-delimited
+        AppendVarint(context.size(), &body);
+        body.append(context);
+      }
+      if (!req->ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
+      vars->owner = &req->context();
+      return true;
+    }
+  }
+  return req->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
 // Parses a request into *req; with a config prefix (ConfigCache) the config
-// comes from the cache in *config and the rest is parsed. False when the
-// bytes are not a Req.
+// comes from the cache in *config and the rest is parsed. vars: as in
+// ParseBody (nullptr: decode the variables too). False when the bytes are not
+// a Req.
 template <typename Req>
 bool ParseRequest(const uint8_t* request, size_t len, Req* req,
-                  std::shared_ptr<const google::protobuf::Struct>* config) {
+                  std::shared_ptr<const google::protobuf::Struct>* config,
+                  LazyVariables* vars) {
+  const std::string_view whole(reinterpret_cast<const char*>(request), len);
   if constexpr (kHasContext<Req>) {
     std::string_view rest;
     *config = Configs().Split(request, len, &rest);
     if (*config != nullptr) {
-      if (req->ParseFromArray(rest.data(), static_cast<int>(rest.size())) &&
-          !req->context().has_config()) {
-        return true;
-      }
+      if (ParseBody(rest, req, vars) && !req->context().has_config()) return true;
       // Not the host's two-part form after all (the rest carries a config of
       // its own to merge, or does not parse): parse it whole.
       config->reset();
       req->Clear();
+      if (vars != nullptr) vars->Clear();
     }
   }
-  return req->ParseFromArray(request, static_cast<int>(len));
+  return ParseBody(whole, req, vars);
 }
+
+// Makes vars the variables Vars() reads on this thread for one hook call.
+class VariablesScope {
+ public:
+  explicit VariablesScope(LazyVariables* vars) { current_variables = vars; }
+  ~VariablesScope() { current_variables = nullptr; }
+  VariablesScope(const VariablesScope&) = delete;
+  VariablesScope& operator=(const VariablesScope&) = delete;
+};
 
 // Lends a cached config to req.context for the call and takes it back before
 // the request's arena goes (the arena never owns it).
@@ -767,7 +1049,8 @@ class ConfigLease {
 
 // Parses Req, runs fn, serializes the result; converts every failure
 // (including exceptions) into an error code plus message.
-template <typename Req, typename Fn>
+// kVariablesByName: the stage's (see "Instance variables").
+template <typename Req, bool kVariablesByName = false, typename Fn>
 int CallHook(const char* hook, const uint8_t* request, size_t request_len,
              uint8_t** out, size_t* out_len, Fn&& fn) noexcept {
   *out = nullptr;
@@ -778,13 +1061,16 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
     google::protobuf::Arena arena;
     Req& req = *google::protobuf::Arena::CreateMessage<Req>(&arena);
     std::shared_ptr<const google::protobuf::Struct> config;
-    if (!ParseRequest(request, request_len, &req, &config)) {
+    LazyVariables lazy(&arena);
+    LazyVariables* vars = kHasContext<Req> && kVariablesByName ? &lazy : nullptr;
+    if (!ParseRequest(request, request_len, &req, &config, vars)) {
       return Fail(BPM_PLUGIN_BAD_REQUEST,
                   std::string(hook) + ": request is not a valid " +
                       Req::descriptor()->full_name(),
                   out, out_len);
     }
     ConfigLease<Req> lease(req, std::move(config));
+    VariablesScope scope(vars);
     std::string bytes = fn(req).SerializeAsString();
     if (WriteOut(bytes, out, out_len) != 0) {
       return Fail(BPM_PLUGIN_INTERNAL, std::string(hook) + ": out of memory", out, out_len);
@@ -838,17 +1124,20 @@ inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
         });                                                                           \
   }                                                                                   \
   int BpmHookEnter(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {             \
-    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::EnterRequest>(        \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::EnterRequest,         \
+                                             CLASS::kVariablesByName>(                \
         "enter", r, n, o, on,                                                         \
         [](const ::bpm::plugin::pb::EnterRequest& q) { return BpmPluginInstance().Enter(q); }); \
   }                                                                                   \
   int BpmHookAct(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {               \
-    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::ActRequest>(          \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::ActRequest,           \
+                                             CLASS::kVariablesByName>(                \
         "act", r, n, o, on,                                                           \
         [](const ::bpm::plugin::pb::ActRequest& q) { return BpmPluginInstance().Act(q); }); \
   }                                                                                   \
   int BpmHookTimer(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {             \
-    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::TimerRequest>(        \
+    return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::TimerRequest,         \
+                                             CLASS::kVariablesByName>(                \
         "on_timer", r, n, o, on,                                                      \
         [](const ::bpm::plugin::pb::TimerRequest& q) { return BpmPluginInstance().OnTimer(q); }); \
   }                                                                                   \

@@ -1,0 +1,249 @@
+// The SDK's variables read by name (plugins/sdk: "Instance variables"): a
+// stage with kVariablesByName gets its request without context.variables and
+// reads each variable decoded from the request's bytes on demand. Whatever
+// the bytes, it must see what a whole parse of them would have given.
+#include <stdexcept>
+#include <string>
+
+#include "bpm/plugin/sdk.h"
+#include "core/plugin/stage.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace bpm::plugin {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+Struct ParseJson(const std::string& json) {
+  Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
+  return s;
+}
+
+const char* kVariables = R"({
+  "form": {"project_name": "基准测试项目", "amount": 500000,
+           "indicators": [{"name": "完成数", "weight": 20}, {"name": "满意度", "weight": 80}]},
+  "submitted_by": "filer1", "grade": "优", "published": true, "nothing": null,
+  "empty": {}, "list": [1, "two", [3]], "": "the empty key"})";
+
+pb::ActRequest Request(const Struct& vars) {
+  pb::ActRequest req;
+  pb::StageContext* ctx = req.mutable_context();
+  ctx->set_instance_id("i-1");
+  ctx->set_state("review");
+  *ctx->mutable_variables() = vars;
+  (*ctx->mutable_config()->mutable_fields())["title"].set_string_value("审核");
+  ctx->mutable_actor()->set_user("u1");
+  req.mutable_task()->set_id("t-1");
+  req.set_action("approve");
+  (*req.mutable_payload()->mutable_fields())["grade"].set_string_value("良");
+  return req;
+}
+
+// Parses bytes both ways: whole, and with the variables read by name. Both
+// must agree on everything but context.variables, and every variable.
+void ExpectSameAsWholeParse(const std::string& bytes) {
+  pb::ActRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(bytes));
+
+  google::protobuf::Arena arena;
+  auto* req = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+  internal::LazyVariables vars(&arena);
+  std::shared_ptr<const Struct> config;
+  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                     bytes.size(), req, &config, &vars));
+  EXPECT_EQ(req->context().variables().fields_size(), 0);
+  internal::ConfigLease<pb::ActRequest> lease(*req, config);
+  internal::VariablesScope scope(&vars);
+
+  pb::ActRequest rest = whole;
+  rest.mutable_context()->clear_variables();
+  EXPECT_TRUE(MessageDifferencer::Equals(*req, rest))
+      << req->DebugString() << "\nvs\n" << rest.DebugString();
+
+  const Variables v = Vars(req->context());
+  for (const auto& [name, value] : whole.context().variables().fields()) {
+    const Value* got = v.Find(name);
+    ASSERT_NE(got, nullptr) << name;
+    EXPECT_TRUE(MessageDifferencer::Equals(*got, value)) << name;
+  }
+  EXPECT_EQ(v.Find("absent"), nullptr);
+  // Unknown fields of the Struct itself (none from a real host) are dropped.
+  Struct expected = whole.context().variables();
+  expected.DiscardUnknownFields();
+  EXPECT_TRUE(MessageDifferencer::Equals(v.All(), expected));
+  // Find after All answers from the same decoded values.
+  for (const auto& [name, value] : whole.context().variables().fields()) {
+    EXPECT_TRUE(MessageDifferencer::Equals(*v.Find(name), value)) << name;
+  }
+}
+
+TEST(SdkVariablesTest, ByNameSeesWhatAWholeParseSees) {
+  ExpectSameAsWholeParse(Request(ParseJson(kVariables)).SerializeAsString());
+}
+
+TEST(SdkVariablesTest, NoVariablesAtAll) {
+  ExpectSameAsWholeParse(Request(Struct()).SerializeAsString());
+}
+
+TEST(SdkVariablesTest, TheHostsTwoPartFormWithItsConfigPrefix) {
+  // What InProcessStage sends: ConfigWire(config) ahead of the request
+  // serialized without its config.
+  pb::ActRequest req = Request(ParseJson(kVariables));
+  const std::string prefix = ConfigWire(req.context().config());
+  req.mutable_context()->clear_config();
+  const std::string bytes = prefix + req.SerializeAsString();
+
+  google::protobuf::Arena arena;
+  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+  internal::LazyVariables vars(&arena);
+  std::shared_ptr<const Struct> config;
+  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                     bytes.size(), parsed, &config, &vars));
+  ASSERT_NE(config, nullptr);  // the prefix was recognised and cached
+  EXPECT_EQ(StringOr(*config, "title", ""), "审核");
+  internal::VariablesScope scope(&vars);
+  EXPECT_EQ(StringOr(Vars(parsed->context()), "submitted_by", ""), "filer1");
+  EXPECT_EQ(StructOr(Vars(parsed->context()), "form").fields().at("amount").number_value(),
+            500000);
+  ExpectSameAsWholeParse(bytes);
+}
+
+TEST(SdkVariablesTest, LaterChunksWinAsInAParse) {
+  // A message field may arrive in several chunks that protobuf merges; a map
+  // key repeated in a later chunk replaces the earlier value.
+  pb::ActRequest first = Request(ParseJson(R"({"a": "1", "b": {"x": 1}})"));
+  pb::ActRequest second;
+  *second.mutable_context()->mutable_variables() = ParseJson(R"({"b": "2", "c": [true]})");
+  second.mutable_context()->set_state("finance_review");
+  pb::ActRequest third;
+  *third.mutable_context()->mutable_variables() = ParseJson(R"({"a": null})");
+  ExpectSameAsWholeParse(first.SerializeAsString() + second.SerializeAsString() +
+                         third.SerializeAsString());
+}
+
+// Bytes wrapped as context.variables (field 7) inside context (field 1).
+std::string WithRawVariables(const std::string& struct_bytes) {
+  std::string context = Request(Struct()).context().SerializeAsString();
+  context += '\x3a';
+  internal::AppendVarint(struct_bytes.size(), &context);
+  context += struct_bytes;
+  std::string bytes = "\x0a";
+  internal::AppendVarint(context.size(), &bytes);
+  return bytes + context;
+}
+
+TEST(SdkVariablesTest, OddButWellFormedBytesReadAsAParseReadsThem) {
+  // Map entries with a key of the wrong wire type, an unknown field, a value
+  // left out, and a Struct field that is not `fields`: a parse keeps what it
+  // knows and skips the rest; so must the by-name reader.
+  const std::string entries = std::string("\x0a\x04\x08\x01\x12\x00", 6) +  // key as varint
+                              std::string("\x0a\x03\x0a\x01k", 5) +           // no value
+                              std::string("\x0a\x05\x0a\x01j\x18\x07", 7) + // unknown field 3
+                              std::string("\x10\x05", 2);                       // Struct field 2
+  ExpectSameAsWholeParse(WithRawVariables(entries));
+}
+
+TEST(SdkVariablesTest, MalformedBytesAreRefusedLikeAnyBadRequest) {
+  google::protobuf::Arena arena;
+  std::shared_ptr<const Struct> config;
+  auto refused = [&](const std::string& bytes) {
+    auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+    internal::LazyVariables vars(&arena);
+    return !internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                   bytes.size(), parsed, &config, &vars);
+  };
+  // A map entry longer than the variables holding it.
+  const std::string overlong = WithRawVariables(std::string("\x0a\x09\x0a\x01k", 5));
+  EXPECT_TRUE(refused(overlong));
+  pb::ActRequest whole;
+  EXPECT_FALSE(whole.ParseFromString(overlong));  // a whole parse refuses it too
+
+  // Truncated requests: refused, never read past the end.
+  const std::string good = Request(ParseJson(kVariables)).SerializeAsString();
+  for (size_t cut = 1; cut < good.size(); cut += 7) {
+    EXPECT_TRUE(refused(good.substr(0, cut))) << cut;
+  }
+}
+
+TEST(SdkVariablesTest, AValueThatIsNotAValueFailsWhenRead) {
+  // A string_value that is not UTF-8: a whole parse refuses the request; read
+  // by name, the variable fails when it is read (the hook then fails).
+  const std::string bytes =
+      WithRawVariables(std::string("\x0a\x08\x0a\x01k\x12\x03\x1a\x01\xff", 10));
+  google::protobuf::Arena arena;
+  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+  internal::LazyVariables vars(&arena);
+  std::shared_ptr<const Struct> config;
+  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                     bytes.size(), parsed, &config, &vars));
+  internal::VariablesScope scope(&vars);
+  EXPECT_EQ(Vars(parsed->context()).Find("other"), nullptr);
+  EXPECT_THROW(Vars(parsed->context()).Find("k"), std::runtime_error);
+  EXPECT_THROW(Vars(parsed->context()).All(), std::runtime_error);
+}
+
+TEST(SdkVariablesTest, VarsOfACopyIsRefusedWhileVariablesAreReadByName) {
+  const std::string bytes = Request(ParseJson(kVariables)).SerializeAsString();
+  google::protobuf::Arena arena;
+  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+  internal::LazyVariables vars(&arena);
+  std::shared_ptr<const Struct> config;
+  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                     bytes.size(), parsed, &config, &vars));
+  const pb::StageContext copy = parsed->context();
+  {
+    internal::VariablesScope scope(&vars);
+    EXPECT_THROW(Vars(copy), std::logic_error);
+    EXPECT_NO_THROW(Vars(parsed->context()));
+  }
+  // Outside a call that reads by name, Vars reads the context's own Struct.
+  pb::ActRequest whole;
+  ASSERT_TRUE(whole.ParseFromString(bytes));
+  EXPECT_EQ(StringOr(Vars(whole.context()), "grade", ""), "优");
+}
+
+// A stage as a plugin author writes one, called through the same hook
+// wrapper BPM_PLUGIN_EXPORT uses.
+class ByNameStage : public Stage {
+ public:
+  static constexpr bool kVariablesByName = true;
+  pb::DescribeResponse Describe() const override { return {}; }
+  void ValidateConfig(const Struct&, std::vector<pb::ConfigError>*) const override {}
+  pb::Decision Enter(const pb::EnterRequest&) const override { return Accept(); }
+  pb::Decision Act(const pb::ActRequest& request) const override {
+    pb::Decision d = Accept();
+    d.set_note(Substitute("${var.submitted_by} graded ${var.grade}", request.context()) + " / " +
+               std::to_string(request.context().variables().fields_size()));
+    return d;
+  }
+};
+
+template <bool kByName>
+pb::Decision CallAct(const std::string& bytes) {
+  uint8_t* out = nullptr;
+  size_t out_len = 0;
+  const ByNameStage stage;
+  const int rc = internal::CallHook<pb::ActRequest, kByName>(
+      "act", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &out, &out_len,
+      [&](const pb::ActRequest& q) { return stage.Act(q); });
+  pb::Decision d;
+  EXPECT_EQ(rc, BPM_PLUGIN_OK) << std::string(reinterpret_cast<char*>(out), out_len);
+  EXPECT_TRUE(d.ParseFromArray(out, static_cast<int>(out_len)));
+  internal::FreeBuffer(out, out_len);
+  return d;
+}
+
+TEST(SdkVariablesTest, AHookReadsByNameAndSeesNoWholeStruct) {
+  const std::string bytes = Request(ParseJson(kVariables)).SerializeAsString();
+  // By name: Vars() answers, and context.variables was never decoded.
+  EXPECT_EQ(CallAct<true>(bytes).note(), "filer1 graded 优 / 0");
+  // The default: the request is decoded whole; Vars() gives the same answers.
+  EXPECT_EQ(CallAct<false>(bytes).note(), "filer1 graded 优 / 8");
+  EXPECT_EQ(internal::current_variables, nullptr);  // nothing left behind
+}
+
+}  // namespace
+}  // namespace bpm::plugin
