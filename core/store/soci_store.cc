@@ -211,8 +211,13 @@ class SociStore final : public Store {
       : db_(db),
         orgs_(internal::NewSociOrgStore(db)),
         agencies_(internal::NewSociAgencyStore(db)),
-        group_(db->sqlite() ? 1 : std::max(1, db->pool_size() / 2), kMaxBatch,
-               [this](const Batch& batch) { WriteBatch(batch); }) {}
+        // One batch at a time on either database. Every batch locks the audit
+        // head (ReadHead) until its commit, so on MariaDB further leaders
+        // only split the queue into smaller batches that wait in turn for
+        // that row lock: with half the pool as leaders, batches were about
+        // 3 commits and 0.3 lock waits per transition; with one, about 13
+        // commits and none, at 25 % less server CPU per transition.
+        group_(1, kMaxBatch, [this](const Batch& batch) { WriteBatch(batch); }) {}
 
   OrgStore& orgs() override { return *orgs_; }
   AgencyStore& agencies() override { return *agencies_; }
