@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
                "governance: a deploy or a move of a definition's \"current\" waits for a "
                "second workflow_admin's approval (workflow bpm-definition-change)");
   app.add_flag("--sync-commands", sync_commands,
-               "serve Start and Act on the sync API even on SQLite (for comparisons)");
+               "serve Start and Act on the sync API (for comparisons)");
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
@@ -303,9 +303,15 @@ int main(int argc, char** argv) {
   // threads, which cost more than the calls. Idle threads only sleep.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  // On SQLite, Start and Act answer from the commit thread (see services.h).
-  const bool async_commands = (*store)->LocalReads() && !sync_commands;
-  auto services = bpm::server::MakeServices(engine, async_commands);
+  // Start and Act answer from the commit thread (see services.h). On MariaDB,
+  // whose reads are round trips, the commands are prepared on a queue with as
+  // many threads as database sessions.
+  const bool async_commands = !sync_commands;
+  std::unique_ptr<bpm::WorkQueue> command_queue;
+  if (async_commands && !(*store)->LocalReads()) {
+    command_queue = std::make_unique<bpm::WorkQueue>(pool, "bpm-command");
+  }
+  auto services = bpm::server::MakeServices(engine, async_commands, command_queue.get());
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {
         auto n = engine.RerouteOrgs(codes);

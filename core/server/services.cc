@@ -394,67 +394,82 @@ class ReportServiceImpl final : public v1::ReportService::Service {
 };
 
 // The two commands of the approval workload on gRPC's callback API: the
-// handler prepares the command on the thread that read the request and
-// returns; the response is sent when the commit is durable, from the store's
-// commit thread (Engine::StartAsync/ActAsync). No thread waits for an fsync,
-// where the sync server parks one thread per command in flight. Only for
-// stores with local reads: the command's reads run on gRPC's own threads.
+// handler prepares the command and returns; the response is sent when the
+// commit is durable, from the store's commit thread (Engine::StartAsync/
+// ActAsync). No thread waits for an fsync, where the sync server parks one
+// thread per command in flight. With local reads (SQLite) the command is
+// prepared on the gRPC thread that read the request; otherwise on queue,
+// because its reads block and gRPC's callback threads must not.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string_view method,
-                                   Response* resp, Call&& call) {
+                                   Response* resp, WorkQueue* queue, Call call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = Authorize(*ctx, method);
   if (!caller.ok()) {
     reactor->Finish(ToGrpc(caller.status()));
     return reactor;
   }
-  call(*caller, [reactor, resp](StatusOr<v1::Instance> result) {
+  engine::Engine::InstanceCallback done = [reactor, resp](StatusOr<v1::Instance> result) {
     if (!result.ok()) {
       reactor->Finish(ToGrpc(result.status()));
       return;
     }
     *resp->mutable_instance() = *std::move(result);
     reactor->Finish(grpc::Status::OK);
-  });
+  };
+  if (queue == nullptr) {
+    call(*caller, std::move(done));
+  } else {
+    // The request and response stay valid until Finish.
+    queue->Post([call = std::move(call), caller = *std::move(caller),
+                 done = std::move(done)]() mutable { call(caller, std::move(done)); });
+  }
   return reactor;
 }
 
 class AsyncInstanceService final
     : public v1::InstanceService::WithCallbackMethod_Start<InstanceServiceImpl> {
  public:
-  explicit AsyncInstanceService(engine::Engine& e) { engine_ = &e; }
+  AsyncInstanceService(engine::Engine& e, WorkQueue* queue) : queue_(queue) { engine_ = &e; }
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
                                   const v1::StartInstanceRequest* req,
                                   v1::StartInstanceResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp,
-                    [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, queue_,
+                    [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       if (Status s = CheckOrg(c, req->org(), "start"); !s.ok()) return done(s);
                       engine_->StartAsync(c, *req, std::move(done));
                     });
   }
+
+ private:
+  WorkQueue* queue_;
 };
 
 class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<TaskServiceImpl> {
  public:
-  explicit AsyncTaskService(engine::Engine& e) { engine_ = &e; }
+  AsyncTaskService(engine::Engine& e, WorkQueue* queue) : queue_(queue) { engine_ = &e; }
   grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
                                 v1::ActResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp,
-                    [&](const engine::Caller& c, engine::Engine::InstanceCallback done) {
+    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, queue_,
+                    [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       engine_->ActAsync(c, *req, std::move(done));
                     });
   }
+
+ private:
+  WorkQueue* queue_;
 };
 
 }  // namespace
 
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
-                                                         bool async_commands) {
+                                                         bool async_commands,
+                                                         WorkQueue* command_queue) {
   std::vector<std::unique_ptr<grpc::Service>> out;
   out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
   if (async_commands) {
-    out.push_back(std::make_unique<AsyncInstanceService>(engine));
-    out.push_back(std::make_unique<AsyncTaskService>(engine));
+    out.push_back(std::make_unique<AsyncInstanceService>(engine, command_queue));
+    out.push_back(std::make_unique<AsyncTaskService>(engine, command_queue));
   } else {
     out.push_back(std::make_unique<InstanceServiceImpl>(engine));
     out.push_back(std::make_unique<TaskServiceImpl>(engine));
