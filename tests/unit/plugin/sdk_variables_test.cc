@@ -42,21 +42,31 @@ pb::ActRequest Request(const Struct& vars) {
   return req;
 }
 
+// A request parsed the way a stage with kVariablesByName gets it.
+struct ByName {
+  google::protobuf::Arena arena;
+  pb::ActRequest* req = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+  internal::LazyVariables vars{&arena};
+  std::shared_ptr<const Struct> config;
+
+  bool Parse(const std::string& bytes) {
+    return internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                  req, &config, &vars);
+  }
+};
+
 // Parses bytes both ways: whole, and with the variables read by name. Both
 // must agree on everything but context.variables, and every variable.
 void ExpectSameAsWholeParse(const std::string& bytes) {
   pb::ActRequest whole;
   ASSERT_TRUE(whole.ParseFromString(bytes));
 
-  google::protobuf::Arena arena;
-  auto* req = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-  internal::LazyVariables vars(&arena);
-  std::shared_ptr<const Struct> config;
-  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size(), req, &config, &vars));
+  ByName p;
+  ASSERT_TRUE(p.Parse(bytes));
+  const pb::ActRequest* req = p.req;
   EXPECT_EQ(req->context().variables().fields_size(), 0);
-  internal::ConfigLease<pb::ActRequest> lease(*req, config);
-  internal::VariablesScope scope(&vars);
+  internal::ConfigLease<pb::ActRequest> lease(*p.req, p.config);
+  internal::VariablesScope scope(&p.vars);
 
   pb::ActRequest rest = whole;
   rest.mutable_context()->clear_variables();
@@ -96,15 +106,12 @@ TEST(SdkVariablesTest, TheHostsTwoPartFormWithItsConfigPrefix) {
   req.mutable_context()->clear_config();
   const std::string bytes = prefix + req.SerializeAsString();
 
-  google::protobuf::Arena arena;
-  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-  internal::LazyVariables vars(&arena);
-  std::shared_ptr<const Struct> config;
-  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size(), parsed, &config, &vars));
-  ASSERT_NE(config, nullptr);  // the prefix was recognised and cached
-  EXPECT_EQ(StringOr(*config, "title", ""), "审核");
-  internal::VariablesScope scope(&vars);
+  ByName p;
+  ASSERT_TRUE(p.Parse(bytes));
+  const pb::ActRequest* parsed = p.req;
+  ASSERT_NE(p.config, nullptr);  // the prefix was recognised and cached
+  EXPECT_EQ(StringOr(*p.config, "title", ""), "审核");
+  internal::VariablesScope scope(&p.vars);
   EXPECT_EQ(StringOr(Vars(parsed->context()), "submitted_by", ""), "filer1");
   EXPECT_EQ(StructOr(Vars(parsed->context()), "form").fields().at("amount").number_value(),
             500000);
@@ -147,14 +154,7 @@ TEST(SdkVariablesTest, OddButWellFormedBytesReadAsAParseReadsThem) {
 }
 
 TEST(SdkVariablesTest, MalformedBytesAreRefusedLikeAnyBadRequest) {
-  google::protobuf::Arena arena;
-  std::shared_ptr<const Struct> config;
-  auto refused = [&](const std::string& bytes) {
-    auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-    internal::LazyVariables vars(&arena);
-    return !internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                   bytes.size(), parsed, &config, &vars);
-  };
+  auto refused = [](const std::string& bytes) { return !ByName().Parse(bytes); };
   // A map entry longer than the variables holding it.
   const std::string overlong = WithRawVariables(std::string("\x0a\x09\x0a\x01k", 5));
   EXPECT_TRUE(refused(overlong));
@@ -173,13 +173,10 @@ TEST(SdkVariablesTest, AValueThatIsNotAValueFailsWhenRead) {
   // by name, the variable fails when it is read (the hook then fails).
   const std::string bytes =
       WithRawVariables(std::string("\x0a\x08\x0a\x01k\x12\x03\x1a\x01\xff", 10));
-  google::protobuf::Arena arena;
-  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-  internal::LazyVariables vars(&arena);
-  std::shared_ptr<const Struct> config;
-  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size(), parsed, &config, &vars));
-  internal::VariablesScope scope(&vars);
+  ByName p;
+  ASSERT_TRUE(p.Parse(bytes));
+  const pb::ActRequest* parsed = p.req;
+  internal::VariablesScope scope(&p.vars);
   EXPECT_EQ(Vars(parsed->context()).Find("other"), nullptr);
   EXPECT_THROW(Vars(parsed->context()).Find("k"), std::runtime_error);
   EXPECT_THROW(Vars(parsed->context()).All(), std::runtime_error);
@@ -187,15 +184,12 @@ TEST(SdkVariablesTest, AValueThatIsNotAValueFailsWhenRead) {
 
 TEST(SdkVariablesTest, VarsOfACopyIsRefusedWhileVariablesAreReadByName) {
   const std::string bytes = Request(ParseJson(kVariables)).SerializeAsString();
-  google::protobuf::Arena arena;
-  auto* parsed = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-  internal::LazyVariables vars(&arena);
-  std::shared_ptr<const Struct> config;
-  ASSERT_TRUE(internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size(), parsed, &config, &vars));
+  ByName p;
+  ASSERT_TRUE(p.Parse(bytes));
+  const pb::ActRequest* parsed = p.req;
   const pb::StageContext copy = parsed->context();
   {
-    internal::VariablesScope scope(&vars);
+    internal::VariablesScope scope(&p.vars);
     EXPECT_THROW(Vars(copy), std::logic_error);
     EXPECT_NO_THROW(Vars(parsed->context()));
   }
