@@ -48,8 +48,10 @@ Result RunProgram(const std::string& program, const std::vector<std::string>& ar
     ADD_FAILURE() << "pipe2 failed";
     return result;
   }
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
+    DieWithParent(parent);
     const int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_pipe[1], 1) < 0 ||
         dup2(err_pipe[1], 2) < 0 || (!cwd.empty() && chdir(cwd.c_str()) != 0)) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +52,11 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+void DieWithParent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
 }
 
 TempDir::TempDir() {
@@ -111,8 +117,10 @@ bool BpmdProcess::Start() {
   });
   if (!tokens) args.push_back("--dev-identity");
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    DieWithParent(parent);
     FILE* f = std::freopen(log_.c_str(), "a", stdout);
     if (f == nullptr) _exit(127);
     dup2(fileno(stdout), fileno(stderr));
@@ -180,12 +188,14 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string log_path)
 Subprocess::~Subprocess() { Kill(); }
 
 bool Subprocess::Start() {
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) {
     ADD_FAILURE() << "fork failed for " << argv_[0];
     return false;
   }
   if (pid_ == 0) {
+    DieWithParent(parent);
     FILE* f = std::freopen(log_path_.c_str(), "a", stdout);
     if (f == nullptr) _exit(127);
     dup2(fileno(stdout), fileno(stderr));

@@ -22,6 +22,12 @@ std::string FixturePluginDir();              // BPM_FIXTURE_PLUGIN_DIR
 std::string BinaryDir();                     // BPM_BINARY_DIR
 std::string ReadFile(const std::string& path);
 
+// In a child just forked by the test (before exec): the child gets SIGKILL
+// when the test's thread that forked it ends, so a test that crashes or is
+// aborted (a sanitizer report) leaves no bpmd running. parent: the test's pid
+// before the fork, to catch a parent that died before the request took hold.
+void DieWithParent(pid_t parent);
+
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
  public:
