@@ -377,5 +377,8 @@ int main(int argc, char** argv) {
   // Commits still queued answer their calls from the commit thread: let them
   // finish before the server (destroyed on return) goes away.
   (*store)->Quiesce();
+  // Likewise the command threads: joined here, their last calls into the
+  // server are over before it is destroyed.
+  command_queue.reset();
   return 0;
 }

@@ -315,8 +315,13 @@ class LazyVariables {
 };
 
 // The hook call on this thread whose variables are read lazily, if any. Each
-// plugin has its own (plugins are built with hidden visibility).
-inline thread_local LazyVariables* current_variables = nullptr;
+// plugin has its own (plugins are built with hidden visibility). Static TLS
+// (initial-exec): glibc keeps a reserve for the modules dlopen loads, so no
+// thread allocates a block for it on first use and frees it at exit (those
+// blocks come from the loader's own malloc, which ThreadSanitizer reports as
+// racing). A plugin that finds no room fails to load, saying so.
+inline thread_local LazyVariables* current_variables
+    __attribute__((tls_model("initial-exec"))) = nullptr;
 
 }  // namespace internal
 
