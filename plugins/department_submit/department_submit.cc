@@ -535,8 +535,10 @@ class DepartmentSubmitStage : public Stage {
       d.set_note(Summary("自检", findings));
       return d;
     }
-    Struct form = StructOr(ctx.config(), "form");
-    const Value* fields = Field(form, "fields");
+    const Value* form = Field(ctx.config(), "form");  // read in place: no copy per submit
+    const Value* fields = form != nullptr && form->kind_case() == Value::kStructValue
+                              ? Field(form->struct_value(), "fields")
+                              : nullptr;
     if (fields == nullptr || fields->kind_case() != Value::kListValue) {
       return Reject("config.form", "the stage has no form configured");
     }
