@@ -1,5 +1,5 @@
-// Writes the protobuf seed corpora of decision_fuzz and api_fuzz (the inputs
-// are documented at the top of decision_fuzz.cc and api_fuzz.cc). The output
+// Writes the protobuf seed corpora of decision_fuzz, api_fuzz and
+// sdk_request_fuzz (the inputs are documented at the top of each target). The output
 // is committed under tests/fuzz/corpus/; rerun after changing an input format:
 //   build-dir/bin/fuzz_seed_writer tests/fuzz/corpus
 // (the definition_fuzz seeds are plain copies of workflows/*.yaml and
@@ -13,6 +13,7 @@
 #include "bpm/v1/agency.pb.h"
 #include "bpm/v1/bpm.pb.h"
 #include "bpm/v1/org.pb.h"
+#include "core/plugin/stage.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -241,6 +242,36 @@ void WriteApiSeeds(const std::string& dir, const std::string& source) {
 
 }  // namespace
 
+// ---- sdk_request_fuzz: an ActRequest as the engine sends it.
+void WriteSdkSeeds(const std::string& dir) {
+  const std::string request = R"({"context": {
+      "instanceId": "i-1", "definitionKey": "target-filing", "state": "finance_review",
+      "variables": {"form": {"project_name": "基准测试项目", "amount": 500000,
+                             "indicators": [{"name": "完成数", "weight": 20, "target": "10"}]},
+                    "submitted_by": "filer1", "grade": "优", "published": true,
+                    "nothing": null, "list": [1, "two", [3], {}]},
+      "config": {"title": "终审", "assignee": {"role": "finance_reviewer"}},
+      "actor": {"user": "finance1", "roles": ["finance_reviewer"], "org": "fin"},
+      "nowUnixMs": "1796591070413",
+      "openTasks": [{"id": "t-1", "name": "review", "actions": ["approve", "return"]}]},
+    "task": {"id": "t-1", "name": "review", "data": {"step": 1}},
+    "action": "approve", "payload": {"grade": "良"}, "comment": "同意"})";
+  Write(dir + "/whole", Bytes<pb::ActRequest>(request));
+  // The two-part form InProcessStage sends: the config first, then the rest.
+  pb::ActRequest two_part;
+  if (!google::protobuf::util::JsonStringToMessage(request, &two_part).ok()) {
+    bpm::fuzz::Die("sdk seed");
+  }
+  const std::string prefix = bpm::plugin::ConfigWire(two_part.context().config());
+  two_part.mutable_context()->clear_config();
+  Write(dir + "/two_part", prefix + two_part.SerializeAsString());
+  // Variables in two chunks, the second replacing a key of the first.
+  Write(dir + "/chunks",
+        Bytes<pb::ActRequest>(R"({"context": {"variables": {"a": "1", "b": {"x": 1}}}})") +
+            Bytes<pb::ActRequest>(R"({"context": {"variables": {"b": "2"}}, "action": "submit"})"));
+  Write(dir + "/empty", "");
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: fuzz_seed_writer CORPUS_DIR (tests/fuzz/corpus)\n");
@@ -249,5 +280,6 @@ int main(int argc, char** argv) {
   std::string out = argv[1];
   WriteDecisionSeeds(out + "/decision_fuzz");
   WriteApiSeeds(out + "/api_fuzz", bpm::fuzz::SourceDir());
+  WriteSdkSeeds(out + "/sdk_request_fuzz");
   return 0;
 }

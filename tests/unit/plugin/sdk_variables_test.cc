@@ -118,6 +118,19 @@ TEST(SdkVariablesTest, TheHostsTwoPartFormWithItsConfigPrefix) {
   ExpectSameAsWholeParse(bytes);
 }
 
+TEST(SdkVariablesTest, AConfigPrefixAloneIsARequestWithoutVariables) {
+  // The two-part form with nothing after the config: the context exists
+  // only once the config is lent to it, and there are no variables.
+  const std::string bytes = ConfigWire(Request(Struct()).context().config());
+  ByName p;
+  ASSERT_TRUE(p.Parse(bytes));
+  ASSERT_NE(p.config, nullptr);
+  internal::ConfigLease<pb::ActRequest> lease(*p.req, p.config);
+  internal::VariablesScope scope(&p.vars);
+  EXPECT_EQ(Vars(p.req->context()).Find("anything"), nullptr);
+  EXPECT_EQ(Vars(p.req->context()).All().fields_size(), 0);
+}
+
 TEST(SdkVariablesTest, LaterChunksWinAsInAParse) {
   // A message field may arrive in several chunks that protobuf merges; a map
   // key repeated in a later chunk replaces the earlier value.
@@ -151,6 +164,21 @@ TEST(SdkVariablesTest, OddButWellFormedBytesReadAsAParseReadsThem) {
                               std::string("\x0a\x05\x0a\x01j\x18\x07", 7) + // unknown field 3
                               std::string("\x10\x05", 2);                       // Struct field 2
   ExpectSameAsWholeParse(WithRawVariables(entries));
+
+  // A group (wire type 3) is an unknown field to a parse, kept whole: in a
+  // map entry, in the variables, in the context and in the request.
+  const std::string group = std::string("\xa3\x01\x08\x05\xa4\x01", 6);  // field 20 {1: 5}
+  const std::string entry = std::string("\x0a\x09\x0a\x01g", 5) + group;
+  ExpectSameAsWholeParse(WithRawVariables(entry + group));
+  std::string context = Request(ParseJson(kVariables)).context().SerializeAsString() + group;
+  std::string bytes = "\x0a";
+  internal::AppendVarint(context.size(), &bytes);
+  ExpectSameAsWholeParse(bytes + context + group);
+  // An end-group that closes another field's group: refused either way.
+  const std::string crossed = std::string("\xa3\x01\xac\x01", 4);  // starts 20, ends 21
+  pb::ActRequest whole;
+  EXPECT_FALSE(whole.ParseFromString(crossed));
+  EXPECT_FALSE(ByName().Parse(crossed));
 }
 
 TEST(SdkVariablesTest, MalformedBytesAreRefusedLikeAnyBadRequest) {
@@ -160,6 +188,10 @@ TEST(SdkVariablesTest, MalformedBytesAreRefusedLikeAnyBadRequest) {
   EXPECT_TRUE(refused(overlong));
   pb::ActRequest whole;
   EXPECT_FALSE(whole.ParseFromString(overlong));  // a whole parse refuses it too
+
+  // A context length near 2^64 (UBSan reported the pointer arithmetic of
+  // the config-prefix check on it).
+  EXPECT_TRUE(refused(std::string("\x0a\xc7\xff\xff\xff\xff\xff\xff\xff\xff\x01\x0e\xf1", 13)));
 
   // Truncated requests: refused, never read past the end.
   const std::string good = Request(ParseJson(kVariables)).SerializeAsString();

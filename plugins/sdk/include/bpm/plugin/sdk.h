@@ -178,8 +178,9 @@ struct WireField {
 };
 
 // Reads the field starting at *p and moves *p past it; false when the bytes
-// are malformed or use groups (which none of the plugin messages have).
-inline bool NextField(const uint8_t*& p, const uint8_t* end, WireField* f) {
+// are malformed. A group (wire type 3, none of the plugin messages has one)
+// is skipped whole, as a parse keeps it among the unknown fields.
+inline bool NextField(const uint8_t*& p, const uint8_t* end, WireField* f, int depth = 0) {
   const uint8_t* start = p;
   uint64_t tag = 0, n = 0;
   if (!ReadVarint(p, end, &tag)) return false;
@@ -202,6 +203,22 @@ inline bool NextField(const uint8_t*& p, const uint8_t* end, WireField* f) {
       f->payload = std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
       p += n;
       break;
+    case 3: {
+      if (depth >= 100) return false;  // protobuf's own nesting limit
+      WireField inner;
+      for (;;) {
+        const uint8_t* q = p;
+        uint64_t inner_tag = 0;
+        if (!ReadVarint(q, end, &inner_tag)) return false;
+        if ((inner_tag & 7) == 4) {  // an end-group: it must close this group
+          if ((inner_tag >> 3) != f->number) return false;
+          p = q;
+          break;
+        }
+        if (!NextField(p, end, &inner, depth + 1)) return false;
+      }
+      break;
+    }
     default:
       return false;
   }
@@ -293,7 +310,8 @@ class LazyVariables {
     return *all_;
   }
 
-  // The context whose variables these are (set once it is parsed).
+  // The context whose variables these are, set once it is parsed; nullptr
+  // when the request has no context (so no variables).
   const pb::StageContext* owner = nullptr;
 
  private:
@@ -346,7 +364,7 @@ class Variables {
 inline Variables Vars(const pb::StageContext& ctx) {
   internal::LazyVariables* lazy = internal::current_variables;
   if (lazy == nullptr) return Variables(&ctx.variables(), nullptr);
-  if (lazy->owner != &ctx) {
+  if (lazy->owner != nullptr && lazy->owner != &ctx) {
     throw std::logic_error(
         "Vars() was given a StageContext that is not the request's own (a copy?): the "
         "stage reads its variables by name (kVariablesByName), so pass request.context()");
@@ -904,8 +922,8 @@ class ConfigCache {
     const uint8_t* end = request + len;
     uint64_t context_len = 0, config_len = 0;
     if (p == end || *p++ != 0x0A || !ReadVarint(p, end, &context_len)) return nullptr;
+    if (context_len > static_cast<uint64_t>(end - p)) return nullptr;  // before p + it
     const uint8_t* context_end = p + context_len;
-    if (context_len > static_cast<uint64_t>(end - p)) return nullptr;
     if (p == context_end || *p++ != 0x42 || !ReadVarint(p, context_end, &config_len)) {
       return nullptr;
     }
@@ -985,7 +1003,7 @@ bool ParseBody(std::string_view bytes, Req* req, LazyVariables* vars) {
         body.append(context);
       }
       if (!req->ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
-      vars->owner = &req->context();
+      vars->owner = req->has_context() ? &req->context() : nullptr;
       return true;
     }
   }
