@@ -155,6 +155,24 @@ std::string WithRawVariables(const std::string& struct_bytes) {
   return bytes + context;
 }
 
+TEST(SdkVariablesTest, ManyVariablesInChunksAsInAParse) {
+  // Past a few dozen variables they are found through an index (a client may
+  // start an instance with thousands); keys repeated in later chunks win.
+  Struct first, second;
+  for (int i = 0; i < 3000; ++i) {
+    (*first.mutable_fields())["v" + std::to_string(i)].set_number_value(i);
+    if (i % 7 == 0) (*second.mutable_fields())["v" + std::to_string(i)].set_string_value("later");
+  }
+  (*second.mutable_fields())["new"].set_bool_value(true);
+  pb::ActRequest a = Request(first), b;
+  *b.mutable_context()->mutable_variables() = second;
+  ExpectSameAsWholeParse(a.SerializeAsString() + b.SerializeAsString());
+  // Few variables first, then enough to need the index in a later chunk.
+  pb::ActRequest few = Request(ParseJson(R"({"v7": "first", "x": 1})"));
+  ExpectSameAsWholeParse(few.SerializeAsString() + a.SerializeAsString() +
+                         b.SerializeAsString());
+}
+
 TEST(SdkVariablesTest, OddButWellFormedBytesReadAsAParseReadsThem) {
   // Map entries with a key of the wrong wire type, an unknown field, a value
   // left out, and a Struct field that is not `fields`: a parse keeps what it

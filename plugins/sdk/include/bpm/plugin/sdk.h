@@ -262,8 +262,13 @@ class LazyVariables {
       Entry* existing = FindEntry(key);
       if (existing != nullptr) {
         *existing = Entry{key, value, nullptr};
-      } else {
-        entries_.push_back(Entry{key, value, nullptr});
+        continue;
+      }
+      entries_.push_back(Entry{key, value, nullptr});
+      if (!index_.empty()) {
+        index_.emplace(key, entries_.size() - 1);
+      } else if (entries_.size() > kScanLimit) {
+        for (size_t i = 0; i < entries_.size(); ++i) index_.emplace(entries_[i].key, i);
       }
     }
     return true;
@@ -272,6 +277,7 @@ class LazyVariables {
   // Forgets every entry (before the bytes are parsed again).
   void Clear() {
     entries_.clear();
+    index_.clear();
     all_ = nullptr;
     owner = nullptr;
   }
@@ -320,7 +326,15 @@ class LazyVariables {
     std::string_view value;
     Value* parsed;
   };
+  // Instances have a handful of variables, scanned in order; past
+  // kScanLimit (a client may start one with many) they are indexed, so that
+  // reading stays linear in their number.
+  static constexpr size_t kScanLimit = 32;
   Entry* FindEntry(std::string_view key) {
+    if (!index_.empty()) {
+      auto it = index_.find(key);
+      return it == index_.end() ? nullptr : &entries_[it->second];
+    }
     for (Entry& e : entries_) {
       if (e.key == key) return &e;
     }
@@ -329,6 +343,7 @@ class LazyVariables {
 
   google::protobuf::Arena* arena_;
   std::vector<Entry> entries_;
+  std::unordered_map<std::string_view, size_t> index_;  // empty up to kScanLimit
   Struct* all_ = nullptr;
 };
 
