@@ -283,7 +283,7 @@ pb::Decision CallAct(const std::string& bytes) {
 TEST(SdkVariablesTest, AHookReadsByNameAndSeesNoWholeStruct) {
   const std::string bytes = Request(ParseJson(kVariables)).SerializeAsString();
   // By name: Vars() answers, and context.variables was never decoded.
-  EXPECT_EQ(CallAct<true>(bytes).note(), "filer1 graded 优 / 0");
+  EXPECT_EQ(CallAct<ByNameStage::kVariablesByName>(bytes).note(), "filer1 graded 优 / 0");
   // The default: the request is decoded whole; Vars() gives the same answers.
   EXPECT_EQ(CallAct<false>(bytes).note(), "filer1 graded 优 / 8");
   EXPECT_EQ(internal::current_variables, nullptr);  // nothing left behind
