@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-commands", sync_commands,
                "serve Start and Act on the sync API (for comparisons)");
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
+  int max_inflight = 1000;
+  app.add_option("--max-inflight-commands", max_inflight,
+                 "Start and Act calls accepted and not yet answered, at most; more are "
+                 "answered RESOURCE_EXHAUSTED at once (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
   app.add_option("--calendars", calendar_dir,
@@ -306,12 +312,15 @@ int main(int argc, char** argv) {
   // Start and Act answer from the commit thread (see services.h). On MariaDB,
   // whose reads are round trips, the commands are prepared on a queue with as
   // many threads as database sessions.
-  const bool async_commands = !sync_commands;
+  bpm::server::CommandOptions commands;
+  commands.async = !sync_commands;
+  commands.max_inflight = max_inflight;
   std::unique_ptr<bpm::WorkQueue> command_queue;
-  if (async_commands && !(*store)->LocalReads()) {
+  if (commands.async && !(*store)->LocalReads()) {
     command_queue = std::make_unique<bpm::WorkQueue>(pool, "bpm-command");
+    commands.queue = command_queue.get();
   }
-  auto services = bpm::server::MakeServices(engine, async_commands, command_queue.get());
+  auto services = bpm::server::MakeServices(engine, commands);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {
         auto n = engine.RerouteOrgs(codes);

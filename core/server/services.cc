@@ -1,5 +1,9 @@
 #include "core/server/services.h"
 
+#include <atomic>
+#include <memory>
+#include <string_view>
+
 #include "core/server/identity.h"
 
 #include "bpm/v1/bpm.grpc.pb.h"
@@ -393,6 +397,32 @@ class ReportServiceImpl final : public v1::ReportService::Service {
   engine::Engine& engine_;
 };
 
+// Back-pressure for the async commands (CommandOptions::max_inflight): a
+// command holds a slot from when it is admitted until its answer is handed to
+// gRPC. Shared by Start and Act; thread-safe.
+class InflightLimit {
+ public:
+  explicit InflightLimit(int limit) : limit_(limit) {}
+
+  // OK: the command holds a slot until Release(). Otherwise
+  // RESOURCE_EXHAUSTED naming the limit; nothing was run.
+  Status Acquire(std::string_view method) {
+    if (limit_ <= 0) return absl::OkStatus();
+    if (inflight_.fetch_add(1, std::memory_order_relaxed) < limit_) return absl::OkStatus();
+    inflight_.fetch_sub(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "bpmd has ", limit_, " commands in flight, its limit (--max-inflight-commands); ",
+        std::string(method), " was not run: retry after a short pause"));
+  }
+  void Release() {
+    if (limit_ > 0) inflight_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  const int limit_;
+  std::atomic<int> inflight_{0};
+};
+
 // The two commands of the approval workload on gRPC's callback API: the
 // handler prepares the command and returns; the response is sent when the
 // commit is durable, from the store's commit thread (Engine::StartAsync/
@@ -402,27 +432,37 @@ class ReportServiceImpl final : public v1::ReportService::Service {
 // because its reads block and gRPC's callback threads must not.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string_view method,
-                                   Response* resp, WorkQueue* queue, Call call) {
+                                   Response* resp, const CommandOptions& options,
+                                   InflightLimit& limit, Call call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = Authorize(*ctx, method);
   if (!caller.ok()) {
     reactor->Finish(ToGrpc(caller.status()));
     return reactor;
   }
-  engine::Engine::InstanceCallback done = [reactor, resp](StatusOr<v1::Instance> result) {
+  if (Status admitted = limit.Acquire(method); !admitted.ok()) {
+    reactor->Finish(ToGrpc(admitted));
+    return reactor;
+  }
+  engine::Engine::InstanceCallback done = [reactor, resp,
+                                           &limit](StatusOr<v1::Instance> result) {
+    // The slot is free before the answer goes out: a client that sends its
+    // next command on receiving this answer finds it free.
     if (!result.ok()) {
+      limit.Release();
       reactor->Finish(ToGrpc(result.status()));
       return;
     }
     *resp->mutable_instance() = *std::move(result);
+    limit.Release();
     reactor->Finish(grpc::Status::OK);
   };
-  if (queue == nullptr) {
+  if (options.queue == nullptr) {
     call(*caller, std::move(done));
   } else {
     // The request and response stay valid until Finish.
-    queue->Post([call = std::move(call), caller = *std::move(caller),
-                 done = std::move(done)]() mutable { call(caller, std::move(done)); });
+    options.queue->Post([call = std::move(call), caller = *std::move(caller),
+                         done = std::move(done)]() mutable { call(caller, std::move(done)); });
   }
   return reactor;
 }
@@ -430,11 +470,15 @@ grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string
 class AsyncInstanceService final
     : public v1::InstanceService::WithCallbackMethod_Start<InstanceServiceImpl> {
  public:
-  AsyncInstanceService(engine::Engine& e, WorkQueue* queue) : queue_(queue) { engine_ = &e; }
+  AsyncInstanceService(engine::Engine& e, const CommandOptions& options,
+                       std::shared_ptr<InflightLimit> limit)
+      : options_(options), limit_(std::move(limit)) {
+    engine_ = &e;
+  }
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
                                   const v1::StartInstanceRequest* req,
                                   v1::StartInstanceResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, queue_,
+    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, options_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       if (Status s = CheckOrg(c, req->org(), "start"); !s.ok()) return done(s);
                       engine_->StartAsync(c, *req, std::move(done));
@@ -442,34 +486,40 @@ class AsyncInstanceService final
   }
 
  private:
-  WorkQueue* queue_;
+  const CommandOptions options_;
+  const std::shared_ptr<InflightLimit> limit_;
 };
 
 class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<TaskServiceImpl> {
  public:
-  AsyncTaskService(engine::Engine& e, WorkQueue* queue) : queue_(queue) { engine_ = &e; }
+  AsyncTaskService(engine::Engine& e, const CommandOptions& options,
+                   std::shared_ptr<InflightLimit> limit)
+      : options_(options), limit_(std::move(limit)) {
+    engine_ = &e;
+  }
   grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
                                 v1::ActResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, queue_,
+    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, options_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       engine_->ActAsync(c, *req, std::move(done));
                     });
   }
 
  private:
-  WorkQueue* queue_;
+  const CommandOptions options_;
+  const std::shared_ptr<InflightLimit> limit_;
 };
 
 }  // namespace
 
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
-                                                         bool async_commands,
-                                                         WorkQueue* command_queue) {
+                                                         const CommandOptions& commands) {
   std::vector<std::unique_ptr<grpc::Service>> out;
   out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
-  if (async_commands) {
-    out.push_back(std::make_unique<AsyncInstanceService>(engine, command_queue));
-    out.push_back(std::make_unique<AsyncTaskService>(engine, command_queue));
+  if (commands.async) {
+    auto limit = std::make_shared<InflightLimit>(commands.max_inflight);
+    out.push_back(std::make_unique<AsyncInstanceService>(engine, commands, limit));
+    out.push_back(std::make_unique<AsyncTaskService>(engine, commands, limit));
   } else {
     out.push_back(std::make_unique<InstanceServiceImpl>(engine));
     out.push_back(std::make_unique<TaskServiceImpl>(engine));

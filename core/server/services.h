@@ -8,8 +8,8 @@
 //
 // Thread safety: the services are stateless apart from the borrowed Engine
 // and are called concurrently by gRPC's sync-server thread pool (and, for
-// Start and Act with async_commands, by its callback threads and the
-// command queue).
+// async Start and Act, by its callback threads and the command queue). The
+// in-flight count of async commands is atomic.
 #pragma once
 
 #include <memory>
@@ -23,15 +23,25 @@
 
 namespace bpm::server {
 
+// How Start and Act are served.
+struct CommandOptions {
+  // On gRPC's callback API, answered when their commit is durable without a
+  // thread waiting for it; false: on the sync API like the other calls.
+  bool async = true;
+  // Borrowed, must outlive the server; nullptr for a store with local reads
+  // (Store::LocalReads): where async commands are prepared, since their reads
+  // block and gRPC's callback threads must not. Without it they are prepared
+  // on the gRPC thread that read the request.
+  WorkQueue* queue = nullptr;
+  // Back-pressure for async commands: at most this many accepted and not yet
+  // answered (preparing, queued for their commit or being written); more are
+  // answered RESOURCE_EXHAUSTED at once, naming the limit, instead of queuing
+  // without bound. 0: no limit. (The sync API is bounded by its threads.)
+  int max_inflight = 0;
+};
+
 // Creates the API services over engine (borrowed; must outlive them).
-// async_commands: Start and Act on gRPC's callback API, answered when their
-// commit is durable without a thread waiting for it; the rest on the sync API.
-// command_queue (borrowed, must outlive the server; nullptr for a store with
-// local reads, Store::LocalReads): where async commands are prepared, since
-// their reads block and gRPC's callback threads must not. Without it they are
-// prepared on the gRPC thread that read the request.
 std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
-                                                         bool async_commands,
-                                                         WorkQueue* command_queue = nullptr);
+                                                         const CommandOptions& commands);
 
 }  // namespace bpm::server

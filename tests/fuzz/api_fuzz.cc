@@ -232,7 +232,9 @@ struct Harness {
       if (!deployed.ok()) bpm::fuzz::Die(std::string(deployed.status().message()));
     }
 
-    services = bpm::server::MakeServices(*engine, store->LocalReads());
+    bpm::server::CommandOptions commands;
+    commands.async = store->LocalReads();
+    services = bpm::server::MakeServices(*engine, commands);
     bpm::engine::Engine* e = engine.get();
     services.push_back(bpm::server::MakeOrgService(
         org_store, *clock, [e](const std::vector<std::string>& codes) { (void)e->RerouteOrgs(codes); }));

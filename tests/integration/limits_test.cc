@@ -1,11 +1,14 @@
 // Limits against a real bpmd over gRPC: the per-identity rate limit
-// (--rate-limit), the 4 MiB message cap, the caps on a definition's size and
+// (--rate-limit), the bound on commands in flight (--max-inflight-commands),
+// the 4 MiB message cap, the caps on a definition's size and
 // nesting, and an over-long field: each a clear status, and the server goes
 // on serving.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "tests/support/test_env.h"
@@ -100,6 +103,78 @@ TEST_F(LimitsTest, OversizedAndDeepInputsAreRefusedClearly) {
 
   // Still serving.
   EXPECT_TRUE(Inbox("li").ok());
+}
+
+TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
+  // With room for one command in flight, a burst of Starts sent at once:
+  // each is either run (and stored) or refused at once with the limit named,
+  // never queued without bound; and the server goes on serving.
+  testing::TempDir dir;
+  testing::BpmdProcess bpmd(testing::FreshStoreUrl(dir.path(), "inflight"),
+                            {"--max-inflight-commands=1"});
+  ASSERT_TRUE(bpmd.Start());
+  auto instances = v1::InstanceService::NewStub(bpmd.channel());
+
+  constexpr int kBurst = 64;
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::StartInstanceResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::StartInstanceResponse>> rpc;
+  };
+  std::vector<Call> calls(kBurst);
+  grpc::CompletionQueue cq;
+  for (int i = 0; i < kBurst; ++i) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref("P" + std::to_string(i));
+    req.set_org("906017");
+    calls[i].ctx = testing::Context("zhang", "unit_filer", "906017");
+    calls[i].rpc = instances->AsyncStart(calls[i].ctx.get(), req, &cq);
+    calls[i].rpc->Finish(&calls[i].resp, &calls[i].status, &calls[i]);
+  }
+  for (int i = 0; i < kBurst; ++i) {
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+  }
+  int started = 0;
+  int refused = 0;
+  for (const Call& c : calls) {
+    if (c.status.ok()) {
+      ++started;
+      EXPECT_FALSE(c.resp.instance().id().empty());
+    } else {
+      ++refused;
+      EXPECT_EQ(c.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << c.status.error_message();
+      EXPECT_THAT(c.status.error_message(),
+                  HasSubstr("bpmd has 1 commands in flight, its limit (--max-inflight-commands); "
+                            "/bpm.v1.InstanceService/Start was not run"));
+    }
+  }
+  EXPECT_GE(started, 1);
+  EXPECT_GE(refused, 1) << "a burst of " << kBurst << " never found the one slot taken";
+
+  // Exactly the acknowledged starts were stored.
+  v1::ListInstancesRequest list;
+  list.set_page_size(500);
+  v1::ListInstancesResponse listed;
+  grpc::Status s = instances->List(testing::Context("zhang", "unit_filer", "906017").get(), list,
+                                   &listed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(listed.instances_size(), started);
+
+  // One at a time, every command gets its slot.
+  for (int i = 0; i < 3; ++i) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref("Q" + std::to_string(i));
+    req.set_org("906017");
+    v1::StartInstanceResponse resp;
+    s = instances->Start(testing::Context("zhang", "unit_filer", "906017").get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
 }
 
 }  // namespace
