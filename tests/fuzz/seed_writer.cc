@@ -14,6 +14,8 @@
 #include "bpm/v1/bpm.pb.h"
 #include "bpm/v1/org.pb.h"
 #include "core/plugin/stage.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -22,12 +24,25 @@ namespace {
 namespace v1 = ::bpm::v1;
 namespace pb = ::bpm::plugin::v1;
 
+// The same bytes on every run: map fields (Struct's) in key order, so that
+// rerunning the writer changes no seed that its input did not change.
+std::string Serialized(const google::protobuf::Message& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    if (!m.SerializeToCodedStream(&coded)) bpm::fuzz::Die("cannot serialize a " + m.GetTypeName());
+  }
+  return out;
+}
+
 template <typename T>
 std::string Bytes(const std::string& json) {
   T m;
   auto s = google::protobuf::util::JsonStringToMessage(json, &m);
   if (!s.ok()) bpm::fuzz::Die(json + ": " + s.ToString());
-  return m.SerializeAsString();
+  return Serialized(m);
 }
 
 void Write(const std::string& path, const std::string& bytes) {
@@ -155,7 +170,7 @@ void WriteApiSeeds(const std::string& dir, const std::string& source) {
   validate.set_yaml(filing);
   validate.set_source_name("target-filing.yaml");
   Write(dir + "/definitions",
-        Calls{}.As(kValidate, "admin", validate.SerializeAsString())
+        Calls{}.As(kValidate, "admin", Serialized(validate))
             .Call<v1::DeployDefinitionRequest>(kDeploy, kAdmin, R"({"yaml":"key: tiny\ninitial: a\nstates:\n  a:\n    stage: final_review\n    on: { approved: z, returned: a, rejected: z }\n  z: { final: true }\n","sourceName":"tiny.yaml"})")
             .Call<v1::GetDefinitionRequest>(kGetDef, kZhang, R"({"key":"tiny"})")
             .Call<v1::ListDefinitionsRequest>(kListDefs, kZhang, R"({})")
@@ -264,7 +279,7 @@ void WriteSdkSeeds(const std::string& dir) {
   }
   const std::string prefix = bpm::plugin::ConfigWire(two_part.context().config());
   two_part.mutable_context()->clear_config();
-  Write(dir + "/two_part", prefix + two_part.SerializeAsString());
+  Write(dir + "/two_part", prefix + Serialized(two_part));
   // Variables in two chunks, the second replacing a key of the first.
   Write(dir + "/chunks",
         Bytes<pb::ActRequest>(R"({"context": {"variables": {"a": "1", "b": {"x": 1}}}})") +
