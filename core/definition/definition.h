@@ -226,6 +226,10 @@ using TemplateResolver = std::function<StatusOr<BaseTemplate>(
 constexpr size_t kMaxDefinitionBytes = 1 << 20;
 constexpr int kMaxDefinitionDepth = 32;
 
+// A diagnostic's message starts with this when the parser met a shape of
+// input it did not expect (a bug in it, caught instead of ending the process).
+inline constexpr char kUnreadablePrefix[] = "cannot read this definition: ";
+
 // Parses YAML text and checks its shape (keys, types, names, conditions).
 // A definition that extends a template needs `resolver` (without one, that
 // is a diagnostic at `extends`).

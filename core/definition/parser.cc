@@ -505,7 +505,22 @@ class Parser {
     return std::nullopt;
   }
 
+  // Parses yaml. An exception of yaml-cpp from a shape of input that no check
+  // expected (a parser bug) becomes a diagnostic: a bad definition never ends
+  // the server it is deployed to. definition_fuzz treats one as a finding.
   std::unique_ptr<Definition> Run(const std::string& yaml) {
+    try {
+      return RunChecked(yaml);
+    } catch (const YAML::Exception& e) {
+      Error({std::max(e.mark.line + 1, 1), std::max(e.mark.column + 1, 1)},
+            absl::StrCat(kUnreadablePrefix, e.msg),
+            "give each part the shape the format describes (see workflows/ for examples)");
+      return nullptr;
+    }
+  }
+
+ private:
+  std::unique_ptr<Definition> RunChecked(const std::string& yaml) {
     if (yaml.size() > kMaxDefinitionBytes) {
       Error({1, 1},
             absl::StrCat("the file is ", yaml.size(), " bytes; a definition may have at most ",
@@ -573,7 +588,6 @@ class Parser {
     return def;
   }
 
- private:
   // ---- the definition's own keys ------------------------------------------------
 
   void RunNode(const YAML::Node& root, Definition* def) {
@@ -876,6 +890,11 @@ class Parser {
                    return;
                  }
                  if (k == "overridable") {  // a template narrowing what stays open
+                   // Not a list: ParseOverridable reports it on the merged result.
+                   if (!val.IsSequence()) {
+                     merged[k] = val;
+                     return;
+                   }
                    for (const auto& item : val) {
                      if (item.IsScalar() && !AnyCovers(allowed, item.Scalar())) {
                        Error(item,

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "core/definition/definition.h"
 #include "core/plugin/loader.h"
 #include "google/protobuf/util/json_util.h"
@@ -50,6 +51,8 @@ void CheckDiagnostics(const std::vector<bpm::definition::Diagnostic>& diags) {
     // Every diagnostic renders and names a position inside the text (or 0).
     if (d.pos.line < 0 || d.pos.column < 0) __builtin_trap();
     if (d.hint.empty()) __builtin_trap();  // every diagnostic says what to do
+    // The parser's safety net caught an exception: a parser bug all the same.
+    if (absl::StartsWith(d.message, bpm::definition::kUnreadablePrefix)) __builtin_trap();
     (void)d.ToString();
   }
 }

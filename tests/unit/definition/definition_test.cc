@@ -332,6 +332,22 @@ overridable: [states.draft.config.form]
                         "province-project-target v1; a template may only narrow"));
 }
 
+TEST_F(TemplateTest, AnOverridableThatIsNotAListIsADiagnostic) {
+  // Found by definition_fuzz: a mapping here threw out of the parser (a
+  // deploy of it would have ended bpmd).
+  Put(Province());
+  std::vector<Diagnostic> diags;
+  auto bad = Build(R"(key: city-m
+template: true
+extends: province-project-target
+overridable: { states.review.config.chain: yes }
+)", &diags);
+  ASSERT_FALSE(bad.ok());
+  ASSERT_FALSE(diags.empty());
+  EXPECT_THAT(diags.at(0).message, HasSubstr("overridable must be a list of paths, not a mapping"));
+  EXPECT_EQ(diags.at(0).pos.line, 4);
+}
+
 TEST_F(TemplateTest, VersionsPinsAndErrors) {
   Put(Province());
   std::string v2 = Province();
