@@ -101,7 +101,18 @@ class YamlReader {
   YamlReader(std::vector<Entry>* entries, std::vector<Diag>* diags)
       : entries_(*entries), diags_(*diags) {}
 
+  // An exception of yaml-cpp from a shape of input that no check expected (a
+  // bug here) becomes a diagnostic: a bad org file never ends the server.
   void Read(std::string_view text) {
+    try {
+      ReadChecked(text);
+    } catch (const YAML::Exception& e) {
+      Error(PosOf(e.mark), absl::StrCat("cannot read this org file: ", e.msg));
+    }
+  }
+
+ private:
+  void ReadChecked(std::string_view text) {
     text_ = text;
     line_starts_ = {0};
     for (size_t i = 0; i < text.size(); ++i) {
@@ -146,7 +157,6 @@ class YamlReader {
                });
   }
 
- private:
   void Error(Pos pos, std::string message) { diags_.push_back({pos, std::move(message)}); }
 
   // yaml-cpp counts columns in bytes; people (and editors) in characters.
