@@ -22,7 +22,9 @@
 // run on a second thread ("bpm-reply"), in the order their items were
 // written: a leader hands a written batch's callbacks over and starts the next
 // batch at once, so the time callbacks take (bpmd serializes and sends a
-// response in them) does not stretch the serial write path.
+// response in them) does not stretch the serial write path. When nothing else
+// is queued, though, the committer runs its batch's callbacks itself: there
+// is no next batch to start, and waking the replier would cost more.
 //
 // Ordering: items are taken in arrival order; with max_leaders > 1 batches may
 // commit in any order (callers that need an order use optimistic checks).
@@ -182,9 +184,34 @@ class GroupCommit {
       }
     }
     if (async.empty()) return;
+    if (self == nullptr && queue_.empty() && replies_.empty() && !replying_) {
+      // Nothing waits to be written and no callback runs: the committer runs
+      // these itself rather than wake the replier for them, a context switch
+      // each way per batch, which at a moderate load (small batches) cost
+      // more than the callbacks. Items that arrive meanwhile wait for them.
+      RunCallbacks(lock, async);
+      return;
+    }
     bool idle = replies_.empty();
     replies_.insert(replies_.end(), async.begin(), async.end());
-    if (idle) reply_cv_.notify_one();
+    if (idle && !replying_) reply_cv_.notify_one();
+  }
+
+  // With mu_ held (in `lock`), no callback running: runs the callbacks of
+  // `ready` in order without the lock, frees their entries, and wakes the
+  // replier if callbacks were queued meanwhile.
+  void RunCallbacks(std::unique_lock<std::mutex>& lock, const std::vector<Entry*>& ready) {
+    replying_ = true;
+    lock.unlock();
+    for (Entry* e : ready) {
+      e->on_done(std::move(e->result));
+      delete e;
+    }
+    lock.lock();
+    replying_ = false;
+    async_pending_ -= static_cast<long>(ready.size());
+    if (async_pending_ == 0) quiet_cv_.notify_all();
+    if (!replies_.empty()) reply_cv_.notify_one();
   }
 
   // Runs the callbacks of written async items, oldest first, until stopped
@@ -193,18 +220,11 @@ class GroupCommit {
     SetThreadName("bpm-reply");
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      reply_cv_.wait(lock, [this] { return replies_stop_ || !replies_.empty(); });
+      reply_cv_.wait(lock, [this] { return !replying_ && (replies_stop_ || !replies_.empty()); });
       if (replies_.empty()) return;  // stopped, nothing left
       std::vector<Entry*> ready(replies_.begin(), replies_.end());
       replies_.clear();
-      lock.unlock();
-      for (Entry* e : ready) {
-        e->on_done(std::move(e->result));
-        delete e;
-      }
-      lock.lock();
-      async_pending_ -= static_cast<long>(ready.size());
-      if (async_pending_ == 0) quiet_cv_.notify_all();
+      RunCallbacks(lock, ready);
     }
   }
 
@@ -255,6 +275,7 @@ class GroupCommit {
   std::condition_variable quiet_cv_;
   std::condition_variable reply_cv_;
   std::deque<Entry*> replies_;  // written async items, callbacks not yet run
+  bool replying_ = false;       // callbacks are running (on either thread)
   long async_pending_ = 0;  // submitted items whose callback has not returned
   std::thread committer_;  // started by the first Submit
   std::thread replier_;    // started with the committer

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -162,6 +163,55 @@ TEST(GroupCommitTest, SubmittedItemsAreWrittenWithoutTheCallerWaiting) {
   ASSERT_EQ(written.size(), static_cast<size_t>(kThreads * kPerThread));
   for (int i = 0; i < kThreads * kPerThread; ++i) EXPECT_EQ(written.count(i), 1u) << i;
   EXPECT_EQ(max_in_flight.load(), 1);
+}
+
+// Callbacks run one at a time, in the order their items were written, both
+// where the committer runs them itself (nothing else queued) and where the
+// replier does (batches wrote on while slow callbacks ran).
+TEST(GroupCommitTest, CallbacksRunOneAtATimeInWriteOrder) {
+  std::mutex mu;
+  std::vector<int> write_order;
+  std::vector<int> callback_order;
+  std::set<std::thread::id> callback_threads;
+  std::atomic<int> running{0};
+  std::atomic<int> overlapped{0};
+  auto callback = [&](int item) {
+    return [&, item](Status) {
+      if (++running > 1) ++overlapped;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        callback_order.push_back(item);
+        callback_threads.insert(std::this_thread::get_id());
+      }
+      if (item % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      --running;
+    };
+  };
+  {
+    GroupCommit<int> group(1, 4, [&](const std::vector<GroupCommit<int>::Entry*>& batch) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto* e : batch) write_order.push_back(*e->item);
+    });
+    // A lone item: nothing else queued, so the committer answers it.
+    std::promise<void> first;
+    group.Submit(-1, [&](Status s) {
+      callback(-1)(s);
+      first.set_value();
+    });
+    first.get_future().wait();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 100; ++i) group.Submit(t * 100 + i, callback(t * 100 + i));
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(overlapped.load(), 0);
+  ASSERT_EQ(callback_order.size(), 401u);
+  EXPECT_EQ(callback_order, write_order);
+  EXPECT_EQ(callback_threads.size(), 2u) << "the committer and the replier both answered";
 }
 
 }  // namespace
