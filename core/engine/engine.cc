@@ -661,12 +661,23 @@ void Engine::CommandAsync(const std::function<StatusOr<v1::Instance>()>& run,
           return;
         }
         if (!deferred.idempotency_key.empty() && (absl::IsAborted(s) || absl::IsFailedPrecondition(s))) {
-          // A retry with the same key committed first: answer with its result.
-          auto replay = Replay(deferred.scope, deferred.idempotency_key, deferred.request_hash);
-          if (replay.ok() && *replay) {
-            done(**std::move(replay));
-            return;
+          // A retry with the same key may have committed first: answer with
+          // its result, read where reads may block (EngineOptions::run_blocking).
+          auto answer = [this, done = std::move(done), deferred = std::move(deferred),
+                         s = std::move(s)]() mutable {
+            auto replay = Replay(deferred.scope, deferred.idempotency_key, deferred.request_hash);
+            if (replay.ok() && *replay) {
+              done(**std::move(replay));
+              return;
+            }
+            done(std::move(s));
+          };
+          if (options_.run_blocking) {
+            options_.run_blocking(std::move(answer));
+          } else {
+            answer();
           }
+          return;
         }
         done(std::move(s));
       });

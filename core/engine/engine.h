@@ -90,6 +90,12 @@ struct EngineOptions {
   // StartGovernance once). Startup deploys of the workflow directories and
   // template rebuilds are not held.
   bool definition_approval = false;
+  // Where an async command's follow-up read runs: the stored answer of an
+  // idempotent retry whose first try committed first (StartAsync/ActAsync).
+  // On MariaDB that read is a network round trip, which must not hold up the
+  // store's commit or reply thread. Empty: on the thread that reports the
+  // commit (fine for local reads).
+  std::function<void(std::function<void()>)> run_blocking;
 };
 
 // The built-in workflow that approves definition changes under governance.

@@ -242,8 +242,25 @@ int main(int argc, char** argv) {
     clock = std::make_unique<bpm::FileClock>(test_clock_file);
     std::cout << "bpmd: TEST CLOCK: the time is read from " << test_clock_file << std::endl;
   }
+  // Start and Act answer from the commit thread (see services.h). On MariaDB,
+  // whose reads are round trips, the commands are prepared on a queue with as
+  // many threads as database sessions; the engine's follow-up reads of async
+  // commands run there too.
+  bpm::server::CommandOptions commands;
+  commands.async = !sync_commands;
+  commands.max_inflight = max_inflight;
+  std::unique_ptr<bpm::WorkQueue> command_queue;
+  if (commands.async && !(*store)->LocalReads()) {
+    command_queue = std::make_unique<bpm::WorkQueue>(pool, "bpm-command");
+    commands.queue = command_queue.get();
+  }
   bpm::engine::EngineOptions options;
   options.max_payload_bytes = max_payload;
+  if (command_queue) {
+    options.run_blocking = [queue = command_queue.get()](std::function<void()> work) {
+      queue->Post(std::move(work));
+    };
+  }
   options.definition_approval = definition_approval;
   std::optional<bpm::calendar::WorkCalendar> calendar;
   if (!calendar_dir.empty()) {
@@ -309,17 +326,6 @@ int main(int argc, char** argv) {
   // threads, which cost more than the calls. Idle threads only sleep.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  // Start and Act answer from the commit thread (see services.h). On MariaDB,
-  // whose reads are round trips, the commands are prepared on a queue with as
-  // many threads as database sessions.
-  bpm::server::CommandOptions commands;
-  commands.async = !sync_commands;
-  commands.max_inflight = max_inflight;
-  std::unique_ptr<bpm::WorkQueue> command_queue;
-  if (commands.async && !(*store)->LocalReads()) {
-    command_queue = std::make_unique<bpm::WorkQueue>(pool, "bpm-command");
-    commands.queue = command_queue.get();
-  }
   auto services = bpm::server::MakeServices(engine, commands);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {
