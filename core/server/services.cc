@@ -432,8 +432,8 @@ class InflightLimit {
 // because its reads block and gRPC's callback threads must not.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string_view method,
-                                   Response* resp, const CommandOptions& options,
-                                   InflightLimit& limit, Call call) {
+                                   Response* resp, WorkQueue* queue, InflightLimit& limit,
+                                   Call call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = Authorize(*ctx, method);
   if (!caller.ok()) {
@@ -448,21 +448,20 @@ grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string
                                            &limit](StatusOr<v1::Instance> result) {
     // The slot is free before the answer goes out: a client that sends its
     // next command on receiving this answer finds it free.
+    limit.Release();
     if (!result.ok()) {
-      limit.Release();
       reactor->Finish(ToGrpc(result.status()));
       return;
     }
     *resp->mutable_instance() = *std::move(result);
-    limit.Release();
     reactor->Finish(grpc::Status::OK);
   };
-  if (options.queue == nullptr) {
+  if (queue == nullptr) {
     call(*caller, std::move(done));
   } else {
     // The request and response stay valid until Finish.
-    options.queue->Post([call = std::move(call), caller = *std::move(caller),
-                         done = std::move(done)]() mutable { call(caller, std::move(done)); });
+    queue->Post([call = std::move(call), caller = *std::move(caller),
+                 done = std::move(done)]() mutable { call(caller, std::move(done)); });
   }
   return reactor;
 }
@@ -470,15 +469,14 @@ grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string
 class AsyncInstanceService final
     : public v1::InstanceService::WithCallbackMethod_Start<InstanceServiceImpl> {
  public:
-  AsyncInstanceService(engine::Engine& e, const CommandOptions& options,
-                       std::shared_ptr<InflightLimit> limit)
-      : options_(options), limit_(std::move(limit)) {
+  AsyncInstanceService(engine::Engine& e, WorkQueue* queue, std::shared_ptr<InflightLimit> limit)
+      : queue_(queue), limit_(std::move(limit)) {
     engine_ = &e;
   }
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
                                   const v1::StartInstanceRequest* req,
                                   v1::StartInstanceResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, options_, *limit_,
+    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, queue_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       if (Status s = CheckOrg(c, req->org(), "start"); !s.ok()) return done(s);
                       engine_->StartAsync(c, *req, std::move(done));
@@ -486,27 +484,26 @@ class AsyncInstanceService final
   }
 
  private:
-  const CommandOptions options_;
+  WorkQueue* const queue_;
   const std::shared_ptr<InflightLimit> limit_;
 };
 
 class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<TaskServiceImpl> {
  public:
-  AsyncTaskService(engine::Engine& e, const CommandOptions& options,
-                   std::shared_ptr<InflightLimit> limit)
-      : options_(options), limit_(std::move(limit)) {
+  AsyncTaskService(engine::Engine& e, WorkQueue* queue, std::shared_ptr<InflightLimit> limit)
+      : queue_(queue), limit_(std::move(limit)) {
     engine_ = &e;
   }
   grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
                                 v1::ActResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, options_, *limit_,
+    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, queue_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       engine_->ActAsync(c, *req, std::move(done));
                     });
   }
 
  private:
-  const CommandOptions options_;
+  WorkQueue* const queue_;
   const std::shared_ptr<InflightLimit> limit_;
 };
 
@@ -518,8 +515,8 @@ std::vector<std::unique_ptr<grpc::Service>> MakeServices(engine::Engine& engine,
   out.push_back(std::make_unique<DefinitionServiceImpl>(engine));
   if (commands.async) {
     auto limit = std::make_shared<InflightLimit>(commands.max_inflight);
-    out.push_back(std::make_unique<AsyncInstanceService>(engine, commands, limit));
-    out.push_back(std::make_unique<AsyncTaskService>(engine, commands, limit));
+    out.push_back(std::make_unique<AsyncInstanceService>(engine, commands.queue, limit));
+    out.push_back(std::make_unique<AsyncTaskService>(engine, commands.queue, limit));
   } else {
     out.push_back(std::make_unique<InstanceServiceImpl>(engine));
     out.push_back(std::make_unique<TaskServiceImpl>(engine));
