@@ -127,6 +127,11 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-commands", sync_commands,
                "serve Start and Act on the sync API (for comparisons)");
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
+  size_t instance_cache = bpm::store::kDefaultInstanceCache;
+  app.add_option("--instance-cache", instance_cache,
+                 "SQLite: recently used instances kept in memory for the next command on "
+                 "them (0: none)")
+      ->capture_default_str();
   int max_inflight = 1000;
   app.add_option("--max-inflight-commands", max_inflight,
                  "Start and Act calls accepted and not yet answered, at most; more are "
@@ -189,7 +194,7 @@ int main(int argc, char** argv) {
     if (!ids.ok()) return Fail(std::string(ids.status().message()));
     bpm::server::SetCertIdentities(*std::move(ids));
   }
-  auto store = bpm::store::Store::Open(store_url, pool);
+  auto store = bpm::store::Store::Open(store_url, pool, instance_cache);
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
   bpm::plugin::Registry plugins;

@@ -10,6 +10,12 @@ CommitWriter::CommitWriter(SociDb& db, soci::session& sql) : db_(db), sql_(sql) 
   if (!db.sqlite()) conn_ = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
 }
 
+int64_t CommitWriter::LastInsertRowId() {
+  if (!db_.sqlite()) return 0;
+  auto* be = static_cast<soci::sqlite3_session_backend*>(sql_.get_backend());
+  return sqlite_api::sqlite3_last_insert_rowid(be->conn_);
+}
+
 void CommitWriter::Queue(std::string statement, int64_t expect_rows, std::string mismatch) {
   if (!queued_.empty()) queued_ += ";\n";
   queued_ += statement;

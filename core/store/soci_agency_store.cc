@@ -184,7 +184,9 @@ class SociAgencyStore final : public AgencyStore {
       int64_t lock_until_ms, const std::string& owner, int limit,
       const std::function<std::string()>& new_token) override {
     if (topics.empty()) return std::vector<ExternalTaskRow>();
-    return db_->Write("lock external tasks",
+    // Tracked (not counted against the instance cache): it holds no instance
+    // that has external tasks, and only a commit can give one some.
+    return db_->WriteTracked("lock external tasks",
                       [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
       soci::transaction tr(sql);
       long long lim = limit;
@@ -218,7 +220,8 @@ class SociAgencyStore final : public AgencyStore {
 
   Status ExtendLock(const std::string& id, const std::string& token, int64_t now_ms,
                     int64_t lock_until_ms) override {
-    return db_->Write("extend lock", [&](soci::session& sql) -> Status {
+    // Tracked: see LockExternalTasks.
+    return db_->WriteTracked("extend lock", [&](soci::session& sql) -> Status {
       soci::statement st =
           (sql.prepare << "UPDATE external_tasks SET lock_expires_ms = :e WHERE id = :id AND "
                           "status = 'locked' AND lock_token = :t AND lock_expires_ms > :n",
@@ -256,7 +259,8 @@ class SociAgencyStore final : public AgencyStore {
 
   StatusOr<std::vector<OutboxRow>> LeaseOutbox(int64_t now_ms, int64_t lease_ms,
                                                int limit) override {
-    return db_->Write("lease outbox", [&](soci::session& sql) -> StatusOr<std::vector<OutboxRow>> {
+    // Tracked: the outbox is not part of what the instance cache holds.
+    return db_->WriteTracked("lease outbox", [&](soci::session& sql) -> StatusOr<std::vector<OutboxRow>> {
       soci::transaction tr(sql);
       long long lim = limit;
       auto bound = FetchAll<OutboxBinding>(
@@ -278,7 +282,8 @@ class SociAgencyStore final : public AgencyStore {
   }
 
   Status UpdateOutbox(const OutboxRow& r, const std::string& expected_status) override {
-    return db_->Write("update outbox", [&](soci::session& sql) -> Status {
+    // Tracked: see LeaseOutbox.
+    return db_->WriteTracked("update outbox", [&](soci::session& sql) -> Status {
       soci::statement st =
           (sql.prepare << "UPDATE outbox SET status = :s, attempts = :a, next_attempt_ms = :n, "
                           "lease_until_ms = :l, last_error = :e WHERE id = :id AND status = :x",

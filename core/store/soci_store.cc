@@ -10,6 +10,7 @@
 #include "core/store/audit.h"
 #include "core/store/internal/commit_writer.h"
 #include "core/store/internal/group_commit.h"
+#include "core/store/internal/instance_cache.h"
 #include "core/store/internal/soci_db.h"
 #include "core/store/internal/soci_agency_store.h"
 #include "core/store/internal/soci_org_store.h"
@@ -207,8 +208,11 @@ void ForEachRow(soci::session& sql, const std::string& query, Fn&& fn) {
 
 class SociStore final : public Store {
  public:
-  explicit SociStore(std::shared_ptr<internal::SociDb> db)
+  SociStore(std::shared_ptr<internal::SociDb> db, size_t instance_cache)
       : db_(db),
+        // MariaDB may be shared by several bpmd processes, whose commits this
+        // one never sees: no cache there.
+        cache_(db->sqlite() ? instance_cache : 0),
         orgs_(internal::NewSociOrgStore(db)),
         agencies_(internal::NewSociAgencyStore(db)),
         // One batch at a time on either database. Every batch locks the audit
@@ -433,8 +437,13 @@ class SociStore final : public Store {
           absl::StrCat(by_task ? "task " : "instance ", key, " not found"));
     };
     if (db_->sqlite()) {
-      return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
-        soci::transaction read(sql);
+      const uint64_t epoch = cache_.Begin(db_->untracked_writes());
+      std::optional<InstanceState> hit = by_task ? cache_.FindByTask(key) : cache_.Find(key);
+      if (hit) return *std::move(hit);
+      // A hit is what the last commit of the instance left (see
+      // internal/instance_cache.h); a miss reads, and keeps what it read.
+      auto read = db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
+        soci::transaction tr(sql);
         InstanceState out;
         std::string id = key;
         if (by_task) {
@@ -455,9 +464,11 @@ class SociStore final : public Store {
         out.external_tasks = internal::ExternalTasksOf(*db_, sql, id);
         out.timers = db_->FetchByKey<TimerRow>(sql, TimersOfInstanceQuery(), id,
                                                [](auto& p, TimerRow& r) { Into(p, r); });
-        read.commit();
+        tr.commit();
         return out;
       });
+      if (read.ok()) cache_.Put(epoch, *read);
+      return read;
     }
     return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
       MYSQL* conn = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
@@ -821,7 +832,9 @@ class SociStore final : public Store {
 
   StatusOr<std::vector<TimerRow>> LeaseDueTimers(const std::string& owner, int64_t now_ms,
                                                  int64_t lease_ms, int limit) override {
-    return db_->Write("lease timers", [&](soci::session& sql) -> StatusOr<std::vector<TimerRow>> {
+    // Tracked: the leased timers' instances are dropped from the cache below.
+    using Rows = std::vector<TimerRow>;
+    auto leased = db_->WriteTracked("lease timers", [&](soci::session& sql) -> StatusOr<Rows> {
       soci::transaction tr(sql);
       long long lim = limit;
       // SKIP LOCKED: replicas leasing at once each get different timers.
@@ -842,6 +855,10 @@ class SociStore final : public Store {
       tr.commit();
       return rows;
     });
+    if (leased.ok()) {
+      for (const TimerRow& r : *leased) cache_.Erase(r.instance_id);
+    }
+    return leased;
   }
 
   StatusOr<std::vector<TimerRow>> ListTimers(const std::string& instance_id) override {
@@ -1105,12 +1122,14 @@ class SociStore final : public Store {
       return;
     }
     bool fallback = false;
-    Status s = db_->Write("commit", [&](soci::session& sql) -> Status {
+    std::vector<internal::Written> written(batch.size());
+    Status s = db_->WriteTracked("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       AuditHead head = ReadHead(sql);
       internal::CommitWriter w(*db_, sql);
-      for (auto* e : batch) {
-        Status one = db_->Guard("commit", [&]() { return WriteCommit(w, *e->item, &head); });
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Status one = db_->Guard(
+            "commit", [&]() { return WriteCommit(w, *batch[i]->item, &head, &written[i]); });
         if (!one.ok()) {
           tr.rollback();
           fallback = true;
@@ -1133,7 +1152,10 @@ class SociStore final : public Store {
       for (auto* e : batch) e->result = WriteAlone(*e->item);
       return;
     }
-    for (auto* e : batch) e->result = absl::OkStatus();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      cache_.Applied(*batch[i]->item, written[i]);
+      batch[i]->result = absl::OkStatus();
+    }
   }
 
   // The audit trail's global head, read first in a write transaction. On
@@ -1170,18 +1192,28 @@ class SociStore final : public Store {
         head);
   }
 
-  // One commit in its own transaction.
+  // One commit in its own transaction. The instance cache follows it, or
+  // forgets its instance when it is refused (a retry must read afresh).
   Status WriteAlone(const Commit& c) {
-    return db_->Write("commit", [&](soci::session& sql) -> Status {
+    internal::Written written;
+    Status s = db_->WriteTracked("commit", [&](soci::session& sql) -> Status {
       soci::transaction tr(sql);
       AuditHead head = ReadHead(sql);
       internal::CommitWriter w(*db_, sql);
-      BPM_RETURN_IF_ERROR(WriteCommit(w, c, &head));
+      BPM_RETURN_IF_ERROR(WriteCommit(w, c, &head, &written));
       BPM_RETURN_IF_ERROR(WriteHead(w, head));
       BPM_RETURN_IF_ERROR(w.Flush());
       tr.commit();
       return absl::OkStatus();
     });
+    if (s.ok()) {
+      cache_.Applied(c, written);
+    } else if (c.update_instance) {
+      cache_.Erase(c.update_instance->id);
+    } else if (!c.insert_instance) {
+      cache_.Clear();  // nothing names what the refused commit read
+    }
+    return s;
   }
 
   // Every write of one commit inside the caller's transaction; ABORTED when
@@ -1216,7 +1248,9 @@ class SociStore final : public Store {
   // commit's events (the caller reads it first and writes it back last).
   // Statements go through w: run at once on SQLite, queued on MariaDB (the
   // caller flushes before it commits).
-  Status WriteCommit(internal::CommitWriter& w, const Commit& c, AuditHead* head) {
+  // *written (when not null): what the store assigned, for the instance cache.
+  Status WriteCommit(internal::CommitWriter& w, const Commit& c, AuditHead* head,
+                     internal::Written* written = nullptr) {
     // The audit trail: the events continue the instance's chain from the
     // hash read with the instance (the version check below guarantees it is
     // still the last one) and the global chain from *head.
@@ -1229,6 +1263,10 @@ class SociStore final : public Store {
       return absl::InternalError("a commit with history events but no instance row");
     }
     ChainEvents(&last_hash, head, &events);
+    if (written != nullptr) {
+      written->last_event_hash = last_hash;
+      written->task_row_ids.clear();
+    }
     if (c.insert_instance) {
       InstanceRow row = *c.insert_instance;
       row.last_event_hash = last_hash;
@@ -1245,6 +1283,7 @@ class SociStore final : public Store {
                 use(r.updated_ms, "u"), use(r.campaign_id, "cid"), use(r.last_event_hash, "leh");
           },
           std::move(row)));
+      if (written != nullptr) written->instance_row_id = w.LastInsertRowId();
     }
     if (c.update_instance) {
       struct B {
@@ -1286,6 +1325,7 @@ class SociStore final : public Store {
                 use(r.exclude_users_json, "ex");
           },
           r));
+      if (written != nullptr) written->task_row_ids.push_back(w.LastInsertRowId());
     }
     for (const TaskUpdate& u : c.update_tasks) {
       BPM_RETURN_IF_ERROR(w.Exec(
@@ -1448,6 +1488,7 @@ class SociStore final : public Store {
   }
 
   std::shared_ptr<internal::SociDb> db_;
+  internal::InstanceCache cache_;
   std::unique_ptr<OrgStore> orgs_;
   std::unique_ptr<AgencyStore> agencies_;
   // Declared last: its batch function uses the members above.
@@ -1456,12 +1497,13 @@ class SociStore final : public Store {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_size) {
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_size,
+                                             size_t instance_cache) {
   BPM_ASSIGN_OR_RETURN(internal::Url parsed, internal::ParseUrl(url));
   if (pool_size < 1) pool_size = 1;
   auto db = std::make_shared<internal::SociDb>(std::move(parsed), pool_size);
   BPM_RETURN_IF_ERROR(db->Init());
-  auto store = std::make_unique<SociStore>(std::move(db));
+  auto store = std::make_unique<SociStore>(std::move(db), instance_cache);
   BPM_RETURN_IF_ERROR(store->ChainLegacyEvents());
   return std::unique_ptr<Store>(std::move(store));
 }

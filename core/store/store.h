@@ -23,6 +23,7 @@
 // time is SQLite's model anyway); readers run concurrently (WAL).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -381,6 +382,9 @@ struct InstanceState {
   std::vector<TimerRow> timers;               // as ListTimers(id)
 };
 
+// Instances a SQLite store keeps in memory by default (a few KB each).
+inline constexpr size_t kDefaultInstanceCache = 4096;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -390,8 +394,11 @@ class Store {
 
   // Opens the database named by url, creating it (SQLite) and applying the
   // migrations. INVALID_ARGUMENT for a malformed url; UNAVAILABLE when the
-  // database cannot be reached.
-  static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8);
+  // database cannot be reached. instance_cache: on SQLite, how many recently
+  // used instances LoadInstance/LoadTaskInstance answer from memory (0: none;
+  // see internal/instance_cache.h); MariaDB never caches.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8,
+                                               size_t instance_cache = kDefaultInstanceCache);
 
   virtual std::string dialect() const = 0;  // "sqlite3" or "mysql"
   // Highest applied migration number.

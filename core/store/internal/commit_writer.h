@@ -41,6 +41,10 @@ class CommitWriter {
 
   soci::session& session() { return sql_; }
 
+  // SQLite: the row_id the last INSERT on this session assigned. MariaDB
+  // (queued statements): 0.
+  int64_t LastInsertRowId();
+
   // Runs (SQLite) or queues (MariaDB) query with b's values, named by
   // bind(p, b) as for SociDb::Prepare.
   template <typename B, typename BindFn>

@@ -18,7 +18,9 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -260,9 +262,21 @@ class SociDb {
     });
   }
 
-  // Like Session, but serialized with other writers on SQLite.
+  // Like Session, but serialized with other writers on SQLite. Counted in
+  // untracked_writes() once fn returns (whether or not it wrote anything).
   template <typename Fn>
   auto Write(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
+    struct Count {
+      std::atomic<uint64_t>& n;
+      ~Count() { n.fetch_add(1, std::memory_order_release); }
+    } count{untracked_writes_};
+    return WriteTracked(what, std::forward<Fn>(fn));
+  }
+
+  // Write for a caller that tells the instance cache what it wrote itself
+  // (the group commit, timer leases): not counted.
+  template <typename Fn>
+  auto WriteTracked(const char* what, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
     std::unique_lock<std::mutex> lock(write_mu_, std::defer_lock);
     if (url_.dialect == "sqlite3") {
       // A checkpoint waiting for the write lock goes first: a busy writer
@@ -276,6 +290,10 @@ class SociDb {
   }
 
   Status Migrate();
+
+  // How many Write() calls have returned: writes an instance cache
+  // (instance_cache.h) cannot follow, so it starts over when this moves.
+  uint64_t untracked_writes() const { return untracked_writes_.load(std::memory_order_acquire); }
 
   // A MariaDB session's settings, on open and after every reconnect: READ
   // COMMITTED, and multi-statement queries (CommitWriter). Throws SOCI errors.
@@ -376,6 +394,7 @@ class SociDb {
   std::vector<Cache> caches_;  // one per pooled session, used by its leaseholder only
   std::vector<RawCache> raw_caches_;  // SQLite: likewise
   std::mutex write_mu_;
+  std::atomic<uint64_t> untracked_writes_{0};
 
   // SQLite only: the checkpointer thread, its connection, and its wake-ups.
   std::unique_ptr<soci::session> checkpoint_session_;

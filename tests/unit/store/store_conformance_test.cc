@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/store/migrations.h"
 #include "core/store/store.h"
 #include "tests/support/test_env.h"
@@ -585,6 +586,143 @@ TEST_F(StoreTest, DataSurvivesReopen) {
   auto again = Store::Open(url_, 2);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)->GetInstance("i1")->subject_ref, "P1");
+}
+
+// Every column of what LoadInstance returned, for comparing two loads.
+std::string Describe(const InstanceState& s) {
+  const InstanceRow& i = s.instance;
+  std::string out = absl::StrCat(
+      "instance ", i.id, "|", i.def_key, "|", i.def_version, "|", i.subject_ref, "|", i.org, "|",
+      i.status, "|", i.state, "|", i.variables_json, "|", i.version, "|", i.event_seq, "|",
+      i.started_by, "|", i.created_ms, "|", i.updated_ms, "|", i.campaign_id, "|", i.row_id,
+      "|", i.last_event_hash, "\n");
+  auto task = [&](const TaskRow& t) {
+    absl::StrAppend(&out, "task ", t.id, "|", t.instance_id, "|", t.state, "|", t.name, "|",
+                    t.title, "|", t.status, "|", t.assignee_user, "|", t.assignee_role, "|",
+                    t.assignee_org, "|", t.actions_json, "|", t.data_json, "|", t.due_ms, "|",
+                    t.created_ms, "|", t.completed_ms, "|", t.completed_by, "|", t.action, "|",
+                    t.claimed_by, "|", t.delegated_to, "|", t.owner_user, "|",
+                    t.exclude_users_json, "|", t.row_id, "\n");
+  };
+  if (!s.task.id.empty()) task(s.task);
+  for (const TaskRow& t : s.active_tasks) task(t);
+  for (const TimerRow& t : s.timers) {
+    absl::StrAppend(&out, "timer ", t.id, "|", t.instance_id, "|", t.task_id, "|", t.name, "|",
+                    t.due_ms, "|", t.fired_ms, "|", t.lease_owner, "|", t.lease_until_ms, "\n");
+  }
+  for (const ExternalTaskRow& x : s.external_tasks) absl::StrAppend(&out, "external ", x.id, "\n");
+  return out;
+}
+
+// On SQLite LoadInstance answers recently used instances from memory (the
+// instance cache). Whatever it answers must be what the database holds: each
+// step below compares it with a store that has no cache, on the same file.
+TEST_F(StoreTest, CachedLoadsMatchTheDatabase) {
+  if (store_->dialect() != "sqlite3") GTEST_SKIP() << "only SQLite caches instances";
+  auto opened = Store::Open(url_, 2, /*instance_cache=*/0);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& plain = **opened;
+  auto same = [&](const std::string& id) {
+    auto cached = store_->LoadInstance(id);
+    auto read = plain.LoadInstance(id);
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(Describe(*cached), Describe(*read));
+    for (const TaskRow& t : read->active_tasks) {
+      auto by_task = store_->LoadTaskInstance(t.id);
+      ASSERT_TRUE(by_task.ok()) << by_task.status();
+      EXPECT_EQ(Describe(*by_task), Describe(*plain.LoadTaskInstance(t.id)));
+    }
+  };
+
+  Commit start;
+  start.insert_instance = NewInstance("i1");
+  start.insert_tasks.push_back(NewTask("t1", "i1", "unit_filer", "906017"));
+  start.insert_timers.push_back({"tm2", "i1", "t1", "remind", 9000, 0, "", 0});
+  start.insert_timers.push_back({"tm1", "i1", "t1", "overdue", 5000, 0, "", 0});
+  start.events.push_back(NewEvent("i1", 1));
+  ASSERT_TRUE(store_->Apply(start).ok());
+  same("i1");
+
+  // Submit: t1 done, its timers cancelled, a review task with a timer.
+  Commit submit;
+  submit.update_instance = NewInstance("i1");
+  submit.update_instance->version = 2;
+  submit.update_instance->event_seq = 2;
+  submit.update_instance->state = "review";
+  submit.update_instance->variables_json = R"({"名称":"乡村振兴","总额":12})";
+  submit.update_instance->updated_ms = 2000;
+  submit.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
+  submit.expected_version = 1;
+  TaskRow done = NewTask("t1", "i1", "unit_filer", "906017");
+  done.status = "completed";
+  done.completed_ms = 2000;
+  done.completed_by = "u1";
+  done.action = "submit";
+  submit.update_tasks.push_back({done, "open"});
+  submit.cancel_timers_of_tasks.push_back("t1");
+  submit.insert_tasks.push_back(NewTask("t2", "i1", "auditor", "906"));
+  submit.insert_tasks.back().state = "review";
+  submit.insert_timers.push_back({"tm3", "i1", "t2", "remind", 7000, 0, "", 0});
+  submit.events.push_back(NewEvent("i1", 2));
+  ASSERT_TRUE(store_->Apply(submit).ok());
+  same("i1");
+
+  // A timer fires, with the claim of t2 in the same commit.
+  Commit fire = submit;
+  fire.update_instance->version = 3;
+  fire.update_instance->event_seq = 3;
+  fire.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
+  fire.expected_version = 2;
+  TaskRow claimed = submit.insert_tasks[0];
+  claimed.status = "claimed";
+  claimed.claimed_by = "u7";
+  fire.update_tasks = {{claimed, "open"}};
+  fire.cancel_timers_of_tasks.clear();
+  fire.insert_tasks.clear();
+  fire.insert_timers.clear();
+  fire.fire_timers.push_back("tm3");
+  fire.events = {NewEvent("i1", 3)};
+  ASSERT_TRUE(store_->Apply(fire).ok());
+  same("i1");
+
+  // Timer leases change no instance version; the cache drops the instance.
+  Commit remind = fire;
+  remind.update_instance->version = 4;
+  remind.update_instance->event_seq = 4;
+  remind.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
+  remind.expected_version = 3;
+  remind.update_tasks.clear();
+  remind.fire_timers.clear();
+  remind.insert_timers.push_back({"tm4", "i1", "t2", "remind", 10, 0, "", 0});
+  remind.events = {NewEvent("i1", 4)};
+  ASSERT_TRUE(store_->Apply(remind).ok());
+  same("i1");
+  auto leased = store_->LeaseDueTimers("bpmd-1", 100, 60000, 10);
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  same("i1");
+
+  // Another process writes the file: the cache cannot know. Its stale
+  // answer is caught by the version check of the next commit, which drops
+  // the instance, and the retry reads what the other process wrote.
+  Commit other = remind;
+  other.update_instance->version = 5;
+  other.update_instance->event_seq = 5;
+  other.update_instance->state = "elsewhere";
+  other.update_instance->last_event_hash = plain.LoadInstance("i1")->instance.last_event_hash;
+  other.expected_version = 4;
+  other.insert_timers.clear();
+  other.events = {NewEvent("i1", 5)};
+  ASSERT_TRUE(plain.Apply(other).ok());
+  Commit stale = other;
+  stale.update_instance->state = "mine";
+  stale.events = {NewEvent("i1", 6)};
+  stale.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
+  EXPECT_EQ(store_->LoadInstance("i1")->instance.version, 4);  // the stale answer
+  EXPECT_EQ(store_->Apply(stale).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->LoadInstance("i1")->instance.state, "elsewhere");
+  same("i1");
 }
 
 TEST(StoreOpenTest, BadUrls) {
