@@ -615,6 +615,8 @@ struct Deferred {
   std::string idempotency_key;
   std::string request_hash;
   bool noted = false;  // the outermost command noted its replay key first
+  // The outermost command ran on the instance cache's state of this instance.
+  std::string cached_instance;
 };
 thread_local Deferred* t_deferred = nullptr;
 thread_local int t_command_depth = 0;
@@ -627,6 +629,32 @@ struct CommandScope {
   CommandScope& operator=(const CommandScope&) = delete;
 };
 
+// Whether a command that failed with s on a state from the instance cache
+// (InstanceState::from_cache) may have failed only because that state was
+// stale: another bpmd sharing the database changed the instance meanwhile.
+// Refusals that depend on the instance's state; not an unreachable plugin or
+// database, which a second run would not change.
+bool CacheMayBeStale(const Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAlreadyExists:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Before the outermost command runs a second time: nothing of its first
+// run is queued.
+void DropDeferredCommit() {
+  if (t_deferred != nullptr && t_command_depth == 0) t_deferred->commit.reset();
+}
+
 void NoteReplay(const std::string& scope, const std::string& key, const std::string& hash) {
   if (t_deferred != nullptr && !t_deferred->noted) {
     t_deferred->noted = true;
@@ -638,8 +666,8 @@ void NoteReplay(const std::string& scope, const std::string& key, const std::str
 
 }  // namespace
 
-void Engine::CommandAsync(const std::function<StatusOr<v1::Instance>()>& run,
-                          InstanceCallback done) {
+void Engine::CommandAsync(std::function<StatusOr<v1::Instance>()> run, InstanceCallback done,
+                          bool may_rerun) {
   Deferred deferred;
   t_deferred = &deferred;
   StatusOr<v1::Instance> result = run();
@@ -655,19 +683,31 @@ void Engine::CommandAsync(const std::function<StatusOr<v1::Instance>()>& run,
   store_.ApplyAsync(
       std::move(commit),
       [this, done = std::move(done), instance = *std::move(result),
-       deferred = std::move(deferred)](Status s) mutable {
+       deferred = std::move(deferred), run = std::move(run), may_rerun](Status s) mutable {
         if (s.ok()) {
           done(std::move(instance));
           return;
         }
-        if (!deferred.idempotency_key.empty() && (absl::IsAborted(s) || absl::IsFailedPrecondition(s))) {
+        // Refused after deciding on a cached state: another bpmd may have
+        // moved the instance on; the command runs again from the database.
+        const bool rerun = may_rerun && !deferred.cached_instance.empty() && absl::IsAborted(s);
+        if (rerun || (!deferred.idempotency_key.empty() &&
+                      (absl::IsAborted(s) || absl::IsFailedPrecondition(s)))) {
           // A retry with the same key may have committed first: answer with
           // its result, read where reads may block (EngineOptions::run_blocking).
           auto answer = [this, done = std::move(done), deferred = std::move(deferred),
-                         s = std::move(s)]() mutable {
-            auto replay = Replay(deferred.scope, deferred.idempotency_key, deferred.request_hash);
-            if (replay.ok() && *replay) {
-              done(**std::move(replay));
+                         s = std::move(s), run = std::move(run), rerun]() mutable {
+            if (!deferred.idempotency_key.empty()) {
+              auto replay =
+                  Replay(deferred.scope, deferred.idempotency_key, deferred.request_hash);
+              if (replay.ok() && *replay) {
+                done(**std::move(replay));
+                return;
+              }
+            }
+            if (rerun) {
+              store_.ForgetInstance(deferred.cached_instance);
+              CommandAsync(std::move(run), std::move(done), /*may_rerun=*/false);
               return;
             }
             done(std::move(s));
@@ -690,7 +730,9 @@ void Engine::StartAsync(const Caller& caller, const v1::StartInstanceRequest& re
 
 void Engine::ActAsync(const Caller& caller, const v1::ActRequest& request,
                       InstanceCallback done) {
-  CommandAsync([&] { return Act(caller, request); }, std::move(done));
+  // The caller is copied: a second run (CommandAsync) may come after this
+  // returns. The request lives until done is called.
+  CommandAsync([this, caller, &request] { return Act(caller, request); }, std::move(done));
 }
 
 StatusOr<v1::Instance> Engine::Finish(Working& w) {
@@ -764,8 +806,15 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
     if (replay) return *std::move(replay);
   }
   NoteReplay(scope, idempotency_key, request_hash);
+  bool from_cache = false;
   auto result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
-                               request_hash, body, lifecycle_event, loaded);
+                               request_hash, body, lifecycle_event, loaded, &from_cache);
+  if (!result.ok() && from_cache && loaded == nullptr && CacheMayBeStale(result.status())) {
+    store_.ForgetInstance(instance_id);
+    DropDeferredCommit();
+    result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
+                            request_hash, body, lifecycle_event, nullptr, &from_cache);
+  }
   if (!idempotency_key.empty() &&
       (absl::IsAborted(result.status()) || absl::IsFailedPrecondition(result.status()))) {
     // The first try with this key may have committed while this retry ran
@@ -784,7 +833,8 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
                                               const std::string& request_hash,
                                               const CommandBody& body,
                                               InstanceEvent lifecycle_event,
-                                              store::InstanceState* preloaded) {
+                                              store::InstanceState* preloaded,
+                                              bool* from_cache) {
   CommandScope command;
   Working w;
   store::InstanceState loaded;
@@ -792,6 +842,10 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
     loaded = std::move(*preloaded);
   } else {
     BPM_ASSIGN_OR_RETURN(loaded, store_.LoadInstance(instance_id));
+  }
+  *from_cache = loaded.from_cache;
+  if (t_deferred != nullptr && t_command_depth == 1) {
+    t_deferred->cached_instance = loaded.from_cache ? loaded.instance.id : "";
   }
   w.inst = std::move(loaded.instance);
   w.timers = std::move(loaded.timers);
@@ -1064,74 +1118,83 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
                                             payload_json, "\n", req.comment(), "\n",
                                             req.expected_version()));
   // A retry is answered by RunCommand's replay check: the task row outlives
-  // its completion, so it is still found here.
-  BPM_ASSIGN_OR_RETURN(store::InstanceState loaded, store_.LoadTaskInstance(req.task_id()));
-  const store::TaskRow task = std::move(loaded.task);
-  return RunCommand(
-      caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,
-      [&](Working& w) -> Status {
-        BPM_ASSIGN_OR_RETURN(TaskLifecycle task_lc, TaskLifecycle::Restore(task.status));
-        BPM_RETURN_IF_ERROR(task_lc.Fire(TaskEvent::kComplete, absl::StrCat("task ", task.id)));
-        Working::Task* t = w.Find(task.id);
-        if (t == nullptr) {
-          return absl::AbortedError(
-              absl::StrCat("task ", task.id, " is no longer open: re-read and retry"));
-        }
-        BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t->row, w.inst.org, w.now));
-        std::vector<std::string> offered = StringsFromJson(t->row.actions_json);
-        if (std::find(offered.begin(), offered.end(), req.action()) == offered.end()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "action: '", req.action(), "' is not offered by task ", task.id, " in state '",
-              task.state, "'; offered: ", absl::StrJoin(offered, ", ")));
-        }
-        const definition::State* state = w.def->Find(w.inst.state);
-        if (state == nullptr || state->final || t->row.state != w.inst.state) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("task ", task.id, " belongs to state '", t->row.state,
-                           "' but the instance is in state '", w.inst.state, "'"));
-        }
-        const plugin::StageHandle* stage = plugins_.Find(state->stage);
-        if (stage == nullptr) {
-          return absl::FailedPreconditionError(absl::StrCat("stage plugin '", state->stage,
-                                                            "' of state '", state->name,
-                                                            "' is not loaded"));
-        }
-        // The state before the action, so its actor can withdraw it.
-        std::vector<store::TaskRow> before;
-        for (Working::Task* a : w.Active()) before.push_back(a->row);
-        w.commit.snapshot = store::SnapshotRow{
-            w.inst.id, w.inst.version + 1, caller.user,
-            SnapshotBody(w.inst, before, w.timers), w.now};
+  // its completion, so it is still found here. A failure on a cached state
+  // is tried once more from the database (see RunCommand).
+  for (int run = 0;; ++run) {
+    BPM_ASSIGN_OR_RETURN(store::InstanceState loaded, store_.LoadTaskInstance(req.task_id()));
+    const bool from_cache = loaded.from_cache;
+    const store::TaskRow task = std::move(loaded.task);
+    StatusOr<v1::Instance> result = RunCommand(
+        caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,
+        [&](Working& w) -> Status {
+          BPM_ASSIGN_OR_RETURN(TaskLifecycle task_lc, TaskLifecycle::Restore(task.status));
+          BPM_RETURN_IF_ERROR(task_lc.Fire(TaskEvent::kComplete, absl::StrCat("task ", task.id)));
+          Working::Task* t = w.Find(task.id);
+          if (t == nullptr) {
+            return absl::AbortedError(
+                absl::StrCat("task ", task.id, " is no longer open: re-read and retry"));
+          }
+          BPM_ASSIGN_OR_RETURN(w.acting_as, ActingAs(caller, t->row, w.inst.org, w.now));
+          std::vector<std::string> offered = StringsFromJson(t->row.actions_json);
+          if (std::find(offered.begin(), offered.end(), req.action()) == offered.end()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "action: '", req.action(), "' is not offered by task ", task.id, " in state '",
+                task.state, "'; offered: ", absl::StrJoin(offered, ", ")));
+          }
+          const definition::State* state = w.def->Find(w.inst.state);
+          if (state == nullptr || state->final || t->row.state != w.inst.state) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("task ", task.id, " belongs to state '", t->row.state,
+                             "' but the instance is in state '", w.inst.state, "'"));
+          }
+          const plugin::StageHandle* stage = plugins_.Find(state->stage);
+          if (stage == nullptr) {
+            return absl::FailedPreconditionError(absl::StrCat("stage plugin '", state->stage,
+                                                              "' of state '", state->name,
+                                                              "' is not loaded"));
+          }
+          // The state before the action, so its actor can withdraw it.
+          std::vector<store::TaskRow> before;
+          for (Working::Task* a : w.Active()) before.push_back(a->row);
+          w.commit.snapshot = store::SnapshotRow{
+              w.inst.id, w.inst.version + 1, caller.user,
+              SnapshotBody(w.inst, before, w.timers), w.now};
 
-        BPM_RETURN_IF_ERROR(LoadOrgContext(w));
-        google::protobuf::Arena arena;  // see EnterState
-        auto* act = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
-        StatusOr<pb::Decision> acted;
-        {
-          Working::LentContext lent(w, *state, act->mutable_context());
-          *act->mutable_task() = internal::ToTaskInfo(t->row);
-          act->set_action(req.action());
-          // The payload is lent as well (this call owns the request).
-          act->unsafe_arena_set_allocated_payload(
-              const_cast<google::protobuf::Struct*>(&req.payload()));
-          act->set_comment(req.comment());
-          acted = stage->ActWithConfig(*act, Working::ConfigOf(*state));
-          act->unsafe_arena_release_payload();
-        }
-        BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(acted));
-        if (!d.accepted()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "state '", state->name, "' (stage ", state->stage, ") refused action '",
-              req.action(), "' on task ", task.id, ": ", Rejections(d)));
-        }
-        if (!d.keep_task()) w.Close(*t, "completed", req.action());
-        w.AddEvent("acted", req.action(), state->name, state->name, task.id, req.comment(),
-                   payload_json == "{}" ? "" : Sha256Hex(payload_json), d.note());
-        BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d, task.id));
-        if (!d.outcome().empty()) BPM_RETURN_IF_ERROR(FollowOutcome(w, *state, d.outcome(), 0));
-        return absl::OkStatus();
-      },
-      InstanceEvent::kAct, &loaded);
+          BPM_RETURN_IF_ERROR(LoadOrgContext(w));
+          google::protobuf::Arena arena;  // see EnterState
+          auto* act = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
+          StatusOr<pb::Decision> acted;
+          {
+            Working::LentContext lent(w, *state, act->mutable_context());
+            *act->mutable_task() = internal::ToTaskInfo(t->row);
+            act->set_action(req.action());
+            // The payload is lent as well (this call owns the request).
+            act->unsafe_arena_set_allocated_payload(
+                const_cast<google::protobuf::Struct*>(&req.payload()));
+            act->set_comment(req.comment());
+            acted = stage->ActWithConfig(*act, Working::ConfigOf(*state));
+            act->unsafe_arena_release_payload();
+          }
+          BPM_ASSIGN_OR_RETURN(pb::Decision d, std::move(acted));
+          if (!d.accepted()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "state '", state->name, "' (stage ", state->stage, ") refused action '",
+                req.action(), "' on task ", task.id, ": ", Rejections(d)));
+          }
+          if (!d.keep_task()) w.Close(*t, "completed", req.action());
+          w.AddEvent("acted", req.action(), state->name, state->name, task.id, req.comment(),
+                     payload_json == "{}" ? "" : Sha256Hex(payload_json), d.note());
+          BPM_RETURN_IF_ERROR(ApplyDecision(w, *state, d, task.id));
+          if (!d.outcome().empty()) BPM_RETURN_IF_ERROR(FollowOutcome(w, *state, d.outcome(), 0));
+          return absl::OkStatus();
+        },
+        InstanceEvent::kAct, &loaded);
+    if (result.ok() || !from_cache || run > 0 || !CacheMayBeStale(result.status())) {
+      return result;
+    }
+    store_.ForgetInstance(task.instance_id);
+    DropDeferredCommit();
+  }
 }
 
 // ---- queries -------------------------------------------------------------------------

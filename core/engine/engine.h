@@ -165,6 +165,9 @@ class Engine {
   // the result exactly once — on this thread when the command fails before
   // its commit, else on the store's commit thread once the commit is durable.
   // For the gRPC callback API (bpmd on SQLite): no thread waits for an fsync.
+  // The request must stay valid until done is called (as gRPC's callback API
+  // keeps it): an Act refused at its commit after it ran on a cached state
+  // runs again (see RunCommand); the caller is copied.
   using InstanceCallback = std::function<void(StatusOr<v1::Instance>)>;
   void StartAsync(const Caller& caller, const v1::StartInstanceRequest& request,
                   InstanceCallback done);
@@ -333,19 +336,23 @@ class Engine {
   // version, runs body, commits. scope/key/hash: idempotency (key may be "").
   // loaded: the instance's state when the caller has read it already
   // (Store::LoadTaskInstance); RunCommand then reads nothing more of it.
+  // A command that fails on a state from the store's instance cache, in a
+  // way a stale state could explain (CacheMayBeStale), runs once more from
+  // the database; with loaded given, that second run is the caller's.
   StatusOr<v1::Instance> RunCommand(const Caller& caller, const std::string& instance_id,
                                     int64_t expected_version, const std::string& scope,
                                     const std::string& idempotency_key,
                                     const std::string& request_hash, const CommandBody& body,
                                     InstanceEvent lifecycle_event = InstanceEvent::kAct,
                                     store::InstanceState* loaded = nullptr);
-  // RunCommand without the idempotency replay around it.
+  // RunCommand without the idempotency replay and the second run around it.
+  // *from_cache: whether the state it ran on came from the instance cache.
   StatusOr<v1::Instance> RunCommandOnce(const Caller& caller, const std::string& instance_id,
                                         int64_t expected_version, const std::string& scope,
                                         const std::string& idempotency_key,
                                         const std::string& request_hash,
                                         const CommandBody& body, InstanceEvent lifecycle_event,
-                                        store::InstanceState* loaded = nullptr);
+                                        store::InstanceState* loaded, bool* from_cache);
   bool Suspended(const std::string& instance_id);
   // PERMISSION_DENIED "<op> needs role workflow_admin; <user> does not have it".
   static Status RequireAdmin(const Caller& caller, const char* op);
@@ -391,7 +398,10 @@ class Engine {
   Status OpenTask(Working& w, const definition::State& state, const plugin::v1::TaskSpec& spec);
   StatusOr<v1::Instance> Finish(Working& w);
   // Runs a command with its outermost commit deferred, then queues it.
-  void CommandAsync(const std::function<StatusOr<v1::Instance>()>& run, InstanceCallback done);
+  // may_rerun: a commit refused ABORTED after the command ran on a cached
+  // state runs the command again, once, from the database.
+  void CommandAsync(std::function<StatusOr<v1::Instance>()> run, InstanceCallback done,
+                    bool may_rerun = true);
   // Looks up an idempotency key; returns the stored Instance when replayed.
   StatusOr<std::optional<v1::Instance>> Replay(const std::string& scope, const std::string& key,
                                                const std::string& request_hash);

@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
   app.add_option("--db-pool", pool, "database sessions")->capture_default_str();
   size_t instance_cache = bpm::store::kDefaultInstanceCache;
   app.add_option("--instance-cache", instance_cache,
-                 "SQLite: recently used instances kept in memory for the next command on "
-                 "them (0: none)")
+                 "recently used instances kept in memory for the next command on them "
+                 "(0: none)")
       ->capture_default_str();
   int max_inflight = 1000;
   app.add_option("--max-inflight-commands", max_inflight,

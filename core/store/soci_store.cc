@@ -210,9 +210,7 @@ class SociStore final : public Store {
  public:
   SociStore(std::shared_ptr<internal::SociDb> db, size_t instance_cache)
       : db_(db),
-        // MariaDB may be shared by several bpmd processes, whose commits this
-        // one never sees: no cache there.
-        cache_(db->sqlite() ? instance_cache : 0),
+        cache_(instance_cache),
         orgs_(internal::NewSociOrgStore(db)),
         agencies_(internal::NewSociAgencyStore(db)),
         // One batch at a time on either database. Every batch locks the audit
@@ -425,6 +423,8 @@ class SociStore final : public Store {
     return Load(task_id, true);
   }
 
+  void ForgetInstance(const std::string& instance_id) override { cache_.Erase(instance_id); }
+
   // LoadInstance (key: an instance id) or LoadTaskInstance (key: a task id).
   // SQLite: the reads in one read transaction. Each statement outside a
   // transaction is a read transaction of its own, and each of those looks
@@ -436,12 +436,15 @@ class SociStore final : public Store {
       return absl::NotFoundError(
           absl::StrCat(by_task ? "task " : "instance ", key, " not found"));
     };
+    // A hit is what this process's last commit of the instance left (see
+    // internal/instance_cache.h); a miss reads, and keeps what it read.
+    const uint64_t epoch = cache_.Begin(db_->untracked_writes());
+    std::optional<InstanceState> hit = by_task ? cache_.FindByTask(key) : cache_.Find(key);
+    if (hit) {
+      hit->from_cache = true;
+      return *std::move(hit);
+    }
     if (db_->sqlite()) {
-      const uint64_t epoch = cache_.Begin(db_->untracked_writes());
-      std::optional<InstanceState> hit = by_task ? cache_.FindByTask(key) : cache_.Find(key);
-      if (hit) return *std::move(hit);
-      // A hit is what the last commit of the instance left (see
-      // internal/instance_cache.h); a miss reads, and keeps what it read.
       auto read = db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
         soci::transaction tr(sql);
         InstanceState out;
@@ -512,6 +515,7 @@ class SociStore final : public Store {
         return absl::NotFoundError(absl::StrCat(
             "instance ", by_task ? out.task.instance_id : key, " not found"));
       }
+      cache_.Put(epoch, out);
       return out;
     });
   }
@@ -1153,7 +1157,7 @@ class SociStore final : public Store {
       return;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
-      cache_.Applied(*batch[i]->item, written[i]);
+      cache_.Applied(*batch[i]->item, written[i], db_->untracked_writes());
       batch[i]->result = absl::OkStatus();
     }
   }
@@ -1207,7 +1211,7 @@ class SociStore final : public Store {
       return absl::OkStatus();
     });
     if (s.ok()) {
-      cache_.Applied(c, written);
+      cache_.Applied(c, written, db_->untracked_writes());
     } else if (c.update_instance) {
       cache_.Erase(c.update_instance->id);
     } else if (!c.insert_instance) {

@@ -375,6 +375,14 @@ struct Caller {
 
 // What a command on an instance reads before it decides (Store::LoadInstance).
 struct InstanceState {
+  // Answered from the instance cache (see Store::Open): it is what this
+  // process's last commit of the instance left, which another bpmd sharing
+  // the database may since have changed. A command that fails on such a
+  // state, or whose commit is refused, is run again from the database
+  // (Store::ForgetInstance first). Rows that entered the cache from a
+  // MariaDB commit have row_id 0 (assigned after the batch was queued);
+  // nothing pages on these.
+  bool from_cache = false;
   InstanceRow instance;
   TaskRow task;  // LoadTaskInstance only: the task asked for, in any status
   std::vector<TaskRow> active_tasks;          // as ListTasks(id, true)
@@ -382,7 +390,7 @@ struct InstanceState {
   std::vector<TimerRow> timers;               // as ListTimers(id)
 };
 
-// Instances a SQLite store keeps in memory by default (a few KB each).
+// Instances a store keeps in memory by default (a few KB each).
 inline constexpr size_t kDefaultInstanceCache = 4096;
 
 class Store {
@@ -394,9 +402,9 @@ class Store {
 
   // Opens the database named by url, creating it (SQLite) and applying the
   // migrations. INVALID_ARGUMENT for a malformed url; UNAVAILABLE when the
-  // database cannot be reached. instance_cache: on SQLite, how many recently
-  // used instances LoadInstance/LoadTaskInstance answer from memory (0: none;
-  // see internal/instance_cache.h); MariaDB never caches.
+  // database cannot be reached. instance_cache: how many recently used
+  // instances LoadInstance/LoadTaskInstance answer from memory (0: none; see
+  // InstanceState::from_cache and internal/instance_cache.h).
   static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8,
                                                size_t instance_cache = kDefaultInstanceCache);
 
@@ -442,6 +450,9 @@ class Store {
   // InstanceState::task, read together: what acting on a task reads first.
   // NOT_FOUND names the task when it does not exist.
   virtual StatusOr<InstanceState> LoadTaskInstance(const std::string& task_id) = 0;
+  // The next load of the instance reads the database (after a command on a
+  // cached state failed). Cheap; a no-op for an instance not in memory.
+  virtual void ForgetInstance(const std::string& instance_id) = 0;
   // Instances with row_id > after_row_id matching filter, by row_id, at most limit.
   virtual StatusOr<std::vector<InstanceRow>> ListInstances(const InstanceFilter& filter,
                                                            int64_t after_row_id,

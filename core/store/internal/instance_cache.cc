@@ -40,13 +40,17 @@ const InstanceRow* InstanceOf(const Commit& c) {
 
 uint64_t InstanceCache::Begin(uint64_t untracked_writes) {
   std::lock_guard<std::mutex> lock(mu_);
+  SyncLocked(untracked_writes);
+  return epoch_;
+}
+
+void InstanceCache::SyncLocked(uint64_t untracked_writes) {
   // A caller that read the count before another caller's Begin may bring an
   // older one: the count only grows, so only a larger one is news.
   if (untracked_writes > untracked_seen_) {
     ClearLocked();
     untracked_seen_ = untracked_writes;
   }
-  return epoch_;
 }
 
 std::optional<InstanceState> InstanceCache::Find(const std::string& instance_id) {
@@ -84,9 +88,11 @@ void InstanceCache::Put(uint64_t epoch, const InstanceState& state) {
   InsertLocked(std::move(copy));
 }
 
-void InstanceCache::Applied(const Commit& c, const Written& written) {
+void InstanceCache::Applied(const Commit& c, const Written& written,
+                            uint64_t untracked_writes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (capacity_ == 0) return;
+  SyncLocked(untracked_writes);
   ++epoch_;
   const InstanceRow* row = InstanceOf(c);
   const std::string id = row != nullptr ? row->id : std::string();

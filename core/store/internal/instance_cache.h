@@ -12,13 +12,14 @@
 // tell which entries, all of them): an instance with external tasks, a task
 // or timer of another instance, a task that is not among the entry's.
 //
-// Writes that do not go through Applied (other SociDb::Write calls, another
-// process on the same file) are counted by the caller; Begin(count) drops
-// everything when the count moved. A hit can still be older than the
-// database in the window before that, exactly as a read can be older than
-// the commit that follows it: every commit re-checks what it read (instance
-// version, task status, pending timer), and a commit refused for that drops
-// the instance's entry (Erase), so the retry reads the database.
+// This process's writes that do not go through Applied (other SociDb::Write
+// calls) are counted by the caller; Begin(count) drops everything when the
+// count moved. Another process's commits (several bpmd on one MariaDB) are
+// never seen: a hit can be older than the database, as any read can be older
+// than the commit that follows it. Every commit re-checks what it read
+// (instance version, task status, pending timer); a refused commit drops its
+// instance's entry (Erase); and the engine runs a command that failed on a
+// cached state once more from the database (InstanceState::from_cache).
 //
 // Bounded: at most `capacity` instances, least recently used dropped first.
 // Thread safety: every method may be called from any thread (one mutex).
@@ -65,8 +66,9 @@ class InstanceCache {
   void Put(uint64_t epoch, const InstanceState& state);
   // A durable commit: brings the entry of its instance up to date, creates
   // one for a new instance, or drops what it cannot follow. written: what the
-  // store assigned (on SQLite, where the cache runs, every row id is known).
-  void Applied(const Commit& commit, const Written& written);
+  // store assigned. untracked_writes: as for Begin, read after the commit
+  // (an entry must not outlive an untracked write that preceded it).
+  void Applied(const Commit& commit, const Written& written, uint64_t untracked_writes);
   // Drops one instance (a commit of it was refused), or all of them.
   void Erase(const std::string& instance_id);
   void Clear();
@@ -82,6 +84,7 @@ class InstanceCache {
   using Map = std::unordered_map<std::string, Entry>;
 
   // Guarded by mu_.
+  void SyncLocked(uint64_t untracked_writes);
   void EraseLocked(Map::iterator it);
   void ClearLocked();
   void InsertLocked(InstanceState state);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/common/clock.h"
@@ -117,6 +118,71 @@ TEST_F(EngineTest, AThrowingPluginChangesNothing) {
   EXPECT_EQ(after->version(), inst.version());
   EXPECT_EQ(after->open_tasks_size(), 1);
   EXPECT_EQ(engine_->History(inst.id())->events_size(), 1);
+}
+
+// Two bpmd processes on one database (MariaDB in production; here two
+// stores on one SQLite file) each keep their own instance cache, which the
+// other's commits leave stale. A command that runs on a stale state runs
+// again from the database: the caller never sees the staleness.
+TEST_F(EngineTest, AStaleCachedInstanceIsReadAgainNotRefused) {
+  auto opened = store::Store::Open("sqlite:" + dir_.path() + "/engine.db", 4);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Engine other(**opened, registry_, clock_);
+  const Caller li{"li", {"authority_reviewer"}, "906"};
+  // Each instance is cached here by its start; the other process then
+  // claims its review task for li, which this engine does not see.
+  auto claimed_elsewhere = [&](const v1::Instance& inst) {
+    EXPECT_TRUE(store_->LoadInstance(inst.id())->from_cache);
+    v1::TaskOperationRequest claim;
+    claim.set_task_id(inst.open_tasks(0).id());
+    auto claimed = other.Claim(li, claim);
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    auto cached = store_->LoadInstance(inst.id());
+    ASSERT_TRUE(cached.ok());
+    EXPECT_TRUE(cached->from_cache);
+    EXPECT_EQ(cached->instance.version, inst.version());  // stale
+  };
+
+  // Act (sync): refused at its commit (version), then run from the database.
+  v1::Instance first = Start("auto-publish");
+  claimed_elsewhere(first);
+  v1::ActRequest act;
+  act.set_task_id(first.open_tasks(0).id());
+  act.set_action("approve");
+  auto acted = engine_->Act(li, act);
+  ASSERT_TRUE(acted.ok()) << acted.status();
+  EXPECT_EQ(acted->state(), "done");
+
+  // Act (async): the refusal comes from the commit thread; the same again.
+  v1::Instance second = Start("auto-publish");
+  claimed_elsewhere(second);
+  v1::ActRequest async_act;
+  async_act.set_task_id(second.open_tasks(0).id());
+  async_act.set_action("approve");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<StatusOr<v1::Instance>> answer;
+  engine_->ActAsync(li, async_act, [&](StatusOr<v1::Instance> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    answer = std::move(r);
+    cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answer.has_value(); }));
+  }
+  ASSERT_TRUE(answer->ok()) << answer->status();
+  EXPECT_EQ((*answer)->state(), "done");
+
+  // Any other command: refused before its commit on the stale state (the
+  // task looks unclaimed here), then run from the database.
+  v1::Instance third = Start("auto-publish");
+  claimed_elsewhere(third);
+  v1::TaskOperationRequest unclaim;
+  unclaim.set_task_id(third.open_tasks(0).id());
+  auto unclaimed = engine_->Unclaim(li, unclaim);
+  ASSERT_TRUE(unclaimed.ok()) << unclaimed.status();
+  EXPECT_EQ(unclaimed->open_tasks(0).status(), "open");
 }
 
 TEST_F(EngineTest, AutomaticOutcomesChainToTheEnd) {
@@ -246,9 +312,12 @@ TEST_F(EngineTest, AsyncCommandsRaceAndRetryLikeWaitingOnes) {
   const v1::Instance inst = *starts.results[0];
   Outcome acts;
   threads.clear();
+  // Each request outlives its answer (ActAsync's contract: a loser may run
+  // again from the database after its commit was refused).
+  std::vector<v1::ActRequest> requests(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
-      v1::ActRequest act;
+      v1::ActRequest& act = requests[i];
       act.set_task_id(inst.open_tasks(0).id());
       act.set_action("approve");
       engine_->ActAsync(Caller{"r" + std::to_string(i), {"authority_reviewer"}, "906"}, act,

@@ -103,7 +103,7 @@ TEST(InstanceCacheTest, AReadOverlappingACommitIsNotKept) {
   // The commit lands between the read and its Put: what was read may be
   // older than it.
   Commit moved = Update("i1", 3);
-  cache.Applied(moved, Wrote(moved, "x"));
+  cache.Applied(moved, Wrote(moved, "x"), 0);
   cache.Put(epoch, State("i1", 3));
   EXPECT_FALSE(cache.Find("i1").has_value());
 
@@ -121,6 +121,18 @@ TEST(InstanceCacheTest, UntrackedWritesDropEverything) {
   cache.Begin(1);  // someone wrote behind the cache's back
   EXPECT_FALSE(cache.Find("i1").has_value());
   EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(InstanceCacheTest, ACommitAfterUntrackedWritesStartsOver) {
+  InstanceCache cache(8);
+  cache.Put(cache.Begin(0), State("i1", 3));
+  Commit c;
+  c.insert_instance = Instance("i2", 1);
+  cache.Applied(c, Wrote(c, "h"), 2);  // writes the cache never saw came first
+  EXPECT_FALSE(cache.Find("i1").has_value());
+  EXPECT_TRUE(cache.Find("i2").has_value());  // the commit's own state is current
+  cache.Begin(2);
+  EXPECT_TRUE(cache.Find("i2").has_value());
 }
 
 TEST(InstanceCacheTest, ACommitIsReplayedOnItsInstance) {
@@ -142,7 +154,7 @@ TEST(InstanceCacheTest, ACommitIsReplayedOnItsInstance) {
   c.fire_timers.push_back("m2");
   c.cancel_timers_of_tasks.push_back("t1");
   c.insert_timers.push_back(Timer("m0", "i1", "t3", 150));
-  cache.Applied(c, Wrote(c, "new-hash"));
+  cache.Applied(c, Wrote(c, "new-hash"), 0);
 
   auto s = cache.Find("i1");
   ASSERT_TRUE(s.has_value());
@@ -180,7 +192,7 @@ TEST(InstanceCacheTest, ANewInstanceIsKeptFromItsCommit) {
   c.insert_tasks.push_back(Task("t1", "i1", "open"));
   c.insert_timers.push_back(Timer("m2", "i1", "t1", 200));
   c.insert_timers.push_back(Timer("m1", "i1", "t1", 200));
-  cache.Applied(c, Wrote(c, "first"));
+  cache.Applied(c, Wrote(c, "first"), 0);
   auto s = cache.FindByTask("t1");
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->instance.last_event_hash, "first");
@@ -196,7 +208,7 @@ TEST(InstanceCacheTest, ANewInstanceIsKeptFromItsCommit) {
   ext.id = "x1";
   ext.instance_id = "i2";
   x.insert_external_tasks.push_back(ext);
-  cache.Applied(x, Wrote(x, "h"));
+  cache.Applied(x, Wrote(x, "h"), 0);
   EXPECT_FALSE(cache.Find("i2").has_value());
   InstanceState read = State("i2", 1);
   read.external_tasks.push_back(ext);
@@ -214,7 +226,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     InstanceCache cache(8);  // another version than the entry's
     ASSERT_TRUE(cached(cache));
     Commit later = Update("i1", 5);
-    cache.Applied(later, Wrote(later, "h"));
+    cache.Applied(later, Wrote(later, "h"), 0);
     EXPECT_FALSE(cache.Find("i1").has_value());
     EXPECT_FALSE(cache.FindByTask("t1").has_value());
   }
@@ -223,7 +235,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.update_tasks.push_back({Task("t9", "i1", "open"), "completed"});
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_FALSE(cache.Find("i1").has_value());
   }
   {
@@ -231,7 +243,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.update_tasks.push_back({Task("t1", "i1", "completed"), "claimed"});
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_FALSE(cache.Find("i1").has_value());
   }
   {
@@ -239,7 +251,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.fire_timers.push_back("m9");
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_FALSE(cache.Find("i1").has_value());
   }
   {
@@ -250,7 +262,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     u.row.id = "x1";
     u.row.instance_id = "i1";
     c.update_external_tasks.push_back(u);
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_FALSE(cache.Find("i1").has_value());
   }
   {
@@ -259,7 +271,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     cache.Put(cache.Begin(0), State("i2", 1, {Task("t2", "i2", "open")}));
     Commit c = Update("i1", 3);
     c.cancel_timers_of_tasks.push_back("t2");
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_EQ(cache.size(), 0u);
   }
   {
@@ -268,7 +280,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     cache.Put(cache.Begin(0), State("i2", 1, {}, {Timer("m2", "i2", "", 50)}));
     Commit c = Update("i1", 3);
     c.fire_timers.push_back("m2");
-    cache.Applied(c, Wrote(c, "h"));
+    cache.Applied(c, Wrote(c, "h"), 0);
     EXPECT_EQ(cache.size(), 0u);
   }
   {
@@ -276,7 +288,7 @@ TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
     ASSERT_TRUE(cached(cache));
     Commit c;
     c.insert_tasks.push_back(Task("t5", "i1", "open"));
-    cache.Applied(c, Wrote(c, ""));
+    cache.Applied(c, Wrote(c, ""), 0);
     EXPECT_EQ(cache.size(), 0u);
   }
 }
@@ -301,7 +313,7 @@ TEST(InstanceCacheTest, CapacityZeroKeepsNothing) {
   cache.Put(cache.Begin(0), State("i1", 1));
   Commit c;
   c.insert_instance = Instance("i2", 1);
-  cache.Applied(c, Wrote(c, "h"));
+  cache.Applied(c, Wrote(c, "h"), 0);
   EXPECT_EQ(cache.size(), 0u);
   EXPECT_FALSE(cache.Find("i1").has_value());
 }
