@@ -668,34 +668,32 @@ TEST_F(StoreTest, CachedLoadsMatchTheDatabase) {
   ASSERT_TRUE(store_->Apply(submit).ok());
   same("i1");
 
+  // The instance's next commit: from's row one version on, chained from the
+  // hash that `by` reads, with one event and no other rows yet.
+  auto next_of = [&](const Commit& from, Store& by) {
+    Commit c;
+    c.update_instance = from.update_instance;
+    c.expected_version = from.update_instance->version;
+    c.update_instance->version = c.expected_version + 1;
+    c.update_instance->event_seq = c.update_instance->version;
+    c.update_instance->last_event_hash = by.LoadInstance("i1")->instance.last_event_hash;
+    c.events = {NewEvent("i1", c.update_instance->version)};
+    return c;
+  };
+
   // A timer fires, with the claim of t2 in the same commit.
-  Commit fire = submit;
-  fire.update_instance->version = 3;
-  fire.update_instance->event_seq = 3;
-  fire.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
-  fire.expected_version = 2;
+  Commit fire = next_of(submit, *store_);
   TaskRow claimed = submit.insert_tasks[0];
   claimed.status = "claimed";
   claimed.claimed_by = "u7";
   fire.update_tasks = {{claimed, "open"}};
-  fire.cancel_timers_of_tasks.clear();
-  fire.insert_tasks.clear();
-  fire.insert_timers.clear();
   fire.fire_timers.push_back("tm3");
-  fire.events = {NewEvent("i1", 3)};
   ASSERT_TRUE(store_->Apply(fire).ok());
   same("i1");
 
   // Timer leases change no instance version; the cache drops the instance.
-  Commit remind = fire;
-  remind.update_instance->version = 4;
-  remind.update_instance->event_seq = 4;
-  remind.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
-  remind.expected_version = 3;
-  remind.update_tasks.clear();
-  remind.fire_timers.clear();
+  Commit remind = next_of(fire, *store_);
   remind.insert_timers.push_back({"tm4", "i1", "t2", "remind", 10, 0, "", 0});
-  remind.events = {NewEvent("i1", 4)};
   ASSERT_TRUE(store_->Apply(remind).ok());
   same("i1");
   auto leased = store_->LeaseDueTimers("bpmd-1", 100, 60000, 10);
@@ -706,19 +704,11 @@ TEST_F(StoreTest, CachedLoadsMatchTheDatabase) {
   // Another process writes the file: the cache cannot know. Its stale
   // answer is caught by the version check of the next commit, which drops
   // the instance, and the retry reads what the other process wrote.
-  Commit other = remind;
-  other.update_instance->version = 5;
-  other.update_instance->event_seq = 5;
+  Commit other = next_of(remind, plain);
   other.update_instance->state = "elsewhere";
-  other.update_instance->last_event_hash = plain.LoadInstance("i1")->instance.last_event_hash;
-  other.expected_version = 4;
-  other.insert_timers.clear();
-  other.events = {NewEvent("i1", 5)};
   ASSERT_TRUE(plain.Apply(other).ok());
-  Commit stale = other;
+  Commit stale = next_of(remind, *store_);
   stale.update_instance->state = "mine";
-  stale.events = {NewEvent("i1", 6)};
-  stale.update_instance->last_event_hash = store_->LoadInstance("i1")->instance.last_event_hash;
   EXPECT_EQ(store_->LoadInstance("i1")->instance.version, 4);  // the stale answer
   EXPECT_EQ(store_->Apply(stale).code(), absl::StatusCode::kAborted);
   EXPECT_EQ(store_->LoadInstance("i1")->instance.state, "elsewhere");
