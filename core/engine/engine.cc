@@ -649,10 +649,17 @@ bool CacheMayBeStale(const Status& s) {
   }
 }
 
-// Before the outermost command runs a second time: nothing of its first
-// run is queued.
-void DropDeferredCommit() {
+
+// Whether a command that ended with s, on a state from the instance cache
+// or not, should run once more from the database. When it should, the
+// instance is dropped from the cache and nothing of the first run stays
+// queued (t_deferred).
+bool RunAgainFromDatabase(store::Store& store, const Status& s, bool from_cache,
+                          const std::string& instance_id) {
+  if (s.ok() || !from_cache || !CacheMayBeStale(s)) return false;
+  store.ForgetInstance(instance_id);
   if (t_deferred != nullptr && t_command_depth == 0) t_deferred->commit.reset();
+  return true;
 }
 
 void NoteReplay(const std::string& scope, const std::string& key, const std::string& hash) {
@@ -809,9 +816,8 @@ StatusOr<v1::Instance> Engine::RunCommand(const Caller& caller, const std::strin
   bool from_cache = false;
   auto result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
                                request_hash, body, lifecycle_event, loaded, &from_cache);
-  if (!result.ok() && from_cache && loaded == nullptr && CacheMayBeStale(result.status())) {
-    store_.ForgetInstance(instance_id);
-    DropDeferredCommit();
+  if (loaded == nullptr &&
+      RunAgainFromDatabase(store_, result.status(), from_cache, instance_id)) {
     result = RunCommandOnce(caller, instance_id, expected_version, scope, idempotency_key,
                             request_hash, body, lifecycle_event, nullptr, &from_cache);
   }
@@ -1189,11 +1195,10 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
           return absl::OkStatus();
         },
         InstanceEvent::kAct, &loaded);
-    if (result.ok() || !from_cache || run > 0 || !CacheMayBeStale(result.status())) {
+    if (run > 0 ||
+        !RunAgainFromDatabase(store_, result.status(), from_cache, task.instance_id)) {
       return result;
     }
-    store_.ForgetInstance(task.instance_id);
-    DropDeferredCommit();
   }
 }
 

@@ -187,7 +187,7 @@ class SociAgencyStore final : public AgencyStore {
     // Tracked (not counted against the instance cache): it holds no instance
     // that has external tasks, and only a commit can give one some.
     return db_->WriteTracked("lock external tasks",
-                      [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
+                             [&](soci::session& sql) -> StatusOr<std::vector<ExternalTaskRow>> {
       soci::transaction tr(sql);
       long long lim = limit;
       std::string q = absl::StrCat(
@@ -260,7 +260,8 @@ class SociAgencyStore final : public AgencyStore {
   StatusOr<std::vector<OutboxRow>> LeaseOutbox(int64_t now_ms, int64_t lease_ms,
                                                int limit) override {
     // Tracked: the outbox is not part of what the instance cache holds.
-    return db_->WriteTracked("lease outbox", [&](soci::session& sql) -> StatusOr<std::vector<OutboxRow>> {
+    using Rows = std::vector<OutboxRow>;
+    return db_->WriteTracked("lease outbox", [&](soci::session& sql) -> StatusOr<Rows> {
       soci::transaction tr(sql);
       long long lim = limit;
       auto bound = FetchAll<OutboxBinding>(

@@ -426,27 +426,33 @@ class SociStore final : public Store {
   void ForgetInstance(const std::string& instance_id) override { cache_.Erase(instance_id); }
 
   // LoadInstance (key: an instance id) or LoadTaskInstance (key: a task id).
-  // SQLite: the reads in one read transaction. Each statement outside a
-  // transaction is a read transaction of its own, and each of those looks
-  // for newer commits in the WAL and, under a steady stream of commits,
-  // drops the connection's page cache. MariaDB: one multi-statement round
-  // trip, in which the task's instance is a subquery.
+  // A hit is what this process's last commit of the instance left (see
+  // internal/instance_cache.h); a miss reads, and keeps what it read.
   StatusOr<InstanceState> Load(const std::string& key, bool by_task) {
-    auto not_found = [&] {
-      return absl::NotFoundError(
-          absl::StrCat(by_task ? "task " : "instance ", key, " not found"));
-    };
-    // A hit is what this process's last commit of the instance left (see
-    // internal/instance_cache.h); a miss reads, and keeps what it read.
     const uint64_t epoch = cache_.Begin(db_->untracked_writes());
     std::optional<InstanceState> hit = by_task ? cache_.FindByTask(key) : cache_.Find(key);
     if (hit) {
       hit->from_cache = true;
       return *std::move(hit);
     }
+    StatusOr<InstanceState> read = Read(key, by_task);
+    if (read.ok()) cache_.Put(epoch, *read);
+    return read;
+  }
+
+  // Load from the database. SQLite: the reads in one read transaction. Each
+  // statement outside a transaction is a read transaction of its own, and
+  // each of those looks for newer commits in the WAL and, under a steady
+  // stream of commits, drops the connection's page cache. MariaDB: one
+  // multi-statement round trip, in which the task's instance is a subquery.
+  StatusOr<InstanceState> Read(const std::string& key, bool by_task) {
+    auto not_found = [&] {
+      return absl::NotFoundError(
+          absl::StrCat(by_task ? "task " : "instance ", key, " not found"));
+    };
     if (db_->sqlite()) {
-      auto read = db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
-        soci::transaction tr(sql);
+      return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
+        soci::transaction read(sql);
         InstanceState out;
         std::string id = key;
         if (by_task) {
@@ -467,11 +473,9 @@ class SociStore final : public Store {
         out.external_tasks = internal::ExternalTasksOf(*db_, sql, id);
         out.timers = db_->FetchByKey<TimerRow>(sql, TimersOfInstanceQuery(), id,
                                                [](auto& p, TimerRow& r) { Into(p, r); });
-        tr.commit();
+        read.commit();
         return out;
       });
-      if (read.ok()) cache_.Put(epoch, *read);
-      return read;
     }
     return db_->Session("load instance", [&](soci::session& sql) -> StatusOr<InstanceState> {
       MYSQL* conn = static_cast<soci::mysql_session_backend*>(sql.get_backend())->conn_;
@@ -515,7 +519,6 @@ class SociStore final : public Store {
         return absl::NotFoundError(absl::StrCat(
             "instance ", by_task ? out.task.instance_id : key, " not found"));
       }
-      cache_.Put(epoch, out);
       return out;
     });
   }
@@ -1267,10 +1270,7 @@ class SociStore final : public Store {
       return absl::InternalError("a commit with history events but no instance row");
     }
     ChainEvents(&last_hash, head, &events);
-    if (written != nullptr) {
-      written->last_event_hash = last_hash;
-      written->task_row_ids.clear();
-    }
+    if (written != nullptr) written->last_event_hash = last_hash;
     if (c.insert_instance) {
       InstanceRow row = *c.insert_instance;
       row.last_event_hash = last_hash;

@@ -96,17 +96,13 @@ void InstanceCache::Applied(const Commit& c, const Written& written,
   ++epoch_;
   const InstanceRow* row = InstanceOf(c);
   const std::string id = row != nullptr ? row->id : std::string();
-  if (row == nullptr || !OnlyTouches(c, id)) {
+  if (!OnlyTouches(c, id)) {
     // Rows of instances other than its own (no command writes those; but
     // nothing here can follow them).
-    if (row != nullptr || !c.insert_tasks.empty() || !c.update_tasks.empty() ||
-        !c.insert_timers.empty() || !c.fire_timers.empty() ||
-        !c.cancel_timers_of_tasks.empty() || !c.insert_external_tasks.empty() ||
-        !c.update_external_tasks.empty()) {
-      ClearLocked();
-    }
+    ClearLocked();
     return;
   }
+  if (row == nullptr) return;
   const bool external = !c.insert_external_tasks.empty() || !c.update_external_tasks.empty();
   auto it = entries_.find(id);
   if (it == entries_.end()) {

@@ -90,8 +90,9 @@ class InstanceCache {
   void InsertLocked(InstanceState state);
   // Replays c on e; false when it cannot (the caller drops the entry).
   bool ReplayLocked(const Commit& c, const Written& written, Entry& e);
-  // Whether every task, timer and task-of-timer c names belongs to id, and
-  // it touches no external task.
+  // Whether every task, timer and external task c writes, and every cached
+  // timer it fires or cancels, belongs to instance id (with id "": whether
+  // it leaves every cached entry alone).
   bool OnlyTouches(const Commit& c, const std::string& id) const;
 
   const size_t capacity_;
