@@ -13,7 +13,8 @@
 //       transitions/s in all (for latency at a given load); 0 runs flat out.
 //       With --store (the URL bpmd uses) it also measures the raw single-row
 //       commit rate of that database on the same disk and prints the ratio.
-//       With --bpmd-pid it prints bpmd's CPU time and resident memory.
+//       With --bpmd-pid it prints bpmd's CPU time, context switches per
+//       transition, resident memory, and how busy the machine's cores were.
 //   load_bench seed  --store URL --instances N
 //       Writes N finished instances with their tasks, history and disclosure
 //       document straight into the store (in transactions of 2,000), so the
@@ -37,6 +38,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -622,6 +624,42 @@ double CpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Context switches of a process so far, summed over its threads: voluntary
+// (the thread slept: a lock, a condition, I/O, epoll) and involuntary (the
+// scheduler preempted it). {-1, -1} when unreadable.
+std::pair<long, long> ContextSwitches(int pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  std::pair<long, long> sum{0, 0};
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+        sum.first += std::atol(line.c_str() + 24);
+      } else if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        sum.second += std::atol(line.c_str() + 27);
+      }
+    }
+  }
+  if (ec) return {-1, -1};
+  return sum;
+}
+
+// The machine's CPU time so far in clock ticks, {busy, total}, over all
+// cores (the first line of /proc/stat; idle and iowait count as not busy).
+std::pair<long long, long long> MachineTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  long long v[8] = {};
+  in >> cpu;
+  for (long long& x : v) in >> x;
+  if (!in || cpu != "cpu") return {0, 0};
+  long long total = 0;
+  for (long long x : v) total += x;
+  return {total - v[3] - v[4], total};
+}
+
 // ---- seeding -----------------------------------------------------------------------
 
 // One finished instance as the engine would have written it over its life.
@@ -858,6 +896,9 @@ int Run(const Workload& base, int clients, int channels, double rate,
         const std::string& store_url, int bpmd_pid) {
   const double cpu_before = bpmd_pid > 0 ? CpuSeconds(bpmd_pid) : -1;
   const double self_before = CpuSeconds(getpid());
+  const std::pair<long, long> switches_before =
+      bpmd_pid > 0 ? ContextSwitches(bpmd_pid) : std::pair<long, long>{-1, -1};
+  const std::pair<long long, long long> machine_before = MachineTicks();
   // Clients are spread over `channels` channels, each its own connection (a
   // finance bureau's many users arrive on many connections; on one
   // connection every call contends for the same HTTP/2 transport lock).
@@ -921,6 +962,24 @@ int Run(const Workload& base, int clients, int channels, double rate,
     std::printf("bpmd CPU %.1f s = %.0f us per transition; load_bench CPU %.1f s\n", cpu,
                 1e6 * cpu / static_cast<double>(stats.transitions),
                 CpuSeconds(getpid()) - self_before);
+    const std::pair<long, long> switches = ContextSwitches(bpmd_pid);
+    const std::pair<long long, long long> machine = MachineTicks();
+    if (switches.first >= 0 && switches_before.first >= 0) {
+      // At a moderate rate a command wakes sleeping threads where flat out it
+      // finds them running; on a virtual machine each wake-up costs tens of
+      // microseconds, so these explain CPU per transition rising as the rate
+      // falls.
+      const double n = static_cast<double>(stats.transitions);
+      std::printf("bpmd context switches per transition: %.2f voluntary, %.2f involuntary\n",
+                  static_cast<double>(switches.first - switches_before.first) / n,
+                  static_cast<double>(switches.second - switches_before.second) / n);
+    }
+    if (machine.second > machine_before.second) {
+      std::printf("machine CPU busy %.0f%% of %ld cores (every process)\n",
+                  100.0 * static_cast<double>(machine.first - machine_before.first) /
+                      static_cast<double>(machine.second - machine_before.second),
+                  sysconf(_SC_NPROCESSORS_ONLN));
+    }
     std::printf("bpmd memory: %s\n", Memory(bpmd_pid).c_str());
   }
   if (!store_url.empty()) {
