@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -216,80 +217,81 @@ TEST(InstanceCacheTest, ANewInstanceIsKeptFromItsCommit) {
   EXPECT_FALSE(cache.Find("i2").has_value());
 }
 
-TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
-  auto cached = [](InstanceCache& cache) {
-    cache.Put(cache.Begin(0), State("i1", 3, {Task("t1", "i1", "open")},
-                                    {Timer("m1", "i1", "t1", 100)}));
-    return cache.Find("i1").has_value();
-  };
+// A commit the cache cannot follow exactly, and what it must drop: the
+// entry of its instance, or (rows of other instances) every entry.
+struct Unfollowable {
+  const char* what;
+  Commit commit;
+  std::optional<InstanceState> other;  // a second cached instance
+  bool drops_all = false;
+};
+
+std::vector<Unfollowable> UnfollowableCommits() {
+  std::vector<Unfollowable> out;
   {
-    InstanceCache cache(8);  // another version than the entry's
-    ASSERT_TRUE(cached(cache));
-    Commit later = Update("i1", 5);
-    cache.Applied(later, Wrote(later, "h"), 0);
-    EXPECT_FALSE(cache.Find("i1").has_value());
-    EXPECT_FALSE(cache.FindByTask("t1").has_value());
-  }
-  {
-    InstanceCache cache(8);  // a task the entry does not have active
-    ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.update_tasks.push_back({Task("t9", "i1", "open"), "completed"});
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_FALSE(cache.Find("i1").has_value());
+    out.push_back({"a task the entry does not have active", c, std::nullopt});
   }
   {
-    InstanceCache cache(8);  // a task status other than the one expected
-    ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.update_tasks.push_back({Task("t1", "i1", "completed"), "claimed"});
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_FALSE(cache.Find("i1").has_value());
+    out.push_back({"a task status other than the one expected", c, std::nullopt});
   }
   {
-    InstanceCache cache(8);  // a timer that already fired, or is unknown
-    ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     c.fire_timers.push_back("m9");
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_FALSE(cache.Find("i1").has_value());
+    out.push_back({"a timer that already fired, or is unknown", c, std::nullopt});
   }
   {
-    InstanceCache cache(8);  // an external task of the instance
-    ASSERT_TRUE(cached(cache));
     Commit c = Update("i1", 3);
     Commit::ExternalTaskUpdate u;
     u.row.id = "x1";
     u.row.instance_id = "i1";
     c.update_external_tasks.push_back(u);
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_FALSE(cache.Find("i1").has_value());
+    out.push_back({"an external task of the instance", c, std::nullopt});
   }
   {
-    InstanceCache cache(8);  // rows of another instance: everything goes
-    ASSERT_TRUE(cached(cache));
-    cache.Put(cache.Begin(0), State("i2", 1, {Task("t2", "i2", "open")}));
     Commit c = Update("i1", 3);
     c.cancel_timers_of_tasks.push_back("t2");
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_EQ(cache.size(), 0u);
+    out.push_back({"rows of another instance", c, State("i2", 1, {Task("t2", "i2", "open")}),
+                   true});
   }
   {
-    InstanceCache cache(8);  // a timer of another cached instance fired
-    ASSERT_TRUE(cached(cache));
-    cache.Put(cache.Begin(0), State("i2", 1, {}, {Timer("m2", "i2", "", 50)}));
     Commit c = Update("i1", 3);
     c.fire_timers.push_back("m2");
-    cache.Applied(c, Wrote(c, "h"), 0);
-    EXPECT_EQ(cache.size(), 0u);
+    out.push_back({"a timer of another cached instance fired", c,
+                   State("i2", 1, {}, {Timer("m2", "i2", "", 50)}), true});
   }
   {
-    InstanceCache cache(8);  // a commit without an instance row
-    ASSERT_TRUE(cached(cache));
     Commit c;
     c.insert_tasks.push_back(Task("t5", "i1", "open"));
-    cache.Applied(c, Wrote(c, ""), 0);
-    EXPECT_EQ(cache.size(), 0u);
+    out.push_back({"a commit without an instance row", c, std::nullopt, true});
+  }
+  return out;
+}
+
+TEST(InstanceCacheTest, WhatCannotBeReplayedIsDropped) {
+  {
+    InstanceCache cache(8);  // another version than the entry's
+    cache.Put(cache.Begin(0), State("i1", 3, {Task("t1", "i1", "open")}));
+    ASSERT_TRUE(cache.Find("i1").has_value());
+    Commit later = Update("i1", 5);
+    cache.Applied(later, Wrote(later, "h"), 0);
+    EXPECT_FALSE(cache.Find("i1").has_value());
+    EXPECT_FALSE(cache.FindByTask("t1").has_value());
+  }
+  for (const Unfollowable& u : UnfollowableCommits()) {
+    SCOPED_TRACE(u.what);
+    InstanceCache cache(8);
+    cache.Put(cache.Begin(0), State("i1", 3, {Task("t1", "i1", "open")},
+                                    {Timer("m1", "i1", "t1", 100)}));
+    if (u.other) cache.Put(cache.Begin(0), *u.other);
+    ASSERT_EQ(cache.size(), u.other ? 2u : 1u);
+    cache.Applied(u.commit, Wrote(u.commit, u.commit.update_instance ? "h" : ""), 0);
+    EXPECT_FALSE(cache.Find("i1").has_value());
+    EXPECT_FALSE(cache.FindByTask("t1").has_value());
+    EXPECT_EQ(cache.size(), u.drops_all || !u.other ? 0u : 1u);
   }
 }
 
