@@ -291,8 +291,7 @@ class LazyVariables {
     if (e->parsed == nullptr) {
       Value* v = google::protobuf::Arena::CreateMessage<Value>(arena_);
       if (!v->ParseFromArray(e->value.data(), static_cast<int>(e->value.size()))) {
-        throw std::runtime_error("variables." + std::string(name) +
-                                 ": not a valid google.protobuf.Value");
+        throw NotAValue(name);
       }
       e->parsed = v;
     }
@@ -308,8 +307,7 @@ class LazyVariables {
       if (e.parsed != nullptr) {
         slot = *e.parsed;
       } else if (!slot.ParseFromArray(e.value.data(), static_cast<int>(e.value.size()))) {
-        throw std::runtime_error("variables." + std::string(e.key) +
-                                 ": not a valid google.protobuf.Value");
+        throw NotAValue(e.key);
       }
     }
     all_ = all;
@@ -321,6 +319,10 @@ class LazyVariables {
   const pb::StageContext* owner = nullptr;
 
  private:
+  static std::runtime_error NotAValue(std::string_view name) {
+    return std::runtime_error("variables." + std::string(name) +
+                              ": not a valid google.protobuf.Value");
+  }
   struct Entry {
     std::string_view key;
     std::string_view value;
