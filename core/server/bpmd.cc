@@ -10,6 +10,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -138,6 +139,13 @@ int main(int argc, char** argv) {
                  "answered RESOURCE_EXHAUSTED at once (0: no limit)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  int max_rpc_threads = 128;
+  app.add_option("--max-rpc-threads", max_rpc_threads,
+                 "threads serving the calls other than Start and Act (all calls with "
+                 "--sync-commands), at most; a call that finds them all busy is answered "
+                 "RESOURCE_EXHAUSTED (\"Server Threadpool Exhausted\") at once")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 100000));
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
   app.add_option("--calendars", calendar_dir,
@@ -330,7 +338,16 @@ int main(int argc, char** argv) {
   // default (2) every burst of concurrent calls created and destroyed
   // threads, which cost more than the calls. Idle threads only sleep.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              std::min(64, max_rpc_threads / 2));
+  // Without a quota gRPC starts a thread for every sync call in progress:
+  // calls that wait (on a database lock, on the session pool) would pile up
+  // threads, and their memory, without bound. With it, a call finding every
+  // thread busy is refused at once, as --max-inflight-commands does for
+  // Start and Act.
+  grpc::ResourceQuota rpc_threads("bpmd-rpc-threads");
+  rpc_threads.SetMaxThreads(max_rpc_threads);
+  builder.SetResourceQuota(rpc_threads);
   auto services = bpm::server::MakeServices(engine, commands);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {

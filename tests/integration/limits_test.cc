@@ -1,11 +1,17 @@
 // Limits against a real bpmd over gRPC: the per-identity rate limit
 // (--rate-limit), the bound on commands in flight (--max-inflight-commands),
+// the bound on threads serving the other calls (--max-rpc-threads),
 // the 4 MiB message cap, the caps on a definition's size and
 // nesting, and an over-long field: each a clear status, and the server goes
 // on serving.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -174,6 +180,121 @@ TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
     v1::StartInstanceResponse resp;
     s = instances->Start(testing::Context("zhang", "unit_filer", "906017").get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+}
+
+// Threads bpmd runs now.
+int ThreadsOf(pid_t pid) {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(RpcThreadLimitTest, CallsBeyondTheThreadCapAreRefusedNotPiledUp) {
+  // Sync calls (here Claim) that wait on the database each hold a server
+  // thread. With --max-rpc-threads 4 a burst of them, while another process
+  // holds SQLite's write lock, takes at most the cap; the rest are refused
+  // at once instead of each starting a thread. Once the lock is released the
+  // waiting calls complete and the refused ones succeed when sent again.
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/threads.db";
+  testing::BpmdProcess bpmd("sqlite:" + path, {"--max-rpc-threads=4"});
+  ASSERT_TRUE(bpmd.Start());
+  auto instances = v1::InstanceService::NewStub(bpmd.channel());
+  auto tasks = v1::TaskService::NewStub(bpmd.channel());
+
+  constexpr int kBurst = 24;
+  std::vector<std::string> task_ids;
+  for (int i = 0; i < kBurst; ++i) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("target-filing");
+    req.set_subject_ref("T" + std::to_string(i));
+    req.set_org("906017");
+    v1::StartInstanceResponse resp;
+    grpc::Status s =
+        instances->Start(testing::Context("zhang", "unit_filer", "906017").get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.instance().open_tasks_size(), 1);
+    task_ids.push_back(resp.instance().open_tasks(0).id());
+  }
+
+  // Another process's writer: bpmd's writes wait for it (busy timeout).
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const int threads_before = ThreadsOf(bpmd.pid());
+
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::ActResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::ActResponse>> rpc;
+  };
+  std::vector<Call> calls(kBurst);
+  grpc::CompletionQueue cq;
+  for (int i = 0; i < kBurst; ++i) {
+    v1::TaskOperationRequest req;
+    req.set_task_id(task_ids[i]);
+    calls[i].ctx = testing::Context("li", "unit_filer", "906017");
+    calls[i].ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    calls[i].rpc = tasks->AsyncClaim(calls[i].ctx.get(), req, &cq);
+    calls[i].rpc->Finish(&calls[i].resp, &calls[i].status, &calls[i]);
+  }
+  // While the lock holds, the refusals come back and the rest wait. The lock
+  // is held until all but the cap's worth have answered, or for 8 s (under
+  // SQLite's 10 s busy timeout, so that waiting calls then succeed).
+  int threads_peak = threads_before;
+  int answered = 0;
+  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(8);
+  while (answered < kBurst - 4 && std::chrono::system_clock::now() < until) {
+    threads_peak = std::max(threads_peak, ThreadsOf(bpmd.pid()));
+    void* tag = nullptr;
+    bool ok = false;
+    if (cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() +
+                                    std::chrono::milliseconds(50)) ==
+        grpc::CompletionQueue::GOT_EVENT) {
+      ++answered;
+    }
+  }
+  threads_peak = std::max(threads_peak, ThreadsOf(bpmd.pid()));
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  for (; answered < kBurst; ++answered) {
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+  }
+
+  int claimed = 0;
+  std::vector<std::string> refused;
+  for (int i = 0; i < kBurst; ++i) {
+    const Call& c = calls[i];
+    if (c.status.ok()) {
+      ++claimed;
+      EXPECT_EQ(c.resp.instance().open_tasks(0).status(), "claimed");
+    } else {
+      EXPECT_EQ(c.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << c.status.error_message();
+      refused.push_back(task_ids[i]);
+    }
+  }
+  // At most the cap's threads run calls (two of them poll), so at most a few
+  // of the burst waited for the lock.
+  EXPECT_GE(claimed, 1);
+  EXPECT_GE(static_cast<int>(refused.size()), kBurst - 4);
+  EXPECT_LE(threads_peak, threads_before + 4);
+
+  // Nothing was lost: a refused call, sent again, is served.
+  for (const std::string& id : refused) {
+    v1::TaskOperationRequest req;
+    req.set_task_id(id);
+    v1::ActResponse resp;
+    grpc::Status s = tasks->Claim(testing::Context("li", "unit_filer", "906017").get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << id << ": " << s.error_message();
   }
 }
 

@@ -61,6 +61,7 @@ class BpmdProcess {
   std::string address() const;
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   const std::string& log_path() const { return log_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
 
  private:
   std::string store_url_;
