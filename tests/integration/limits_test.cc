@@ -111,6 +111,15 @@ TEST_F(LimitsTest, OversizedAndDeepInputsAreRefusedClearly) {
   EXPECT_TRUE(Inbox("li").ok());
 }
 
+// One call of a burst sent on a completion queue, with what came back.
+template <typename Resp>
+struct AsyncCall {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  Resp resp;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> rpc;
+};
+
 TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
   // With room for one command in flight, a burst of Starts sent at once:
   // each is either run (and stored) or refused at once with the limit named,
@@ -122,12 +131,7 @@ TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
   auto instances = v1::InstanceService::NewStub(bpmd.channel());
 
   constexpr int kBurst = 64;
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> ctx;
-    v1::StartInstanceResponse resp;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::StartInstanceResponse>> rpc;
-  };
+  using Call = AsyncCall<v1::StartInstanceResponse>;
   std::vector<Call> calls(kBurst);
   grpc::CompletionQueue cq;
   for (int i = 0; i < kBurst; ++i) {
@@ -228,12 +232,7 @@ TEST(RpcThreadLimitTest, CallsBeyondTheThreadCapAreRefusedNotPiledUp) {
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   const int threads_before = ThreadsOf(bpmd.pid());
 
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> ctx;
-    v1::ActResponse resp;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::ActResponse>> rpc;
-  };
+  using Call = AsyncCall<v1::ActResponse>;
   std::vector<Call> calls(kBurst);
   grpc::CompletionQueue cq;
   for (int i = 0; i < kBurst; ++i) {
