@@ -649,7 +649,6 @@ bool CacheMayBeStale(const Status& s) {
   }
 }
 
-
 // Whether a command that ended with s, on a state from the instance cache
 // or not, should run once more from the database. When it should, the
 // instance is dropped from the cache and nothing of the first run stays

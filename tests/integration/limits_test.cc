@@ -111,6 +111,15 @@ TEST_F(LimitsTest, OversizedAndDeepInputsAreRefusedClearly) {
   EXPECT_TRUE(Inbox("li").ok());
 }
 
+// A Start of the bundled target-filing workflow for org 906017.
+v1::StartInstanceRequest FilingStart(const std::string& subject) {
+  v1::StartInstanceRequest req;
+  req.set_definition_key("target-filing");
+  req.set_subject_ref(subject);
+  req.set_org("906017");
+  return req;
+}
+
 // One call of a burst sent on a completion queue, with what came back.
 template <typename Resp>
 struct AsyncCall {
@@ -135,10 +144,7 @@ TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
   std::vector<Call> calls(kBurst);
   grpc::CompletionQueue cq;
   for (int i = 0; i < kBurst; ++i) {
-    v1::StartInstanceRequest req;
-    req.set_definition_key("target-filing");
-    req.set_subject_ref("P" + std::to_string(i));
-    req.set_org("906017");
+    const v1::StartInstanceRequest req = FilingStart("P" + std::to_string(i));
     calls[i].ctx = testing::Context("zhang", "unit_filer", "906017");
     calls[i].rpc = instances->AsyncStart(calls[i].ctx.get(), req, &cq);
     calls[i].rpc->Finish(&calls[i].resp, &calls[i].status, &calls[i]);
@@ -177,10 +183,7 @@ TEST(InflightLimitTest, CommandsBeyondTheLimitAreRefusedAtOnce) {
 
   // One at a time, every command gets its slot.
   for (int i = 0; i < 3; ++i) {
-    v1::StartInstanceRequest req;
-    req.set_definition_key("target-filing");
-    req.set_subject_ref("Q" + std::to_string(i));
-    req.set_org("906017");
+    const v1::StartInstanceRequest req = FilingStart("Q" + std::to_string(i));
     v1::StartInstanceResponse resp;
     s = instances->Start(testing::Context("zhang", "unit_filer", "906017").get(), req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -214,10 +217,7 @@ TEST(RpcThreadLimitTest, CallsBeyondTheThreadCapAreRefusedNotPiledUp) {
   constexpr int kBurst = 24;
   std::vector<std::string> task_ids;
   for (int i = 0; i < kBurst; ++i) {
-    v1::StartInstanceRequest req;
-    req.set_definition_key("target-filing");
-    req.set_subject_ref("T" + std::to_string(i));
-    req.set_org("906017");
+    const v1::StartInstanceRequest req = FilingStart("T" + std::to_string(i));
     v1::StartInstanceResponse resp;
     grpc::Status s =
         instances->Start(testing::Context("zhang", "unit_filer", "906017").get(), req, &resp);
