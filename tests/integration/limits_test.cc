@@ -1,6 +1,7 @@
 // Limits against a real bpmd over gRPC: the per-identity rate limit
 // (--rate-limit), the bound on commands in flight (--max-inflight-commands),
-// the bound on threads serving the other calls (--max-rpc-threads),
+// the bound on threads serving the other calls (--max-rpc-threads; health
+// checks are answered past it),
 // the 4 MiB message cap, the caps on a definition's size and
 // nesting, and an over-long field: each a clear status, and the server goes
 // on serving.
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "bpm/v1/bpm.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/test_env.h"
 
 namespace bpm {
@@ -260,6 +262,19 @@ TEST(RpcThreadLimitTest, CallsBeyondTheThreadCapAreRefusedNotPiledUp) {
     }
   }
   threads_peak = std::max(threads_peak, ThreadsOf(bpmd.pid()));
+  // Every sync thread is taken, yet a health probe is answered: the health
+  // service runs on gRPC's callback threads, so an orchestrator does not
+  // take a busy bpmd for a dead one.
+  {
+    auto health = grpc::health::v1::Health::NewStub(bpmd.channel());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = health->Check(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
   ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
   for (; answered < kBurst; ++answered) {
