@@ -1087,9 +1087,25 @@ namespace {
 std::string SnapshotBody(const store::InstanceRow& inst,
                          const std::vector<store::TaskRow>& active,
                          const std::vector<store::TimerRow>& timers) {
+  // Only what Withdraw puts back: the state, the variables, and each open
+  // task's id, status and holders. Every action rewrites this row, so it is
+  // kept small (a full Instance with its tasks was three times the size).
   v1::InstanceSnapshot snap;
-  const google::protobuf::Struct no_vars;
-  *snap.mutable_instance() = ToInstance(inst, active, &no_vars);
+  v1::Instance* before = snap.mutable_instance();
+  before->set_state(inst.state);
+  for (const auto& t : active) {
+    if (!store::IsActiveTaskStatus(t.status)) continue;
+    v1::Task* task = before->add_open_tasks();
+    task->set_id(t.id);
+    task->set_status(t.status);
+    task->set_assignee_user(t.assignee_user);
+    task->set_assignee_role(t.assignee_role);
+    task->set_assignee_org(t.assignee_org);
+    task->set_claimed_by(t.claimed_by);
+    task->set_delegated_to(t.delegated_to);
+    task->set_owner_user(t.owner_user);
+    task->set_due_unix_ms(t.due_ms);
+  }
   snap.set_variables_json(inst.variables_json);
   for (const auto& t : timers) {
     if (t.fired_ms != 0) continue;
