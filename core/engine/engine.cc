@@ -503,6 +503,13 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state, pb::Dec
     return absl::InternalError(absl::StrCat("stage plugin '", stage, "' in state '", state.name,
                                             "' returned an outcome and new tasks at once"));
   }
+  // A declared variable keeps its declared type and values whoever sets it:
+  // conditions test it, and a plugin (perhaps remote) that sets it wrongly
+  // would otherwise send the instance down the wrong transition unnoticed.
+  if (Status typed = w.def->CheckVariables(d.set_variables(), "variables"); !typed.ok()) {
+    return absl::InternalError(absl::StrCat("stage plugin '", stage, "' in state '", state.name,
+                                            "' set ", typed.message()));
+  }
   // Moved, not copied: a Value copy is a deep copy of the whole subtree.
   for (auto& [k, v] : *d.mutable_set_variables()->mutable_fields()) {
     (*w.vars.mutable_fields())[k].Swap(&v);

@@ -120,6 +120,53 @@ TEST_F(EngineTest, AThrowingPluginChangesNothing) {
   EXPECT_EQ(engine_->History(inst.id())->events_size(), 1);
 }
 
+// A plugin's set_variables meet the workflow's declarations like a caller's
+// variables do. Here final_review's config offers grades the workflow does
+// not declare: approving with one is refused, naming the stage, the state and
+// the variable, and nothing is stored.
+TEST_F(EngineTest, AVariableAPluginSetsMustMatchItsDeclaration) {
+  auto deployed = engine_->Deploy(R"(
+key: mismatched-grades
+initial: final
+variables:
+  grade: { type: string, values: [优, 良, 中, 差] }
+states:
+  final:
+    stage: final_review
+    config: { assignee: { role: finance_reviewer }, grades: [A, 中] }
+    on: { approved: done, returned: done, rejected: done }
+  done: { final: true }
+)",
+                                  "mismatched.yaml");
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  v1::Instance inst = Start("mismatched-grades");
+  ASSERT_EQ(inst.open_tasks_size(), 1);
+  const Caller finance{"qian", {"finance_reviewer"}, "906"};
+  auto approve = [&](const std::string& grade) {
+    v1::ActRequest act;
+    act.set_task_id(inst.open_tasks(0).id());
+    act.set_action("approve");
+    (*act.mutable_payload()->mutable_fields())["grade"].set_string_value(grade);
+    return engine_->Act(finance, act);
+  };
+  auto refused = approve("A");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("stage plugin 'final_review' in state 'final' set variables.grade: "
+                        "'A' is not one of workflow mismatched-grades's values: 优, 良, 中, 差"));
+  auto after = engine_->GetInstance(inst.id());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->version(), inst.version());
+  EXPECT_EQ(after->state(), "final");
+  EXPECT_FALSE(after->variables().fields().contains("grade"));
+  // A declared grade passes.
+  auto approved = approve("中");
+  ASSERT_TRUE(approved.ok()) << approved.status();
+  EXPECT_EQ(approved->state(), "done");
+  EXPECT_EQ(approved->variables().fields().at("grade").string_value(), "中");
+}
+
 // Two bpmd processes on one database (MariaDB in production; here two
 // stores on one SQLite file) each keep their own instance cache, which the
 // other's commits leave stale. A command that runs on a stale state runs
