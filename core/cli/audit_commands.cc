@@ -1,6 +1,7 @@
 #include "core/cli/audit_commands.h"
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -134,36 +135,53 @@ int Export(const AuditFlags& flags, bool json) {
     Fail("export", std::string(opened.status().message()));
     return kExitFailure;
   }
+  // The header, written first, needs the head, which the scan returns last:
+  // the instances and events go to a scratch file meanwhile (a province's
+  // trail is millions of lines; memory holds one at a time), and are copied
+  // after the header. The export appears under its name only when complete.
   const std::string tmp = flags.out + ".part";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    Fail("export", absl::StrCat(tmp, ": cannot write"));
+  const std::string lines_tmp = flags.out + ".lines.part";
+  auto fail = [&](const std::string& message) {
+    Fail("export", message);
+    std::remove(lines_tmp.c_str());
+    std::remove(tmp.c_str());
     return kExitFailure;
-  }
-  // Instances and events are buffered as lines: the header, written first,
-  // needs the head, which the scan returns last.
-  std::string body;
+  };
+  std::ofstream lines(lines_tmp, std::ios::binary | std::ios::trunc);
+  if (!lines) return fail(absl::StrCat(lines_tmp, ": cannot write"));
   int64_t events = 0;
+  std::string line;
   auto head = (*opened)->ScanAudit(
-      [&](const store::AuditInstance& i) { absl::StrAppend(&body, store::AuditInstanceLine(i), "\n"); },
+      [&](const store::AuditInstance& i) {
+        line = store::AuditInstanceLine(i);
+        line.push_back('\n');
+        lines.write(line.data(), static_cast<std::streamsize>(line.size()));
+      },
       [&](const store::EventRow& e) {
         ++events;
-        absl::StrAppend(&body, store::AuditEventLine(e), "\n");
+        line = store::AuditEventLine(e);
+        line.push_back('\n');
+        lines.write(line.data(), static_cast<std::streamsize>(line.size()));
       },
       nullptr);
-  if (!head.ok()) {
-    Fail("export", std::string(head.status().message()));
-    return kExitFailure;
-  }
+  if (!head.ok()) return fail(std::string(head.status().message()));
+  lines.close();
+  if (!lines) return fail(absl::StrCat(lines_tmp, ": write failed"));
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  out << store::AuditHeaderLine(*head, now) << '\n' << body;
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) return fail(absl::StrCat(tmp, ": cannot write"));
+  out << store::AuditHeaderLine(*head, now) << '\n';
+  std::ifstream copied(lines_tmp, std::ios::binary);
+  if (!copied) return fail(absl::StrCat(lines_tmp, ": cannot read"));
+  // (Inserting an empty stream buffer would set out's failbit.)
+  if (copied.peek() != std::ifstream::traits_type::eof()) out << copied.rdbuf();
   out.close();
   if (!out || std::rename(tmp.c_str(), flags.out.c_str()) != 0) {
-    Fail("export", absl::StrCat(flags.out, ": write failed"));
-    return kExitFailure;
+    return fail(absl::StrCat(flags.out, ": write failed"));
   }
+  std::remove(lines_tmp.c_str());
   if (json) {
     std::cout << "{\"file\": " << JsonString(flags.out) << ", \"events\": " << events
               << ", \"head_seq\": " << head->seq << ", \"head_hash\": " << JsonString(head->hash)

@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -345,6 +346,16 @@ TEST_F(AuditTest, BpmctlVerifiesWhatBpmdWroteAndCatchesTampering) {
                  std::to_string(head.seq) + ":" + head.hash},
                 {});
   EXPECT_EQ(r.exit, 0) << Dump(r);
+  // The export streams through scratch files next to it; none is left.
+  EXPECT_FALSE(std::filesystem::exists(file + ".part"));
+  EXPECT_FALSE(std::filesystem::exists(file + ".lines.part"));
+  // A directory that does not exist: the error names the file, nothing is
+  // left behind.
+  const std::string nowhere = dir_.path() + "/no/such/dir/audit.jsonl";
+  r = RunBpmctl({"audit", "export", "--store", url_, "--out", nowhere}, {});
+  EXPECT_EQ(r.exit, 1) << Dump(r);
+  EXPECT_THAT(r.err, HasSubstr(nowhere + ".lines.part: cannot write"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/no"));
 
   *sql_ << "UPDATE events SET actor = 'li' WHERE instance_id = :i AND seq = 1", soci::use(id);
   r = RunBpmctl({"audit", "verify", "--store", url_}, {});
