@@ -96,15 +96,12 @@ int Verify(const AuditFlags& flags, bool json) {
     return kExitUsage;
   }
   if (!flags.file.empty()) {
-    auto file = store::ReadAuditFile(flags.file);
-    if (!file.ok()) {
-      Fail("verify", std::string(file.status().message()));
+    auto report = store::VerifyAuditFile(flags.file, anchors);
+    if (!report.ok()) {
+      Fail("verify", std::string(report.status().message()));
       return kExitFailure;
     }
-    const store::AuditHead head = file->head;
-    int64_t events = 0;
-    auto findings = store::VerifyAuditFile(*std::move(file), anchors, &events);
-    return Report(findings, events, head, json);
+    return Report(report->findings, report->events, report->head, json);
   }
   auto opened = store::Store::Open(flags.store, 1);
   if (!opened.ok()) {

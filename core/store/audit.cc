@@ -279,88 +279,180 @@ class Reader {
 
 }  // namespace
 
-StatusOr<AuditFile> ReadAuditFile(const std::string& path) {
+namespace {
+
+// One non-empty line of an export, parsed. `header`: the first one, which
+// must be the header.
+struct FileLine {
+  enum class Kind { kHeader, kInstance, kEvent } kind = Kind::kHeader;
+  AuditHead head;
+  AuditInstance instance;
+  EventRow event;
+};
+
+StatusOr<FileLine> ParseLine(const std::string& line, const std::string& where, bool header) {
+  auto parsed = ParseJsonObject(line, where);
+  if (!parsed.ok()) return parsed.status();
+  const auto& fields = parsed->fields();
+  FileLine out;
+  if (header) {
+    Reader r(*parsed, where);
+    if (r.Str("format") != "bpm-audit-1") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": not a bpm audit export (format 'bpm-audit-1' expected)"));
+    }
+    out.head.seq = r.Int("head_seq");
+    out.head.hash = r.Str("head_hash");
+    if (!r.status().ok()) return r.status();
+    return out;
+  }
+  if (auto it = fields.find("instance"); it != fields.end() && it->second.has_struct_value()) {
+    Reader r(it->second.struct_value(), where);
+    out.kind = FileLine::Kind::kInstance;
+    out.instance = AuditInstance{r.Str("id"), r.Int("event_seq"), r.Str("last_event_hash")};
+    if (!r.status().ok()) return r.status();
+    return out;
+  }
+  if (auto ev = fields.find("event"); ev != fields.end() && ev->second.has_struct_value()) {
+    Reader r(ev->second.struct_value(), where);
+    out.kind = FileLine::Kind::kEvent;
+    EventRow& e = out.event;
+    e.instance_id = r.Str("instance_id");
+    e.seq = r.Int("seq");
+    e.at_ms = r.Int("at_ms");
+    e.actor = r.Str("actor");
+    e.kind = r.Str("kind");
+    e.action = r.Str("action");
+    e.from_state = r.Str("from_state");
+    e.to_state = r.Str("to_state");
+    e.task_id = r.Str("task_id");
+    e.comment = r.Str("comment");
+    e.payload_digest = r.Str("payload_digest");
+    e.note = r.Str("note");
+    e.source = r.Str("source");
+    e.prev_hash = r.Str("prev_hash");
+    e.hash = r.Str("hash");
+    e.chain_seq = r.Int("chain_seq");
+    e.chain_prev = r.Str("chain_prev");
+    e.chain_hash = r.Str("chain_hash");
+    if (!r.status().ok()) return r.status();
+    return out;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": neither an 'instance' nor an 'event' line"));
+}
+
+// The order the verifier's instance pass takes events in.
+bool InstanceOrder(const EventRow& a, const EventRow& b) {
+  return a.instance_id != b.instance_id ? a.instance_id < b.instance_id : a.seq < b.seq;
+}
+
+// Reads a whole file into memory and runs the three passes over it: for files
+// whose lines are not in the order an export writes them.
+StatusOr<AuditFileReport> VerifyInMemory(const std::string& path,
+                                         const std::map<int64_t, std::string>& anchors) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  AuditFile file;
+  AuditFileReport report;
+  std::vector<AuditInstance> instances;
+  std::vector<EventRow> events;
   std::string line;
   int64_t n = 0;
   bool header = false;
   while (std::getline(in, line)) {
     ++n;
     if (line.empty()) continue;
-    const std::string where = absl::StrCat(path, ":", n);
-    auto parsed = ParseJsonObject(line, where);
-    if (!parsed.ok()) return parsed.status();
-    const auto& fields = parsed->fields();
+    BPM_ASSIGN_OR_RETURN(FileLine l, ParseLine(line, absl::StrCat(path, ":", n), !header));
     if (!header) {
-      Reader r(*parsed, where);
-      if (r.Str("format") != "bpm-audit-1") {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": not a bpm audit export (format 'bpm-audit-1' expected)"));
-      }
-      file.head.seq = r.Int("head_seq");
-      file.head.hash = r.Str("head_hash");
-      if (!r.status().ok()) return r.status();
+      report.head = l.head;
       header = true;
-      continue;
-    }
-    if (auto it = fields.find("instance");
-        it != fields.end() && it->second.has_struct_value()) {
-      Reader r(it->second.struct_value(), where);
-      AuditInstance inst{r.Str("id"), r.Int("event_seq"), r.Str("last_event_hash")};
-      if (!r.status().ok()) return r.status();
-      file.instances.push_back(std::move(inst));
-    } else if (auto ev = fields.find("event");
-               ev != fields.end() && ev->second.has_struct_value()) {
-      Reader r(ev->second.struct_value(), where);
-      EventRow e;
-      e.instance_id = r.Str("instance_id");
-      e.seq = r.Int("seq");
-      e.at_ms = r.Int("at_ms");
-      e.actor = r.Str("actor");
-      e.kind = r.Str("kind");
-      e.action = r.Str("action");
-      e.from_state = r.Str("from_state");
-      e.to_state = r.Str("to_state");
-      e.task_id = r.Str("task_id");
-      e.comment = r.Str("comment");
-      e.payload_digest = r.Str("payload_digest");
-      e.note = r.Str("note");
-      e.source = r.Str("source");
-      e.prev_hash = r.Str("prev_hash");
-      e.hash = r.Str("hash");
-      e.chain_seq = r.Int("chain_seq");
-      e.chain_prev = r.Str("chain_prev");
-      e.chain_hash = r.Str("chain_hash");
-      if (!r.status().ok()) return r.status();
-      file.events.push_back(std::move(e));
+    } else if (l.kind == FileLine::Kind::kInstance) {
+      instances.push_back(std::move(l.instance));
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": neither an 'instance' nor an 'event' line"));
+      events.push_back(std::move(l.event));
     }
   }
   if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
-  return file;
-}
-
-std::vector<AuditFinding> VerifyAuditFile(AuditFile file,
-                                          const std::map<int64_t, std::string>& anchors,
-                                          int64_t* events) {
   AuditVerifier v;
   for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
-  for (const AuditInstance& inst : file.instances) v.AddInstance(inst);
-  std::stable_sort(file.events.begin(), file.events.end(),
-                   [](const EventRow& a, const EventRow& b) {
-                     return a.instance_id != b.instance_id ? a.instance_id < b.instance_id
-                                                           : a.seq < b.seq;
-                   });
-  for (const EventRow& e : file.events) v.AddEvent(e);
-  std::stable_sort(file.events.begin(), file.events.end(),
+  for (const AuditInstance& inst : instances) v.AddInstance(inst);
+  std::stable_sort(events.begin(), events.end(), InstanceOrder);
+  for (const EventRow& e : events) v.AddEvent(e);
+  std::stable_sort(events.begin(), events.end(),
                    [](const EventRow& a, const EventRow& b) { return a.chain_seq < b.chain_seq; });
-  for (const EventRow& e : file.events) v.AddChainEvent(e);
-  if (events != nullptr) *events = v.events();
-  return v.Finish(file.head);
+  for (const EventRow& e : events) v.AddChainEvent(e);
+  report.events = v.events();
+  report.findings = v.Finish(report.head);
+  report.streamed = false;
+  return report;
+}
+
+}  // namespace
+
+StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
+                                          const std::map<int64_t, std::string>& anchors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  AuditFileReport report;
+  AuditVerifier v;
+  for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
+  // Pass 1, reading the file in order: the instances, then each event into
+  // the instance pass as it comes. The chain pass needs chain_seq order; for
+  // it only each event's position and the offset of its line are kept.
+  std::vector<std::pair<int64_t, int64_t>> chain;  // (chain_seq, line offset)
+  std::string line;
+  int64_t n = 0;
+  int64_t offset = 0;
+  bool header = false;
+  bool in_order = true;  // instances first, then events in InstanceOrder
+  EventRow previous;     // instance_id and seq of the last event read
+  bool any_event = false;
+  while (std::getline(in, line)) {
+    ++n;
+    const int64_t at = offset;
+    offset += static_cast<int64_t>(line.size()) + 1;
+    if (line.empty()) continue;
+    BPM_ASSIGN_OR_RETURN(FileLine l, ParseLine(line, absl::StrCat(path, ":", n), !header));
+    if (!header) {
+      report.head = l.head;
+      header = true;
+    } else if (l.kind == FileLine::Kind::kInstance) {
+      in_order = in_order && !any_event;
+      if (in_order) v.AddInstance(l.instance);
+    } else {
+      in_order = in_order && !(any_event && InstanceOrder(l.event, previous));
+      if (in_order) {
+        v.AddEvent(l.event);
+        chain.emplace_back(l.event.chain_seq, at);
+      }
+      previous.instance_id = std::move(l.event.instance_id);
+      previous.seq = l.event.seq;
+      any_event = true;
+    }
+  }
+  if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
+  // Not as an export writes it (edited by hand, or made elsewhere): the
+  // passes then need every event in memory to put them in order.
+  if (!in_order) return VerifyInMemory(path, anchors);
+  // Pass 3: each event's line read again, in chain_seq order (ties in file
+  // order, as the in-memory passes take them).
+  std::sort(chain.begin(), chain.end());
+  in.clear();
+  for (const auto& [chain_seq, at] : chain) {
+    in.seekg(at);
+    if (!std::getline(in, line)) {
+      return absl::DataLossError(absl::StrCat(path, ": changed while it was being verified"));
+    }
+    auto l = ParseLine(line, absl::StrCat(path, " at byte ", at), false);
+    if (!l.ok() || l->kind != FileLine::Kind::kEvent || l->event.chain_seq != chain_seq) {
+      return absl::DataLossError(absl::StrCat(path, ": changed while it was being verified"));
+    }
+    v.AddChainEvent(l->event);
+  }
+  report.events = v.events();
+  report.findings = v.Finish(report.head);
+  report.streamed = true;
+  return report;
 }
 
 }  // namespace bpm::store

@@ -90,22 +90,29 @@ class AuditVerifier {
 // The export file: JSON Lines. A header {"format":"bpm-audit-1",
 // "head_seq":N,"head_hash":H,"exported_at_unix_ms":T}, then one
 // {"instance":...} line per instance and one {"event":...} line per event.
-// WriteAuditLine/ReadAuditFile are the two halves; ReadAuditFile names the
-// line of anything it cannot read (INVALID_ARGUMENT).
+// The Audit*Line functions write it; VerifyAuditFile reads it.
 std::string AuditHeaderLine(const AuditHead& head, int64_t exported_at_ms);
 std::string AuditInstanceLine(const AuditInstance& inst);
 std::string AuditEventLine(const EventRow& e);
 
-struct AuditFile {
-  AuditHead head;
-  std::vector<AuditInstance> instances;
-  std::vector<EventRow> events;
+// What verifying an export file found.
+struct AuditFileReport {
+  AuditHead head;  // as the file's header gives it
+  int64_t events = 0;
+  std::vector<AuditFinding> findings;  // empty: intact
+  // true: the file was in export order (instance lines, then events by
+  // instance and seq) and was verified as it was read, holding 16 bytes per
+  // event (its global position and where its line starts) besides the
+  // instances. false: its lines were out of that order, and every event was
+  // held in memory to sort it (the findings are the same either way).
+  bool streamed = false;
 };
-StatusOr<AuditFile> ReadAuditFile(const std::string& path);
 
-// Runs the three passes over a file's contents.
-std::vector<AuditFinding> VerifyAuditFile(AuditFile file,
-                                          const std::map<int64_t, std::string>& anchors,
-                                          int64_t* events);
+// Verifies an export file: the three passes over its contents, the third
+// reading each event's line again in chain_seq order. NOT_FOUND when it
+// cannot be opened; INVALID_ARGUMENT naming the line of anything it cannot
+// read; DATA_LOSS if it changes while being verified.
+StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
+                                          const std::map<int64_t, std::string>& anchors);
 
 }  // namespace bpm::store

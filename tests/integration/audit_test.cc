@@ -11,8 +11,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -99,6 +101,9 @@ class AuditTest : public ::testing::Test {
   }
 
   // What `bpmctl audit verify --store` finds, as "where: problem" lines.
+  // The same trail exported as `bpmctl audit export` writes it, and verified
+  // from that file as it is read, must find the same: each tampering test
+  // below checks both.
   std::vector<std::string> Verify(const std::map<int64_t, std::string>& anchors = {}) {
     store::AuditVerifier v;
     for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
@@ -106,11 +111,33 @@ class AuditTest : public ::testing::Test {
                                   [&](const store::EventRow& e) { v.AddEvent(e); },
                                   [&](const store::EventRow& e) { v.AddChainEvent(e); });
     EXPECT_TRUE(head.ok()) << head.status();
-    std::vector<std::string> out;
-    for (const auto& f : v.Finish(head.ok() ? *head : store::AuditHead{})) {
-      out.push_back(f.where + ": " + f.problem);
+    std::vector<std::string> out = Lines(v.Finish(head.ok() ? *head : store::AuditHead{}));
+    auto from_file = store::VerifyAuditFile(Export(), anchors);
+    EXPECT_TRUE(from_file.ok()) << from_file.status();
+    if (from_file.ok()) {
+      EXPECT_TRUE(from_file->streamed);
+      EXPECT_THAT(Lines(from_file->findings), ::testing::UnorderedElementsAreArray(out));
     }
     return out;
+  }
+
+  static std::vector<std::string> Lines(const std::vector<store::AuditFinding>& findings) {
+    std::vector<std::string> out;
+    for (const auto& f : findings) out.push_back(f.where + ": " + f.problem);
+    return out;
+  }
+
+  // The trail as `bpmctl audit export` writes it; the file's path.
+  std::string Export() {
+    std::string body;
+    auto head = store_->ScanAudit(
+        [&](const store::AuditInstance& i) { body += store::AuditInstanceLine(i) + "\n"; },
+        [&](const store::EventRow& e) { body += store::AuditEventLine(e) + "\n"; }, nullptr);
+    EXPECT_TRUE(head.ok()) << head.status();
+    const std::string file = dir_.path() + "/export.jsonl";
+    testing::WriteFile(file, store::AuditHeaderLine(head.ok() ? *head : store::AuditHead{}, 0) +
+                                 "\n" + body);
+    return file;
   }
 
   std::vector<store::EventRow> Events(const std::string& instance) {
@@ -310,6 +337,37 @@ TEST_F(AuditTest, EventsFromBeforeTheAuditTrailAreChainedOnceWhenTheStoreOpens) 
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   store_ = *std::move(reopened);
   EXPECT_THAT(Verify(), Finding("instance old1 event 3", "not in the global chain"));
+}
+
+// An export whose lines were put in another order (an instance line after
+// the events, two events swapped) is still verified, in memory, with the
+// same findings as the export as written.
+TEST_F(AuditTest, AnExportOutOfOrderIsVerifiedInMemoryAlike) {
+  *sql_ << "DELETE FROM events WHERE instance_id = 'inst1' AND seq = 2";
+  const auto in_order = Verify();
+  ASSERT_FALSE(in_order.empty());
+  std::ifstream in(Export());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_GT(lines.size(), 6u);
+  std::swap(lines[lines.size() - 1], lines[lines.size() - 3]);  // two events
+  std::rotate(lines.begin() + 1, lines.begin() + 2, lines.end());  // an instance last
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  const std::string shuffled = dir_.path() + "/shuffled.jsonl";
+  testing::WriteFile(shuffled, text);
+  auto report = store::VerifyAuditFile(shuffled, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->streamed);
+  EXPECT_THAT(Lines(report->findings), ::testing::UnorderedElementsAreArray(in_order));
+  EXPECT_EQ(report->events, static_cast<int64_t>(lines.size()) - 1 - 3);
+
+  // A line that is not JSON is named by its line number.
+  testing::WriteFile(shuffled, lines[0] + "\n" + lines[1] + "\n{not json\n");
+  report = store::VerifyAuditFile(shuffled, {});
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(report.status().message()), HasSubstr("shuffled.jsonl:3"));
 }
 
 // bpmctl against history a real bpmd wrote: intact, from the store and from
