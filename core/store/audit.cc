@@ -347,32 +347,48 @@ bool InstanceOrder(const EventRow& a, const EventRow& b) {
   return a.instance_id != b.instance_id ? a.instance_id < b.instance_id : a.seq < b.seq;
 }
 
+// Reads the export at path in order: its header into *head, then fn(line,
+// offset where it starts) for each instance and event line. NOT_FOUND and
+// INVALID_ARGUMENT as VerifyAuditFile.
+template <typename Fn>
+Status ReadLines(const std::string& path, AuditHead* head, Fn&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::string line;
+  int64_t n = 0;
+  int64_t offset = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++n;
+    const int64_t at = offset;
+    offset += static_cast<int64_t>(line.size()) + 1;
+    if (line.empty()) continue;
+    BPM_ASSIGN_OR_RETURN(FileLine l, ParseLine(line, absl::StrCat(path, ":", n), !header));
+    if (!header) {
+      *head = l.head;
+      header = true;
+      continue;
+    }
+    fn(l, at);
+  }
+  if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
+  return absl::OkStatus();
+}
+
 // Reads a whole file into memory and runs the three passes over it: for files
 // whose lines are not in the order an export writes them.
 StatusOr<AuditFileReport> VerifyInMemory(const std::string& path,
                                          const std::map<int64_t, std::string>& anchors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   AuditFileReport report;
   std::vector<AuditInstance> instances;
   std::vector<EventRow> events;
-  std::string line;
-  int64_t n = 0;
-  bool header = false;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    BPM_ASSIGN_OR_RETURN(FileLine l, ParseLine(line, absl::StrCat(path, ":", n), !header));
-    if (!header) {
-      report.head = l.head;
-      header = true;
-    } else if (l.kind == FileLine::Kind::kInstance) {
+  BPM_RETURN_IF_ERROR(ReadLines(path, &report.head, [&](FileLine& l, int64_t) {
+    if (l.kind == FileLine::Kind::kInstance) {
       instances.push_back(std::move(l.instance));
     } else {
       events.push_back(std::move(l.event));
     }
-  }
-  if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
+  }));
   AuditVerifier v;
   for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
   for (const AuditInstance& inst : instances) v.AddInstance(inst);
@@ -391,8 +407,6 @@ StatusOr<AuditFileReport> VerifyInMemory(const std::string& path,
 
 StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
                                           const std::map<int64_t, std::string>& anchors) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
   AuditFileReport report;
   AuditVerifier v;
   for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);
@@ -400,44 +414,32 @@ StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
   // the instance pass as it comes. The chain pass needs chain_seq order; for
   // it only each event's position and the offset of its line are kept.
   std::vector<std::pair<int64_t, int64_t>> chain;  // (chain_seq, line offset)
-  std::string line;
-  int64_t n = 0;
-  int64_t offset = 0;
-  bool header = false;
   bool in_order = true;  // instances first, then events in InstanceOrder
   EventRow previous;     // instance_id and seq of the last event read
   bool any_event = false;
-  while (std::getline(in, line)) {
-    ++n;
-    const int64_t at = offset;
-    offset += static_cast<int64_t>(line.size()) + 1;
-    if (line.empty()) continue;
-    BPM_ASSIGN_OR_RETURN(FileLine l, ParseLine(line, absl::StrCat(path, ":", n), !header));
-    if (!header) {
-      report.head = l.head;
-      header = true;
-    } else if (l.kind == FileLine::Kind::kInstance) {
+  BPM_RETURN_IF_ERROR(ReadLines(path, &report.head, [&](FileLine& l, int64_t at) {
+    if (l.kind == FileLine::Kind::kInstance) {
       in_order = in_order && !any_event;
       if (in_order) v.AddInstance(l.instance);
-    } else {
-      in_order = in_order && !(any_event && InstanceOrder(l.event, previous));
-      if (in_order) {
-        v.AddEvent(l.event);
-        chain.emplace_back(l.event.chain_seq, at);
-      }
-      previous.instance_id = std::move(l.event.instance_id);
-      previous.seq = l.event.seq;
-      any_event = true;
+      return;
     }
-  }
-  if (!header) return absl::InvalidArgumentError(absl::StrCat(path, ": empty, no header line"));
+    in_order = in_order && !(any_event && InstanceOrder(l.event, previous));
+    if (in_order) {
+      v.AddEvent(l.event);
+      chain.emplace_back(l.event.chain_seq, at);
+    }
+    previous.instance_id = std::move(l.event.instance_id);
+    previous.seq = l.event.seq;
+    any_event = true;
+  }));
   // Not as an export writes it (edited by hand, or made elsewhere): the
   // passes then need every event in memory to put them in order.
   if (!in_order) return VerifyInMemory(path, anchors);
   // Pass 3: each event's line read again, in chain_seq order (ties in file
   // order, as the in-memory passes take them).
   std::sort(chain.begin(), chain.end());
-  in.clear();
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
   for (const auto& [chain_seq, at] : chain) {
     in.seekg(at);
     if (!std::getline(in, line)) {
