@@ -1096,7 +1096,7 @@ std::string SnapshotBody(const store::InstanceRow& inst,
                          const std::vector<store::TimerRow>& timers) {
   // Only what Withdraw puts back: the state, the variables, and each open
   // task's id, status and holders. Every action rewrites this row, so it is
-  // kept small (a full Instance with its tasks was three times the size).
+  // kept small (a full Instance with its tasks added about 300 bytes).
   v1::InstanceSnapshot snap;
   v1::Instance* before = snap.mutable_instance();
   before->set_state(inst.state);
