@@ -1,6 +1,7 @@
 #include "core/store/audit.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -261,7 +262,16 @@ class Reader {
       Fail(key, "a number");
       return 0;
     }
-    return static_cast<int64_t>(it->second.number_value());
+    // A JSON number is a double: only whole numbers that an int64 holds
+    // exactly (|n| <= 2^53) are positions and times; anything else (1e300,
+    // 0.5) is refused rather than cast.
+    const double n = it->second.number_value();
+    constexpr double kExact = 9007199254740992.0;  // 2^53
+    if (!(n >= -kExact && n <= kExact) || n != std::trunc(n)) {
+      Fail(key, "a whole number within 2^53");
+      return 0;
+    }
+    return static_cast<int64_t>(n);
   }
   const Status& status() const { return status_; }
 
@@ -406,7 +416,9 @@ StatusOr<AuditFileReport> VerifyInMemory(const std::string& path,
 }  // namespace
 
 StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
-                                          const std::map<int64_t, std::string>& anchors) {
+                                          const std::map<int64_t, std::string>& anchors,
+                                          AuditFileRead read) {
+  if (read == AuditFileRead::kInMemory) return VerifyInMemory(path, anchors);
   AuditFileReport report;
   AuditVerifier v;
   for (const auto& [seq, hash] : anchors) v.Anchor(seq, hash);

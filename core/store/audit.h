@@ -108,11 +108,18 @@ struct AuditFileReport {
   bool streamed = false;
 };
 
+// How VerifyAuditFile reads a file.
+enum class AuditFileRead {
+  kStreamWhenInOrder,  // streamed unless its lines are out of export order
+  kInMemory,           // every event in memory: a cross-check (tests, fuzzing)
+};
+
 // Verifies an export file: the three passes over its contents, the third
 // reading each event's line again in chain_seq order. NOT_FOUND when it
 // cannot be opened; INVALID_ARGUMENT naming the line of anything it cannot
 // read; DATA_LOSS if it changes while being verified.
-StatusOr<AuditFileReport> VerifyAuditFile(const std::string& path,
-                                          const std::map<int64_t, std::string>& anchors);
+StatusOr<AuditFileReport> VerifyAuditFile(
+    const std::string& path, const std::map<int64_t, std::string>& anchors,
+    AuditFileRead read = AuditFileRead::kStreamWhenInOrder);
 
 }  // namespace bpm::store

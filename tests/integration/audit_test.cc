@@ -368,6 +368,21 @@ TEST_F(AuditTest, AnExportOutOfOrderIsVerifiedInMemoryAlike) {
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(report.status().message()), HasSubstr("shuffled.jsonl:3"));
+  // A position no int64 holds is refused, not cast (both ways of reading).
+  std::string huge;
+  for (const std::string& line : lines) {
+    if (huge.empty() && line.rfind("{\"event\"", 0) == 0) huge = line;
+  }
+  const size_t seq = huge.find("\"seq\":");
+  ASSERT_NE(seq, std::string::npos);
+  huge.replace(seq, 6, "\"seq\":1e300,\"was\":");
+  testing::WriteFile(shuffled, lines[0] + "\n" + huge + "\n");
+  for (auto read : {store::AuditFileRead::kStreamWhenInOrder, store::AuditFileRead::kInMemory}) {
+    report = store::VerifyAuditFile(shuffled, {}, read);
+    ASSERT_FALSE(report.ok());
+    EXPECT_THAT(std::string(report.status().message()),
+                HasSubstr("shuffled.jsonl:2: field 'seq' is missing or not a whole number"));
+  }
 }
 
 // bpmctl against history a real bpmd wrote: intact, from the store and from
