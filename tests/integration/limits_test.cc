@@ -262,9 +262,16 @@ TEST(RpcThreadLimitTest, CallsBeyondTheThreadCapAreRefusedNotPiledUp) {
     }
   }
   threads_peak = std::max(threads_peak, ThreadsOf(bpmd.pid()));
-  // Every sync thread is taken, yet a health probe is answered: the health
-  // service runs on gRPC's callback threads, so an orchestrator does not
-  // take a busy bpmd for a dead one.
+  // Every sync thread is taken (an Inbox now is refused), yet a health probe
+  // is answered: the health service runs on gRPC's callback threads, so an
+  // orchestrator does not take a busy bpmd for a dead one.
+  {
+    v1::InboxRequest inbox;
+    v1::InboxResponse listed;
+    grpc::Status s =
+        tasks->Inbox(testing::Context("li", "unit_filer", "906017").get(), inbox, &listed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  }
   {
     auto health = grpc::health::v1::Health::NewStub(bpmd.channel());
     grpc::ClientContext ctx;
