@@ -146,22 +146,10 @@ int Export(const AuditFlags& flags, bool json) {
   };
   std::ofstream lines(lines_tmp, std::ios::binary | std::ios::trunc);
   if (!lines) return fail(absl::StrCat(lines_tmp, ": cannot write"));
-  int64_t events = 0;
-  std::string line;
-  auto head = (*opened)->ScanAudit(
-      [&](const store::AuditInstance& i) {
-        line = store::AuditInstanceLine(i);
-        line.push_back('\n');
-        lines.write(line.data(), static_cast<std::streamsize>(line.size()));
-      },
-      [&](const store::EventRow& e) {
-        ++events;
-        line = store::AuditEventLine(e);
-        line.push_back('\n');
-        lines.write(line.data(), static_cast<std::streamsize>(line.size()));
-      },
-      nullptr);
-  if (!head.ok()) return fail(std::string(head.status().message()));
+  auto written = store::WriteAuditLines(**opened, lines);
+  if (!written.ok()) return fail(std::string(written.status().message()));
+  const store::AuditHead& head = written->head;
+  const int64_t events = written->events;
   lines.close();
   if (!lines) return fail(absl::StrCat(lines_tmp, ": write failed"));
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,7 +157,7 @@ int Export(const AuditFlags& flags, bool json) {
                           .count();
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) return fail(absl::StrCat(tmp, ": cannot write"));
-  out << store::AuditHeaderLine(*head, now) << '\n';
+  out << store::AuditHeaderLine(head, now) << '\n';
   std::ifstream copied(lines_tmp, std::ios::binary);
   if (!copied) return fail(absl::StrCat(lines_tmp, ": cannot read"));
   // (Inserting an empty stream buffer would set out's failbit.)
@@ -181,12 +169,12 @@ int Export(const AuditFlags& flags, bool json) {
   std::remove(lines_tmp.c_str());
   if (json) {
     std::cout << "{\"file\": " << JsonString(flags.out) << ", \"events\": " << events
-              << ", \"head_seq\": " << head->seq << ", \"head_hash\": " << JsonString(head->hash)
+              << ", \"head_seq\": " << head.seq << ", \"head_hash\": " << JsonString(head.hash)
               << "}\n";
   } else {
     std::cout << "exported " << events << " events to " << flags.out << "\n"
-              << "anchor (keep it elsewhere; verify with --anchor): " << head->seq << ":"
-              << head->hash << '\n';
+              << "anchor (keep it elsewhere; verify with --anchor): " << head.seq << ":"
+              << head.hash << '\n';
   }
   return kExitOk;
 }

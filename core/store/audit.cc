@@ -289,10 +289,30 @@ class Reader {
 
 }  // namespace
 
+StatusOr<AuditLines> WriteAuditLines(Store& store, std::ostream& out) {
+  AuditLines written;
+  std::string line;
+  auto put = [&] {
+    line.push_back('\n');
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+  };
+  BPM_ASSIGN_OR_RETURN(written.head, store.ScanAudit(
+                                         [&](const AuditInstance& i) {
+                                           line = AuditInstanceLine(i);
+                                           put();
+                                         },
+                                         [&](const EventRow& e) {
+                                           ++written.events;
+                                           line = AuditEventLine(e);
+                                           put();
+                                         },
+                                         nullptr));
+  return written;
+}
+
 namespace {
 
-// One non-empty line of an export, parsed. `header`: the first one, which
-// must be the header.
+// One non-empty line of an export, parsed.
 struct FileLine {
   enum class Kind { kHeader, kInstance, kEvent } kind = Kind::kHeader;
   AuditHead head;
@@ -300,6 +320,7 @@ struct FileLine {
   EventRow event;
 };
 
+// header: the file's first non-empty line, which must be the header.
 StatusOr<FileLine> ParseLine(const std::string& line, const std::string& where, bool header) {
   auto parsed = ParseJsonObject(line, where);
   if (!parsed.ok()) return parsed.status();

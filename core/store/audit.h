@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -94,6 +95,17 @@ class AuditVerifier {
 std::string AuditHeaderLine(const AuditHead& head, int64_t exported_at_ms);
 std::string AuditInstanceLine(const AuditInstance& inst);
 std::string AuditEventLine(const EventRow& e);
+
+// Writes store's trail to out as an export's lines after the header: every
+// instance line, then every event line by instance and seq, one at a time.
+// Returns the head the header names and the number of events (the header
+// needs the head, which the scan reaches last: callers write the lines
+// aside and the header first). Errors: ScanAudit's.
+struct AuditLines {
+  AuditHead head;
+  int64_t events = 0;
+};
+StatusOr<AuditLines> WriteAuditLines(Store& store, std::ostream& out);
 
 // What verifying an export file found.
 struct AuditFileReport {

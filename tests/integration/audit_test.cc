@@ -129,14 +129,13 @@ class AuditTest : public ::testing::Test {
 
   // The trail as `bpmctl audit export` writes it; the file's path.
   std::string Export() {
-    std::string body;
-    auto head = store_->ScanAudit(
-        [&](const store::AuditInstance& i) { body += store::AuditInstanceLine(i) + "\n"; },
-        [&](const store::EventRow& e) { body += store::AuditEventLine(e) + "\n"; }, nullptr);
-    EXPECT_TRUE(head.ok()) << head.status();
+    std::ostringstream body;
+    auto written = store::WriteAuditLines(*store_, body);
+    EXPECT_TRUE(written.ok()) << written.status();
     const std::string file = dir_.path() + "/export.jsonl";
-    testing::WriteFile(file, store::AuditHeaderLine(head.ok() ? *head : store::AuditHead{}, 0) +
-                                 "\n" + body);
+    testing::WriteFile(
+        file, store::AuditHeaderLine(written.ok() ? written->head : store::AuditHead{}, 0) +
+                  "\n" + body.str());
     return file;
   }
 
