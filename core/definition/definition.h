@@ -126,6 +126,10 @@ struct State {
   // config serialized once as a plugin request prefix (plugin::ConfigWire),
   // set by Compile.
   std::string config_wire;
+  // The only instance variables the stage reads under config, when its
+  // plugin declared them (ValidateConfigResponse.variables), set by Compile;
+  // the engine then sends the stage only these. nullopt: all of them.
+  std::optional<std::vector<std::string>> variables_read;
   // event -> ordered alternatives (first whose condition holds wins)
   std::map<std::string, std::vector<Transition>> on;
   Position pos;
@@ -237,8 +241,12 @@ ParseResult Parse(const std::string& yaml, const std::string& source_name,
                   const TemplateResolver* resolver = nullptr);
 
 // Checks that need plugins and the whole graph. Returns diagnostics (empty:
-// valid).
-std::vector<Diagnostic> Validate(const Definition& def, const plugin::Registry& plugins);
+// valid). variables_read, when given, receives per state the variables its
+// stage declared it reads under the state's config (State::variables_read);
+// states whose stage did not say are left out.
+std::vector<Diagnostic> Validate(
+    const Definition& def, const plugin::Registry& plugins,
+    std::map<std::string, std::vector<std::string>>* variables_read = nullptr);
 
 // Parse + Validate. On any diagnostic returns INVALID_ARGUMENT whose message
 // lists every diagnostic, one per line, "file:line:col: message".

@@ -273,7 +273,8 @@ class ConditionChecker {
 
 }  // namespace
 
-std::vector<Diagnostic> Validate(const Definition& def, const plugin::Registry& plugins) {
+std::vector<Diagnostic> Validate(const Definition& def, const plugin::Registry& plugins,
+                                 std::map<std::string, std::vector<std::string>>* variables_read) {
   std::vector<Diagnostic> out;
   auto error = [&](Position pos, std::string msg, std::string hint) {
     out.push_back({def.source_name, pos, std::move(msg), std::move(hint)});
@@ -314,6 +315,17 @@ std::vector<Diagnostic> Validate(const Definition& def, const plugin::Registry& 
               absl::StrCat("the plugin of stage '", s.stage,
                            "' failed; check bpmd's log and the plugin's version"));
       } else {
+        if (resp->has_variables() && resp->errors_size() == 0) {
+          const auto& names = resp->variables().names();
+          if (std::any_of(names.begin(), names.end(), [](const std::string& n) { return n.empty(); })) {
+            error(s.stage_pos,
+                  absl::StrCat("state '", s.name, "': stage plugin '", s.stage,
+                               "' declared an empty variable name among those it reads"),
+                  "a bug in the plugin: report it with the plugin's version");
+          } else if (variables_read != nullptr) {
+            (*variables_read)[s.name] = std::vector<std::string>(names.begin(), names.end());
+          }
+        }
         for (const auto& e : resp->errors()) {
           // Point at the config node the error names, or its nearest parent.
           std::string path = e.path();
@@ -413,7 +425,10 @@ StatusOr<std::shared_ptr<const Definition>> Compile(const std::string& yaml,
                                                     const TemplateResolver* resolver) {
   ParseResult parsed = Parse(yaml, source_name, resolver);
   std::vector<Diagnostic> diags = std::move(parsed.diagnostics);
-  if (parsed.definition && diags.empty()) diags = Validate(*parsed.definition, plugins);
+  std::map<std::string, std::vector<std::string>> variables_read;
+  if (parsed.definition && diags.empty()) {
+    diags = Validate(*parsed.definition, plugins, &variables_read);
+  }
   if (diagnostics != nullptr) *diagnostics = diags;
   if (!diags.empty()) {
     std::vector<std::string> lines;
@@ -422,7 +437,10 @@ StatusOr<std::shared_ptr<const Definition>> Compile(const std::string& yaml,
                                                    absl::StrJoin(lines, "\n")));
   }
   for (State& st : parsed.definition->states) {
-    if (!st.final) st.config_wire = plugin::ConfigWire(st.config);
+    if (st.final) continue;
+    st.config_wire = plugin::ConfigWire(st.config);
+    auto read = variables_read.find(st.name);
+    if (read != variables_read.end()) st.variables_read = std::move(read->second);
   }
   return std::shared_ptr<const Definition>(std::move(parsed.definition));
 }

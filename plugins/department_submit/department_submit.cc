@@ -359,6 +359,14 @@ std::string Summary(const std::string& what, const std::vector<perf::Finding>& f
 class DepartmentSubmitStage : public Stage {
  public:
   static constexpr bool kVariablesByName = true;  // reads them through Vars()
+  // With history rules, the project's history and the variable that marks a
+  // continuing project (CheckAmountAgainstHistory); otherwise none.
+  std::optional<std::vector<std::string>> VariablesRead(const Struct& config) const override {
+    perf::ConfigProblems ignored;  // ValidateConfig reports them
+    const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(config, &ignored);
+    if (!rules) return std::vector<std::string>{};
+    return std::vector<std::string>{perf::kProjectHistoryVariable, rules->previous_variable};
+  }
 
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;

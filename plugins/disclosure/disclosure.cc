@@ -185,6 +185,13 @@ int64_t DueOf(const pb::StageContext& ctx) {
 class DisclosureStage : public Stage {
  public:
   static constexpr bool kVariablesByName = true;  // reads them through Vars()
+  // Its own record, and what it publishes: the configured variables, or all.
+  std::optional<std::vector<std::string>> VariablesRead(const Struct& config) const override {
+    if (Field(config, "publish") == nullptr) return std::nullopt;
+    std::vector<std::string> names = StringList(config, "publish");
+    names.push_back("disclosure");
+    return names;
+  }
 
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;

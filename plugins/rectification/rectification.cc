@@ -101,6 +101,9 @@ void ValidateAttachments(const Struct& payload, pb::Decision* bad) {
 class RectificationStage : public Stage {
  public:
   static constexpr bool kVariablesByName = true;  // reads them through Vars()
+  std::optional<std::vector<std::string>> VariablesRead(const Struct&) const override {
+    return std::vector<std::string>{"rectification"};
+  }
 
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;

@@ -419,6 +419,11 @@ class Run {
 class ReviewStage : public Stage {
  public:
   static constexpr bool kVariablesByName = true;  // reads them through Vars()
+  // The filer (the chain's first step may not review its own filing) and the
+  // chain's progress.
+  std::optional<std::vector<std::string>> VariablesRead(const Struct&) const override {
+    return std::vector<std::string>{"_review", "submitted_by"};
+  }
 
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;

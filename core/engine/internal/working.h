@@ -133,7 +133,10 @@ struct Engine::Working {
   // Context() for one plugin call, built in a message on a protobuf arena
   // without copying the variables and org context: they are lent to the
   // message (unsafe_arena_set_allocated) and taken back when the lease ends,
-  // before the arena goes. Variables and org context stay untouched meanwhile.
+  // before the arena goes. A stage that declared the variables it reads
+  // (State::variables_read) gets only those: they are moved out of vars for
+  // the lease and back. Nothing may read or change vars or the org context
+  // meanwhile.
   // The config is left out: the call passes the state's config apart
   // (StageHandle::EnterWithConfig / ActWithConfig, with ConfigOf).
   class LentContext {
@@ -141,19 +144,48 @@ struct Engine::Working {
     LentContext(Working& w, const definition::State& state, internal::pb::StageContext* ctx)
         : ctx_(ctx) {
       w.FillContext(state, ctx, /*with_vars_and_org=*/false, /*with_config=*/false);
-      ctx_->unsafe_arena_set_allocated_variables(&w.vars);
+      if (state.variables_read) {
+        // The declared variables move (Swap: no copy) into a Struct of the
+        // lease's own and back when it ends.
+        internal::pb::VariableSelection* selected = ctx->mutable_variables_selected();
+        auto& all = *w.vars.mutable_fields();
+        for (const std::string& name : *state.variables_read) {
+          selected->add_names(name);
+          auto it = all.find(name);
+          if (it == all.end()) continue;
+          (*selected_.mutable_fields())[name].Swap(&it->second);
+          moved_.push_back({&it->second, &name});
+        }
+        ctx_->unsafe_arena_set_allocated_variables(&selected_);
+      } else {
+        ctx_->unsafe_arena_set_allocated_variables(&w.vars);
+      }
       ctx_->unsafe_arena_set_allocated_org_context(&w.org_context);
     }
     ~LentContext() {
       ctx_->unsafe_arena_release_variables();
       ctx_->unsafe_arena_release_org_context();
+      for (const auto& [value, name] : moved_) value->Swap(&(*selected_.mutable_fields())[*name]);
     }
     LentContext(const LentContext&) = delete;
     LentContext& operator=(const LentContext&) = delete;
 
    private:
     internal::pb::StageContext* ctx_;
+    google::protobuf::Struct selected_;  // a declaring stage's variables, moved in
+    std::vector<std::pair<google::protobuf::Value*, const std::string*>> moved_;
   };
+
+  // The variables a stage that declared them (State::variables_read) gets:
+  // copies of those the instance has, and the names marked as the selection.
+  void SelectVariables(const definition::State& state, internal::pb::StageContext* ctx) const {
+    internal::pb::VariableSelection* selected = ctx->mutable_variables_selected();
+    for (const std::string& name : *state.variables_read) {
+      selected->add_names(name);
+      auto it = vars.fields().find(name);
+      if (it != vars.fields().end()) (*ctx->mutable_variables()->mutable_fields())[name] = it->second;
+    }
+  }
 
   // Context() into an existing message; with_vars_and_org false leaves the
   // variables and org context out (LentContext lends them instead), and
@@ -167,7 +199,13 @@ struct Engine::Working {
     ctx.set_state(state.name);
     ctx.set_subject_ref(inst.subject_ref);
     ctx.set_org(inst.org);
-    if (with_vars_and_org) *ctx.mutable_variables() = vars;
+    if (with_vars_and_org) {
+      if (state.variables_read) {
+        SelectVariables(state, &ctx);
+      } else {
+        *ctx.mutable_variables() = vars;
+      }
+    }
     if (with_config) *ctx.mutable_config() = state.config;
     ctx.mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
     for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);

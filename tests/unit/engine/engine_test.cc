@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -118,6 +119,167 @@ TEST_F(EngineTest, AThrowingPluginChangesNothing) {
   EXPECT_EQ(after->version(), inst.version());
   EXPECT_EQ(after->open_tasks_size(), 1);
   EXPECT_EQ(engine_->History(inst.id())->events_size(), 1);
+}
+
+// A stage under another name that records the context of each call the
+// engine makes to it, then lets the real plugin decide.
+class RecordingStage : public plugin::StageHandle {
+ public:
+  RecordingStage(const plugin::StageHandle& inner, const std::string& name) : inner_(inner) {
+    description_ = inner.description();
+    description_.set_name(name);
+  }
+  const plugin::pb::DescribeResponse& description() const override { return description_; }
+  const std::string& origin() const override { return inner_.origin(); }
+  StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
+      const plugin::pb::ValidateConfigRequest& r) const override {
+    return inner_.ValidateConfig(r);
+  }
+  StatusOr<plugin::pb::Decision> Enter(const plugin::pb::EnterRequest& r) const override {
+    Record(r.context());
+    return inner_.Enter(r);
+  }
+  StatusOr<plugin::pb::Decision> Act(const plugin::pb::ActRequest& r) const override {
+    Record(r.context());
+    return inner_.Act(r);
+  }
+  StatusOr<plugin::pb::Decision> EnterWithConfig(const plugin::pb::EnterRequest& r,
+                                                 const Config& c) const override {
+    Record(r.context());
+    return inner_.EnterWithConfig(r, c);
+  }
+  StatusOr<plugin::pb::Decision> ActWithConfig(const plugin::pb::ActRequest& r,
+                                               const Config& c) const override {
+    Record(r.context());
+    return inner_.ActWithConfig(r, c);
+  }
+  StatusOr<plugin::pb::Decision> OnTimer(const plugin::pb::TimerRequest& r) const override {
+    Record(r.context());
+    return inner_.OnTimer(r);
+  }
+  std::vector<plugin::pb::StageContext> Seen() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void Record(const plugin::pb::StageContext& ctx) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    seen_.push_back(ctx);
+  }
+  const plugin::StageHandle& inner_;
+  plugin::pb::DescribeResponse description_;
+  mutable std::mutex mu_;
+  mutable std::vector<plugin::pb::StageContext> seen_;
+};
+
+std::vector<std::string> Keys(const google::protobuf::Struct& s) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : s.fields()) out.push_back(key);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A stage that declared the variables it reads gets only those, with the
+// selection marked; one that did not gets them all. Review declares
+// "_review" and "submitted_by", so the filed form stays with the engine.
+TEST_F(EngineTest, AStageGetsOnlyTheVariablesItDeclared) {
+  auto review = std::make_unique<RecordingStage>(*registry_.Find("review"), "recorded_review");
+  auto disclosure =
+      std::make_unique<RecordingStage>(*registry_.Find("disclosure"), "recorded_disclosure");
+  const RecordingStage& review_seen = *review;
+  const RecordingStage& disclosure_seen = *disclosure;
+  ASSERT_TRUE(registry_.Add(std::move(review)).ok());
+  ASSERT_TRUE(registry_.Add(std::move(disclosure)).ok());
+  auto deployed = engine_->Deploy(R"(
+key: selected-variables
+initial: review
+states:
+  review:
+    stage: recorded_review
+    config: { assignee: { role: authority_reviewer } }
+    on: { approved: publish, returned: review }
+  publish:
+    stage: recorded_disclosure
+    config: { mode: auto }
+    on: { published: done }
+  done: { final: true }
+)",
+                                  "selected.yaml");
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  v1::StartInstanceRequest req;
+  req.set_definition_key("selected-variables");
+  req.set_subject_ref("P1");
+  req.set_org("906017");
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"form": {"project_name": "营养改善计划", "amount": 1250.5},
+                      "submitted_by": "zhang", "grade": "优"})",
+                  req.mutable_variables())
+                  .ok());
+  auto inst = engine_->Start(starter_, req);
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  ASSERT_EQ(inst->open_tasks_size(), 1);
+  v1::ActRequest act;
+  act.set_task_id(inst->open_tasks(0).id());
+  act.set_action("approve");
+  auto done = engine_->Act(Caller{"li", {"authority_reviewer"}, "906"}, act);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), "done");
+
+  const auto reviewed = review_seen.Seen();
+  ASSERT_EQ(reviewed.size(), 2u);  // enter, then the approval
+  for (const auto& ctx : reviewed) {
+    ASSERT_TRUE(ctx.has_variables_selected());
+    EXPECT_THAT(std::vector<std::string>(ctx.variables_selected().names().begin(),
+                                         ctx.variables_selected().names().end()),
+                ::testing::ElementsAre("_review", "submitted_by"));
+  }
+  EXPECT_THAT(Keys(reviewed[0].variables()), ::testing::ElementsAre("submitted_by"));
+  // By the approval the chain has recorded its progress.
+  EXPECT_THAT(Keys(reviewed[1].variables()), ::testing::ElementsAre("_review", "submitted_by"));
+  const auto published = disclosure_seen.Seen();
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_FALSE(published[0].has_variables_selected());
+  EXPECT_THAT(Keys(published[0].variables()),
+              ::testing::ElementsAre("_review", "form", "grade", "last_review", "submitted_by"));
+  // The instance keeps every variable.
+  EXPECT_THAT(Keys(done->variables()),
+              ::testing::ElementsAre("_review", "disclosure", "form", "grade", "last_review",
+                                     "submitted_by"));
+}
+
+// A plugin that declares an empty variable name has a bug: the workflow is
+// refused at deploy, naming the state and the stage.
+TEST_F(EngineTest, AnEmptyDeclaredVariableNameIsRefusedAtDeploy) {
+  class EmptyName : public RecordingStage {
+   public:
+    using RecordingStage::RecordingStage;
+    StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
+        const plugin::pb::ValidateConfigRequest&) const override {
+      plugin::pb::ValidateConfigResponse resp;
+      resp.mutable_variables()->add_names("grade");
+      resp.mutable_variables()->add_names("");
+      return resp;
+    }
+  };
+  ASSERT_TRUE(
+      registry_.Add(std::make_unique<EmptyName>(*registry_.Find("final_review"), "empty_name"))
+          .ok());
+  auto deployed = engine_->Deploy(R"(
+key: empty-name
+initial: final
+states:
+  final:
+    stage: empty_name
+    on: { approved: done, returned: done, rejected: done }
+  done: { final: true }
+)",
+                                  "empty.yaml");
+  ASSERT_FALSE(deployed.ok());
+  EXPECT_EQ(deployed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(deployed.status().message()),
+              HasSubstr("empty.yaml:6:12: state 'final': stage plugin 'empty_name' declared an "
+                        "empty variable name among those it reads"));
 }
 
 // A plugin's set_variables meet the workflow's declarations like a caller's

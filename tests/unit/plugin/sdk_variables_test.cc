@@ -300,5 +300,125 @@ TEST(SdkVariablesTest, AHookReadsByNameAndSeesNoWholeStruct) {
   EXPECT_EQ(internal::current_variables, nullptr);  // nothing left behind
 }
 
+
+// ---- Declared variables (Stage::VariablesRead, StageContext.variables_selected)
+
+// A context as a host sends it to a stage that declared what it reads.
+std::string SelectedRequest(const std::vector<std::string>& declared) {
+  Struct vars;
+  Struct all = ParseJson(kVariables);
+  pb::ActRequest req = Request(Struct());
+  pb::VariableSelection* selected = req.mutable_context()->mutable_variables_selected();
+  for (const std::string& name : declared) {
+    selected->add_names(name);
+    auto it = all.fields().find(name);
+    if (it != all.fields().end()) (*vars.mutable_fields())[name] = it->second;
+  }
+  *req.mutable_context()->mutable_variables() = vars;
+  return req.SerializeAsString();
+}
+
+class SelectiveStage : public ByNameStage {
+ public:
+  pb::Decision Act(const pb::ActRequest& request) const override {
+    const Variables v = Vars(request.context());
+    // One read after the other: the first undeclared one throws.
+    const std::string by = StringOr(v, "submitted_by", "-");
+    const bool empty = v.Find("empty") != nullptr;
+    const int all = v.All().fields_size();
+    const std::string grade = StringOr(v, "grade", "-");
+    pb::Decision d = Accept();
+    d.set_note(by + " " + std::to_string(empty) + " " + std::to_string(all) + " " + grade);
+    return d;
+  }
+};
+
+template <bool kByName>
+std::pair<int, std::string> CallSelective(const std::string& bytes) {
+  uint8_t* out = nullptr;
+  size_t out_len = 0;
+  const SelectiveStage stage;
+  const int rc = internal::CallHook<pb::ActRequest, kByName>(
+      "act", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &out, &out_len,
+      [&](const pb::ActRequest& q) { return stage.Act(q); });
+  std::string text(reinterpret_cast<char*>(out), out_len);
+  internal::FreeBuffer(out, out_len);
+  if (rc != BPM_PLUGIN_OK) return {rc, text};
+  pb::Decision d;
+  EXPECT_TRUE(d.ParseFromString(text));
+  return {rc, d.note()};
+}
+
+// Reading a declared variable works (absent ones read as absent); reading
+// one the stage did not declare fails the hook, naming the variable and the
+// declaration, read by name or from a whole parse alike.
+TEST(SdkVariablesTest, AStageReadsOnlyTheVariablesItDeclared) {
+  const std::string declared =
+      SelectedRequest({"empty", "grade", "nothing_such", "submitted_by"});
+  EXPECT_EQ(CallSelective<true>(declared), (std::pair<int, std::string>{BPM_PLUGIN_OK,
+                                                                         "filer1 1 3 优"}));
+  EXPECT_EQ(CallSelective<false>(declared), (std::pair<int, std::string>{BPM_PLUGIN_OK,
+                                                                          "filer1 1 3 优"}));
+  const std::string short_of_grade = SelectedRequest({"empty", "submitted_by"});
+  for (const auto& [rc, text] :
+       {CallSelective<true>(short_of_grade), CallSelective<false>(short_of_grade)}) {
+    EXPECT_EQ(rc, BPM_PLUGIN_INTERNAL);
+    EXPECT_EQ(text,
+              "act hook threw an exception: variables.grade: the stage reads it but did not "
+              "declare it for this state's config, so the host did not send it (declared: "
+              "empty, submitted_by); add it to the stage's VariablesRead");
+  }
+  // An empty selection: nothing may be read.
+  const auto [rc, text] = CallSelective<true>(SelectedRequest({}));
+  EXPECT_EQ(rc, BPM_PLUGIN_INTERNAL);
+  EXPECT_NE(text.find("variables.submitted_by: the stage reads it but did not declare it"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("(declared: none)"), std::string::npos) << text;
+  // Without a selection (every variable sent) the same stage reads them all.
+  EXPECT_EQ(CallSelective<true>(Request(ParseJson(kVariables)).SerializeAsString()).second,
+            "filer1 1 8 优");
+}
+
+class DeclaringStage : public ByNameStage {
+ public:
+  std::optional<std::vector<std::string>> VariablesRead(const Struct& config) const override {
+    if (Field(config, "all") != nullptr) return std::nullopt;
+    return std::vector<std::string>{"submitted_by", "grade"};
+  }
+};
+
+class WholeDeclaringStage : public DeclaringStage {
+ public:
+  static constexpr bool kVariablesByName = false;
+};
+
+// What ValidateConfig answers: the stage's names plus every "${var.NAME}" of
+// the config's templates, sorted and each once; nothing for a stage that
+// reads any variable, or that reads context.variables() whole.
+TEST(SdkVariablesTest, TheDeclarationAddsTheConfigsTemplates) {
+  const Struct config = ParseJson(R"json({
+    "title": "${var.project} 审核 (${var.grade})",
+    "assignee": {"org": "${org}", "user": "${var.submitted_by}"},
+    "levels": [{"user": "${var.level_head}"}, "${var.unclosed"]})json");
+  pb::ValidateConfigResponse resp;
+  internal::DeclareVariables(DeclaringStage(), config, &resp);
+  ASSERT_TRUE(resp.has_variables());
+  EXPECT_EQ(std::vector<std::string>(resp.variables().names().begin(),
+                                     resp.variables().names().end()),
+            (std::vector<std::string>{"grade", "level_head", "project", "submitted_by"}));
+
+  pb::ValidateConfigResponse any;
+  internal::DeclareVariables(DeclaringStage(), ParseJson(R"({"all": true})"), &any);
+  EXPECT_FALSE(any.has_variables());
+  pb::ValidateConfigResponse whole;
+  internal::DeclareVariables(WholeDeclaringStage(), config, &whole);
+  EXPECT_FALSE(whole.has_variables());
+  // A config with errors declares nothing (it is refused anyway).
+  pb::ValidateConfigResponse refused;
+  refused.add_errors()->set_message("bad");
+  internal::DeclareVariables(DeclaringStage(), config, &refused);
+  EXPECT_FALSE(refused.has_variables());
+}
+
 }  // namespace
 }  // namespace bpm::plugin

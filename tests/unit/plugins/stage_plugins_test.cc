@@ -13,6 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
+
 #include "bpm/plugin/sdk.h"
 #include "core/plugin/loader.h"
 
@@ -922,6 +924,37 @@ const char kDisclosureVars[] = R"({
   "grade": "优",
   "reviewer_phone": "13800000000"
 })";
+
+// The variables each stage on the approval chain says it reads under a
+// config (ValidateConfigResponse.variables): the engine sends it only these.
+// "-" when it did not say (it gets every variable).
+std::string Declared(const std::string& name, const std::string& config) {
+  auto stage = Load(name);
+  if (stage == nullptr) return "no plugin";
+  pb::ValidateConfigRequest req;
+  *req.mutable_config() = Json(config);
+  auto resp = stage->ValidateConfig(req);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->errors_size(), 0) << name << " " << config;
+  if (!resp->has_variables()) return "-";
+  return absl::StrJoin(resp->variables().names(), ",");
+}
+
+TEST(StagePluginsTest, ChainStagesDeclareTheVariablesTheyRead) {
+  EXPECT_EQ(Declared("review", "{}"), "_review,submitted_by");
+  EXPECT_EQ(Declared("review", R"({"assignee": {"user": "${var.head}"}})"),
+            "_review,head,submitted_by");
+  EXPECT_EQ(Declared("final_review", "{}"), "");
+  EXPECT_EQ(Declared("rectification", "{}"), "rectification");
+  EXPECT_EQ(Declared("disclosure", R"({"mode": "auto", "publish": ["grade", "target"]})"),
+            "disclosure,grade,target");
+  EXPECT_EQ(Declared("disclosure", R"({"mode": "auto"})"), "-");  // publishes them all
+  const std::string form = R"("form": {"fields": [{"name": "amount", "type": "number"}]})";
+  EXPECT_EQ(Declared("department_submit", "{" + form + "}"), "");
+  EXPECT_EQ(Declared("department_submit",
+                     "{" + form + R"(, "history": {"amount_field": "amount"}})"),
+            "previous_subject_ref,project_history");
+}
 
 TEST(StagePluginsTest, DisclosureAutoPublishesSelectedVariables) {
   auto stage = Load("disclosure");

@@ -28,6 +28,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
@@ -69,6 +70,15 @@ class Stage {
     pb::Decision d;
     d.set_accepted(true);
     return d;
+  }
+  // The variables the hooks read under config (a config ValidateConfig
+  // accepted), when the stage can say: the host then sends only these (see
+  // "Instance variables"). Names in the config's "${var.NAME}" templates are
+  // added by the SDK. std::nullopt, the default: any variable, so all are
+  // sent. Consulted only for a stage with kVariablesByName.
+  virtual std::optional<std::vector<std::string>> VariablesRead(const Struct& config) const {
+    (void)config;
+    return std::nullopt;
   }
 };
 
@@ -145,6 +155,14 @@ Struct StructOr(const Fields& s, const std::string& key) {
 // Vars() must be given the context of the request the hook was called with,
 // not a copy of it: with kVariablesByName a copy has no variables, so Vars()
 // throws std::logic_error for one (the hook fails with its message).
+//
+// Such a stage may also say which variables it reads (Stage::VariablesRead,
+// per config): a review step that reads "submitted_by" then no longer gets
+// the whole filed form on every call. The host marks the context it sends
+// with those names (StageContext.variables_selected), and reading any other
+// variable throws std::logic_error naming it: a short declaration fails the
+// hook loudly instead of reading as an absent variable. All() then holds the
+// declared variables only.
 // Thread safety: a Variables belongs to the hook call that made it.
 
 namespace internal {
@@ -363,30 +381,48 @@ inline thread_local LazyVariables* current_variables
 // The variables of a hook's context: see "Instance variables" above.
 class Variables {
  public:
-  // The variable named name, or nullptr when the instance has none.
+  // The variable named name, or nullptr when the instance has none. Throws
+  // std::logic_error when the host sent a selection without it (see above).
   const Value* Find(const std::string& name) const {
+    if (selected_ != nullptr) CheckSelected(name);
     return lazy_ != nullptr ? lazy_->Find(name) : Field(*whole_, name);
   }
   // Every variable (with kVariablesByName this decodes them all: read single
-  // variables with Find where you can).
+  // variables with Find where you can); with a selection, the selected ones.
   const Struct& All() const { return lazy_ != nullptr ? lazy_->All() : *whole_; }
 
  private:
   friend Variables Vars(const pb::StageContext& ctx);
-  Variables(const Struct* whole, internal::LazyVariables* lazy) : whole_(whole), lazy_(lazy) {}
+  Variables(const Struct* whole, internal::LazyVariables* lazy,
+            const pb::VariableSelection* selected)
+      : whole_(whole), lazy_(lazy), selected_(selected) {}
+  void CheckSelected(const std::string& name) const {
+    const auto& names = selected_->names();
+    if (std::find(names.begin(), names.end(), name) != names.end()) return;
+    std::string declared;
+    for (const std::string& n : names) declared += (declared.empty() ? "" : ", ") + n;
+    throw std::logic_error("variables." + name +
+                           ": the stage reads it but did not declare it for this state's "
+                           "config, so the host did not send it (declared: " +
+                           (declared.empty() ? "none" : declared) +
+                           "); add it to the stage's VariablesRead");
+  }
   const Struct* whole_;
   internal::LazyVariables* lazy_;
+  const pb::VariableSelection* selected_;  // nullptr: every variable was sent
 };
 
 inline Variables Vars(const pb::StageContext& ctx) {
+  const pb::VariableSelection* selected =
+      ctx.has_variables_selected() ? &ctx.variables_selected() : nullptr;
   internal::LazyVariables* lazy = internal::current_variables;
-  if (lazy == nullptr) return Variables(&ctx.variables(), nullptr);
+  if (lazy == nullptr) return Variables(&ctx.variables(), nullptr, selected);
   if (lazy->owner != nullptr && lazy->owner != &ctx) {
     throw std::logic_error(
         "Vars() was given a StageContext that is not the request's own (a copy?): the "
         "stage reads its variables by name (kVariablesByName), so pass request.context()");
   }
-  return Variables(nullptr, lazy);
+  return Variables(nullptr, lazy, selected);
 }
 
 inline const Value* Field(const Variables& vars, const std::string& key) {
@@ -1127,6 +1163,53 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
 
 inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
 
+// Adds to *names every NAME of a "${var.NAME}" template (Substitute) in the
+// string values anywhere in v.
+inline void AddTemplateVariables(const Value& v, std::vector<std::string>* names) {
+  switch (v.kind_case()) {
+    case Value::kStringValue: {
+      const std::string& text = v.string_value();
+      for (size_t open = text.find("${var."); open != std::string::npos;
+           open = text.find("${var.", open + 1)) {
+        const size_t close = text.find('}', open);
+        if (close == std::string::npos) break;
+        names->push_back(text.substr(open + 6, close - open - 6));
+      }
+      break;
+    }
+    case Value::kStructValue:
+      for (const auto& [key, item] : v.struct_value().fields()) AddTemplateVariables(item, names);
+      break;
+    case Value::kListValue:
+      for (const Value& item : v.list_value().values()) AddTemplateVariables(item, names);
+      break;
+    default:
+      break;
+  }
+}
+
+// Fills resp.variables from the stage's VariablesRead for an accepted
+// config (a stage with kVariablesByName only), with the config's templates'
+// variables added; sorted, each once.
+template <typename StageClass>
+void DeclareVariables(const StageClass& stage, const Struct& config,
+                      pb::ValidateConfigResponse* resp) {
+  if constexpr (StageClass::kVariablesByName) {
+    if (resp->errors_size() != 0) return;
+    std::optional<std::vector<std::string>> names = stage.VariablesRead(config);
+    if (!names) return;
+    for (const auto& [key, item] : config.fields()) AddTemplateVariables(item, &*names);
+    std::sort(names->begin(), names->end());
+    names->erase(std::unique(names->begin(), names->end()), names->end());
+    auto* out = resp->mutable_variables();
+    for (std::string& n : *names) out->add_names(std::move(n));
+  } else {
+    (void)stage;
+    (void)config;
+    (void)resp;
+  }
+}
+
 // Stamps the ABI this plugin is built against into its description, so that
 // a plugin's Describe() never has to (remote hosts check these fields).
 inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
@@ -1160,6 +1243,7 @@ inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
           BpmPluginInstance().ValidateConfig(q.config(), &errors);                    \
           ::bpm::plugin::pb::ValidateConfigResponse resp;                             \
           for (auto& e : errors) *resp.add_errors() = std::move(e);                   \
+          ::bpm::plugin::internal::DeclareVariables(BpmPluginInstance(), q.config(), &resp); \
           return resp;                                                                \
         });                                                                           \
   }                                                                                   \
