@@ -9,9 +9,13 @@
 // - Bytes refused by name must be refused by a whole parse too.
 // - By name may accept more (a variable that is not a valid Value fails only
 //   when read): those inputs must still read without crashing.
+// - A request that marks a selection (context.variables_selected, sent to a
+//   stage that declared what it reads) refuses a read outside it with
+//   std::logic_error, whatever the bytes hold.
 //
 // Seeds: corpus/sdk_request_fuzz (written by seed_writer.cc): requests like
 // the engine's, one in the two-part form with the config in front.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -89,7 +93,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pb::ActRequest rest = whole;
   if (rest.has_context()) rest.mutable_context()->clear_variables();
   if (!Same(*req, rest)) Finding("the request differs");
+  const auto& selected = whole.context().variables_selected().names();
   for (const auto& [name, value] : whole.context().variables().fields()) {
+    if (whole.context().has_variables_selected() &&
+        std::find(selected.begin(), selected.end(), name) == selected.end()) {
+      bool refused = false;
+      try {
+        (void)by_name.Find(name);
+      } catch (const std::logic_error&) {
+        refused = true;
+      }
+      if (!refused) Finding("a variable outside the selection was read");
+      continue;
+    }
     const google::protobuf::Value* got = by_name.Find(name);
     if (got == nullptr) Finding("a variable is missing");
     if (!Same(Known(*got), Known(value))) {

@@ -285,6 +285,13 @@ void WriteSdkSeeds(const std::string& dir) {
         Bytes<pb::ActRequest>(R"({"context": {"variables": {"a": "1", "b": {"x": 1}}}})") +
             Bytes<pb::ActRequest>(R"({"context": {"variables": {"b": "2"}}, "action": "submit"})"));
   Write(dir + "/empty", "");
+  // To a stage that declared what it reads: two of the variables, and the
+  // selection marked (one name the instance does not have).
+  Write(dir + "/selected",
+        Bytes<pb::ActRequest>(R"({"context": {
+            "variables": {"submitted_by": "filer1", "grade": "优"},
+            "variablesSelected": {"names": ["grade", "missing", "submitted_by"]},
+            "config": {"title": "终审"}}, "action": "approve"})"));
 }
 
 int main(int argc, char** argv) {
