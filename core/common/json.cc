@@ -14,9 +14,11 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <algorithm>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "bpm/plugin/sdk.h"
 
 namespace bpm {
 namespace {
@@ -456,6 +458,128 @@ StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json) {
   std::vector<std::string> out;
   Parser parser(json);
   BPM_RETURN_IF_ERROR(parser.ParseTopStringArray(&out));
+  return out;
+}
+
+namespace {
+
+// One top-level member of an object text in the canonical layout: its key
+// (as written: it has no escapes) and the text of its value.
+struct RawMember {
+  std::string_view key;
+  std::string_view value;
+};
+
+// The end of the string whose opening quote is at p, just past its closing
+// quote; nullptr when it does not end.
+// A quote ends the string unless an odd number of backslashes precede it.
+const char* SkipString(const char* p, const char* end) {
+  const char* const body = p + 1;
+  for (const char* q = body; q < end;) {
+    const char* quote = static_cast<const char*>(std::memchr(q, '"', static_cast<size_t>(end - q)));
+    if (quote == nullptr) return nullptr;
+    size_t backslashes = 0;
+    for (const char* b = quote; b > body && b[-1] == '\\'; --b) ++backslashes;
+    if (backslashes % 2 == 0) return quote + 1;
+    q = quote + 1;
+  }
+  return nullptr;
+}
+
+// The members of `text` when it is an object in the canonical layout (see
+// CanonicalJsonUpdate); false otherwise. Values are delimited, not checked:
+// the caller knows the text parses.
+bool CanonicalMembers(std::string_view text, std::vector<RawMember>* out) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  if (p == end || *p != '{') return false;
+  ++p;
+  if (p != end && *p == '}') return p + 1 == end;
+  while (p < end) {
+    if (*p != '"') return false;
+    const char* key_begin = p + 1;
+    const char* key_end = key_begin;
+    while (key_end < end && *key_end != '"') {
+      if (*key_end == '\\') return false;  // an escaped key: written anew
+      ++key_end;
+    }
+    if (key_end + 1 >= end || key_end[1] != ':') return false;
+    const std::string_view key(key_begin, static_cast<size_t>(key_end - key_begin));
+    if (!out->empty() && !(out->back().key < key)) return false;  // not strictly ascending
+    const char* v = key_end + 2;
+    const char* q = v;
+    int depth = 0;
+    while (q < end) {
+      const char c = *q;
+      if (c == '"') {
+        q = SkipString(q, end);
+        if (q == nullptr) return false;
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) break;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        break;
+      } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+        if (depth == 0) return false;
+      }
+      ++q;
+    }
+    if (q == end || q == v) return false;
+    out->push_back(RawMember{key, std::string_view(v, static_cast<size_t>(q - v))});
+    if (*q == '}') return q + 1 == end;
+    if (*q != ',') return false;
+    p = q + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string CanonicalJsonUpdate(std::string_view before, const Struct& now,
+                                std::vector<std::string> changed) {
+  std::vector<RawMember> kept;
+  std::string out;
+  if (!CanonicalMembers(before, &kept)) {
+    ::bpm::plugin::AppendCanonicalJson(now, &out);
+    return out;
+  }
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  out.reserve(before.size() + 64);
+  out.push_back('{');
+  bool first = true;
+  auto comma = [&] {
+    if (!first) out.push_back(',');
+    first = false;
+  };
+  auto write_now = [&](const std::string& key) {
+    auto it = now.fields().find(key);
+    if (it == now.fields().end()) return;  // removed
+    comma();
+    ::bpm::plugin::AppendJsonString(key, &out);
+    out.push_back(':');
+    ::bpm::plugin::AppendCanonicalJson(it->second, &out);
+  };
+  size_t i = 0, j = 0;
+  while (i < kept.size() || j < changed.size()) {
+    if (j == changed.size() || (i < kept.size() && kept[i].key < changed[j])) {
+      comma();
+      out.push_back('"');
+      out.append(kept[i].key);
+      out.append("\":", 2);
+      out.append(kept[i].value);
+      ++i;
+    } else {
+      if (i < kept.size() && kept[i].key == changed[j]) ++i;  // replaced
+      write_now(changed[j]);
+      ++j;
+    }
+  }
+  out.push_back('}');
   return out;
 }
 

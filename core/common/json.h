@@ -58,6 +58,24 @@ StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json);
 // string lists), without a Value per element. Same rules and errors.
 StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 
+// The canonical JSON (CanonicalJson, util.h) of `now`, an object whose
+// members are those of the JSON text `before` except the top-level keys
+// named in `changed` (each set, added or left as it was in `now`). The text
+// of every other member is copied from `before` instead of written anew
+// from `now`: a command that sets two variables of an instance does not
+// re-encode its whole filed form.
+//
+// `before` must be the text `now` was parsed from before the changes (the
+// caller's guarantee; nothing checks that the unchanged members agree).
+// When `before` is not an object in the canonical layout (no whitespace
+// between members, keys without escapes in strictly ascending order), the
+// whole of `now` is written, so the result is always a valid JSON object
+// equal in meaning to `now`; a member copied from a stored text that was not
+// canonical keeps its own layout.
+// Thread safety: stateless.
+std::string CanonicalJsonUpdate(std::string_view before, const google::protobuf::Struct& now,
+                                std::vector<std::string> changed);
+
 // Byte offset of the first byte of text that does not start a well-formed
 // UTF-8 sequence (same rules as the parser's strings), or npos when all of
 // it is valid. For other text formats that feed protobuf strings (YAML).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
 #include "bpm/v1/snapshot.pb.h"
+#include "core/common/json.h"
 #include "core/common/util.h"
 #include "core/definition/diff.h"
 #include "core/definition/graph.h"
@@ -513,6 +514,7 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state, pb::Dec
   // Moved, not copied: a Value copy is a deep copy of the whole subtree.
   for (auto& [k, v] : *d.mutable_set_variables()->mutable_fields()) {
     (*w.vars.mutable_fields())[k].Swap(&v);
+    w.vars_changed.push_back(k);
   }
   for (const std::string& id : d.cancel_tasks()) {
     Working::Task* t = w.Find(id);
@@ -749,7 +751,22 @@ void Engine::ActAsync(const Caller& caller, const v1::ActRequest& request,
 }
 
 StatusOr<v1::Instance> Engine::Finish(Working& w) {
-  std::string vars_json = CanonicalJson(w.vars);
+  // Only the variables the command changed are encoded; the others are
+  // copied from the stored text (a filed form is most of it).
+  std::string vars_json =
+      w.vars_from_row
+          ? CanonicalJsonUpdate(w.inst.variables_json, w.vars, std::move(w.vars_changed))
+          : CanonicalJson(w.vars);
+#ifdef BPM_CHECK_INVARIANTS
+  {
+    auto written = ParseJsonStruct(vars_json);
+    if (!written.ok() || CanonicalJson(*written) != CanonicalJson(w.vars)) {
+      return absl::InternalError(absl::StrCat(
+          "instance ", w.inst.id, ": the variables' JSON differs from the variables: ",
+          vars_json, " (vars changed without Working::vars_changed?)"));
+    }
+  }
+#endif
   if (vars_json.size() > 4 * options_.max_payload_bytes) {
     return absl::FailedPreconditionError(absl::StrCat(
         "instance ", w.inst.id, ": variables would grow to ", vars_json.size(),
@@ -882,7 +899,10 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();
-  w.vars = StructFromJson(w.inst.variables_json);
+  if (auto vars = ParseJsonObject(w.inst.variables_json, "stored object"); vars.ok()) {
+    w.vars = *std::move(vars);
+    w.vars_from_row = true;
+  }  // unreadable: the instance starts over from no variables (as it always has)
   if (!idempotency_key.empty()) {
     w.commit.idempotency =
         store::IdempotencyRow{scope, idempotency_key, request_hash, "", w.now};

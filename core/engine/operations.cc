@@ -459,6 +459,7 @@ StatusOr<v1::Instance> Engine::Withdraw(const Caller& caller,
           }
           w.vars = *std::move(vars);
         }
+        w.vars_from_row = false;  // replaced whole
         w.commit.delete_snapshot = true;
         w.AddEvent("withdrawn", "withdraw", from_state, w.inst.state, "", req.comment());
         return absl::OkStatus();

@@ -28,6 +28,12 @@ struct Engine::Working {
   store::InstanceRow inst;
   std::string entry_state;  // the state the instance was in when the command began
   google::protobuf::Struct vars;
+  // How vars came about, so that Finish writes only what changed
+  // (CanonicalJsonUpdate): parsed from inst.variables_json as stored, and
+  // since then changed at these top-level keys only. Whoever changes vars in
+  // any other way clears vars_from_row (sanitizer builds check, see Finish).
+  bool vars_from_row = false;
+  std::vector<std::string> vars_changed;
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
   // Open or locked external tasks (agency work) of the instance.
   std::vector<store::ExternalTaskRow> external;
