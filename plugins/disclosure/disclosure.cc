@@ -143,7 +143,7 @@ pb::Decision Publish(const pb::StageContext& ctx, const Proposal& p, int64_t due
   s["channel"] = StringValue(p.channel);
   s["published_at_unix_ms"] = NumberValue(at);
   s["published_by"] = StringValue(p.by);
-  s["data"] = StructValue(data);
+  s["data"] = StructValue(std::move(data));  // moved: a copy is of every variable
   if (p.note != nullptr) s["redaction_note"] = StringValue(*p.note);
   if (!p.redactions.empty()) s["redacted"] = StringListValue(p.redactions);
   if (!p.reviewed_by.empty()) s["reviewed_by"] = StringValue(p.reviewed_by);
