@@ -323,7 +323,12 @@ std::vector<Diagnostic> Validate(const Definition& def, const plugin::Registry& 
                                "' declared an empty variable name among those it reads"),
                   "a bug in the plugin: report it with the plugin's version");
           } else if (variables_read != nullptr) {
-            (*variables_read)[s.name] = std::vector<std::string>(names.begin(), names.end());
+            // Each once (a remote plugin's list may repeat one): the engine
+            // moves each into the request.
+            std::vector<std::string> read(names.begin(), names.end());
+            std::sort(read.begin(), read.end());
+            read.erase(std::unique(read.begin(), read.end()), read.end());
+            (*variables_read)[s.name] = std::move(read);
           }
         }
         for (const auto& e : resp->errors()) {

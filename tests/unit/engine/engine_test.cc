@@ -248,6 +248,52 @@ states:
                                      "submitted_by"));
 }
 
+// A declaration that names a variable twice (a remote plugin's may) is
+// taken once: the stage gets the variable's value, not an empty one.
+TEST_F(EngineTest, AVariableDeclaredTwiceIsSentOnce) {
+  class Twice : public RecordingStage {
+   public:
+    using RecordingStage::RecordingStage;
+    StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
+        const plugin::pb::ValidateConfigRequest&) const override {
+      plugin::pb::ValidateConfigResponse resp;
+      for (const char* name : {"submitted_by", "_review", "submitted_by"}) {
+        resp.mutable_variables()->add_names(name);
+      }
+      return resp;
+    }
+  };
+  auto twice = std::make_unique<Twice>(*registry_.Find("review"), "twice_review");
+  const Twice& seen = *twice;
+  ASSERT_TRUE(registry_.Add(std::move(twice)).ok());
+  auto deployed = engine_->Deploy(R"(
+key: twice
+initial: review
+states:
+  review:
+    stage: twice_review
+    config: { assignee: { role: authority_reviewer } }
+    on: { approved: done, returned: review }
+  done: { final: true }
+)",
+                                  "twice.yaml");
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  v1::StartInstanceRequest req;
+  req.set_definition_key("twice");
+  req.set_subject_ref("P1");
+  req.set_org("906017");
+  (*req.mutable_variables()->mutable_fields())["submitted_by"].set_string_value("zhang");
+  auto inst = engine_->Start(starter_, req);
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  const auto calls = seen.Seen();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_THAT(std::vector<std::string>(calls[0].variables_selected().names().begin(),
+                                       calls[0].variables_selected().names().end()),
+              ::testing::ElementsAre("_review", "submitted_by"));
+  EXPECT_EQ(calls[0].variables().fields().at("submitted_by").string_value(), "zhang");
+  EXPECT_EQ(inst->variables().fields().at("submitted_by").string_value(), "zhang");
+}
+
 // A plugin that declares an empty variable name has a bug: the workflow is
 // refused at deploy, naming the state and the stage.
 TEST_F(EngineTest, AnEmptyDeclaredVariableNameIsRefusedAtDeploy) {
