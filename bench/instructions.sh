@@ -7,8 +7,10 @@
 #   bench/instructions.sh [--build-dir build] [--bpmd PATH] [--instances 150]
 #                         [--keep DIR]
 #
-# --bpmd: another bpmd binary to count (e.g. a copy built from an older commit;
-# the plugins always come from --build-dir). --keep: leave callgrind's output
+# --bpmd: another bpmd binary to count (the plugins always come from
+# --build-dir, and both use its libbpm_plugin_proto.so: the binary must be
+# built from the same plugin.proto; for an older commit whose protocol
+# differs, run that checkout's script with its own --build-dir). --keep: leave callgrind's output
 # in DIR (callgrind_annotate --inclusive=yes DIR/callgrind.out.*.1 shows where
 # the instructions go). Prints "instructions per transition N".
 #
