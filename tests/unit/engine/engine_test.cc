@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/str_replace.h"
 #include "core/common/clock.h"
 #include "core/engine/engine.h"
 #include "google/protobuf/util/json_util.h"
@@ -173,6 +174,34 @@ class RecordingStage : public plugin::StageHandle {
   mutable std::vector<plugin::pb::StageContext> seen_;
 };
 
+// A recording stage whose plugin declares the variables it reads as given
+// (whatever the real plugin says).
+class DeclaringStage : public RecordingStage {
+ public:
+  DeclaringStage(const plugin::StageHandle& inner, const std::string& name,
+                 std::vector<std::string> declared)
+      : RecordingStage(inner, name), declared_(std::move(declared)) {}
+  StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
+      const plugin::pb::ValidateConfigRequest&) const override {
+    plugin::pb::ValidateConfigResponse resp;
+    for (const std::string& name : declared_) resp.mutable_variables()->add_names(name);
+    return resp;
+  }
+
+ private:
+  std::vector<std::string> declared_;
+};
+
+// kAutoDisclosure under another key and with other stages in its two
+// states; disclosure publishes every variable (no publish list).
+std::string AutoPublishWith(const std::string& key, const std::string& review_stage,
+                            const std::string& disclosure_stage) {
+  return absl::StrReplaceAll(kAutoDisclosure, {{"key: auto-publish", "key: " + key},
+                                               {"stage: review", "stage: " + review_stage},
+                                               {"stage: disclosure", "stage: " + disclosure_stage},
+                                               {", publish: [last_review]", ""}});
+}
+
 std::vector<std::string> Keys(const google::protobuf::Struct& s) {
   std::vector<std::string> out;
   for (const auto& [key, value] : s.fields()) out.push_back(key);
@@ -191,21 +220,9 @@ TEST_F(EngineTest, AStageGetsOnlyTheVariablesItDeclared) {
   const RecordingStage& disclosure_seen = *disclosure;
   ASSERT_TRUE(registry_.Add(std::move(review)).ok());
   ASSERT_TRUE(registry_.Add(std::move(disclosure)).ok());
-  auto deployed = engine_->Deploy(R"(
-key: selected-variables
-initial: review
-states:
-  review:
-    stage: recorded_review
-    config: { assignee: { role: authority_reviewer } }
-    on: { approved: publish, returned: review }
-  publish:
-    stage: recorded_disclosure
-    config: { mode: auto }
-    on: { published: done }
-  done: { final: true }
-)",
-                                  "selected.yaml");
+  auto deployed = engine_->Deploy(
+      AutoPublishWith("selected-variables", "recorded_review", "recorded_disclosure"),
+      "selected.yaml");
   ASSERT_TRUE(deployed.ok()) << deployed.status();
   v1::StartInstanceRequest req;
   req.set_definition_key("selected-variables");
@@ -251,32 +268,13 @@ states:
 // A declaration that names a variable twice (a remote plugin's may) is
 // taken once: the stage gets the variable's value, not an empty one.
 TEST_F(EngineTest, AVariableDeclaredTwiceIsSentOnce) {
-  class Twice : public RecordingStage {
-   public:
-    using RecordingStage::RecordingStage;
-    StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
-        const plugin::pb::ValidateConfigRequest&) const override {
-      plugin::pb::ValidateConfigResponse resp;
-      for (const char* name : {"submitted_by", "_review", "submitted_by"}) {
-        resp.mutable_variables()->add_names(name);
-      }
-      return resp;
-    }
-  };
-  auto twice = std::make_unique<Twice>(*registry_.Find("review"), "twice_review");
-  const Twice& seen = *twice;
+  auto twice = std::make_unique<DeclaringStage>(
+      *registry_.Find("review"), "twice_review",
+      std::vector<std::string>{"submitted_by", "_review", "submitted_by"});
+  const DeclaringStage& seen = *twice;
   ASSERT_TRUE(registry_.Add(std::move(twice)).ok());
-  auto deployed = engine_->Deploy(R"(
-key: twice
-initial: review
-states:
-  review:
-    stage: twice_review
-    config: { assignee: { role: authority_reviewer } }
-    on: { approved: done, returned: review }
-  done: { final: true }
-)",
-                                  "twice.yaml");
+  auto deployed =
+      engine_->Deploy(AutoPublishWith("twice", "twice_review", "disclosure"), "twice.yaml");
   ASSERT_TRUE(deployed.ok()) << deployed.status();
   v1::StartInstanceRequest req;
   req.set_definition_key("twice");
@@ -297,20 +295,11 @@ states:
 // A plugin that declares an empty variable name has a bug: the workflow is
 // refused at deploy, naming the state and the stage.
 TEST_F(EngineTest, AnEmptyDeclaredVariableNameIsRefusedAtDeploy) {
-  class EmptyName : public RecordingStage {
-   public:
-    using RecordingStage::RecordingStage;
-    StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
-        const plugin::pb::ValidateConfigRequest&) const override {
-      plugin::pb::ValidateConfigResponse resp;
-      resp.mutable_variables()->add_names("grade");
-      resp.mutable_variables()->add_names("");
-      return resp;
-    }
-  };
-  ASSERT_TRUE(
-      registry_.Add(std::make_unique<EmptyName>(*registry_.Find("final_review"), "empty_name"))
-          .ok());
+  ASSERT_TRUE(registry_
+                  .Add(std::make_unique<DeclaringStage>(*registry_.Find("final_review"),
+                                                        "empty_name",
+                                                        std::vector<std::string>{"grade", ""}))
+                  .ok());
   auto deployed = engine_->Deploy(R"(
 key: empty-name
 initial: final

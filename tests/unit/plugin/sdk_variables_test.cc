@@ -4,6 +4,7 @@
 // the bytes, it must see what a whole parse of them would have given.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "bpm/plugin/sdk.h"
 #include "core/plugin/stage.h"
@@ -276,27 +277,33 @@ class ByNameStage : public Stage {
   }
 };
 
-template <bool kByName>
-pb::Decision CallAct(const std::string& bytes) {
+// Calls a stage's act hook through the wrapper BPM_PLUGIN_EXPORT uses: the
+// return code, and the decision's note (the error text when it failed).
+template <typename StageT, bool kByName>
+std::pair<int, std::string> CallAct(const std::string& bytes) {
   uint8_t* out = nullptr;
   size_t out_len = 0;
-  const ByNameStage stage;
+  const StageT stage;
   const int rc = internal::CallHook<pb::ActRequest, kByName>(
       "act", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &out, &out_len,
       [&](const pb::ActRequest& q) { return stage.Act(q); });
-  pb::Decision d;
-  EXPECT_EQ(rc, BPM_PLUGIN_OK) << std::string(reinterpret_cast<char*>(out), out_len);
-  EXPECT_TRUE(d.ParseFromArray(out, static_cast<int>(out_len)));
+  std::string text(reinterpret_cast<char*>(out), out_len);
   internal::FreeBuffer(out, out_len);
-  return d;
+  if (rc != BPM_PLUGIN_OK) return {rc, text};
+  pb::Decision d;
+  EXPECT_TRUE(d.ParseFromString(text));
+  return {rc, d.note()};
 }
+
+using Answer = std::pair<int, std::string>;
 
 TEST(SdkVariablesTest, AHookReadsByNameAndSeesNoWholeStruct) {
   const std::string bytes = Request(ParseJson(kVariables)).SerializeAsString();
   // By name: Vars() answers, and context.variables was never decoded.
-  EXPECT_EQ(CallAct<ByNameStage::kVariablesByName>(bytes).note(), "filer1 graded 优 / 0");
+  EXPECT_EQ((CallAct<ByNameStage, ByNameStage::kVariablesByName>(bytes)),
+            (Answer{BPM_PLUGIN_OK, "filer1 graded 优 / 0"}));
   // The default: the request is decoded whole; Vars() gives the same answers.
-  EXPECT_EQ(CallAct<false>(bytes).note(), "filer1 graded 优 / 8");
+  EXPECT_EQ((CallAct<ByNameStage, false>(bytes)), (Answer{BPM_PLUGIN_OK, "filer1 graded 优 / 8"}));
   EXPECT_EQ(internal::current_variables, nullptr);  // nothing left behind
 }
 
@@ -333,35 +340,17 @@ class SelectiveStage : public ByNameStage {
   }
 };
 
-template <bool kByName>
-std::pair<int, std::string> CallSelective(const std::string& bytes) {
-  uint8_t* out = nullptr;
-  size_t out_len = 0;
-  const SelectiveStage stage;
-  const int rc = internal::CallHook<pb::ActRequest, kByName>(
-      "act", reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &out, &out_len,
-      [&](const pb::ActRequest& q) { return stage.Act(q); });
-  std::string text(reinterpret_cast<char*>(out), out_len);
-  internal::FreeBuffer(out, out_len);
-  if (rc != BPM_PLUGIN_OK) return {rc, text};
-  pb::Decision d;
-  EXPECT_TRUE(d.ParseFromString(text));
-  return {rc, d.note()};
-}
-
 // Reading a declared variable works (absent ones read as absent); reading
 // one the stage did not declare fails the hook, naming the variable and the
 // declaration, read by name or from a whole parse alike.
 TEST(SdkVariablesTest, AStageReadsOnlyTheVariablesItDeclared) {
   const std::string declared =
       SelectedRequest({"empty", "grade", "nothing_such", "submitted_by"});
-  EXPECT_EQ(CallSelective<true>(declared), (std::pair<int, std::string>{BPM_PLUGIN_OK,
-                                                                         "filer1 1 3 优"}));
-  EXPECT_EQ(CallSelective<false>(declared), (std::pair<int, std::string>{BPM_PLUGIN_OK,
-                                                                          "filer1 1 3 优"}));
+  EXPECT_EQ((CallAct<SelectiveStage, true>(declared)), (Answer{BPM_PLUGIN_OK, "filer1 1 3 优"}));
+  EXPECT_EQ((CallAct<SelectiveStage, false>(declared)), (Answer{BPM_PLUGIN_OK, "filer1 1 3 优"}));
   const std::string short_of_grade = SelectedRequest({"empty", "submitted_by"});
   for (const auto& [rc, text] :
-       {CallSelective<true>(short_of_grade), CallSelective<false>(short_of_grade)}) {
+       {CallAct<SelectiveStage, true>(short_of_grade), CallAct<SelectiveStage, false>(short_of_grade)}) {
     EXPECT_EQ(rc, BPM_PLUGIN_INTERNAL);
     EXPECT_EQ(text,
               "act hook threw an exception: variables.grade: the stage reads it but did not "
@@ -369,14 +358,14 @@ TEST(SdkVariablesTest, AStageReadsOnlyTheVariablesItDeclared) {
               "empty, submitted_by); add it to the stage's VariablesRead");
   }
   // An empty selection: nothing may be read.
-  const auto [rc, text] = CallSelective<true>(SelectedRequest({}));
+  const auto [rc, text] = CallAct<SelectiveStage, true>(SelectedRequest({}));
   EXPECT_EQ(rc, BPM_PLUGIN_INTERNAL);
   EXPECT_NE(text.find("variables.submitted_by: the stage reads it but did not declare it"),
             std::string::npos) << text;
   EXPECT_NE(text.find("(declared: none)"), std::string::npos) << text;
   // Without a selection (every variable sent) the same stage reads them all.
-  EXPECT_EQ(CallSelective<true>(Request(ParseJson(kVariables)).SerializeAsString()).second,
-            "filer1 1 8 优");
+  EXPECT_EQ((CallAct<SelectiveStage, true>(Request(ParseJson(kVariables)).SerializeAsString())),
+            (Answer{BPM_PLUGIN_OK, "filer1 1 8 优"}));
 }
 
 class DeclaringStage : public ByNameStage {
