@@ -153,15 +153,10 @@ struct Engine::Working {
       if (state.variables_read) {
         // The declared variables move (Swap: no copy) into a Struct of the
         // lease's own and back when it ends.
-        internal::pb::VariableSelection* selected = ctx->mutable_variables_selected();
-        auto& all = *w.vars.mutable_fields();
-        for (const std::string& name : *state.variables_read) {
-          selected->add_names(name);
-          auto it = all.find(name);
-          if (it == all.end()) continue;
-          (*selected_.mutable_fields())[name].Swap(&it->second);
-          moved_.push_back({&it->second, &name});
-        }
+        w.ForSelected(state, ctx, [&](const std::string& name, google::protobuf::Value& v) {
+          (*selected_.mutable_fields())[name].Swap(&v);
+          moved_.push_back({&v, &name});
+        });
         ctx_->unsafe_arena_set_allocated_variables(&selected_);
       } else {
         ctx_->unsafe_arena_set_allocated_variables(&w.vars);
@@ -182,14 +177,17 @@ struct Engine::Working {
     std::vector<std::pair<google::protobuf::Value*, const std::string*>> moved_;
   };
 
-  // The variables a stage that declared them (State::variables_read) gets:
-  // copies of those the instance has, and the names marked as the selection.
-  void SelectVariables(const definition::State& state, internal::pb::StageContext* ctx) const {
+  // For a stage that declared the variables it reads (State::variables_read):
+  // marks them in ctx as the selection, and calls fn(name, value) for each
+  // the instance has.
+  template <typename Fn>
+  void ForSelected(const definition::State& state, internal::pb::StageContext* ctx, Fn&& fn) {
     internal::pb::VariableSelection* selected = ctx->mutable_variables_selected();
+    auto& all = *vars.mutable_fields();
     for (const std::string& name : *state.variables_read) {
       selected->add_names(name);
-      auto it = vars.fields().find(name);
-      if (it != vars.fields().end()) (*ctx->mutable_variables()->mutable_fields())[name] = it->second;
+      auto it = all.find(name);
+      if (it != all.end()) fn(name, it->second);
     }
   }
 
@@ -207,7 +205,9 @@ struct Engine::Working {
     ctx.set_org(inst.org);
     if (with_vars_and_org) {
       if (state.variables_read) {
-        SelectVariables(state, &ctx);
+        ForSelected(state, &ctx, [&](const std::string& name, const google::protobuf::Value& v) {
+          (*ctx.mutable_variables()->mutable_fields())[name] = v;
+        });
       } else {
         *ctx.mutable_variables() = vars;
       }

@@ -382,13 +382,15 @@ class WholeDeclaringStage : public DeclaringStage {
 };
 
 // What ValidateConfig answers: the stage's names plus every "${var.NAME}" of
-// the config's templates, sorted and each once; nothing for a stage that
-// reads any variable, or that reads context.variables() whole.
+// the config's templates as Substitute reads them, sorted and each once;
+// nothing for a stage that reads any variable, or that reads
+// context.variables() whole.
 TEST(SdkVariablesTest, TheDeclarationAddsTheConfigsTemplates) {
   const Struct config = ParseJson(R"json({
     "title": "${var.project} 审核 (${var.grade})",
     "assignee": {"org": "${org}", "user": "${var.submitted_by}"},
-    "levels": [{"user": "${var.level_head}"}, "${var.unclosed"]})json");
+    "levels": [{"user": "${var.level_head}"}, "${var.unclosed"],
+    "odd": "${a${var.inner} is one template Substitute leaves as it is"})json");
   pb::ValidateConfigResponse resp;
   internal::DeclareVariables(DeclaringStage(), config, &resp);
   ASSERT_TRUE(resp.has_variables());

@@ -441,29 +441,41 @@ inline Value NumberValue(double n) {
   return v;
 }
 
+// The template syntax of Substitute: calls fn(from, open, close, name) for
+// each "${name}" of text in order, where text[from, open) is the plain text
+// before it and text[open, close] the template. Returns where the plain text
+// after the last template begins.
+template <typename Fn>
+size_t ForEachTemplate(const std::string& text, Fn&& fn) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find("${", i);
+    if (open == std::string::npos) break;
+    const size_t close = text.find('}', open);
+    if (close == std::string::npos) break;
+    fn(i, open, close, text.substr(open + 2, close - open - 2));
+    i = close + 1;
+  }
+  return i;
+}
+
 // Replaces ${org}, ${subject} and ${var.NAME} (string variables) in text.
 inline std::string Substitute(const std::string& text, const pb::StageContext& ctx) {
   std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t open = text.find("${", i);
-    if (open == std::string::npos) break;
-    size_t close = text.find('}', open);
-    if (close == std::string::npos) break;
-    out.append(text, i, open - i);
-    std::string name = text.substr(open + 2, close - open - 2);
-    if (name == "org") {
-      out += ctx.org();
-    } else if (name == "subject") {
-      out += ctx.subject_ref();
-    } else if (name.rfind("var.", 0) == 0) {
-      out += StringOr(Vars(ctx), name.substr(4), "");
-    } else {
-      out.append(text, open, close - open + 1);
-    }
-    i = close + 1;
-  }
-  out.append(text, i, std::string::npos);
+  const size_t rest = ForEachTemplate(
+      text, [&](size_t from, size_t open, size_t close, const std::string& name) {
+        out.append(text, from, open - from);
+        if (name == "org") {
+          out += ctx.org();
+        } else if (name == "subject") {
+          out += ctx.subject_ref();
+        } else if (name.rfind("var.", 0) == 0) {
+          out += StringOr(Vars(ctx), name.substr(4), "");
+        } else {
+          out.append(text, open, close - open + 1);
+        }
+      });
+  out.append(text, rest, std::string::npos);
   return out;
 }
 
@@ -1167,16 +1179,12 @@ inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
 // string values anywhere in v.
 inline void AddTemplateVariables(const Value& v, std::vector<std::string>* names) {
   switch (v.kind_case()) {
-    case Value::kStringValue: {
-      const std::string& text = v.string_value();
-      for (size_t open = text.find("${var."); open != std::string::npos;
-           open = text.find("${var.", open + 1)) {
-        const size_t close = text.find('}', open);
-        if (close == std::string::npos) break;
-        names->push_back(text.substr(open + 6, close - open - 6));
-      }
+    case Value::kStringValue:
+      ForEachTemplate(v.string_value(),
+                      [&](size_t, size_t, size_t, const std::string& name) {
+                        if (name.rfind("var.", 0) == 0) names->push_back(name.substr(4));
+                      });
       break;
-    }
     case Value::kStructValue:
       for (const auto& [key, item] : v.struct_value().fields()) AddTemplateVariables(item, names);
       break;
