@@ -1,7 +1,8 @@
 // load_bench — the approval-chain load generator and its companions.
 //
 //   load_bench run   --server ADDR [--clients N] [--seconds S | --instances K]
-//                    [--rate T] [--rectify-pct P] [--store URL] [--bpmd-pid PID]
+//                    [--rate T] [--rectify-pct P] [--view basic|full] [--store URL]
+//                    [--bpmd-pid PID]
 //       N concurrent clients drive instances of the bundled target-filing
 //       workflow over gRPC: start → submit → authority approve → finance
 //       approve (优; P% get 中 and go through rectification: submit evidence →
@@ -11,6 +12,8 @@
 //       clients. Prints transitions/s, instances/s, p50/p95/p99/max latency
 //       per call kind and errors by code. --rate paces the calls to T
 //       transitions/s in all (for latency at a given load); 0 runs flat out.
+//       --view: what each answer carries (InstanceView); by default basic,
+//       the instance without its variables, which is all the chain reads.
 //       With --store (the URL bpmd uses) it also measures the raw single-row
 //       commit rate of that database on the same disk and prints the ratio.
 //       With --bpmd-pid it prints bpmd's CPU time, context switches per
@@ -188,6 +191,9 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& user, const std::str
 struct Workload {
   std::string server;
   Clock::time_point end;
+  // What each answer carries (StartInstanceRequest/ActRequest.view): the
+  // chain needs only the next task, so by default not the variables.
+  bpm::v1::InstanceView view = bpm::v1::INSTANCE_VIEW_BASIC;
   long max_instances = 0;  // 0: until end
   int rectify_pct = 10;
 };
@@ -366,6 +372,8 @@ class Client {
         rectify_(MakeSteps(kRectifySteps)) {
     start_.set_definition_key("target-filing");
     start_.set_org(org_);
+    start_.set_view(shared_->work.view);
+    act_.set_view(shared_->work.view);
   }
 
   // Begins the chain; it runs on gRPC's threads until the client is done.
@@ -933,9 +941,10 @@ int Run(const Workload& base, int clients, int channels, double rate,
   Stats stats;
   for (auto& c : chains) stats.Add(c->stats());
   const double tps = static_cast<double>(stats.transitions) / elapsed;
-  std::printf("clients %d on %d connections, %.1f s%s\n", clients, channels, elapsed,
+  std::printf("clients %d on %d connections, %.1f s%s, view %s\n", clients, channels, elapsed,
               rate > 0 ? (", paced at " + std::to_string(static_cast<long>(rate)) + " calls/s").c_str()
-                       : ", flat out");
+                       : ", flat out",
+              base.view == bpm::v1::INSTANCE_VIEW_FULL ? "full" : "basic");
   std::printf("transitions/s %.0f   instances/s %.0f   (transitions %ld, instances %ld)\n", tps,
               static_cast<double>(stats.instances) / elapsed, stats.transitions,
               stats.instances);
@@ -1021,6 +1030,12 @@ int main(int argc, char** argv) {
   run->add_option("--rectify-pct", work.rectify_pct, "percent of instances graded 中")
       ->capture_default_str();
   run->add_option("--store", store_url, "bpmd's store URL: also measure its raw commit rate");
+  std::string view = "basic";
+  run->add_option("--view", view,
+                  "what each answer carries: basic (the instance without its variables, all "
+                  "the chain needs) or full")
+      ->check(CLI::IsMember({"basic", "full"}))
+      ->capture_default_str();
   run->add_option("--bpmd-pid", bpmd_pid, "print this bpmd's resident memory");
 
   long seed_count = 0;
@@ -1044,6 +1059,7 @@ int main(int argc, char** argv) {
     std::printf("raw single-row commits/s %.0f\n", r.commits_per_s);
     return 0;
   }
+  work.view = view == "full" ? bpm::v1::INSTANCE_VIEW_FULL : bpm::v1::INSTANCE_VIEW_BASIC;
   work.end = Clock::now() + std::chrono::seconds(seconds);
   if (work.max_instances > 0) work.end = Clock::now() + std::chrono::hours(24);
   return Run(work, clients, channels, rate, store_url, bpmd_pid);

@@ -463,13 +463,6 @@ StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json) {
 
 namespace {
 
-// One top-level member of an object text in the canonical layout: its key
-// (as written: it has no escapes) and the text of its value.
-struct RawMember {
-  std::string_view key;
-  std::string_view value;
-};
-
 // The end of the string whose opening quote is at p, just past its closing
 // quote; nullptr when it does not end.
 // A quote ends the string unless an odd number of backslashes precede it.
@@ -486,10 +479,9 @@ const char* SkipString(const char* p, const char* end) {
   return nullptr;
 }
 
-// The members of `text` when it is an object in the canonical layout (see
-// CanonicalJsonUpdate); false otherwise. Values are delimited, not checked:
-// the caller knows the text parses.
-bool CanonicalMembers(std::string_view text, std::vector<RawMember>* out) {
+}  // namespace
+
+bool CanonicalJsonMembers(std::string_view text, std::vector<JsonMember>* out) {
   const char* p = text.data();
   const char* const end = p + text.size();
   if (p == end || *p != '{') return false;
@@ -529,7 +521,7 @@ bool CanonicalMembers(std::string_view text, std::vector<RawMember>* out) {
       ++q;
     }
     if (q == end || q == v) return false;
-    out->push_back(RawMember{key, std::string_view(v, static_cast<size_t>(q - v))});
+    out->push_back(JsonMember{key, std::string_view(v, static_cast<size_t>(q - v))});
     if (*q == '}') return q + 1 == end;
     if (*q != ',') return false;
     p = q + 1;
@@ -537,19 +529,25 @@ bool CanonicalMembers(std::string_view text, std::vector<RawMember>* out) {
   return false;
 }
 
-}  // namespace
-
 std::string CanonicalJsonUpdate(std::string_view before, const Struct& now,
                                 std::vector<std::string> changed) {
-  std::vector<RawMember> kept;
-  std::string out;
-  if (!CanonicalMembers(before, &kept)) {
+  std::vector<JsonMember> kept;
+  if (!CanonicalJsonMembers(before, &kept)) {
+    std::string out;
     ::bpm::plugin::AppendCanonicalJson(now, &out);
     return out;
   }
+  return CanonicalJsonUpdate(kept, now, std::move(changed));
+}
+
+std::string CanonicalJsonUpdate(const std::vector<JsonMember>& kept, const Struct& now,
+                                std::vector<std::string> changed) {
+  size_t before_size = 2;
+  for (const JsonMember& m : kept) before_size += m.key.size() + m.value.size() + 4;
+  std::string out;
   std::sort(changed.begin(), changed.end());
   changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-  out.reserve(before.size() + 64);
+  out.reserve(before_size + 64);
   out.push_back('{');
   bool first = true;
   auto comma = [&] {

@@ -76,6 +76,27 @@ StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 std::string CanonicalJsonUpdate(std::string_view before, const google::protobuf::Struct& now,
                                 std::vector<std::string> changed);
 
+// One top-level member of a JSON object text in the canonical layout: its key
+// as written (a canonical key has no escapes) and the text of its value.
+// Both view the text they were split from.
+struct JsonMember {
+  std::string_view key;
+  std::string_view value;
+};
+
+// Splits `text` into its members, in order (ascending keys), when it is an
+// object in the canonical layout (see CanonicalJsonUpdate); false otherwise,
+// `out` then holding any prefix. Values are delimited, not checked: one may
+// still fail ParseJsonValue. One pass without allocations (a vector of
+// views), far cheaper than parsing: for reading a few members of a large
+// object.
+bool CanonicalJsonMembers(std::string_view text, std::vector<JsonMember>* out);
+
+// CanonicalJsonUpdate of a `before` already split by CanonicalJsonMembers.
+std::string CanonicalJsonUpdate(const std::vector<JsonMember>& before,
+                                const google::protobuf::Struct& now,
+                                std::vector<std::string> changed);
+
 // Byte offset of the first byte of text that does not start a well-formed
 // UTF-8 sequence (same rules as the parser's strings), or npos when all of
 // it is valid. For other text formats that feed protobuf strings (YAML).

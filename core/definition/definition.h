@@ -109,6 +109,9 @@ struct Condition {
   // Evaluates against the instance variables. Missing variables compare
   // false (except `exists: false`, which is true).
   bool Evaluate(const google::protobuf::Struct& variables) const;
+  // Appends the top-level variables Evaluate reads (each var's name before
+  // its first dot).
+  void AddVariables(std::vector<std::string>* names) const;
 };
 
 struct Transition {
@@ -132,6 +135,9 @@ struct State {
   std::optional<std::vector<std::string>> variables_read;
   // event -> ordered alternatives (first whose condition holds wins)
   std::map<std::string, std::vector<Transition>> on;
+  // The top-level variables the conditions on `event` read (Definition::Next
+  // needs only these); empty when it has none.
+  std::vector<std::string> ConditionVariables(const std::string& event) const;
   Position pos;
   Position stage_pos;
   Position config_pos;

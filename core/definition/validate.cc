@@ -150,6 +150,24 @@ const State* Definition::Find(const std::string& name) const {
   return nullptr;
 }
 
+void Condition::AddVariables(std::vector<std::string>* names) const {
+  if (kind == Kind::kCompare) {
+    names->push_back(var.substr(0, var.find('.')));
+    return;
+  }
+  for (const Condition& c : children) c.AddVariables(names);
+}
+
+std::vector<std::string> State::ConditionVariables(const std::string& event) const {
+  std::vector<std::string> names;
+  auto it = on.find(event);
+  if (it == on.end()) return names;
+  for (const Transition& t : it->second) {
+    if (t.when) t.when->AddVariables(&names);
+  }
+  return names;
+}
+
 StatusOr<std::string> Definition::Next(const State& state, const std::string& event,
                                        const Struct& variables) const {
   auto it = state.on.find(event);

@@ -383,7 +383,7 @@ StatusOr<v1::CompleteExternalTaskResponse> Engine::CompleteExternalTask(
                             row.engagement_id, ", deliverable sha256 ", digest));
     BPM_RETURN_IF_ERROR(LoadOrgContext(w));
     pb::ActRequest act;
-    *act.mutable_context() = w.Context(*state);
+    BPM_ASSIGN_OR_RETURN(*act.mutable_context(), w.Context(*state));
     pb::TaskInfo* info = act.mutable_task();
     info->set_id(row.id);
     info->set_name("external:" + row.topic);

@@ -512,10 +512,7 @@ Status Engine::ApplyDecision(Working& w, const definition::State& state, pb::Dec
                                             "' set ", typed.message()));
   }
   // Moved, not copied: a Value copy is a deep copy of the whole subtree.
-  for (auto& [k, v] : *d.mutable_set_variables()->mutable_fields()) {
-    (*w.vars.mutable_fields())[k].Swap(&v);
-    w.vars_changed.push_back(k);
-  }
+  for (auto& [k, v] : *d.mutable_set_variables()->mutable_fields()) w.vars.Set(k, &v);
   for (const std::string& id : d.cancel_tasks()) {
     Working::Task* t = w.Find(id);
     if (t == nullptr || !store::IsActiveTaskStatus(t->row.status) || t->row.state != state.name) {
@@ -565,7 +562,9 @@ Status Engine::FollowOutcome(Working& w, const definition::State& from,
         "workflow ", w.def->key, ": more than ", options_.max_automatic_transitions,
         " automatic transitions in one command (an outcome cycle?) at state '", from.name, "'"));
   }
-  BPM_ASSIGN_OR_RETURN(std::string target, w.def->Next(from, outcome, w.vars));
+  BPM_ASSIGN_OR_RETURN(const google::protobuf::Struct* vars,
+                       w.vars.With(from.ConditionVariables(outcome)));
+  BPM_ASSIGN_OR_RETURN(std::string target, w.def->Next(from, outcome, *vars));
   // Leaving a state cancels whatever is still open there.
   for (Working::Task* t : w.Active(from.name)) w.Close(*t, "cancelled", "");
   w.CancelExternal(from.name);
@@ -599,6 +598,7 @@ Status Engine::EnterState(Working& w, const std::string& name, int depth, bool r
   StatusOr<pb::Decision> entered;
   {
     Working::LentContext lent(w, *state, req->mutable_context());
+    BPM_RETURN_IF_ERROR(lent.status());
     req->set_reentry(reentry);
     entered = stage->EnterWithConfig(*req, Working::ConfigOf(*state));
   }
@@ -753,17 +753,15 @@ void Engine::ActAsync(const Caller& caller, const v1::ActRequest& request,
 StatusOr<v1::Instance> Engine::Finish(Working& w) {
   // Only the variables the command changed are encoded; the others are
   // copied from the stored text (a filed form is most of it).
-  std::string vars_json =
-      w.vars_from_row
-          ? CanonicalJsonUpdate(w.inst.variables_json, w.vars, std::move(w.vars_changed))
-          : CanonicalJson(w.vars);
+  std::string vars_json = w.vars.Encode();
 #ifdef BPM_CHECK_INVARIANTS
   {
+    BPM_ASSIGN_OR_RETURN(const google::protobuf::Struct* all, w.vars.All());
     auto written = ParseJsonStruct(vars_json);
-    if (!written.ok() || CanonicalJson(*written) != CanonicalJson(w.vars)) {
+    if (!written.ok() || CanonicalJson(*written) != CanonicalJson(*all)) {
       return absl::InternalError(absl::StrCat(
           "instance ", w.inst.id, ": the variables' JSON differs from the variables: ",
-          vars_json, " (vars changed without Working::vars_changed?)"));
+          vars_json, " (a change not made through InstanceVars::Set?)"));
     }
   }
 #endif
@@ -772,8 +770,14 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
         "instance ", w.inst.id, ": variables would grow to ", vars_json.size(),
         " bytes; the limit is ", 4 * options_.max_payload_bytes));
   }
+  BPM_RETURN_IF_ERROR(ApproveChange(w));
+  // The answer's variables: parsed now if nobody read them yet (the stored
+  // text is about to be replaced).
+  google::protobuf::Struct* answer_vars = nullptr;
+  if (w.answer_with_vars || w.commit.idempotency) {
+    BPM_ASSIGN_OR_RETURN(answer_vars, w.vars.All());
+  }
   w.inst.variables_json = std::move(vars_json);
-  ApproveChange(w);
   w.inst.updated_ms = w.now;
   w.inst.version += 1;
   if (w.commit.insert_instance) {
@@ -794,9 +798,11 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
   const google::protobuf::Struct no_vars;
   v1::Instance result = ToInstance(w.inst, rows, &no_vars);
   // The command ends here: the response takes the variables without a copy
-  // (copying a Struct costs about as much as parsing its JSON).
-  result.mutable_variables()->Swap(&w.vars);
+  // (copying a Struct costs about as much as parsing its JSON). A replay
+  // answers with all of them, whatever view it asks for.
+  if (answer_vars != nullptr) result.mutable_variables()->Swap(answer_vars);
   if (w.commit.idempotency) w.commit.idempotency->response = result.SerializeAsString();
+  if (!w.answer_with_vars) result.clear_variables();
   if (t_deferred != nullptr && t_command_depth == 1 && !t_deferred->commit &&
       !w.commit.move_alias) {
     t_deferred->commit = std::move(w.commit);  // CommandAsync queues it
@@ -899,10 +905,7 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();
-  if (auto vars = ParseJsonObject(w.inst.variables_json, "stored object"); vars.ok()) {
-    w.vars = *std::move(vars);
-    w.vars_from_row = true;
-  }  // unreadable: the instance starts over from no variables (as it always has)
+  BPM_RETURN_IF_ERROR(w.vars.Load(w.inst.variables_json, subject));
   if (!idempotency_key.empty()) {
     w.commit.idempotency =
         store::IdempotencyRow{scope, idempotency_key, request_hash, "", w.now};
@@ -1061,9 +1064,11 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   w.caller = caller;
   w.acting_as = caller.user;
   w.now = clock_.NowMillis();
-  w.vars = req.variables();
-  BPM_RETURN_IF_ERROR(AttachApprovedTargets(*w.def, req.subject_ref(), req.org(), &w.vars));
-  BPM_RETURN_IF_ERROR(AttachProjectHistory(caller, *w.def, req.subject_ref(), &w.vars));
+  google::protobuf::Struct vars = req.variables();
+  BPM_RETURN_IF_ERROR(AttachApprovedTargets(*w.def, req.subject_ref(), req.org(), &vars));
+  BPM_RETURN_IF_ERROR(AttachProjectHistory(caller, *w.def, req.subject_ref(), &vars));
+  w.vars.Replace(std::move(vars));
+  w.answer_with_vars = req.view() != v1::INSTANCE_VIEW_BASIC;
   BPM_RETURN_IF_ERROR(CheckExAnteComesFirst(*w.def, req.subject_ref()));
   w.inst.id = NewId();
   w.inst.def_key = req.definition_key();
@@ -1175,6 +1180,7 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
     StatusOr<v1::Instance> result = RunCommand(
         caller, task.instance_id, req.expected_version(), scope, req.idempotency_key(), hash,
         [&](Working& w) -> Status {
+          w.answer_with_vars = req.view() != v1::INSTANCE_VIEW_BASIC;
           BPM_ASSIGN_OR_RETURN(TaskLifecycle task_lc, TaskLifecycle::Restore(task.status));
           BPM_RETURN_IF_ERROR(task_lc.Fire(TaskEvent::kComplete, absl::StrCat("task ", task.id)));
           Working::Task* t = w.Find(task.id);
@@ -1214,6 +1220,7 @@ StatusOr<v1::Instance> Engine::Act(const Caller& caller, const v1::ActRequest& r
           StatusOr<pb::Decision> acted;
           {
             Working::LentContext lent(w, *state, act->mutable_context());
+            BPM_RETURN_IF_ERROR(lent.status());
             *act->mutable_task() = internal::ToTaskInfo(t->row);
             act->set_action(req.action());
             // The payload is lent as well (this call owns the request).

@@ -370,8 +370,8 @@ class Engine {
                                       int64_t version, const std::string& alias,
                                       const std::string& action, const std::string& reason);
   // A command completing a change request as approved: its alias move joins
-  // the commit.
-  void ApproveChange(Working& w);
+  // the commit. Fails only when its variables do not parse.
+  Status ApproveChange(Working& w);
   // After such a commit: rebuilds what follows a template whose current moved.
   Status AfterApproval(const store::Commit& commit);
   // Rebuilds the definitions whose "current" extends template `key` (by its

@@ -78,12 +78,13 @@ StatusOr<std::string> Engine::RequestChange(const std::string& by, const std::st
   return inst->id();
 }
 
-void Engine::ApproveChange(Working& w) {
+Status Engine::ApproveChange(Working& w) {
   if (w.inst.def_key != kChangeWorkflowKey || w.inst.state != "approved" ||
       w.entry_state == "approved") {
-    return;
+    return absl::OkStatus();
   }
-  const auto& vars = w.vars;
+  BPM_ASSIGN_OR_RETURN(const google::protobuf::Struct* all, w.vars.All());
+  const auto& vars = *all;
   auto version = vars.fields().find("version");
   store::Commit::AliasMove move;
   move.key = StringVar(vars, "definition_key");
@@ -97,6 +98,7 @@ void Engine::ApproveChange(Working& w) {
                    StringVar(vars, "reason").empty() ? "" : ": " + StringVar(vars, "reason"), ")"),
       w.now};
   w.commit.move_alias = std::move(move);
+  return absl::OkStatus();
 }
 
 Status Engine::AfterApproval(const store::Commit& commit) {

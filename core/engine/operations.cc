@@ -450,16 +450,15 @@ StatusOr<v1::Instance> Engine::Withdraw(const Caller& caller,
         }
         w.inst.state = before.instance().state();
         if (before.variables_json().empty()) {
-          w.vars = before.instance().variables();  // a snapshot from before 2026-12
+          w.vars.Replace(before.instance().variables());  // a snapshot from before 2026-12
         } else {
           auto vars = ParseJsonStruct(before.variables_json());
           if (!vars.ok()) {
             return absl::InternalError(absl::StrCat("instance ", w.inst.id,
                                                     ": snapshot is corrupt: ", vars.status().message()));
           }
-          w.vars = *std::move(vars);
+          w.vars.Replace(*std::move(vars));
         }
-        w.vars_from_row = false;  // replaced whole
         w.commit.delete_snapshot = true;
         w.AddEvent("withdrawn", "withdraw", from_state, w.inst.state, "", req.comment());
         return absl::OkStatus();
@@ -653,7 +652,7 @@ Status Engine::FireTimer(const store::TimerRow& timer) {
                w.inst.state, t->row.id);
     BPM_RETURN_IF_ERROR(LoadOrgContext(w));
     pb::TimerRequest req;
-    *req.mutable_context() = w.Context(*state);
+    BPM_ASSIGN_OR_RETURN(*req.mutable_context(), w.Context(*state));
     req.set_timer(timer.name);
     *req.mutable_task() = internal::ToTaskInfo(t->row);
     BPM_ASSIGN_OR_RETURN(pb::Decision d, stage->OnTimer(req));

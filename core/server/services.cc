@@ -17,6 +17,29 @@ namespace v1 = ::bpm::v1;
 // Documents of this kind are what the disclosure stage publishes (信息公开).
 constexpr const char* kDisclosureKind = "disclosure";
 
+// A request's `view` (InstanceView): INVALID_ARGUMENT naming the field when
+// this bpmd does not know the value.
+Status CheckView(v1::InstanceView view) {
+  if (v1::InstanceView_IsValid(view)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("view: ", static_cast<int>(view), " is not an InstanceView (",
+                   v1::InstanceView_Name(v1::INSTANCE_VIEW_FULL), " or ",
+                   v1::InstanceView_Name(v1::INSTANCE_VIEW_BASIC), ")"));
+}
+// The instance as the view asks: BASIC without the variables.
+void ApplyView(v1::InstanceView view, v1::Instance* inst) {
+  if (view == v1::INSTANCE_VIEW_BASIC) inst->clear_variables();
+}
+// Runs fn, a call answering an Instance for a request with a view, once the
+// view is known good, and answers as the view asks.
+template <typename Fn>
+StatusOr<v1::Instance> Viewed(v1::InstanceView view, Fn&& fn) {
+  BPM_RETURN_IF_ERROR(CheckView(view));
+  BPM_ASSIGN_OR_RETURN(v1::Instance inst, fn());
+  ApplyView(view, &inst);
+  return inst;
+}
+
 class DefinitionServiceImpl final : public v1::DefinitionService::Service {
  public:
   explicit DefinitionServiceImpl(engine::Engine& e) : engine_(e) {}
@@ -84,17 +107,21 @@ class InstanceServiceImpl : public v1::InstanceService::Service {
                      v1::StartInstanceResponse* resp) override {
     return Handle(ctx, "/bpm.v1.InstanceService/Start", resp->mutable_instance(),
                   [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
-                    BPM_RETURN_IF_ERROR(CheckOrg(c, req->org(), "start"));
-                    return engine_->Start(c, *req);
+                    return Viewed(req->view(), [&]() -> StatusOr<v1::Instance> {
+                      BPM_RETURN_IF_ERROR(CheckOrg(c, req->org(), "start"));
+                      return engine_->Start(c, *req);
+                    });
                   });
   }
   grpc::Status Get(grpc::ServerContext* ctx, const v1::GetInstanceRequest* req,
                    v1::GetInstanceResponse* resp) override {
     return Handle(ctx, "/bpm.v1.InstanceService/Get", resp->mutable_instance(),
                   [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
-                    BPM_ASSIGN_OR_RETURN(v1::Instance inst, engine_->GetInstance(req->id()));
-                    BPM_RETURN_IF_ERROR(CheckOrg(c, inst.org(), "instance " + req->id()));
-                    return inst;
+                    return Viewed(req->view(), [&]() -> StatusOr<v1::Instance> {
+                      BPM_ASSIGN_OR_RETURN(v1::Instance inst, engine_->GetInstance(req->id()));
+                      BPM_RETURN_IF_ERROR(CheckOrg(c, inst.org(), "instance " + req->id()));
+                      return inst;
+                    });
                   });
   }
   grpc::Status List(grpc::ServerContext* ctx, const v1::ListInstancesRequest* req,
@@ -205,8 +232,10 @@ class InstanceServiceImpl : public v1::InstanceService::Service {
                          InstanceOp op) {
     return Handle(ctx, method, resp->mutable_instance(),
                   [&](const engine::Caller& c) -> StatusOr<v1::Instance> {
-                    BPM_RETURN_IF_ERROR(InScope(c, req->instance_id()));
-                    return (engine_->*op)(c, *req);
+                    return Viewed(req->view(), [&]() -> StatusOr<v1::Instance> {
+                      BPM_RETURN_IF_ERROR(InScope(c, req->instance_id()));
+                      return (engine_->*op)(c, *req);
+                    });
                   });
   }
 
@@ -225,32 +254,44 @@ class TaskServiceImpl : public v1::TaskService::Service {
   grpc::Status Act(grpc::ServerContext* ctx, const v1::ActRequest* req,
                    v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/Act", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Act(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->Act(c, *req); });
+                  });
   }
   grpc::Status Claim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                      v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/Claim", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Claim(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->Claim(c, *req); });
+                  });
   }
   grpc::Status Unclaim(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                        v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/Unclaim", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Unclaim(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->Unclaim(c, *req); });
+                  });
   }
   grpc::Status Transfer(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/Transfer", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Transfer(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->Transfer(c, *req); });
+                  });
   }
   grpc::Status Delegate(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                         v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/Delegate", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->Delegate(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->Delegate(c, *req); });
+                  });
   }
   grpc::Status ResolveDelegation(grpc::ServerContext* ctx, const v1::TaskOperationRequest* req,
                                  v1::ActResponse* resp) override {
     return Handle(ctx, "/bpm.v1.TaskService/ResolveDelegation", resp->mutable_instance(),
-                  [&](const engine::Caller& c) { return engine_->ResolveDelegation(c, *req); });
+                  [&](const engine::Caller& c) {
+                    return Viewed(req->view(), [&] { return engine_->ResolveDelegation(c, *req); });
+                  });
   }
   grpc::Status SetProxy(grpc::ServerContext* ctx, const v1::SetProxyRequest* req,
                         v1::Proxy* resp) override {
@@ -432,20 +473,24 @@ class InflightLimit {
 // because its reads block and gRPC's callback threads must not.
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string_view method,
-                                   Response* resp, WorkQueue* queue, InflightLimit& limit,
-                                   Call call) {
+                                   v1::InstanceView view, Response* resp, WorkQueue* queue,
+                                   InflightLimit& limit, Call call) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = Authorize(*ctx, method);
   if (!caller.ok()) {
     reactor->Finish(ToGrpc(caller.status()));
     return reactor;
   }
+  if (Status s = CheckView(view); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
   if (Status admitted = limit.Acquire(method); !admitted.ok()) {
     reactor->Finish(ToGrpc(admitted));
     return reactor;
   }
-  engine::Engine::InstanceCallback done = [reactor, resp,
-                                           &limit](StatusOr<v1::Instance> result) {
+  engine::Engine::InstanceCallback done = [reactor, resp, &limit,
+                                           view](StatusOr<v1::Instance> result) {
     // The slot is free before the answer goes out: a client that sends its
     // next command on receiving this answer finds it free.
     limit.Release();
@@ -454,6 +499,7 @@ grpc::ServerUnaryReactor* Deferred(grpc::CallbackServerContext* ctx, std::string
       return;
     }
     *resp->mutable_instance() = *std::move(result);
+    ApplyView(view, resp->mutable_instance());
     reactor->Finish(grpc::Status::OK);
   };
   if (queue == nullptr) {
@@ -476,7 +522,7 @@ class AsyncInstanceService final
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx,
                                   const v1::StartInstanceRequest* req,
                                   v1::StartInstanceResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.InstanceService/Start", resp, queue_, *limit_,
+    return Deferred(ctx, "/bpm.v1.InstanceService/Start", req->view(), resp, queue_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       if (Status s = CheckOrg(c, req->org(), "start"); !s.ok()) return done(s);
                       engine_->StartAsync(c, *req, std::move(done));
@@ -496,7 +542,7 @@ class AsyncTaskService final : public v1::TaskService::WithCallbackMethod_Act<Ta
   }
   grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* ctx, const v1::ActRequest* req,
                                 v1::ActResponse* resp) override {
-    return Deferred(ctx, "/bpm.v1.TaskService/Act", resp, queue_, *limit_,
+    return Deferred(ctx, "/bpm.v1.TaskService/Act", req->view(), resp, queue_, *limit_,
                     [this, req](const engine::Caller& c, engine::Engine::InstanceCallback done) {
                       engine_->ActAsync(c, *req, std::move(done));
                     });

@@ -323,6 +323,69 @@ TEST_F(ChainTest, IdempotencyKeys) {
   EXPECT_EQ(History(a.id()).size(), 3u);
 }
 
+// InstanceView over gRPC: BASIC answers leave the variables out, on the
+// async commands (Start, Act), an instance operation (Comment) and Get
+// alike; FULL and unset carry them; an unknown view is refused before
+// anything runs.
+TEST_F(ChainTest, TheViewChoosesWhetherAnswersCarryTheVariables) {
+  auto ctx = [](const Who& who) { return testing::Context(who.user, who.roles, who.org); };
+  v1::StartInstanceRequest start;
+  start.set_definition_key("target-filing");
+  start.set_subject_ref("P-VIEW");
+  start.set_org(kUnit.org);
+  start.set_view(v1::INSTANCE_VIEW_BASIC);
+  v1::StartInstanceResponse started;
+  ASSERT_TRUE(instances_->Start(ctx(kUnit).get(), start, &started).ok());
+  const std::string id = started.instance().id();
+  EXPECT_EQ(started.instance().variables().fields_size(), 0);
+  ASSERT_EQ(started.instance().open_tasks_size(), 1);
+
+  v1::ActRequest submit;
+  submit.set_task_id(started.instance().open_tasks(0).id());
+  submit.set_action("submit");
+  *submit.mutable_payload() = Json(kTargetPayload);
+  submit.set_view(static_cast<v1::InstanceView>(7));
+  v1::ActResponse acted;
+  grpc::Status s = tasks_->Act(ctx(kUnit).get(), submit, &acted);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "view: 7 is not an InstanceView (INSTANCE_VIEW_FULL or INSTANCE_VIEW_BASIC)");
+  EXPECT_EQ(History(id).size(), 1u);  // only started: nothing ran
+
+  submit.set_view(v1::INSTANCE_VIEW_BASIC);
+  submit.set_idempotency_key("submit-view");
+  ASSERT_TRUE(tasks_->Act(ctx(kUnit).get(), submit, &acted).ok());
+  EXPECT_EQ(acted.instance().state(), "authority_review");
+  EXPECT_EQ(acted.instance().variables().fields_size(), 0);
+  // The retry asks for everything and gets it, from the stored answer.
+  submit.set_view(v1::INSTANCE_VIEW_FULL);
+  v1::ActResponse replayed;
+  ASSERT_TRUE(tasks_->Act(ctx(kUnit).get(), submit, &replayed).ok());
+  EXPECT_EQ(replayed.instance().version(), acted.instance().version());
+  EXPECT_TRUE(replayed.instance().variables().fields().count("form"))
+      << replayed.instance().DebugString();
+
+  v1::GetInstanceRequest get;
+  get.set_id(id);
+  v1::GetInstanceResponse full, basic;
+  ASSERT_TRUE(instances_->Get(ctx(kUnit).get(), get, &full).ok());
+  get.set_view(v1::INSTANCE_VIEW_BASIC);
+  ASSERT_TRUE(instances_->Get(ctx(kUnit).get(), get, &basic).ok());
+  EXPECT_TRUE(full.instance().variables().fields().count("form"));
+  EXPECT_EQ(basic.instance().variables().fields_size(), 0);
+  EXPECT_EQ(basic.instance().version(), full.instance().version());
+  EXPECT_EQ(basic.instance().open_tasks_size(), full.instance().open_tasks_size());
+
+  v1::InstanceOperationRequest comment;
+  comment.set_instance_id(id);
+  comment.set_comment("请尽快审核");
+  comment.set_view(v1::INSTANCE_VIEW_BASIC);
+  v1::ActResponse commented;
+  ASSERT_TRUE(instances_->Comment(ctx(kUnit).get(), comment, &commented).ok());
+  EXPECT_EQ(commented.instance().variables().fields_size(), 0);
+  EXPECT_EQ(commented.instance().state(), "authority_review");
+}
+
 TEST_F(ChainTest, ConcurrentActorsExactlyOneWins) {
   v1::Instance inst;
   ASSERT_TRUE(Start(kUnit, &inst).ok());

@@ -11,6 +11,7 @@
 #include "core/definition/definition.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal/convert.h"
+#include "core/engine/internal/instance_vars.h"
 #include "core/engine/lifecycle.h"
 
 namespace bpm::engine {
@@ -27,13 +28,14 @@ struct Engine::Working {
   std::shared_ptr<const definition::Definition> def;
   store::InstanceRow inst;
   std::string entry_state;  // the state the instance was in when the command began
-  google::protobuf::Struct vars;
-  // How vars came about, so that Finish writes only what changed
-  // (CanonicalJsonUpdate): parsed from inst.variables_json as stored, and
-  // since then changed at these top-level keys only. Whoever changes vars in
-  // any other way clears vars_from_row (sanitizer builds check, see Finish).
-  bool vars_from_row = false;
-  std::vector<std::string> vars_changed;
+  // The instance's variables, loaded from inst.variables_json (which stays
+  // as stored until Finish) and parsed as they are asked for. A change goes
+  // through vars.Set, or Replace (sanitizer builds check, see Finish).
+  internal::InstanceVars vars;
+  // Whether the command's answer carries the variables (InstanceView FULL);
+  // when not, and no idempotency key keeps the answer, those nobody read are
+  // never parsed.
+  bool answer_with_vars = true;
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
   // Open or locked external tasks (agency work) of the instance.
   std::vector<store::ExternalTaskRow> external;
@@ -130,9 +132,11 @@ struct Engine::Working {
     return {state.config, state.config_wire};
   }
 
-  internal::pb::StageContext Context(const definition::State& state) {
+  // The StageContext for a call to the stage of `state`; DATA_LOSS when a
+  // variable it reads does not parse (InstanceVars).
+  StatusOr<internal::pb::StageContext> Context(const definition::State& state) {
     internal::pb::StageContext ctx;
-    FillContext(state, &ctx);
+    BPM_RETURN_IF_ERROR(FillContext(state, &ctx));
     return ctx;
   }
 
@@ -142,28 +146,37 @@ struct Engine::Working {
   // before the arena goes. A stage that declared the variables it reads
   // (State::variables_read) gets only those: they are moved out of vars for
   // the lease and back. Nothing may read or change vars or the org context
-  // meanwhile.
+  // meanwhile. status() is DATA_LOSS when a variable the stage reads does not
+  // parse; the message must not be used then.
   // The config is left out: the call passes the state's config apart
   // (StageHandle::EnterWithConfig / ActWithConfig, with ConfigOf).
   class LentContext {
    public:
     LentContext(Working& w, const definition::State& state, internal::pb::StageContext* ctx)
         : ctx_(ctx) {
-      w.FillContext(state, ctx, /*with_vars_and_org=*/false, /*with_config=*/false);
+      // Without the variables FillContext cannot fail.
+      w.FillContext(state, ctx, /*with_vars_and_org=*/false, /*with_config=*/false).IgnoreError();
+      auto vars = w.VarsFor(state);
+      if (!vars.ok()) {
+        status_ = vars.status();
+        return;
+      }
       if (state.variables_read) {
         // The declared variables move (Swap: no copy) into a Struct of the
         // lease's own and back when it ends.
-        w.ForSelected(state, ctx, [&](const std::string& name, google::protobuf::Value& v) {
+        ForSelected(**vars, state, ctx, [&](const std::string& name, google::protobuf::Value& v) {
           (*selected_.mutable_fields())[name].Swap(&v);
           moved_.push_back({&v, &name});
         });
         ctx_->unsafe_arena_set_allocated_variables(&selected_);
       } else {
-        ctx_->unsafe_arena_set_allocated_variables(&w.vars);
+        ctx_->unsafe_arena_set_allocated_variables(*vars);
       }
       ctx_->unsafe_arena_set_allocated_org_context(&w.org_context);
+      lent_ = true;
     }
     ~LentContext() {
+      if (!lent_) return;
       ctx_->unsafe_arena_release_variables();
       ctx_->unsafe_arena_release_org_context();
       for (const auto& [value, name] : moved_) value->Swap(&(*selected_.mutable_fields())[*name]);
@@ -171,31 +184,42 @@ struct Engine::Working {
     LentContext(const LentContext&) = delete;
     LentContext& operator=(const LentContext&) = delete;
 
+    const Status& status() const { return status_; }
+
    private:
     internal::pb::StageContext* ctx_;
+    Status status_;
+    bool lent_ = false;
     google::protobuf::Struct selected_;  // a declaring stage's variables, moved in
     std::vector<std::pair<google::protobuf::Value*, const std::string*>> moved_;
   };
 
+  // The variables the stage of `state` reads: those it declared
+  // (State::variables_read) parsed, or all of them.
+  StatusOr<google::protobuf::Struct*> VarsFor(const definition::State& state) {
+    return state.variables_read ? vars.With(*state.variables_read) : vars.All();
+  }
+
   // For a stage that declared the variables it reads (State::variables_read):
   // marks them in ctx as the selection, and calls fn(name, value) for each
-  // the instance has.
+  // of `all` (VarsFor's) the instance has.
   template <typename Fn>
-  void ForSelected(const definition::State& state, internal::pb::StageContext* ctx, Fn&& fn) {
+  static void ForSelected(google::protobuf::Struct& all, const definition::State& state,
+                          internal::pb::StageContext* ctx, Fn&& fn) {
     internal::pb::VariableSelection* selected = ctx->mutable_variables_selected();
-    auto& all = *vars.mutable_fields();
+    auto& fields = *all.mutable_fields();
     for (const std::string& name : *state.variables_read) {
       selected->add_names(name);
-      auto it = all.find(name);
-      if (it != all.end()) fn(name, it->second);
+      auto it = fields.find(name);
+      if (it != fields.end()) fn(name, it->second);
     }
   }
 
   // Context() into an existing message; with_vars_and_org false leaves the
   // variables and org context out (LentContext lends them instead), and
-  // with_config false the config.
-  void FillContext(const definition::State& state, internal::pb::StageContext* out,
-                   bool with_vars_and_org = true, bool with_config = true) {
+  // with_config false the config. Fails only as VarsFor does.
+  Status FillContext(const definition::State& state, internal::pb::StageContext* out,
+                     bool with_vars_and_org = true, bool with_config = true) {
     internal::pb::StageContext& ctx = *out;
     ctx.set_instance_id(inst.id);
     ctx.set_definition_key(inst.def_key);
@@ -204,12 +228,14 @@ struct Engine::Working {
     ctx.set_subject_ref(inst.subject_ref);
     ctx.set_org(inst.org);
     if (with_vars_and_org) {
+      BPM_ASSIGN_OR_RETURN(google::protobuf::Struct * all, VarsFor(state));
       if (state.variables_read) {
-        ForSelected(state, &ctx, [&](const std::string& name, const google::protobuf::Value& v) {
-          (*ctx.mutable_variables()->mutable_fields())[name] = v;
-        });
+        ForSelected(*all, state, &ctx,
+                    [&](const std::string& name, const google::protobuf::Value& v) {
+                      (*ctx.mutable_variables()->mutable_fields())[name] = v;
+                    });
       } else {
-        *ctx.mutable_variables() = vars;
+        *ctx.mutable_variables() = *all;
       }
     }
     if (with_config) *ctx.mutable_config() = state.config;
@@ -220,6 +246,7 @@ struct Engine::Working {
     for (Task* t : Active(state.name)) *ctx.add_open_tasks() = internal::ToTaskInfo(t->row);
     if (with_vars_and_org) *ctx.mutable_org_context() = org_context;
     ctx.set_started_by(inst.started_by);
+    return absl::OkStatus();
   }
 };
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "core/common/clock.h"
+#include "core/common/util.h"
 #include "core/engine/engine.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/support/test_env.h"
@@ -92,6 +93,19 @@ class EngineTest : public ::testing::Test {
     auto inst = engine_->Start(starter_, req);
     EXPECT_TRUE(inst.ok()) << inst.status();
     return inst.ok() ? *inst : v1::Instance();
+  }
+
+  // Starts req's instance and approves its one open task as a reviewer.
+  StatusOr<v1::Instance> StartAndApprove(const v1::StartInstanceRequest& req) {
+    auto inst = engine_->Start(starter_, req);
+    if (!inst.ok()) return inst.status();
+    if (inst->open_tasks_size() != 1) {
+      return absl::InternalError("expected one open task: " + inst->DebugString());
+    }
+    v1::ActRequest act;
+    act.set_task_id(inst->open_tasks(0).id());
+    act.set_action("approve");
+    return engine_->Act(Caller{"li", {"authority_reviewer"}, "906"}, act);
   }
 
   testing::TempDir dir_;
@@ -233,13 +247,7 @@ TEST_F(EngineTest, AStageGetsOnlyTheVariablesItDeclared) {
                       "submitted_by": "zhang", "grade": "优"})",
                   req.mutable_variables())
                   .ok());
-  auto inst = engine_->Start(starter_, req);
-  ASSERT_TRUE(inst.ok()) << inst.status();
-  ASSERT_EQ(inst->open_tasks_size(), 1);
-  v1::ActRequest act;
-  act.set_task_id(inst->open_tasks(0).id());
-  act.set_action("approve");
-  auto done = engine_->Act(Caller{"li", {"authority_reviewer"}, "906"}, act);
+  auto done = StartAndApprove(req);
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_EQ(done->state(), "done");
 
@@ -290,6 +298,78 @@ TEST_F(EngineTest, AVariableDeclaredTwiceIsSentOnce) {
               ::testing::ElementsAre("_review", "submitted_by"));
   EXPECT_EQ(calls[0].variables().fields().at("submitted_by").string_value(), "zhang");
   EXPECT_EQ(inst->variables().fields().at("submitted_by").string_value(), "zhang");
+}
+
+// A condition reads its variable from the stored instance though no stage
+// of the command read it (the engine parses stored variables only as they
+// are asked for).
+TEST_F(EngineTest, AConditionReadsAStoredVariableNoStageRead) {
+  auto deployed = engine_->Deploy(R"(
+key: by-amount
+initial: review
+variables: { amount: number }
+states:
+  review:
+    stage: review
+    config: { assignee: { role: authority_reviewer } }
+    on:
+      approved:
+        - { to: large, when: { var: amount, gt: 100 } }
+        - { to: small }
+      returned: review
+  large: { final: true }
+  small: { final: true }
+)",
+                                  "by-amount.yaml");
+  ASSERT_TRUE(deployed.ok()) << deployed.status();
+  for (const auto& [amount, expected] :
+       std::vector<std::pair<double, std::string>>{{500, "large"}, {50, "small"}}) {
+    v1::StartInstanceRequest req;
+    req.set_definition_key("by-amount");
+    req.set_subject_ref("P1");
+    req.set_org("906017");
+    (*req.mutable_variables()->mutable_fields())["amount"].set_number_value(amount);
+    (*req.mutable_variables()->mutable_fields())["notes"].set_string_value("一二三");
+    auto done = StartAndApprove(req);
+    ASSERT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done->state(), expected) << "amount " << amount;
+  }
+}
+
+// A BASIC answer leaves the variables out; the instance keeps them all, and
+// an idempotent retry asking for them gets them.
+TEST_F(EngineTest, ABasicAnswerLeavesOutTheVariablesNotTheInstance) {
+  v1::StartInstanceRequest start;
+  start.set_definition_key("auto-publish");
+  start.set_subject_ref("P1");
+  start.set_org("906017");
+  start.set_view(v1::INSTANCE_VIEW_BASIC);
+  (*start.mutable_variables()->mutable_fields())["form"].set_string_value("填报内容");
+  auto inst = engine_->Start(starter_, start);
+  ASSERT_TRUE(inst.ok()) << inst.status();
+  EXPECT_EQ(inst->variables().fields_size(), 0);
+  ASSERT_EQ(inst->open_tasks_size(), 1);
+  v1::ActRequest act;
+  act.set_task_id(inst->open_tasks(0).id());
+  act.set_action("approve");
+  act.set_idempotency_key("approve-1");
+  act.set_view(v1::INSTANCE_VIEW_BASIC);
+  const Caller reviewer{"li", {"authority_reviewer"}, "906"};
+  auto done = engine_->Act(reviewer, act);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state(), "done");
+  EXPECT_EQ(done->variables().fields_size(), 0);
+  auto stored = engine_->GetInstance(inst->id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_THAT(Keys(stored->variables()),
+              ::testing::ElementsAre("_review", "disclosure", "form", "last_review"));
+  EXPECT_EQ(stored->variables().fields().at("form").string_value(), "填报内容");
+  // The replay keeps the whole answer (the server applies each call's view).
+  act.set_view(v1::INSTANCE_VIEW_FULL);
+  auto replayed = engine_->Act(reviewer, act);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->version(), done->version());
+  EXPECT_EQ(CanonicalJson(replayed->variables()), CanonicalJson(stored->variables()));
 }
 
 // A plugin that declares an empty variable name has a bug: the workflow is
