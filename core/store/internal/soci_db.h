@@ -45,9 +45,14 @@ constexpr int kMysqlDuplicateKey = 1062;
 constexpr int kMysqlDeadlock = 1213;         // the transaction was rolled back
 constexpr int kMysqlLockWaitTimeout = 1205;
 constexpr int kMysqlServerShutdown = 1053;
-// WAL size (pages) at which a commit wakes the checkpointer; SQLite's default
-// automatic checkpoint size.
-constexpr int kCheckpointFrames = 1000;
+// WAL size (pages) at which a commit wakes the checkpointer: four times
+// SQLite's default automatic checkpoint size (a WAL file of about 16 MB at
+// 4 KB pages, reused from its start after each checkpoint). A page committed
+// several times between two checkpoints is copied into the database once, so
+// a longer interval writes less: on the approval workload (about 8 WAL pages
+// a transition), in alternated runs, 4,000 against 1,000 wrote 9-21 % fewer
+// bytes and ran 4-8 % faster (docs/performance.md).
+constexpr int kCheckpointFrames = 4000;
 // How long a checkpoint waits, writers held off, for readers of an older
 // snapshot so the WAL can start over (reads take well under a millisecond).
 constexpr int kCheckpointWaitMs = 50;

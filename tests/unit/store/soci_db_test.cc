@@ -69,9 +69,10 @@ TEST(SociDbTest, TheCheckpointerThreadCheckpointsTheWal) {
     });
     ASSERT_TRUE(s.ok()) << s;
   }
-  // About four WAL pages per commit: 16,000 pages (64 MB) unless the WAL is
-  // copied back and started over.
-  const std::string blob(3 * 4096, 'x');
+  // About three WAL pages per commit (a row fills a page; the tree above it
+  // changes too): some twelve checkpoint intervals, 200 MB of WAL unless it
+  // is copied back and started over.
+  const std::string blob(4000, 'x');
   constexpr int kRows = 4 * kCheckpointFrames;
   Status s = db.Write("create", [&](soci::session& sql) -> Status {
     sql << "CREATE TABLE filler (n INTEGER PRIMARY KEY, b BLOB)";
