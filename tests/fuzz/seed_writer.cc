@@ -182,8 +182,9 @@ void WriteApiSeeds(const std::string& dir, const std::string& source) {
         Calls{}.Call<v1::ActRequest>(kAct, kZhang, R"({"taskId":"@t1","action":"submit","payload":)" + target_json + "}")
             .Call<v1::InboxRequest>(kInbox, kLi, R"({"view":"pending"})")
             .Call<v1::ActRequest>(kAct, kLi, R"({"taskId":"@t","action":"return","comment":"满意度指标口径不清"})")
-            .Call<v1::ActRequest>(kAct, kLi, R"({"taskId":"@t","action":"approve","comment":"同意"})")
-            .Call<v1::InstanceOperationRequest>(kWithdraw, kLi, R"({"instanceId":"@i1"})")
+            .Call<v1::ActRequest>(kAct, kLi, R"({"taskId":"@t","action":"approve","comment":"同意","view":"INSTANCE_VIEW_BASIC"})")
+            .Call<v1::InstanceOperationRequest>(kWithdraw, kLi, R"({"instanceId":"@i1","view":"INSTANCE_VIEW_BASIC"})")
+            .Call<v1::GetInstanceRequest>(kGetInstance, kZhang, R"({"id":"@i1","view":"INSTANCE_VIEW_BASIC"})")
             .Call<v1::GetHistoryRequest>(kHistory, kZhang, R"({"instanceId":"@i1"})")
             .bytes);
   Write(dir + "/county_chain",
