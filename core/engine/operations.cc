@@ -449,7 +449,15 @@ StatusOr<v1::Instance> Engine::Withdraw(const Caller& caller,
           w.commit.insert_timers.push_back(std::move(timer));
         }
         w.inst.state = before.instance().state();
-        if (before.variables_json().empty()) {
+        if (before.has_variables_undo()) {
+          const v1::VariablesUndo& undo = before.variables_undo();
+          Status undone = w.vars.ApplyUndo(
+              undo.before_json(), std::vector<std::string>(undo.added().begin(), undo.added().end()));
+          if (!undone.ok()) {
+            return absl::InternalError(
+                absl::StrCat("instance ", w.inst.id, ": snapshot is corrupt: ", undone.message()));
+          }
+        } else if (before.variables_json().empty()) {
           w.vars.Replace(before.instance().variables());  // a snapshot from before 2026-12
         } else {
           auto vars = ParseJsonStruct(before.variables_json());

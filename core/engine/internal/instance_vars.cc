@@ -58,27 +58,74 @@ StatusOr<google::protobuf::Struct*> InstanceVars::All() {
   return &parsed_;
 }
 
+size_t InstanceVars::Find(std::string_view key) const {
+  auto it = std::lower_bound(stored_.begin(), stored_.end(), key,
+                             [](const JsonMember& m, std::string_view k) { return m.key < k; });
+  if (it == stored_.end() || it->key != key) return stored_.size();
+  return static_cast<size_t>(it - stored_.begin());
+}
+
 StatusOr<google::protobuf::Struct*> InstanceVars::With(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
-    auto it = std::lower_bound(stored_.begin(), stored_.end(), name,
-                               [](const JsonMember& m, const std::string& k) { return m.key < k; });
-    if (it != stored_.end() && it->key == name) {
-      BPM_RETURN_IF_ERROR(Parse(static_cast<size_t>(it - stored_.begin())));
-    }
+    if (size_t i = Find(name); i < stored_.size()) BPM_RETURN_IF_ERROR(Parse(i));
   }
   return &parsed_;
 }
 
 void InstanceVars::Set(const std::string& key, google::protobuf::Value* v) {
-  auto it = std::lower_bound(stored_.begin(), stored_.end(), key,
-                             [](const JsonMember& m, const std::string& k) { return m.key < k; });
-  if (it != stored_.end() && it->key == key) pending_[static_cast<size_t>(it - stored_.begin())] = false;
+  if (size_t i = Find(key); i < stored_.size()) pending_[i] = false;
   (*parsed_.mutable_fields())[key].Swap(v);
   changed_.push_back(key);
 }
 
+void InstanceVars::Remove(const std::string& key) {
+  if (size_t i = Find(key); i < stored_.size()) pending_[i] = false;
+  parsed_.mutable_fields()->erase(key);
+  changed_.push_back(key);
+}
+
+std::vector<std::string> InstanceVars::Changed() const {
+  std::vector<std::string> keys = changed_;
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+bool InstanceVars::Undo(std::string* before_json, std::vector<std::string>* added) const {
+  if (!from_stored_) return false;
+  before_json->assign("{");
+  for (const std::string& key : Changed()) {
+    const size_t i = Find(key);
+    if (i == stored_.size()) {
+      added->push_back(key);
+      continue;
+    }
+    if (before_json->size() > 1) before_json->push_back(',');
+    // A stored key needs no escapes (CanonicalJsonMembers takes no others).
+    before_json->push_back('"');
+    before_json->append(key);
+    before_json->append("\":", 2);
+    before_json->append(stored_[i].value.data(), stored_[i].value.size());
+  }
+  before_json->push_back('}');
+  return true;
+}
+
+Status InstanceVars::ApplyUndo(std::string_view before_json,
+                               const std::vector<std::string>& added) {
+  auto before = ParseJsonStruct(before_json);
+  if (!before.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what_, ": the variables to restore do not parse (", before.status().message(),
+                     ")"));
+  }
+  for (auto& [key, value] : *before->mutable_fields()) Set(key, &value);
+  for (const std::string& key : added) Remove(key);
+  return absl::OkStatus();
+}
+
 std::string InstanceVars::Encode() const {
-  if (from_stored_) return CanonicalJsonUpdate(stored_, parsed_, changed_);
+  if (from_stored_) return CanonicalJsonUpdate(stored_, parsed_, Changed());
   return CanonicalJson(parsed_);
 }
 

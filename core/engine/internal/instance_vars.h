@@ -45,6 +45,17 @@ class InstanceVars {
   StatusOr<google::protobuf::Struct*> With(const std::vector<std::string>& names);
   // Sets key to *v (moved: *v is left empty), whatever was stored.
   void Set(const std::string& key, google::protobuf::Value* v);
+  // Removes key, whatever was stored.
+  void Remove(const std::string& key);
+
+  // What undoes the changes since Load: the changed variables as they were
+  // stored, as a canonical JSON object (their text copied), and those that
+  // were not stored. False after Replace or for a stored text not in the
+  // canonical layout (the whole stored text undoes those).
+  bool Undo(std::string* before_json, std::vector<std::string>* added) const;
+  // Applies what Undo gave. INVALID_ARGUMENT when before_json is not a JSON
+  // object.
+  Status ApplyUndo(std::string_view before_json, const std::vector<std::string>& added);
 
   // The canonical JSON of the variables as they are now.
   std::string Encode() const;
@@ -52,6 +63,10 @@ class InstanceVars {
  private:
   // Parses stored_[i] into parsed_ (once).
   Status Parse(size_t i);
+  // The index in stored_ of key; stored_.size() when it was not stored.
+  size_t Find(std::string_view key) const;
+  // The changed keys, sorted, once each.
+  std::vector<std::string> Changed() const;
 
   google::protobuf::Struct parsed_;
   std::string what_;

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bpm/v1/snapshot.pb.h"
 #include "core/definition/definition.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal/convert.h"
@@ -36,6 +38,9 @@ struct Engine::Working {
   // when not, and no idempotency key keeps the answer, those nobody read are
   // never parsed.
   bool answer_with_vars = true;
+  // An action's withdraw snapshot (commit.snapshot) before Finish adds how
+  // to undo the action's changes to the variables and serializes it.
+  std::optional<v1::InstanceSnapshot> snapshot;
   std::vector<Task> tasks;  // the instance's active tasks, plus those this command touched
   // Open or locked external tasks (agency work) of the instance.
   std::vector<store::ExternalTaskRow> external;

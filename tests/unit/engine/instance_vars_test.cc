@@ -29,6 +29,12 @@ google::protobuf::Value Text(const std::string& s) {
   return v;
 }
 
+// Sets key to the string text.
+void SetText(InstanceVars& vars, const std::string& key, const std::string& text) {
+  google::protobuf::Value v = Text(text);
+  vars.Set(key, &v);
+}
+
 // A filed form (large), a grade and the review chain's state, as stored.
 const std::string kStored =
     R"({"_review":{"step":1},"form":{"amount":1250.5,"goal":"改善营养"},"grade":"优"})";
@@ -49,10 +55,8 @@ TEST(InstanceVarsTest, OnlyTheVariablesAskedForAreParsed) {
 TEST(InstanceVarsTest, EncodeCopiesWhatNobodyChanged) {
   InstanceVars vars;
   ASSERT_TRUE(vars.Load(kStored, "instance I").ok());
-  google::protobuf::Value grade = Text("良");
-  vars.Set("grade", &grade);
-  google::protobuf::Value added = Text("li");
-  vars.Set("approved_by", &added);
+  SetText(vars, "grade", "良");
+  SetText(vars, "approved_by", "li");
   EXPECT_EQ(vars.Encode(),
             R"({"_review":{"step":1},"approved_by":"li","form":{"amount":1250.5,"goal":"改善营养"},"grade":"良"})");
   // A variable set before it was ever parsed keeps the value set.
@@ -77,8 +81,7 @@ TEST(InstanceVarsTest, AStoredVariableThatDoesNotParseIsDataLossForItsReaders) {
   EXPECT_THAT(std::string(all.status().message()),
               HasSubstr("instance I: stored variable 'bad' does not parse ("));
   // Replacing it is not reading it.
-  google::protobuf::Value fixed = Text("ok");
-  vars.Set("bad", &fixed);
+  SetText(vars, "bad", "ok");
   ASSERT_TRUE(vars.All().ok());
   EXPECT_EQ(vars.Encode(), R"({"bad":"ok","good":"好"})");
 }
@@ -91,8 +94,7 @@ TEST(InstanceVarsTest, ANonCanonicalTextIsParsedWhole) {
   auto some = vars.With({});
   ASSERT_TRUE(some.ok());
   EXPECT_THAT(Keys(**some), ::testing::ElementsAre("a", "b"));
-  google::protobuf::Value c = Text("y");
-  vars.Set("c", &c);
+  SetText(vars, "c", "y");
   EXPECT_EQ(vars.Encode(), R"({"a":"x","b":2,"c":"y"})");
 
   InstanceVars broken;
@@ -111,6 +113,34 @@ TEST(InstanceVarsTest, ReplaceWritesTheNewVariablesWhole) {
   auto all = vars.All();
   ASSERT_TRUE(all.ok());
   EXPECT_THAT(Keys(**all), ::testing::ElementsAre("only"));
+}
+
+// Undo gives what takes the variables back from after the changes to
+// before them: the changed ones' stored text, and the added ones.
+TEST(InstanceVarsTest, UndoTakesTheChangesBack) {
+  InstanceVars vars;
+  ASSERT_TRUE(vars.Load(kStored, "instance I").ok());
+  SetText(vars, "grade", "差");
+  SetText(vars, "note", "新增");
+  vars.Remove("_review");
+  SetText(vars, "grade", "中");
+  std::string before;
+  std::vector<std::string> added;
+  ASSERT_TRUE(vars.Undo(&before, &added));
+  EXPECT_EQ(before, R"({"_review":{"step":1},"grade":"优"})");
+  EXPECT_THAT(added, ::testing::ElementsAre("note"));
+  const std::string after = vars.Encode();
+  EXPECT_EQ(after, R"({"form":{"amount":1250.5,"goal":"改善营养"},"grade":"中","note":"新增"})");
+
+  InstanceVars back;
+  ASSERT_TRUE(back.Load(after, "instance I").ok());
+  ASSERT_TRUE(back.ApplyUndo(before, added).ok());
+  EXPECT_EQ(back.Encode(), kStored);
+  EXPECT_EQ(back.ApplyUndo("[1]", {}).code(), absl::StatusCode::kInvalidArgument);
+
+  // Replaced whole, the variables have no undo but the whole stored text.
+  vars.Replace(google::protobuf::Struct());
+  EXPECT_FALSE(vars.Undo(&before, &added));
 }
 
 TEST(InstanceVarsTest, NoStoredTextIsNoVariables) {

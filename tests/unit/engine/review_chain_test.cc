@@ -385,37 +385,51 @@ TEST_F(ReviewChainTest, WithdrawAcrossStatesBringsTheSubmissionBack) {
   EXPECT_EQ(CanonicalJson(back->variables()), CanonicalJson(started->variables()));
 }
 
-// Snapshots written before 2026-12 carry the variables as a Struct in
-// instance.variables instead of variables_json; a withdraw still restores them.
-TEST_F(ReviewChainTest, WithdrawRestoresVariablesFromAnOlderSnapshot) {
+// A snapshot keeps only what undoes the action's changes to the variables
+// (their values before it, the keys it added). Older snapshots carry the
+// whole variables instead, as stored JSON (variables_json, 2026-12) or as a
+// Struct (instance.variables, before): a withdraw restores from each.
+TEST_F(ReviewChainTest, WithdrawRestoresVariablesFromEachSnapshotFormat) {
   Deploy(kFourLevels);
-  v1::StartInstanceRequest req = ChainStart();
-  (*req.mutable_variables()->mutable_fields())["budget"].set_number_value(120);
-  auto started = engine_->Start(kZhang, req);
-  ASSERT_TRUE(started.ok());
-  v1::Instance inst = Act(kZhang, Only(*started), "submit", R"({"title": "x"})");
-  auto row = store_->GetSnapshot(inst.id());
-  ASSERT_TRUE(row.ok() && row->has_value());
-  std::string bytes;
-  v1::InstanceSnapshot snap;
-  ASSERT_TRUE(absl::Base64Unescape((*row)->body, &bytes) && snap.ParseFromString(bytes));
-  ASSERT_FALSE(snap.variables_json().empty());
-  auto vars = ParseJsonStruct(snap.variables_json());
-  ASSERT_TRUE(vars.ok());
-  *snap.mutable_instance()->mutable_variables() = *vars;
-  snap.clear_variables_json();
-  store::Commit old_format;
-  old_format.snapshot = **row;
-  old_format.snapshot->body = absl::Base64Escape(snap.SerializeAsString());
-  ASSERT_TRUE(store_->Apply(old_format).ok());
+  for (const std::string format : {"undo", "variables_json", "instance.variables"}) {
+    SCOPED_TRACE(format);
+    v1::StartInstanceRequest req = ChainStart();
+    (*req.mutable_variables()->mutable_fields())["budget"].set_number_value(120);
+    auto started = engine_->Start(kZhang, req);
+    ASSERT_TRUE(started.ok());
+    v1::Instance inst = Act(kZhang, Only(*started), "submit", R"({"title": "x"})");
+    ASSERT_NE(CanonicalJson(inst.variables()), CanonicalJson(started->variables()));
+    auto row = store_->GetSnapshot(inst.id());
+    ASSERT_TRUE(row.ok() && row->has_value());
+    std::string bytes;
+    v1::InstanceSnapshot snap;
+    ASSERT_TRUE(absl::Base64Unescape((*row)->body, &bytes) && snap.ParseFromString(bytes));
+    ASSERT_TRUE(snap.has_variables_undo());
+    EXPECT_TRUE(snap.variables_json().empty());
+    // The submit added variables; budget, untouched, is not in the snapshot.
+    EXPECT_GT(snap.variables_undo().added_size(), 0);
+    EXPECT_EQ(snap.variables_undo().before_json().find("budget"), std::string::npos);
+    if (format != "undo") {
+      snap.clear_variables_undo();
+      if (format == "variables_json") {
+        snap.set_variables_json(CanonicalJson(started->variables()));
+      } else {
+        *snap.mutable_instance()->mutable_variables() = started->variables();
+      }
+      store::Commit old_format;
+      old_format.snapshot = **row;
+      old_format.snapshot->body = absl::Base64Escape(snap.SerializeAsString());
+      ASSERT_TRUE(store_->Apply(old_format).ok());
+    }
 
-  v1::InstanceOperationRequest w;
-  w.set_instance_id(inst.id());
-  auto back = engine_->Withdraw(kZhang, w);
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->state(), "draft");
-  EXPECT_EQ(back->variables().fields().at("budget").number_value(), 120);
-  EXPECT_EQ(CanonicalJson(back->variables()), CanonicalJson(started->variables()));
+    v1::InstanceOperationRequest w;
+    w.set_instance_id(inst.id());
+    auto back = engine_->Withdraw(kZhang, w);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->state(), "draft");
+    EXPECT_EQ(back->variables().fields().at("budget").number_value(), 120);
+    EXPECT_EQ(CanonicalJson(back->variables()), CanonicalJson(started->variables()));
+  }
 }
 
 TEST_F(ReviewChainTest, ClaimTransferDelegateAndTakeBack) {
