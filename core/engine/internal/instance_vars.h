@@ -15,7 +15,8 @@
 // instance's text and the variable; the command fails rather than write back
 // variables without it.
 // Thread safety: none; one per command. Ownership: Load's text is viewed,
-// not copied: it must outlive the object, unchanged.
+// not copied: it must stay alive and unchanged while the object is used
+// (Engine::Finish replaces it only after the last use).
 #pragma once
 
 #include <string>
