@@ -49,9 +49,9 @@ constexpr int kMysqlServerShutdown = 1053;
 // SQLite's default automatic checkpoint size (a WAL file of about 16 MB at
 // 4 KB pages, reused from its start after each checkpoint). A page committed
 // several times between two checkpoints is copied into the database once, so
-// a longer interval writes less: on the approval workload (about 8 WAL pages
-// a transition), in alternated runs, 4,000 against 1,000 wrote 9-21 % fewer
-// bytes and ran 4-8 % faster (docs/performance.md).
+// a longer interval writes less: on the approval workload (four or five WAL
+// pages a transition), in alternated runs, 4,000 against 1,000 wrote 9-21 %
+// fewer bytes and ran 4-8 % faster (docs/performance.md).
 constexpr int kCheckpointFrames = 4000;
 // How long a checkpoint waits, writers held off, for readers of an older
 // snapshot so the WAL can start over (reads take well under a millisecond).
