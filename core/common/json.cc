@@ -529,17 +529,6 @@ bool CanonicalJsonMembers(std::string_view text, std::vector<JsonMember>* out) {
   return false;
 }
 
-std::string CanonicalJsonUpdate(std::string_view before, const Struct& now,
-                                std::vector<std::string> changed) {
-  std::vector<JsonMember> kept;
-  if (!CanonicalJsonMembers(before, &kept)) {
-    std::string out;
-    ::bpm::plugin::AppendCanonicalJson(now, &out);
-    return out;
-  }
-  return CanonicalJsonUpdate(kept, now, std::move(changed));
-}
-
 std::string CanonicalJsonUpdate(const std::vector<JsonMember>& kept, const Struct& now,
                                 std::vector<std::string> changed) {
   size_t before_size = 2;

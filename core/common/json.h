@@ -58,41 +58,33 @@ StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json);
 // string lists), without a Value per element. Same rules and errors.
 StatusOr<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 
-// The canonical JSON (CanonicalJson, util.h) of `now`, an object whose
-// members are those of the JSON text `before` except the top-level keys
-// named in `changed` (each set, added or left as it was in `now`). The text
-// of every other member is copied from `before` instead of written anew
-// from `now`: a command that sets two variables of an instance does not
-// re-encode its whole filed form.
-//
-// `before` must be the text `now` was parsed from before the changes (the
-// caller's guarantee; nothing checks that the unchanged members agree).
-// When `before` is not an object in the canonical layout (no whitespace
-// between members, keys without escapes in strictly ascending order), the
-// whole of `now` is written, so the result is always a valid JSON object
-// equal in meaning to `now`; a member copied from a stored text that was not
-// canonical keeps its own layout.
-// Thread safety: stateless.
-std::string CanonicalJsonUpdate(std::string_view before, const google::protobuf::Struct& now,
-                                std::vector<std::string> changed);
-
-// One top-level member of a JSON object text in the canonical layout: its key
-// as written (a canonical key has no escapes) and the text of its value.
-// Both view the text they were split from.
+// One top-level member of a JSON object text in the canonical layout (no
+// whitespace between members, keys without escapes in strictly ascending
+// order): its key as written and the text of its value. Both view the text
+// they were split from.
 struct JsonMember {
   std::string_view key;
   std::string_view value;
 };
 
-// Splits `text` into its members, in order (ascending keys), when it is an
-// object in the canonical layout (see CanonicalJsonUpdate); false otherwise,
-// `out` then holding any prefix. Values are delimited, not checked: one may
-// still fail ParseJsonValue. One pass without allocations (a vector of
-// views), far cheaper than parsing: for reading a few members of a large
-// object.
+// Splits `text` into its members, in order, when it is an object in the
+// canonical layout; false otherwise, `out` then holding any prefix. Values
+// are delimited, not checked: one may still fail ParseJsonValue. One pass
+// without allocations (a vector of views), far cheaper than parsing: for
+// reading a few members of a large object.
 bool CanonicalJsonMembers(std::string_view text, std::vector<JsonMember>* out);
 
-// CanonicalJsonUpdate of a `before` already split by CanonicalJsonMembers.
+// The canonical JSON (CanonicalJson, util.h) of `now`, an object whose
+// members are those split from a stored text (`before`, CanonicalJsonMembers)
+// except the top-level keys named in `changed` (each set, added, removed or
+// left as it was in `now`; in any order, repeats allowed). The text of every
+// other member is copied from `before` instead of written anew from `now`: a
+// command that sets two variables of an instance does not re-encode its
+// whole filed form. `before` must be what `now` was parsed from before the
+// changes (the caller's guarantee; nothing checks that the unchanged members
+// agree). A member copied from a text whose values were not canonical keeps
+// its own layout.
+// Thread safety: stateless.
 std::string CanonicalJsonUpdate(const std::vector<JsonMember>& before,
                                 const google::protobuf::Struct& now,
                                 std::vector<std::string> changed);

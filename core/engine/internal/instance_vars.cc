@@ -125,7 +125,7 @@ Status InstanceVars::ApplyUndo(std::string_view before_json,
 }
 
 std::string InstanceVars::Encode() const {
-  if (from_stored_) return CanonicalJsonUpdate(stored_, parsed_, Changed());
+  if (from_stored_) return CanonicalJsonUpdate(stored_, parsed_, changed_);
   return CanonicalJson(parsed_);
 }
 
