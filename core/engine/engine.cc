@@ -774,12 +774,13 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
   if (w.snapshot && w.commit.snapshot) {
     // Undoing the action's changes takes far less than the whole variables
     // (a filed form is most of them).
-    v1::VariablesUndo* undo = w.snapshot->mutable_variables_undo();
+    std::string before;
     std::vector<std::string> added;
-    if (w.vars.Undo(undo->mutable_before_json(), &added)) {
+    if (w.vars.Undo(&before, &added)) {
+      v1::VariablesUndo* undo = w.snapshot->mutable_variables_undo();
+      undo->set_before_json(std::move(before));
       for (std::string& key : added) undo->add_added(std::move(key));
     } else {
-      w.snapshot->clear_variables_undo();
       w.snapshot->set_variables_json(w.inst.variables_json);  // still as stored
     }
     w.commit.snapshot->body = absl::Base64Escape(w.snapshot->SerializeAsString());
@@ -811,11 +812,11 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
   const google::protobuf::Struct no_vars;
   v1::Instance result = ToInstance(w.inst, rows, &no_vars);
   // The command ends here: the response takes the variables without a copy
-  // (copying a Struct costs about as much as parsing its JSON). A replay
-  // answers with all of them, whatever view it asks for.
+  // (copying a Struct costs about as much as parsing its JSON). The stored
+  // answer has all of them, for a replay asking for either view; the server
+  // answers as the view asks (services.cc).
   if (answer_vars != nullptr) result.mutable_variables()->Swap(answer_vars);
   if (w.commit.idempotency) w.commit.idempotency->response = result.SerializeAsString();
-  if (!w.answer_with_vars) result.clear_variables();
   if (t_deferred != nullptr && t_command_depth == 1 && !t_deferred->commit &&
       !w.commit.move_alias) {
     t_deferred->commit = std::move(w.commit);  // CommandAsync queues it

@@ -34,9 +34,9 @@ struct Engine::Working {
   // as stored until Finish) and parsed as they are asked for. A change goes
   // through vars.Set, or Replace (sanitizer builds check, see Finish).
   internal::InstanceVars vars;
-  // Whether the command's answer carries the variables (InstanceView FULL);
-  // when not, and no idempotency key keeps the answer, those nobody read are
-  // never parsed.
+  // Whether the command's answer must carry the variables (InstanceView
+  // FULL). When not, and no idempotency key keeps the answer, those nobody
+  // read are never parsed, and the answer has none.
   bool answer_with_vars = true;
   // An action's withdraw snapshot (commit.snapshot) before Finish adds how
   // to undo the action's changes to the variables and serializes it.
@@ -141,7 +141,17 @@ struct Engine::Working {
   // variable it reads does not parse (InstanceVars).
   StatusOr<internal::pb::StageContext> Context(const definition::State& state) {
     internal::pb::StageContext ctx;
-    BPM_RETURN_IF_ERROR(FillContext(state, &ctx));
+    FillCommon(state, &ctx);
+    BPM_ASSIGN_OR_RETURN(google::protobuf::Struct * all, VarsFor(state));
+    if (state.variables_read) {
+      ForSelected(*all, state, &ctx, [&](const std::string& name, const google::protobuf::Value& v) {
+        (*ctx.mutable_variables()->mutable_fields())[name] = v;
+      });
+    } else {
+      *ctx.mutable_variables() = *all;
+    }
+    *ctx.mutable_config() = state.config;
+    *ctx.mutable_org_context() = org_context;
     return ctx;
   }
 
@@ -159,8 +169,7 @@ struct Engine::Working {
    public:
     LentContext(Working& w, const definition::State& state, internal::pb::StageContext* ctx)
         : ctx_(ctx) {
-      // Without the variables FillContext cannot fail.
-      w.FillContext(state, ctx, /*with_vars_and_org=*/false, /*with_config=*/false).IgnoreError();
+      w.FillCommon(state, ctx);
       auto vars = w.VarsFor(state);
       if (!vars.ok()) {
         status_ = vars.status();
@@ -220,38 +229,22 @@ struct Engine::Working {
     }
   }
 
-  // Context() into an existing message; with_vars_and_org false leaves the
-  // variables and org context out (LentContext lends them instead), and
-  // with_config false the config. Fails only as VarsFor does.
-  Status FillContext(const definition::State& state, internal::pb::StageContext* out,
-                     bool with_vars_and_org = true, bool with_config = true) {
-    internal::pb::StageContext& ctx = *out;
-    ctx.set_instance_id(inst.id);
-    ctx.set_definition_key(inst.def_key);
-    ctx.set_definition_version(static_cast<int32_t>(inst.def_version));
-    ctx.set_state(state.name);
-    ctx.set_subject_ref(inst.subject_ref);
-    ctx.set_org(inst.org);
-    if (with_vars_and_org) {
-      BPM_ASSIGN_OR_RETURN(google::protobuf::Struct * all, VarsFor(state));
-      if (state.variables_read) {
-        ForSelected(*all, state, &ctx,
-                    [&](const std::string& name, const google::protobuf::Value& v) {
-                      (*ctx.mutable_variables()->mutable_fields())[name] = v;
-                    });
-      } else {
-        *ctx.mutable_variables() = *all;
-      }
-    }
-    if (with_config) *ctx.mutable_config() = state.config;
-    ctx.mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
-    for (const auto& r : caller.roles) ctx.mutable_actor()->add_roles(r);
-    ctx.mutable_actor()->set_org(caller.org);
-    ctx.set_now_unix_ms(now);
-    for (Task* t : Active(state.name)) *ctx.add_open_tasks() = internal::ToTaskInfo(t->row);
-    if (with_vars_and_org) *ctx.mutable_org_context() = org_context;
-    ctx.set_started_by(inst.started_by);
-    return absl::OkStatus();
+  // What every StageContext has: the instance, the state, the actor, the
+  // time and the state's open tasks; not the variables, the org context or
+  // the config.
+  void FillCommon(const definition::State& state, internal::pb::StageContext* ctx) {
+    ctx->set_instance_id(inst.id);
+    ctx->set_definition_key(inst.def_key);
+    ctx->set_definition_version(static_cast<int32_t>(inst.def_version));
+    ctx->set_state(state.name);
+    ctx->set_subject_ref(inst.subject_ref);
+    ctx->set_org(inst.org);
+    ctx->mutable_actor()->set_user(acting_as.empty() ? caller.user : acting_as);
+    for (const auto& r : caller.roles) ctx->mutable_actor()->add_roles(r);
+    ctx->mutable_actor()->set_org(caller.org);
+    ctx->set_now_unix_ms(now);
+    for (Task* t : Active(state.name)) *ctx->add_open_tasks() = internal::ToTaskInfo(t->row);
+    ctx->set_started_by(inst.started_by);
   }
 };
 
