@@ -45,6 +45,7 @@
 // variables[into], the filer in variables.submitted_by, and the stage emits
 // outcome "submitted".
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -259,89 +260,193 @@ bool IsDate(const std::string& s) {
   return day <= days;
 }
 
-void ValidateValue(const Struct& spec, const Value* value, const std::string& path,
+// A form field's rules, read once per config (CompiledConfig) from a field
+// spec ValidateFieldSpec accepted.
+struct FieldRule {
+  enum class Type { kString, kNumber, kInteger, kBoolean, kEnum, kDate, kTable, kOther };
+  std::string name;
+  Type type = Type::kOther;
+  bool required = false;
+  std::optional<double> min, max;  // number, integer
+  double max_length = kDefaultMaxLength;
+  std::vector<std::string> values;  // enum
+  std::string values_text;          // enum: "a, b, c" for messages
+  std::vector<FieldRule> columns;   // table
+  std::optional<double> min_rows, max_rows;
+
+  static FieldRule From(const Struct& spec) {
+    static const std::pair<const char*, Type> kTypeNames[] = {
+        {"string", Type::kString}, {"number", Type::kNumber}, {"integer", Type::kInteger},
+        {"boolean", Type::kBoolean}, {"enum", Type::kEnum}, {"date", Type::kDate},
+        {"table", Type::kTable}};
+    FieldRule r;
+    r.name = StringOr(spec, "name", "");
+    const std::string type = StringOr(spec, "type", "");
+    for (const auto& [text, t] : kTypeNames) {
+      if (type == text) r.type = t;
+    }
+    r.required = BoolOr(spec, "required", false);
+    auto number = [&](const char* key) -> std::optional<double> {
+      const Value* v = Field(spec, key);
+      if (v == nullptr) return std::nullopt;
+      return v->number_value();
+    };
+    r.min = number("min");
+    r.max = number("max");
+    r.max_length = NumberOr(spec, "max_length", kDefaultMaxLength);
+    r.values = StringList(spec, "values");
+    r.values_text = JoinStrings(r.values, ", ");
+    if (const Value* columns = Field(spec, "columns"); columns != nullptr) {
+      for (const Value& c : columns->list_value().values()) {
+        r.columns.push_back(From(c.struct_value()));
+      }
+    }
+    r.min_rows = number("min_rows");
+    r.max_rows = number("max_rows");
+    return r;
+  }
+};
+
+// Where a value sits in the payload, spelled out only for a rejection: a
+// submit checks every cell of the form, and most submits have nothing to
+// report.
+struct Path {
+  const Path* parent = nullptr;
+  const std::string* key = nullptr;  // or, when null, index
+  int index = 0;
+
+  std::string Text() const {
+    if (parent == nullptr) return *key;
+    return key != nullptr ? JoinPath(parent->Text(), *key) : IndexPath(parent->Text(), index);
+  }
+};
+
+void ValidateValue(const FieldRule& rule, const Value* value, const Path& path,
                    pb::Decision* bad);
 
-// Checks every field of form (a list of specs) in object, plus unknown keys.
-void ValidateObject(const ListValue& fields, const Struct& object, const std::string& path,
+// Checks every field of a form (or of one table row) in object, plus unknown
+// keys.
+void ValidateObject(const std::vector<FieldRule>& fields, const Struct& object, const Path& path,
                     pb::Decision* bad) {
-  std::vector<std::string> names;
-  for (const Value& f : fields.values()) names.push_back(StringOr(f.struct_value(), "name", ""));
-  RejectUnknownFields(object, path, names, bad);
-  for (const Value& f : fields.values()) {
-    const std::string name = StringOr(f.struct_value(), "name", "");
-    ValidateValue(f.struct_value(), Field(object, name), JoinPath(path, name), bad);
+  std::vector<std::string> unknown;
+  for (const auto& kv : object.fields()) {
+    if (std::none_of(fields.begin(), fields.end(),
+                     [&](const FieldRule& f) { return f.name == kv.first; })) {
+      unknown.push_back(kv.first);
+    }
+  }
+  if (!unknown.empty()) {
+    std::sort(unknown.begin(), unknown.end());
+    const std::string base = path.Text();
+    for (const std::string& key : unknown) {
+      AddRejection(bad, JoinPath(base, key), "unknown field (未知字段)");
+    }
+  }
+  for (const FieldRule& f : fields) {
+    ValidateValue(f, Field(object, f.name), Path{&path, &f.name}, bad);
   }
 }
 
-void ValidateValue(const Struct& spec, const Value* value, const std::string& path,
+void ValidateValue(const FieldRule& rule, const Value* value, const Path& path,
                    pb::Decision* bad) {
-  const std::string type = StringOr(spec, "type", "");
-  const bool required = BoolOr(spec, "required", false);
+  using Type = FieldRule::Type;
+  auto reject = [&](const std::string& message) { AddRejection(bad, path.Text(), message); };
   if (value == nullptr || value->kind_case() == Value::kNullValue ||
       value->kind_case() == Value::KIND_NOT_SET) {
-    if (required) AddRejection(bad, path, "is required (必填)");
+    if (rule.required) reject("is required (必填)");
     return;
   }
   const Value::KindCase kind = value->kind_case();
-
-  if (type == "string") {
-    if (kind != Value::kStringValue) return AddRejection(bad, path, "must be a string");
-    if (required && Trim(value->string_value()).empty()) {
-      return AddRejection(bad, path, "is required (必填)");
-    }
-    double max_length = NumberOr(spec, "max_length", kDefaultMaxLength);
-    if (static_cast<double>(Utf8Length(value->string_value())) > max_length) {
-      AddRejection(bad, path, "must be at most " + FormatNumber(max_length) + " characters");
-    }
-  } else if (type == "number" || type == "integer") {
-    if (kind != Value::kNumberValue) return AddRejection(bad, path, "must be a number");
-    double d = value->number_value();
-    if (type == "integer" && !IsInteger(d)) {
-      return AddRejection(bad, path, "must be a whole number (integer)");
-    }
-    if (const Value* min = Field(spec, "min"); min != nullptr && d < min->number_value()) {
-      AddRejection(bad, path, "must be at least " + FormatNumber(min->number_value()));
-    }
-    if (const Value* max = Field(spec, "max"); max != nullptr && d > max->number_value()) {
-      AddRejection(bad, path, "must be at most " + FormatNumber(max->number_value()));
-    }
-  } else if (type == "boolean") {
-    if (kind != Value::kBoolValue) AddRejection(bad, path, "must be true or false");
-  } else if (type == "enum") {
-    std::vector<std::string> values = StringList(spec, "values");
-    if (kind != Value::kStringValue ||
-        std::find(values.begin(), values.end(), value->string_value()) == values.end()) {
-      AddRejection(bad, path, "must be one of " + JoinStrings(values, ", "));
-    }
-  } else if (type == "date") {
-    if (kind != Value::kStringValue || !IsDate(value->string_value())) {
-      AddRejection(bad, path, "must be a real date written YYYY-MM-DD");
-    }
-  } else if (type == "table") {
-    if (kind != Value::kListValue) return AddRejection(bad, path, "must be a list of rows");
-    const ListValue& rows = value->list_value();
-    const Value* columns = Field(spec, "columns");
-    if (required && rows.values_size() == 0) return AddRejection(bad, path, "is required (必填)");
-    if (const Value* min = Field(spec, "min_rows");
-        min != nullptr && rows.values_size() < min->number_value()) {
-      AddRejection(bad, path, "must have at least " + FormatNumber(min->number_value()) + " rows");
-    }
-    if (const Value* max = Field(spec, "max_rows");
-        max != nullptr && rows.values_size() > max->number_value()) {
-      AddRejection(bad, path, "must have at most " + FormatNumber(max->number_value()) + " rows");
-    }
-    for (int i = 0; i < rows.values_size(); ++i) {
-      const Value& row = rows.values(i);
-      if (row.kind_case() != Value::kStructValue) {
-        AddRejection(bad, IndexPath(path, i), "must be an object (one table row)");
-        continue;
+  switch (rule.type) {
+    case Type::kString:
+      if (kind != Value::kStringValue) return reject("must be a string");
+      if (rule.required && Trim(value->string_value()).empty()) {
+        return reject("is required (必填)");
       }
-      ValidateObject(columns != nullptr ? columns->list_value() : ListValue::default_instance(),
-                     row.struct_value(), IndexPath(path, i), bad);
+      if (static_cast<double>(Utf8Length(value->string_value())) > rule.max_length) {
+        reject("must be at most " + FormatNumber(rule.max_length) + " characters");
+      }
+      break;
+    case Type::kNumber:
+    case Type::kInteger: {
+      if (kind != Value::kNumberValue) return reject("must be a number");
+      const double d = value->number_value();
+      if (rule.type == Type::kInteger && !IsInteger(d)) {
+        return reject("must be a whole number (integer)");
+      }
+      if (rule.min && d < *rule.min) reject("must be at least " + FormatNumber(*rule.min));
+      if (rule.max && d > *rule.max) reject("must be at most " + FormatNumber(*rule.max));
+      break;
     }
+    case Type::kBoolean:
+      if (kind != Value::kBoolValue) reject("must be true or false");
+      break;
+    case Type::kEnum:
+      if (kind != Value::kStringValue ||
+          std::find(rule.values.begin(), rule.values.end(), value->string_value()) ==
+              rule.values.end()) {
+        reject("must be one of " + rule.values_text);
+      }
+      break;
+    case Type::kDate:
+      if (kind != Value::kStringValue || !IsDate(value->string_value())) {
+        reject("must be a real date written YYYY-MM-DD");
+      }
+      break;
+    case Type::kTable: {
+      if (kind != Value::kListValue) return reject("must be a list of rows");
+      const ListValue& rows = value->list_value();
+      if (rule.required && rows.values_size() == 0) return reject("is required (必填)");
+      if (rule.min_rows && rows.values_size() < *rule.min_rows) {
+        reject("must have at least " + FormatNumber(*rule.min_rows) + " rows");
+      }
+      if (rule.max_rows && rows.values_size() > *rule.max_rows) {
+        reject("must have at most " + FormatNumber(*rule.max_rows) + " rows");
+      }
+      for (int i = 0; i < rows.values_size(); ++i) {
+        const Value& row = rows.values(i);
+        const Path row_path{&path, nullptr, i};
+        if (row.kind_case() != Value::kStructValue) {
+          AddRejection(bad, row_path.Text(), "must be an object (one table row)");
+          continue;
+        }
+        ValidateObject(rule.columns, row.struct_value(), row_path, bad);
+      }
+      break;
+    }
+    case Type::kOther:
+      break;
   }
 }
+
+// What submit reads from its config, read once per config (CompiledConfig)
+// from one ValidateConfig accepted.
+struct SubmitConfig {
+  bool has_form = false;  // form.fields is a list
+  std::vector<FieldRule> fields;
+  std::optional<perf::QualityConfig> quality;
+  std::optional<perf::HistoryRules> history;
+  std::string into;
+
+  static SubmitConfig From(const Struct& config) {
+    SubmitConfig c;
+    const Value* form = Field(config, "form");
+    const Value* fields = form != nullptr && form->kind_case() == Value::kStructValue
+                              ? Field(form->struct_value(), "fields")
+                              : nullptr;
+    if (fields != nullptr && fields->kind_case() == Value::kListValue) {
+      c.has_form = true;
+      for (const Value& f : fields->list_value().values()) {
+        c.fields.push_back(FieldRule::From(f.struct_value()));
+      }
+    }
+    perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
+    if (Field(config, "quality") != nullptr) c.quality = perf::ReadQualityConfig(config, &ignored);
+    c.history = perf::ReadHistoryRules(config, &ignored);
+    c.into = StringOr(config, "into", "form");
+    return c;
+  }
+};
 
 // "自检: 0 errors, 2 warnings (vague_goal, input_as_output)".
 std::string Summary(const std::string& what, const std::vector<perf::Finding>& findings) {
@@ -462,10 +567,9 @@ class DepartmentSubmitStage : public Stage {
   // The requested amount against the project's history bpmd attached at
   // start (variables.project_history): the ex-ante threshold and last year's
   // budget action (the cap).
-  static void CheckAmountAgainstHistory(const pb::StageContext& ctx, const Struct& payload,
-                                        pb::Decision* bad) {
-    perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
-    const std::optional<perf::HistoryRules> rules = perf::ReadHistoryRules(ctx.config(), &ignored);
+  static void CheckAmountAgainstHistory(const pb::StageContext& ctx, const SubmitConfig& config,
+                                        const Struct& payload, pb::Decision* bad) {
+    const std::optional<perf::HistoryRules>& rules = config.history;
     if (!rules) return;
     const Struct history = StructOr(Vars(ctx), perf::kProjectHistoryVariable);
     const Value* amount = Field(payload, rules->amount_field);
@@ -523,49 +627,45 @@ class DepartmentSubmitStage : public Stage {
 
   pb::Decision Act(const pb::ActRequest& request) const override {
     const pb::StageContext& ctx = request.context();
-    const bool quality = Field(ctx.config(), "quality") != nullptr;
+    const std::shared_ptr<const SubmitConfig> config =
+        CompiledConfig<SubmitConfig>(ctx.config(), &SubmitConfig::From);
+    const std::optional<perf::QualityConfig>& quality = config->quality;
     if (request.task().name() != "fill" ||
         (request.action() != "submit" && !(quality && request.action() == "check"))) {
       return RejectUnknownAction(request);
     }
     std::vector<perf::Finding> findings;
-    perf::QualityConfig qc;
     if (quality) {
-      perf::ConfigProblems ignored;  // ValidateConfig reported them at deploy
-      qc = perf::ReadQualityConfig(ctx.config(), &ignored);
-      findings = perf::CheckTargetForm(perf::ReadTargetForm(request.payload(), qc), qc.rules);
+      findings = perf::CheckTargetForm(perf::ReadTargetForm(request.payload(), *quality),
+                                       quality->rules);
     }
     if (request.action() == "check") {
       pb::Decision d = Accept();
       d.set_keep_task(true);
       (*d.mutable_set_variables()->mutable_fields())["quality"] =
-          StructValue(perf::FindingsToStruct(findings, qc));
+          StructValue(perf::FindingsToStruct(findings, *quality));
       d.set_note(Summary("自检", findings));
       return d;
     }
-    const Value* form = Field(ctx.config(), "form");  // read in place: no copy per submit
-    const Value* fields = form != nullptr && form->kind_case() == Value::kStructValue
-                              ? Field(form->struct_value(), "fields")
-                              : nullptr;
-    if (fields == nullptr || fields->kind_case() != Value::kListValue) {
-      return Reject("config.form", "the stage has no form configured");
-    }
+    if (!config->has_form) return Reject("config.form", "the stage has no form configured");
     pb::Decision bad;
-    ValidateObject(fields->list_value(), request.payload(), "payload", &bad);
+    const std::string payload_path = "payload";
+    ValidateObject(config->fields, request.payload(), Path{nullptr, &payload_path}, &bad);
     for (const perf::Finding& f : findings) {
       if (f.severity != perf::Severity::kError) continue;
-      AddRejection(&bad, "payload." + perf::FormPath(qc, f.field), "[" + f.code + "] " + f.message);
+      AddRejection(&bad, "payload." + perf::FormPath(*quality, f.field),
+                   "[" + f.code + "] " + f.message);
     }
-    CheckAmountAgainstHistory(ctx, request.payload(), &bad);
+    CheckAmountAgainstHistory(ctx, *config, request.payload(), &bad);
     if (bad.rejections_size() > 0) return bad;
 
     const std::string& user = ctx.actor().user();
     pb::Decision d = Accept("submitted");
     auto& vars = *d.mutable_set_variables()->mutable_fields();
-    vars[StringOr(ctx.config(), "into", "form")] = StructValue(request.payload());
+    vars[config->into] = StructValue(request.payload());
     vars["submitted_by"] = StringValue(user);
     if (quality) {
-      vars["quality"] = StructValue(perf::FindingsToStruct(findings, qc));
+      vars["quality"] = StructValue(perf::FindingsToStruct(findings, *quality));
       d.set_note("submitted by " + user + "; " + Summary("quality", findings));
     } else {
       d.set_note("submitted by " + user);

@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   google::protobuf::Arena arena;
   auto* req = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
   bpm::plugin::internal::LazyVariables vars(&arena);
-  std::shared_ptr<const Struct> config;
+  std::shared_ptr<const bpm::plugin::internal::ConfigEntry> config;
   if (!bpm::plugin::internal::ParseRequest(data, size, req, &config, &vars)) {
     if (whole_ok) Finding("refused by name, accepted by a whole parse");
     return 0;

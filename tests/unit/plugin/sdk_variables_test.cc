@@ -1,10 +1,16 @@
 // The SDK's variables read by name (plugins/sdk: "Instance variables"): a
 // stage with kVariablesByName gets its request without context.variables and
 // reads each variable decoded from the request's bytes on demand. Whatever
-// the bytes, it must see what a whole parse of them would have given.
+// the bytes, it must see what a whole parse of them would have given. Also
+// the SDK's per-config compiled objects (CompiledConfig), which ride on the
+// same request parsing.
+#include <atomic>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "bpm/plugin/sdk.h"
 #include "core/plugin/stage.h"
@@ -48,7 +54,7 @@ struct ByName {
   google::protobuf::Arena arena;
   pb::ActRequest* req = google::protobuf::Arena::CreateMessage<pb::ActRequest>(&arena);
   internal::LazyVariables vars{&arena};
-  std::shared_ptr<const Struct> config;
+  std::shared_ptr<const internal::ConfigEntry> config;
 
   bool Parse(const std::string& bytes) {
     return internal::ParseRequest(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
@@ -111,7 +117,7 @@ TEST(SdkVariablesTest, TheHostsTwoPartFormWithItsConfigPrefix) {
   ASSERT_TRUE(p.Parse(bytes));
   const pb::ActRequest* parsed = p.req;
   ASSERT_NE(p.config, nullptr);  // the prefix was recognised and cached
-  EXPECT_EQ(StringOr(*p.config, "title", ""), "审核");
+  EXPECT_EQ(StringOr(p.config->config, "title", ""), "审核");
   internal::VariablesScope scope(&p.vars);
   EXPECT_EQ(StringOr(Vars(parsed->context()), "submitted_by", ""), "filer1");
   EXPECT_EQ(StructOr(Vars(parsed->context()), "form").fields().at("amount").number_value(),
@@ -304,7 +310,7 @@ TEST(SdkVariablesTest, AHookReadsByNameAndSeesNoWholeStruct) {
             (Answer{BPM_PLUGIN_OK, "filer1 graded 优 / 0"}));
   // The default: the request is decoded whole; Vars() gives the same answers.
   EXPECT_EQ((CallAct<ByNameStage, false>(bytes)), (Answer{BPM_PLUGIN_OK, "filer1 graded 优 / 8"}));
-  EXPECT_EQ(internal::current_variables, nullptr);  // nothing left behind
+  EXPECT_EQ(internal::current_call.variables, nullptr);  // nothing left behind
 }
 
 
@@ -409,6 +415,117 @@ TEST(SdkVariablesTest, TheDeclarationAddsTheConfigsTemplates) {
   refused.add_errors()->set_message("bad");
   internal::DeclareVariables(DeclaringStage(), config, &refused);
   EXPECT_FALSE(refused.has_variables());
+}
+
+
+// ---- Compiled configs (CompiledConfig) ----------------------------------------
+
+// What a stage derives from its config; counts how often it was built.
+struct Derived {
+  static std::atomic<int> builds;
+  std::string title;
+  static Derived From(const Struct& config) {
+    ++builds;
+    return Derived{StringOr(config, "title", "") + " (derived)"};
+  }
+};
+std::atomic<int> Derived::builds{0};
+
+class CompilingStage : public ByNameStage {
+ public:
+  pb::Decision Act(const pb::ActRequest& request) const override {
+    std::shared_ptr<const Derived> derived =
+        CompiledConfig<Derived>(request.context().config(), &Derived::From);
+    pb::Decision d = Accept();
+    d.set_note(derived->title);
+    return d;
+  }
+};
+
+// The request as InProcessStage sends it: ConfigWire(config), then the
+// request without its config.
+std::string TwoPart(const std::string& title) {
+  pb::ActRequest req = Request(ParseJson(kVariables));
+  (*req.mutable_context()->mutable_config()->mutable_fields())["title"].set_string_value(title);
+  const std::string prefix = ConfigWire(req.context().config());
+  req.mutable_context()->clear_config();
+  return prefix + req.SerializeAsString();
+}
+
+TEST(SdkCompiledConfigTest, BuiltOncePerCachedConfigAndSharedByConcurrentCalls) {
+  const int before = Derived::builds;
+  const std::string bytes = TwoPart("编译一次");
+  EXPECT_EQ((CallAct<CompilingStage, true>(bytes)), (Answer{BPM_PLUGIN_OK, "编译一次 (derived)"}));
+  EXPECT_EQ(Derived::builds - before, 1);
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        right += CallAct<CompilingStage, true>(bytes) == Answer{BPM_PLUGIN_OK, "编译一次 (derived)"};
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(right, 200);
+  EXPECT_EQ(Derived::builds - before, 1);  // every later call used the first build
+  EXPECT_EQ(internal::current_call.config, nullptr);  // nothing left behind
+
+  // Another config is another entry, built for itself.
+  EXPECT_EQ((CallAct<CompilingStage, true>(TwoPart("另一个"))),
+            (Answer{BPM_PLUGIN_OK, "另一个 (derived)"}));
+  EXPECT_EQ(Derived::builds - before, 2);
+}
+
+TEST(SdkCompiledConfigTest, AConfigNotFromTheCacheIsBuiltOnEachCall) {
+  // A request with its config inline (no prefix): same answer, built anew.
+  pb::ActRequest req = Request(ParseJson(kVariables));
+  (*req.mutable_context()->mutable_config()->mutable_fields())["title"].set_string_value("内联");
+  const std::string bytes = req.SerializeAsString();
+  const int before = Derived::builds;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((CallAct<CompilingStage, true>(bytes)), (Answer{BPM_PLUGIN_OK, "内联 (derived)"}));
+  }
+  EXPECT_EQ(Derived::builds - before, 3);
+  // Called outside any hook (a stage's own unit test): built, not cached.
+  EXPECT_EQ(CompiledConfig<Derived>(req.context().config(), &Derived::From)->title,
+            "内联 (derived)");
+  EXPECT_EQ(Derived::builds - before, 4);
+}
+
+TEST(SdkCompiledConfigTest, AFailedBuildFailsTheHookAndIsNotKept) {
+  struct Picky {
+    static Picky From(const Struct& config) {
+      if (StringOr(config, "title", "") == "坏") throw std::runtime_error("title 坏 is refused");
+      return Picky{};
+    }
+  };
+  class PickyStage : public ByNameStage {
+   public:
+    pb::Decision Act(const pb::ActRequest& request) const override {
+      CompiledConfig<Picky>(request.context().config(), &Picky::From);
+      return Accept();
+    }
+  };
+  const Answer failed = CallAct<PickyStage, true>(TwoPart("坏"));
+  EXPECT_EQ(failed.first, BPM_PLUGIN_INTERNAL);
+  EXPECT_NE(failed.second.find("title 坏 is refused"), std::string::npos) << failed.second;
+  EXPECT_EQ((CallAct<PickyStage, true>(TwoPart("坏"))).first, BPM_PLUGIN_INTERNAL);  // again
+  EXPECT_EQ(internal::current_call.config, nullptr);
+}
+
+// Two types compiled from one config are kept apart.
+TEST(SdkCompiledConfigTest, EachTypeHasItsOwnObject) {
+  internal::ConfigEntry entry;
+  (*entry.config.mutable_fields())["title"].set_string_value("两种");
+  auto as_int = [](const Struct&) { return 7; };
+  auto as_text = [](const Struct& c) { return StringOr(c, "title", ""); };
+  std::shared_ptr<const int> n = entry.Compiled<int>(as_int);
+  std::shared_ptr<const std::string> t = entry.Compiled<std::string>(as_text);
+  EXPECT_EQ(*n, 7);
+  EXPECT_EQ(*t, "两种");
+  EXPECT_EQ(entry.Compiled<int>(as_int).get(), n.get());
+  EXPECT_EQ(entry.Compiled<std::string>(as_text).get(), t.get());
 }
 
 }  // namespace

@@ -367,16 +367,85 @@ class LazyVariables {
   Struct* all_ = nullptr;
 };
 
-// The hook call on this thread whose variables are read lazily, if any. Each
-// plugin has its own (plugins are built with hidden visibility). Static TLS
-// (initial-exec): glibc keeps a reserve for the modules dlopen loads, so no
-// thread allocates a block for it on first use and frees it at exit (those
-// blocks come from the loader's own malloc, which ThreadSanitizer reports as
-// racing). A plugin that finds no room fails to load, saying so.
-inline thread_local LazyVariables* current_variables
-    __attribute__((tls_model("initial-exec"))) = nullptr;
+class ConfigEntry;
+
+// The hook call running on this thread: its variables when they are read
+// lazily, its config when it came from the ConfigCache; null outside a call,
+// or when not. Each plugin has its own (plugins are built with hidden
+// visibility). Static TLS (initial-exec): glibc keeps a reserve for the
+// modules dlopen loads, so no thread allocates a block for it on first use
+// and frees it at exit (those blocks come from the loader's own malloc, which
+// ThreadSanitizer reports as racing). A plugin that finds no room fails to
+// load, saying so.
+struct CurrentCall {
+  LazyVariables* variables = nullptr;
+  const ConfigEntry* config = nullptr;
+};
+inline thread_local CurrentCall current_call __attribute__((tls_model("initial-exec")));
+
+// A unique address per type T (no RTTI needed).
+template <typename T>
+struct TypeKey {
+  static constexpr char id = 0;
+};
+
+// One config the ConfigCache holds, and what stages compiled from it
+// (CompiledConfig). Thread-safe: config is immutable once cached; the
+// compiled objects are added under a lock and never change afterwards.
+class ConfigEntry {
+ public:
+  Struct config;
+
+  // The T built from config, building it with build(config) on the first
+  // call for T. If two calls race, both build and the first to finish is
+  // kept (build runs outside the lock, so it may itself use CompiledConfig).
+  template <typename T, typename Build>
+  std::shared_ptr<const T> Compiled(Build& build) const {
+    const void* key = &TypeKey<T>::id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [k, object] : compiled_) {
+        if (k == key) return std::static_pointer_cast<const T>(object);
+      }
+    }
+    std::shared_ptr<const T> built = std::make_shared<T>(build(config));
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [k, object] : compiled_) {
+      if (k == key) return std::static_pointer_cast<const T>(object);
+    }
+    compiled_.emplace_back(key, built);
+    return built;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<const void*, std::shared_ptr<const void>>> compiled_;
+};
 
 }  // namespace internal
+
+// ---- Compiled configs ----------------------------------------------------------
+// A stage that derives something from its config on every call (a form's
+// field rules, parsed thresholds) can derive it once per config instead:
+//
+//   std::shared_ptr<const FormRules> rules =
+//       CompiledConfig<FormRules>(request.context().config(), &FormRules::From);
+//
+// returns what build(config) returned, built on the first call for a config
+// the host sent the usual way (the SDK caches each state's config: see
+// internal::ConfigCache) and shared, read-only, by every later call with the
+// same config, concurrent ones included. Any other config (a request without
+// the host's config prefix, a ValidateConfig call, a test) is built on each
+// call, so the result is the same either way. T must not change once built,
+// and build must depend only on config: the host re-sends a config whenever it
+// changes, and a changed config is another entry. Exceptions from build
+// propagate (the hook fails; nothing is cached).
+template <typename T, typename Build>
+std::shared_ptr<const T> CompiledConfig(const Struct& config, Build&& build) {
+  const internal::ConfigEntry* entry = internal::current_call.config;
+  if (entry != nullptr && &entry->config == &config) return entry->Compiled<T>(build);
+  return std::make_shared<T>(build(config));
+}
 
 // The variables of a hook's context: see "Instance variables" above.
 class Variables {
@@ -415,7 +484,7 @@ class Variables {
 inline Variables Vars(const pb::StageContext& ctx) {
   const pb::VariableSelection* selected =
       ctx.has_variables_selected() ? &ctx.variables_selected() : nullptr;
-  internal::LazyVariables* lazy = internal::current_variables;
+  internal::LazyVariables* lazy = internal::current_call.variables;
   if (lazy == nullptr) return Variables(&ctx.variables(), nullptr, selected);
   if (lazy->owner != nullptr && lazy->owner != &ctx) {
     throw std::logic_error(
@@ -972,17 +1041,18 @@ inline int Fail(int code, const std::string& message, uint8_t** out, size_t* out
 // state: the host sends a request holding only context.config (ConfigWire in
 // core/plugin/stage.h) followed by the request without it, which protobuf
 // parses as one merged message. The cache keeps the Struct parsed from those
-// bytes, so each config is parsed once per plugin, not once per call. The
-// Structs are shared read-only by concurrent calls. Bounded: it is emptied
-// when it holds too many (configs are few: one per state of each workflow
-// version).
+// bytes (with what stages compiled from it: CompiledConfig), so each config is
+// parsed once per plugin, not once per call. The entries are shared read-only
+// by concurrent calls. Bounded: it is emptied when it holds too many (configs
+// are few: one per state of each workflow version); calls holding an entry
+// keep it until they finish.
 class ConfigCache {
  public:
-  // The config Struct of `request` when it starts with a config prefix, and
-  // in *rest the bytes after it; nullptr (and rest untouched) when it does
-  // not, or the config does not parse.
-  std::shared_ptr<const google::protobuf::Struct> Split(const uint8_t* request, size_t len,
-                                                        std::string_view* rest) {
+  // The config of `request` when it starts with a config prefix, and in
+  // *rest the bytes after it; nullptr (and rest untouched) when it does not,
+  // or the config does not parse.
+  std::shared_ptr<const ConfigEntry> Split(const uint8_t* request, size_t len,
+                                           std::string_view* rest) {
     const uint8_t* p = request;
     const uint8_t* end = request + len;
     uint64_t context_len = 0, config_len = 0;
@@ -994,15 +1064,15 @@ class ConfigCache {
     }
     if (config_len != static_cast<uint64_t>(context_end - p)) return nullptr;  // more than config
     std::string key(reinterpret_cast<const char*>(p), config_len);
-    std::shared_ptr<const google::protobuf::Struct> config;
+    std::shared_ptr<const ConfigEntry> config;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = parsed_.find(key);
       if (it != parsed_.end()) config = it->second;
     }
     if (config == nullptr) {
-      auto fresh = std::make_shared<google::protobuf::Struct>();
-      if (!fresh->ParseFromString(key)) return nullptr;
+      auto fresh = std::make_shared<ConfigEntry>();
+      if (!fresh->config.ParseFromString(key)) return nullptr;
       config = fresh;
       std::lock_guard<std::mutex> lock(mu_);
       if (parsed_.size() >= kMaxEntries) parsed_.clear();
@@ -1016,7 +1086,7 @@ class ConfigCache {
  private:
   static constexpr size_t kMaxEntries = 1024;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const google::protobuf::Struct>> parsed_;
+  std::unordered_map<std::string, std::shared_ptr<const ConfigEntry>> parsed_;
 };
 
 // One per plugin. An object, not a leaked pointer: the host may dlclose the
@@ -1081,8 +1151,7 @@ bool ParseBody(std::string_view bytes, Req* req, LazyVariables* vars) {
 // a Req.
 template <typename Req>
 bool ParseRequest(const uint8_t* request, size_t len, Req* req,
-                  std::shared_ptr<const google::protobuf::Struct>* config,
-                  LazyVariables* vars) {
+                  std::shared_ptr<const ConfigEntry>* config, LazyVariables* vars) {
   const std::string_view whole(reinterpret_cast<const char*>(request), len);
   if constexpr (kHasContext<Req>) {
     std::string_view rest;
@@ -1102,8 +1171,8 @@ bool ParseRequest(const uint8_t* request, size_t len, Req* req,
 // Makes vars the variables Vars() reads on this thread for one hook call.
 class VariablesScope {
  public:
-  explicit VariablesScope(LazyVariables* vars) { current_variables = vars; }
-  ~VariablesScope() { current_variables = nullptr; }
+  explicit VariablesScope(LazyVariables* vars) { current_call.variables = vars; }
+  ~VariablesScope() { current_call.variables = nullptr; }
   VariablesScope(const VariablesScope&) = delete;
   VariablesScope& operator=(const VariablesScope&) = delete;
 };
@@ -1113,18 +1182,22 @@ class VariablesScope {
 template <typename Req>
 class ConfigLease {
  public:
-  ConfigLease(Req& req, std::shared_ptr<const google::protobuf::Struct> config)
+  ConfigLease(Req& req, std::shared_ptr<const ConfigEntry> config)
       : req_(req), config_(std::move(config)) {
     if constexpr (kHasContext<Req>) {
       if (config_ != nullptr) {
         req_.mutable_context()->unsafe_arena_set_allocated_config(
-            const_cast<google::protobuf::Struct*>(config_.get()));
+            const_cast<google::protobuf::Struct*>(&config_->config));
+        current_call.config = config_.get();
       }
     }
   }
   ~ConfigLease() {
     if constexpr (kHasContext<Req>) {
-      if (config_ != nullptr) req_.mutable_context()->unsafe_arena_release_config();
+      if (config_ != nullptr) {
+        current_call.config = nullptr;
+        req_.mutable_context()->unsafe_arena_release_config();
+      }
     }
   }
   ConfigLease(const ConfigLease&) = delete;
@@ -1132,7 +1205,7 @@ class ConfigLease {
 
  private:
   Req& req_;
-  std::shared_ptr<const google::protobuf::Struct> config_;
+  std::shared_ptr<const ConfigEntry> config_;
 };
 
 // Parses Req, runs fn, serializes the result; converts every failure
@@ -1148,7 +1221,7 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
     // one go instead of one allocation at a time.
     google::protobuf::Arena arena;
     Req& req = *google::protobuf::Arena::CreateMessage<Req>(&arena);
-    std::shared_ptr<const google::protobuf::Struct> config;
+    std::shared_ptr<const ConfigEntry> config;
     LazyVariables lazy(&arena);
     LazyVariables* vars = kHasContext<Req> && kVariablesByName ? &lazy : nullptr;
     if (!ParseRequest(request, request_len, &req, &config, vars)) {
