@@ -1,6 +1,7 @@
 #include "plugins/review/chain.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace bpm::plugins::review {
 namespace {
@@ -67,11 +68,11 @@ Struct ToStruct(const ChainState& s) {
     g["veto"] = BoolValue(st.veto);
     Struct w;
     for (const auto& [u, x] : st.weights) (*w.mutable_fields())[u] = NumberValue(x);
-    g["weights"] = StructValue(w);
-    *steps.mutable_list_value()->add_values() = StructValue(o);
+    g["weights"] = StructValue(std::move(w));
+    *steps.mutable_list_value()->add_values() = StructValue(std::move(o));
   }
   if (!steps.has_list_value()) steps.mutable_list_value();
-  f["steps"] = steps;
+  f["steps"] = std::move(steps);
   f["current"] = NumberValue(s.current);
   Value slots;
   slots.mutable_list_value();
@@ -81,9 +82,9 @@ Struct ToStruct(const ChainState& s) {
     g["users"] = ListOf(sl.users);
     g["pos"] = NumberValue(sl.pos);
     g["result"] = StringValue(sl.result);
-    *slots.mutable_list_value()->add_values() = StructValue(o);
+    *slots.mutable_list_value()->add_values() = StructValue(std::move(o));
   }
-  f["slots"] = slots;
+  f["slots"] = std::move(slots);
   f["resume_at"] = NumberValue(s.resume_at);
   return out;
 }
@@ -107,9 +108,10 @@ ChainState FromStruct(const Struct& s) {
       st.only_excluded = BoolOr(o, "only_excluded", false);
       st.pass_ratio = NumberOr(o, "pass_ratio", 0.5);
       st.veto = BoolOr(o, "veto", true);
-      const Struct weights = StructOr(o, "weights");
-      for (const auto& [u, x] : weights.fields()) {
-        if (x.kind_case() == Value::kNumberValue) st.weights[u] = x.number_value();
+      if (const Value* weights = Field(o, "weights"); weights != nullptr) {
+        for (const auto& [u, x] : weights->struct_value().fields()) {
+          if (x.kind_case() == Value::kNumberValue) st.weights[u] = x.number_value();
+        }
       }
       out.steps.push_back(std::move(st));
     }

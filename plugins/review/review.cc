@@ -96,8 +96,10 @@ class Run {
  public:
   explicit Run(const pb::StageContext& ctx)
       : ctx_(ctx), config_(ctx.config()), excluded_(ExcludedUsers(ctx)) {
-    all_ = StructOr(Vars(ctx), "_review");
-    if (const Value* v = Field(all_, ctx.state()); v != nullptr && v->has_struct_value()) {
+    if (const Value* r = Field(Vars(ctx), "_review"); r != nullptr && r->has_struct_value()) {
+      stored_ = &r->struct_value();
+    }
+    if (const Value* v = Field(*stored_, ctx.state()); v != nullptr && v->has_struct_value()) {
       state_ = FromStruct(v->struct_value());
       had_state_ = true;
     }
@@ -348,12 +350,16 @@ class Run {
       *refused.mutable_rejections() = d_.rejections();
       return refused;
     }
-    if (d_.outcome() == "approved") {
-      all_.mutable_fields()->erase(ctx_.state());
-    } else {
-      (*all_.mutable_fields())[ctx_.state()] = StructValue(ToStruct(state_));
+    // The other review states' chains as they were; this state's as it is
+    // now (none once approved).
+    Struct all;
+    for (const auto& [state, chain] : stored_->fields()) {
+      if (state != ctx_.state()) (*all.mutable_fields())[state] = chain;
     }
-    (*d_.mutable_set_variables()->mutable_fields())["_review"] = StructValue(std::move(all_));
+    if (d_.outcome() != "approved") {
+      (*all.mutable_fields())[ctx_.state()] = StructValue(ToStruct(state_));
+    }
+    (*d_.mutable_set_variables()->mutable_fields())["_review"] = StructValue(std::move(all));
     return std::move(d_);
   }
 
@@ -410,7 +416,9 @@ class Run {
   const pb::StageContext& ctx_;
   const Struct& config_;
   std::vector<std::string> excluded_;
-  Struct all_;
+  // variables._review as the request carries it: each review state's chain
+  // by state name.
+  const Struct* stored_ = &Struct::default_instance();
   ChainState state_;
   bool had_state_ = false;
   pb::Decision d_;
