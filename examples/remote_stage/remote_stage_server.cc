@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -70,6 +71,13 @@ constexpr char kSchema[] = R"json({
 
 class ExpertReviewStage : public Stage {
  public:
+  // It reads no variables of its own (only those its config's "${var.NAME}"
+  // templates name, which the SDK adds), so bpmd sends it none but those.
+  static constexpr bool kVariablesByName = true;
+  std::optional<std::vector<std::string>> VariablesRead(const Struct&) const override {
+    return std::vector<std::string>{};
+  }
+
   pb::DescribeResponse Describe() const override {
     pb::DescribeResponse d;
     d.set_name(kName);
@@ -124,12 +132,16 @@ class ExpertReviewStage : public Stage {
   }
 };
 
-// Serves one SDK Stage over gRPC. Every call first sleeps delay_ms (test
-// knob); exceptions from the stage become INTERNAL. Thread-safe: the Stage's
-// hooks are const and the knobs fixed at construction.
+// Serves one SDK Stage over gRPC: the same hooks BPM_PLUGIN_EXPORT exports
+// in process, including the variables an accepted config reads
+// (ValidateConfigResponse.variables, from StageClass::VariablesRead). Every
+// call first sleeps delay_ms (test knob); exceptions from the stage become
+// INTERNAL. Thread-safe: the Stage's hooks are const and the knobs fixed at
+// construction.
+template <typename StageClass>
 class StageService final : public pb::Stage::Service {
  public:
-  StageService(const Stage& stage, uint32_t abi_major, int delay_ms)
+  StageService(const StageClass& stage, uint32_t abi_major, int delay_ms)
       : stage_(stage), abi_major_(abi_major), delay_ms_(delay_ms) {}
 
   grpc::Status Describe(grpc::ServerContext*, const pb::DescribeRequest*,
@@ -147,6 +159,7 @@ class StageService final : public pb::Stage::Service {
       std::vector<pb::ConfigError> errors;
       stage_.ValidateConfig(req->config(), &errors);
       for (auto& e : errors) *out->add_errors() = std::move(e);
+      internal::DeclareVariables(stage_, req->config(), out);
     });
   }
 
@@ -180,7 +193,7 @@ class StageService final : public pb::Stage::Service {
     }
   }
 
-  const Stage& stage_;
+  const StageClass& stage_;
   const uint32_t abi_major_;
   const int delay_ms_;
 };

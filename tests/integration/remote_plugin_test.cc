@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "bpm/plugin/v1/plugin.grpc.pb.h"
 #include "bpm/v1/agency.grpc.pb.h"
 #include "bpm/v1/bpm.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -287,6 +288,38 @@ TEST_F(RemotePluginTest, DrivesAWorkflowThroughTheRemoteStage) {
   EXPECT_EQ(out.state(), "done");
   EXPECT_EQ(out.status(), "completed");
   EXPECT_EQ(out.open_tasks_size(), 0);
+}
+
+// The example declares the variables a config reads: none of its own, plus
+// the config's templates; a refused config declares nothing.
+TEST_F(RemotePluginTest, TheExampleDeclaresTheVariablesItReads) {
+  ASSERT_TRUE(plugin_.Start());
+  auto stub = plugin::v1::Stage::NewStub(
+      grpc::CreateChannel(plugin_.address(), grpc::InsecureChannelCredentials()));
+  auto validate = [&](const std::string& json) {
+    plugin::v1::ValidateConfigRequest req;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, req.mutable_config()).ok());
+    plugin::v1::ValidateConfigResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->ValidateConfig(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  plugin::v1::ValidateConfigResponse plain = validate(R"({"title": "专家评审"})");
+  EXPECT_EQ(plain.errors_size(), 0);
+  ASSERT_TRUE(plain.has_variables());
+  EXPECT_EQ(plain.variables().names_size(), 0);
+
+  plugin::v1::ValidateConfigResponse templated =
+      validate(R"({"assignee": {"user": "${var.lead_expert}"}, "title": "${var.project} 评审"})");
+  EXPECT_EQ(templated.errors_size(), 0);
+  EXPECT_EQ(std::vector<std::string>(templated.variables().names().begin(),
+                                     templated.variables().names().end()),
+            (std::vector<std::string>{"lead_expert", "project"}));
+
+  plugin::v1::ValidateConfigResponse refused = validate(R"({"colour": "red"})");
+  EXPECT_GT(refused.errors_size(), 0);
+  EXPECT_FALSE(refused.has_variables());
 }
 
 TEST_F(RemotePluginTest, BpmdRefusesAPluginOfAnotherAbiAtStart) {
