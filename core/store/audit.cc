@@ -28,6 +28,25 @@ std::string Where(const std::string& instance_id, int64_t seq) {
   return absl::StrCat("instance ", instance_id, " event ", seq);
 }
 
+int LowerHexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The 32 bytes of a SHA-256 written as 64 lowercase hex digits; false for
+// any other text.
+bool DecodeHash(const std::string& hex, std::array<uint8_t, 32>* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = LowerHexDigit(hex[2 * i]);
+    const int lo = LowerHexDigit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string EventHash(const EventRow& e) {
@@ -75,7 +94,35 @@ void AuditVerifier::Report(std::string where, std::string problem) {
   findings_.push_back({std::move(where), std::move(problem)});
 }
 
-void AuditVerifier::AddInstance(const AuditInstance& inst) { instances_[inst.id] = inst; }
+void AuditVerifier::AddInstance(const AuditInstance& inst) {
+  Mark& m = instances_[inst.id];
+  m.event_seq = inst.event_seq;
+  other_hashes_.erase(inst.id);
+  if (inst.last_event_hash.empty()) {
+    m.kind = Mark::Hash::kEmpty;
+  } else if (DecodeHash(inst.last_event_hash, &m.hash)) {
+    m.kind = Mark::Hash::kHex;
+  } else {
+    m.kind = Mark::Hash::kOther;
+    other_hashes_[inst.id] = inst.last_event_hash;
+  }
+}
+
+bool AuditVerifier::LastHashIs(const Marks::value_type& inst, const std::string& hash) const {
+  const Mark& m = inst.second;
+  switch (m.kind) {
+    case Mark::Hash::kEmpty:
+      return hash.empty();
+    case Mark::Hash::kHex: {
+      std::array<uint8_t, 32> decoded;
+      return DecodeHash(hash, &decoded) && decoded == m.hash;
+    }
+    case Mark::Hash::kOther:
+      break;
+  }
+  auto it = other_hashes_.find(inst.first);
+  return it != other_hashes_.end() && it->second == hash;
+}
 
 void AuditVerifier::CloseInstance() {
   if (cur_.empty()) return;
@@ -86,7 +133,7 @@ void AuditVerifier::CloseInstance() {
     Report(Where(cur_, last + 1),
            absl::StrCat("missing: the instance's history ends at event ", it->second.event_seq,
                         " but only events up to ", last, " exist (deleted)"));
-  } else if (prev_hash_ != it->second.last_event_hash) {
+  } else if (!LastHashIs(*it, prev_hash_)) {
     Report(absl::StrCat("instance ", cur_),
            "the hash of its last event does not match the instance row (its last event was "
            "edited or replaced, or the instance row was edited)");
@@ -99,7 +146,7 @@ void AuditVerifier::EndInstancePass() {
   CloseInstance();
   cur_.clear();
   for (const auto& [id, inst] : instances_) {
-    if (inst.event_seq > 0 && seen_.find(id) == seen_.end()) {
+    if (inst.event_seq > 0 && !inst.seen) {
       Report(absl::StrCat("instance ", id),
              absl::StrCat("all of its ", inst.event_seq, " events are missing (deleted)"));
     }
@@ -113,8 +160,9 @@ void AuditVerifier::AddEvent(const EventRow& e) {
     cur_ = e.instance_id;
     next_seq_ = 1;
     prev_hash_.clear();
-    seen_.insert(cur_);
-    if (instances_.find(cur_) == instances_.end()) {
+    if (auto it = instances_.find(cur_); it != instances_.end()) {
+      it->second.seen = true;
+    } else {
       Report(Where(e.instance_id, e.seq),
              "belongs to no instance (inserted, or its instance row was deleted)");
     }

@@ -20,12 +20,12 @@
 // thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <ostream>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/store/store.h"
@@ -69,12 +69,26 @@ class AuditVerifier {
   int64_t instances() const { return static_cast<int64_t>(instances_.size()); }
 
  private:
+  // What the passes need of an instance row, kept small (a trail holds
+  // millions): its last event's hash as 32 bytes when it is 64 lowercase hex
+  // digits, as bpmd writes it; any other text (an edited row) is kept aside.
+  struct Mark {
+    enum class Hash : uint8_t { kEmpty, kHex, kOther };
+    int64_t event_seq = 0;
+    std::array<uint8_t, 32> hash{};
+    Hash kind = Hash::kEmpty;
+    bool seen = false;  // had events in the instance pass
+  };
+  using Marks = std::unordered_map<std::string, Mark>;
+
   void Report(std::string where, std::string problem);
   void CloseInstance();
   void EndInstancePass();  // after the last AddEvent
+  // Whether the row's last_event_hash was exactly hash.
+  bool LastHashIs(const Marks::value_type& inst, const std::string& hash) const;
 
-  std::unordered_map<std::string, AuditInstance> instances_;
-  std::unordered_set<std::string> seen_;  // instances that had events
+  Marks instances_;
+  std::unordered_map<std::string, std::string> other_hashes_;  // Hash::kOther's text
   std::map<int64_t, std::string> anchors_;
   std::vector<AuditFinding> findings_;
   int64_t events_ = 0;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -29,6 +30,7 @@
 namespace bpm {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::Dump;
@@ -229,6 +231,29 @@ TEST_F(AuditTest, EachEventLinksToTheInstancesPreviousEventAndToTheGlobalChain) 
 TEST_F(AuditTest, AnEditedEventIsNamed) {
   *sql_ << "UPDATE events SET comment = 'forged' WHERE instance_id = 'inst1' AND seq = 2";
   EXPECT_THAT(Verify(), Finding("instance inst1 event 2", "edited"));
+}
+
+// The verifier keeps an instance row's hash as 32 bytes when it is what bpmd
+// writes (64 lowercase hex digits) and any other text as it is: an edited row
+// is named whatever it was edited to, and nothing else.
+TEST_F(AuditTest, AnEditedInstanceRowIsNamedWhateverItHolds) {
+  const std::string right = Events("inst1").back().hash;
+  ASSERT_EQ(right.size(), 64u);
+  std::string upper = right;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string one_digit = right;
+  one_digit[63] = one_digit[63] == '0' ? '1' : '0';
+  for (const std::string& edited : {upper, one_digit, std::string("not a hash"),
+                                    right.substr(0, 63), std::string()}) {
+    *sql_ << "UPDATE instances SET last_event_hash = :h WHERE id = 'inst1'", soci::use(edited, "h");
+    const auto found = Verify();
+    EXPECT_THAT(found, ElementsAre("instance inst1: the hash of its last event does not match the "
+                                   "instance row (its last event was edited or replaced, or the "
+                                   "instance row was edited)"))
+        << "edited to '" << edited << "'";
+  }
+  *sql_ << "UPDATE instances SET last_event_hash = :h WHERE id = 'inst1'", soci::use(right, "h");
+  EXPECT_THAT(Verify(), IsEmpty());
 }
 
 TEST_F(AuditTest, AnEditedEventWithRecomputedInstanceHashesBreaksTheGlobalChain) {
