@@ -383,10 +383,11 @@ struct CurrentCall {
 };
 inline thread_local CurrentCall current_call __attribute__((tls_model("initial-exec")));
 
-// A unique address per type T (no RTTI needed).
+// A unique address per type T (no RTTI needed). Not const, so that no
+// compiler or linker folds two of them into one.
 template <typename T>
 struct TypeKey {
-  static constexpr char id = 0;
+  static inline char id = 0;
 };
 
 // One config the ConfigCache holds, and what stages compiled from it
