@@ -77,7 +77,7 @@ int Report(const std::vector<store::AuditFinding>& findings, int64_t events,
     }
     std::cout << "]}\n";
   } else {
-    for (const auto& f : findings) std::cout << f.where << ": " << f.problem << '\n';
+    for (const auto& f : findings) std::cout << f.Text() << '\n';
     if (findings.empty()) {
       std::cout << "audit trail intact: " << events << " events, head " << head.seq << ":"
                 << head.hash << '\n';

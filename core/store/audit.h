@@ -48,6 +48,9 @@ void ChainEvents(std::string* instance_last, AuditHead* head, std::vector<EventR
 struct AuditFinding {
   std::string where;
   std::string problem;
+
+  // "where: problem", one line as bpmctl prints it.
+  std::string Text() const { return where + ": " + problem; }
 };
 
 // Verifies a trail given in three passes: every instance row (any order),

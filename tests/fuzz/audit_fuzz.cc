@@ -29,7 +29,7 @@ std::string* g_path = nullptr;
 
 std::vector<std::string> Lines(const std::vector<bpm::store::AuditFinding>& findings) {
   std::vector<std::string> out;
-  for (const auto& f : findings) out.push_back(f.where + ": " + f.problem);
+  for (const auto& f : findings) out.push_back(f.Text());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -125,7 +125,7 @@ class AuditTest : public ::testing::Test {
 
   static std::vector<std::string> Lines(const std::vector<store::AuditFinding>& findings) {
     std::vector<std::string> out;
-    for (const auto& f : findings) out.push_back(f.where + ": " + f.problem);
+    for (const auto& f : findings) out.push_back(f.Text());
     return out;
   }
 
