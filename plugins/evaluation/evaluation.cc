@@ -21,6 +21,7 @@
 // Sets variables.evaluation = {total, grade, by_level1 {决策: points, ...},
 // scores {CODE: points}, findings, recommendations, method, by, at_unix_ms},
 // variables.evaluation_score and evaluation_grade, and emits "scored".
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -138,11 +139,15 @@ class EvaluationStage : public Stage {
     pb::Decision bad;
     RejectUnknownFields(payload, "payload", {"scores", "findings", "recommendations", "method"},
                         &bad);
-    perf::ConfigProblems ignored;  // reported when the workflow was deployed
-    const perf::EvaluationSheet sheet = perf::ReadEvaluationSheet(ctx.config(), &ignored);
+    // The sheet, read once per config from one ValidateConfig accepted.
+    const std::shared_ptr<const perf::EvaluationSheet> sheet =
+        CompiledConfig<perf::EvaluationSheet>(ctx.config(), [](const Struct& config) {
+          perf::ConfigProblems ignored;  // reported when the workflow was deployed
+          return perf::ReadEvaluationSheet(config, &ignored);
+        });
     perf::ConfigProblems problems;
-    const perf::EvaluationResult result =
-        perf::ScoreEvaluation(sheet, StructOr(payload, "scores"), GradeBandsOf(ctx.config()), &problems);
+    const perf::EvaluationResult result = perf::ScoreEvaluation(
+        *sheet, StructOr(payload, "scores"), GradeBandsOf(ctx.config()), &problems);
     for (const auto& [path, message] : problems) AddRejection(&bad, "payload." + path, message);
     ListValue findings = TextList(payload, "findings", "finding (主要问题)", &bad);
     ListValue recommendations =

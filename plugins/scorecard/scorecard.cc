@@ -15,6 +15,7 @@
 // decimals). It sets variables.scorecard = {manual: {ID: "points"}, by,
 // at_unix_ms} and emits "scored". A sheet with no manual item is scored
 // on entering.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ constexpr char kSchema[] = R"json({
     "title": {"type": "string", "default": "考核评分"}
   }
 })json";
+
+// The state's sheet, read once per config (CompiledConfig) from one
+// ValidateConfig accepted.
+std::shared_ptr<const perf::Sheet> SheetOf(const pb::StageContext& ctx) {
+  return CompiledConfig<perf::Sheet>(ctx.config(), [](const Struct& config) {
+    perf::ConfigProblems ignored;  // reported when the workflow was deployed
+    return perf::ReadSheet(config, &ignored);
+  });
+}
 
 pb::Decision Scored(const pb::StageContext& ctx, Struct manual) {
   Struct record;
@@ -81,8 +91,8 @@ class ScorecardStage : public Stage {
 
   pb::Decision Enter(const pb::EnterRequest& request) const override {
     const pb::StageContext& ctx = request.context();
-    perf::ConfigProblems ignored;
-    const perf::Sheet sheet = perf::ReadSheet(ctx.config(), &ignored);
+    const std::shared_ptr<const perf::Sheet> compiled = SheetOf(ctx);
+    const perf::Sheet& sheet = *compiled;
     bool manual = false;
     for (const auto& item : sheet.items) manual = manual || item.metric.empty();
     if (!manual) return Scored(ctx, Struct());
@@ -97,8 +107,8 @@ class ScorecardStage : public Stage {
       return RejectUnknownAction(request);
     }
     const pb::StageContext& ctx = request.context();
-    perf::ConfigProblems ignored;
-    const perf::Sheet sheet = perf::ReadSheet(ctx.config(), &ignored);
+    const std::shared_ptr<const perf::Sheet> compiled = SheetOf(ctx);
+    const perf::Sheet& sheet = *compiled;
     pb::Decision bad;
     RejectUnknownFields(request.payload(), "payload", {"manual"}, &bad);
     const Value* given = Field(request.payload(), "manual");
