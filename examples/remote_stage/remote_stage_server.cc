@@ -134,7 +134,7 @@ class ExpertReviewStage : public Stage {
 
 // Serves one SDK Stage over gRPC: the same hooks BPM_PLUGIN_EXPORT exports
 // in process, including the variables an accepted config reads
-// (ValidateConfigResponse.variables, from StageClass::VariablesRead). Every
+// (ValidateConfigResponse.variables: ValidateConfigAnswer). Every
 // call first sleeps delay_ms (test knob); exceptions from the stage become
 // INTERNAL. Thread-safe: the Stage's hooks are const and the knobs fixed at
 // construction.
@@ -155,12 +155,7 @@ class StageService final : public pb::Stage::Service {
 
   grpc::Status ValidateConfig(grpc::ServerContext*, const pb::ValidateConfigRequest* req,
                               pb::ValidateConfigResponse* out) override {
-    return Run("validate_config", [&] {
-      std::vector<pb::ConfigError> errors;
-      stage_.ValidateConfig(req->config(), &errors);
-      for (auto& e : errors) *out->add_errors() = std::move(e);
-      internal::DeclareVariables(stage_, req->config(), out);
-    });
+    return Run("validate_config", [&] { *out = ValidateConfigAnswer(stage_, req->config()); });
   }
 
   grpc::Status Enter(grpc::ServerContext*, const pb::EnterRequest* req,

@@ -1301,6 +1301,22 @@ inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
 }
 
 }  // namespace internal
+
+// The answer to ValidateConfig for stage: its ConfigErrors and, for an
+// accepted config of a stage with kVariablesByName, the variables its hooks
+// read (VariablesRead plus the config's "${var.NAME}" templates; see
+// "Instance variables"). BPM_PLUGIN_EXPORT answers with it in process; a
+// remote plugin's gRPC service answers with it too (examples/remote_stage).
+template <typename StageClass>
+pb::ValidateConfigResponse ValidateConfigAnswer(const StageClass& stage, const Struct& config) {
+  std::vector<pb::ConfigError> errors;
+  stage.ValidateConfig(config, &errors);
+  pb::ValidateConfigResponse resp;
+  for (auto& e : errors) *resp.add_errors() = std::move(e);
+  internal::DeclareVariables(stage, config, &resp);
+  return resp;
+}
+
 }  // namespace bpm::plugin
 
 // Exports CLASS as the stage plugin NAME, VERSION. Use once per plugin.
@@ -1321,12 +1337,7 @@ inline pb::DescribeResponse WithAbi(pb::DescribeResponse d) {
     return ::bpm::plugin::internal::CallHook<::bpm::plugin::pb::ValidateConfigRequest>( \
         "validate_config", r, n, o, on,                                               \
         [](const ::bpm::plugin::pb::ValidateConfigRequest& q) {                       \
-          std::vector<::bpm::plugin::pb::ConfigError> errors;                         \
-          BpmPluginInstance().ValidateConfig(q.config(), &errors);                    \
-          ::bpm::plugin::pb::ValidateConfigResponse resp;                             \
-          for (auto& e : errors) *resp.add_errors() = std::move(e);                   \
-          ::bpm::plugin::internal::DeclareVariables(BpmPluginInstance(), q.config(), &resp); \
-          return resp;                                                                \
+          return ::bpm::plugin::ValidateConfigAnswer(BpmPluginInstance(), q.config());  \
         });                                                                           \
   }                                                                                   \
   int BpmHookEnter(const uint8_t* r, size_t n, uint8_t** o, size_t* on) {             \
