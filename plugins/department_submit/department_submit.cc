@@ -263,6 +263,7 @@ bool IsDate(const std::string& s) {
 // A form field's rules, read once per config (CompiledConfig) from a field
 // spec ValidateFieldSpec accepted.
 struct FieldRule {
+  // In kTypes' order; kOther for a name outside it.
   enum class Type { kString, kNumber, kInteger, kBoolean, kEnum, kDate, kTable, kOther };
   std::string name;
   Type type = Type::kOther;
@@ -275,16 +276,10 @@ struct FieldRule {
   std::optional<double> min_rows, max_rows;
 
   static FieldRule From(const Struct& spec) {
-    static const std::pair<const char*, Type> kTypeNames[] = {
-        {"string", Type::kString}, {"number", Type::kNumber}, {"integer", Type::kInteger},
-        {"boolean", Type::kBoolean}, {"enum", Type::kEnum}, {"date", Type::kDate},
-        {"table", Type::kTable}};
     FieldRule r;
     r.name = StringOr(spec, "name", "");
-    const std::string type = StringOr(spec, "type", "");
-    for (const auto& [text, t] : kTypeNames) {
-      if (type == text) r.type = t;
-    }
+    const auto type = std::find(kTypes.begin(), kTypes.end(), StringOr(spec, "type", ""));
+    r.type = static_cast<Type>(type - kTypes.begin());  // kOther when not found
     r.required = BoolOr(spec, "required", false);
     auto number = [&](const char* key) -> std::optional<double> {
       const Value* v = Field(spec, key);
