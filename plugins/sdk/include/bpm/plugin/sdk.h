@@ -403,22 +403,30 @@ class ConfigEntry {
   template <typename T, typename Build>
   std::shared_ptr<const T> Compiled(Build& build) const {
     const void* key = &TypeKey<T>::id;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [k, object] : compiled_) {
-        if (k == key) return std::static_pointer_cast<const T>(object);
-      }
-    }
+    if (auto found = Find(key)) return std::static_pointer_cast<const T>(found);
     std::shared_ptr<const T> built = std::make_shared<T>(build(config));
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [k, object] : compiled_) {
-      if (k == key) return std::static_pointer_cast<const T>(object);
-    }
-    compiled_.emplace_back(key, built);
-    return built;
+    return std::static_pointer_cast<const T>(Keep(key, std::move(built)));
   }
 
  private:
+  std::shared_ptr<const void> Find(const void* key) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FindLocked(key);
+  }
+  // object, or the one another call kept for key first.
+  std::shared_ptr<const void> Keep(const void* key, std::shared_ptr<const void> object) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto kept = FindLocked(key)) return kept;
+    compiled_.emplace_back(key, object);
+    return object;
+  }
+  std::shared_ptr<const void> FindLocked(const void* key) const {
+    for (const auto& [k, object] : compiled_) {
+      if (k == key) return object;
+    }
+    return nullptr;
+  }
+
   mutable std::mutex mu_;
   mutable std::vector<std::pair<const void*, std::shared_ptr<const void>>> compiled_;
 };
