@@ -97,7 +97,7 @@ void AuditVerifier::Report(std::string where, std::string problem) {
 void AuditVerifier::AddInstance(const AuditInstance& inst) {
   Mark& m = instances_[inst.id];
   m.event_seq = inst.event_seq;
-  other_hashes_.erase(inst.id);
+  if (m.kind == Mark::Hash::kOther) other_hashes_.erase(inst.id);  // added twice
   if (inst.last_event_hash.empty()) {
     m.kind = Mark::Hash::kEmpty;
   } else if (DecodeHash(inst.last_event_hash, &m.hash)) {
