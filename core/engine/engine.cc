@@ -798,6 +798,7 @@ StatusOr<v1::Instance> Engine::Finish(Working& w) {
     w.commit.insert_instance = w.inst;
   } else {
     w.commit.expected_version = w.inst.version - 1;
+    w.commit.stored_status = w.entry_status;
     w.commit.update_instance = w.inst;
   }
   std::vector<store::TaskRow> rows;
@@ -899,6 +900,7 @@ StatusOr<v1::Instance> Engine::RunCommandOnce(const Caller& caller,
   w.inst = std::move(loaded.instance);
   w.timers = std::move(loaded.timers);
   w.entry_state = w.inst.state;
+  w.entry_status = w.inst.status;
   BPM_ASSIGN_OR_RETURN(w.lifecycle, InstanceLifecycle::Restore(w.inst.status));
   const std::string subject = absl::StrCat("instance ", w.inst.id, " (", w.inst.def_key, " v",
                                            w.inst.def_version, ")");

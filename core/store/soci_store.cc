@@ -1296,20 +1296,33 @@ class SociStore final : public Store {
       };
       B b{*c.update_instance, c.expected_version};
       b.r.last_event_hash = last_hash;
-      BPM_RETURN_IF_ERROR(w.Exec(
-          "UPDATE instances SET status = :st, state = :state, variables = :vars, version = :ver, "
-          "event_seq = :seq, updated_ms = :u, def_version = :dv, last_event_hash = :leh "
-          "WHERE id = :id AND version = :expected",
-          [](auto& p, B& b) {
-            p, use(b.r.status, "st"), use(b.r.state, "state"), use(b.r.variables_json, "vars"),
-                use(b.r.version, "ver"), use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"),
-                use(b.r.def_version, "dv"), use(b.r.last_event_hash, "leh"), use(b.r.id, "id"),
-                use(b.expected, "expected");
-          },
-          std::move(b), 1,
-          [&] { return absl::StrCat("instance ", c.update_instance->id,
-                       " changed meanwhile (it is no longer at version ", c.expected_version,
-                       "): re-read and retry"); }));
+      static const std::string kColumns =
+          "state = :state, variables = :vars, version = :ver, event_seq = :seq, updated_ms = :u, "
+          "def_version = :dv, last_event_hash = :leh WHERE id = :id AND version = :expected";
+      static const std::string kWithStatus =
+          absl::StrCat("UPDATE instances SET status = :st, ", kColumns);
+      static const std::string kSameStatus = absl::StrCat("UPDATE instances SET ", kColumns);
+      auto columns = [](auto& p, B& b) {
+        p, use(b.r.state, "state"), use(b.r.variables_json, "vars"), use(b.r.version, "ver"),
+            use(b.r.event_seq, "seq"), use(b.r.updated_ms, "u"), use(b.r.def_version, "dv"),
+            use(b.r.last_event_hash, "leh"), use(b.r.id, "id"), use(b.expected, "expected");
+      };
+      auto mismatch = [&] {
+        return absl::StrCat("instance ", c.update_instance->id,
+                            " changed meanwhile (it is no longer at version ", c.expected_version,
+                            "): re-read and retry");
+      };
+      if (c.stored_status && *c.stored_status == b.r.status) {
+        BPM_RETURN_IF_ERROR(w.Exec(kSameStatus, columns, std::move(b), 1, mismatch));
+      } else {
+        BPM_RETURN_IF_ERROR(w.Exec(
+            kWithStatus,
+            [&columns](auto& p, B& b) {
+              p, use(b.r.status, "st");
+              columns(p, b);
+            },
+            std::move(b), 1, mismatch));
+      }
     }
     for (const TaskRow& r : c.insert_tasks) {
       BPM_RETURN_IF_ERROR(w.Insert(

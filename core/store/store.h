@@ -287,6 +287,10 @@ struct Commit {
   // expected_version (the new row carries expected_version + 1).
   std::optional<InstanceRow> update_instance;
   int64_t expected_version = 0;
+  // The status the stored row has (when the writer knows it): an unchanged
+  // status is left out of the UPDATE, so SQLite does not rewrite the row's
+  // (def_key, status) index entry, a page of the WAL on every command.
+  std::optional<std::string> stored_status;
   std::vector<TaskRow> insert_tasks;  // written before task updates
   std::vector<TaskUpdate> update_tasks;
   std::vector<EventRow> events;

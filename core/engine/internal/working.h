@@ -29,7 +29,8 @@ struct Engine::Working {
 
   std::shared_ptr<const definition::Definition> def;
   store::InstanceRow inst;
-  std::string entry_state;  // the state the instance was in when the command began
+  std::string entry_state;   // the state the instance was in when the command began
+  std::string entry_status;  // and its lifecycle status
   // The instance's variables, loaded from inst.variables_json (which stays
   // as stored until Finish) and parsed as they are asked for. A change goes
   // through vars.Set, or Replace (sanitizer builds check, see Finish).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -249,6 +250,48 @@ TEST_F(StoreTest, StaleVersionIsAbortedAndWritesNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
   EXPECT_EQ(s.message(), "task t1 is no longer open: re-read and retry");
   EXPECT_EQ(store_->GetTask("t1")->completed_by, "u1");
+}
+
+// A commit that knows the stored status leaves an unchanged status out of
+// its UPDATE; a changed one is written, and a commit that does not say what
+// is stored writes it too. Read back through a second store, past the first
+// one's instance cache, and through the (def_key, status) index.
+TEST_F(StoreTest, StatusIsWrittenWhenItChanges) {
+  Commit c;
+  c.insert_instance = NewInstance("i1");
+  ASSERT_TRUE(store_->Apply(c).ok());
+  auto update = [&](int64_t from, const std::string& status,
+                    std::optional<std::string> stored) {
+    Commit u;
+    u.update_instance = NewInstance("i1");
+    u.update_instance->version = from + 1;
+    u.update_instance->status = status;
+    u.update_instance->state = absl::StrCat("s", from + 1);
+    u.expected_version = from;
+    u.stored_status = std::move(stored);
+    return store_->Apply(u);
+  };
+  auto stored = [&] {
+    auto other = Store::Open(url_, 1);
+    EXPECT_TRUE(other.ok()) << other.status();
+    auto row = (*other)->GetInstance("i1");
+    EXPECT_TRUE(row.ok()) << row.status();
+    InstanceFilter f;
+    f.def_key = "target-filing";
+    f.status = row->status;
+    auto listed = (*other)->ListInstances(f, 0, 10);
+    EXPECT_TRUE(listed.ok()) << listed.status();
+    EXPECT_EQ(listed->size(), 1u) << "status " << row->status << " not found by the index";
+    return absl::StrCat(row->status, " ", row->state);
+  };
+  ASSERT_TRUE(update(1, "running", "running").ok());
+  EXPECT_EQ(stored(), "running s2");
+  ASSERT_TRUE(update(2, "suspended", "running").ok());
+  EXPECT_EQ(stored(), "suspended s3");
+  ASSERT_TRUE(update(3, "completed", std::nullopt).ok());
+  EXPECT_EQ(stored(), "completed s4");
+  ASSERT_TRUE(update(4, "completed", "completed").ok());
+  EXPECT_EQ(stored(), "completed s5");
 }
 
 TEST_F(StoreTest, DuplicateIdempotencyKeyIsAborted) {
