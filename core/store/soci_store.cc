@@ -629,16 +629,16 @@ class SociStore final : public Store {
       if (q.view == "done") {
         where = "t.status = 'completed' AND t.completed_by = :u0";
       } else {
-        // One branch per way a task reaches a user, each beside the status
-        // its (partial, on SQLite) index holds; "+" keeps the role branch off
-        // the assignee_user index.
+        // One branch per way a task reaches a user, each with the terms of
+        // the WHERE of its index (partial on SQLite, which uses such an index
+        // only for a query that states them). On MariaDB "+" keeps the role
+        // branch off the (status, assignee_user) index.
         where = absl::StrCat(
             "t.row_id IN (SELECT row_id FROM tasks WHERE status = 'open' AND assignee_user IN (",
-            users, ")");
+            users, ") AND assignee_user <> ''");
         if (!q.roles.empty()) {
-          absl::StrAppend(&where,
-                          " UNION ALL SELECT row_id FROM tasks WHERE status = 'open' AND "
-                          "+assignee_user = '' AND assignee_role IN (",
+          absl::StrAppend(&where, " UNION ALL SELECT row_id FROM tasks WHERE status = 'open' AND ",
+                          db_->sqlite() ? "" : "+", "assignee_user = '' AND assignee_role IN (",
                           Placeholders("r", q.roles.size()),
                           ") AND (assignee_org = '' OR assignee_org = :org)");
         }

@@ -562,6 +562,46 @@ TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
   EXPECT_THAT(ids(*store_->Inbox(proxy, 0, 10)), ::testing::ElementsAre("for-bob"));
   alice.def_key = "other";
   EXPECT_TRUE(store_->Inbox(alice, 0, 10)->empty());
+  alice.def_key.clear();
+
+  // A task for one person reaches only that person, whatever role it
+  // names; an empty user name is nobody's (a role task has no user).
+  Commit more;
+  more.update_instance = NewInstance("i1");
+  more.update_instance->version = 2;
+  more.expected_version = 1;
+  more.insert_tasks = {NewTask("dave-as-filer", "i1", "unit_filer", "906017", "dave")};
+  ASSERT_TRUE(store_->Apply(more).ok());
+  InboxQuery dave;
+  dave.users = {"dave"};
+  EXPECT_THAT(ids(*store_->Inbox(dave, 0, 10)), ::testing::ElementsAre("dave-as-filer"));
+  EXPECT_THAT(ids(*store_->Inbox(alice, 0, 10)),
+              ::testing::ElementsAre("mine", "role-org", "role-any"));
+  InboxQuery empty_name;
+  empty_name.users = {""};
+  empty_name.org = "906017";
+  EXPECT_TRUE(store_->Inbox(empty_name, 0, 10)->empty());
+
+  // A role task handed to one person (its user set) leaves the role's inbox
+  // for that person's, and back.
+  auto hand = [&](int64_t from, const std::string& user) {
+    Commit h;
+    h.update_instance = NewInstance("i1");
+    h.update_instance->version = from + 1;
+    h.expected_version = from;
+    TaskRow t = NewTask("role-any", "i1", "finance_reviewer", "", user);
+    h.update_tasks.push_back({t, "open"});
+    return store_->Apply(h);
+  };
+  InboxQuery erin;
+  erin.users = {"erin"};
+  erin.roles = {"finance_reviewer"};
+  ASSERT_TRUE(hand(2, "carol").ok());
+  EXPECT_TRUE(store_->Inbox(erin, 0, 10)->empty());
+  EXPECT_THAT(ids(*store_->Inbox(nobody, 0, 10)), ::testing::ElementsAre("role-any"));
+  ASSERT_TRUE(hand(3, "").ok());
+  EXPECT_THAT(ids(*store_->Inbox(erin, 0, 10)), ::testing::ElementsAre("role-any"));
+  EXPECT_TRUE(store_->Inbox(nobody, 0, 10)->empty());
 }
 
 TEST_F(StoreTest, ListInstancesFiltersAndPages) {
