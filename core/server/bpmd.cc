@@ -146,6 +146,12 @@ int main(int argc, char** argv) {
                  "RESOURCE_EXHAUSTED (\"Server Threadpool Exhausted\") at once")
       ->capture_default_str()
       ->check(CLI::Range(4, 100000));
+  int max_rpc_memory_mb = 256;
+  app.add_option("--max-rpc-memory", max_rpc_memory_mb,
+                 "MiB that gRPC may hold for connections and calls being received; past it, "
+                 "calls are refused (RESOURCE_EXHAUSTED) instead of buffered")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 1 << 20));
   app.add_option("--max-payload-bytes", max_payload, "largest action payload accepted")
       ->capture_default_str();
   app.add_option("--calendars", calendar_dir,
@@ -344,10 +350,14 @@ int main(int argc, char** argv) {
   // calls that wait (on a database lock, on the session pool) would pile up
   // threads, and their memory, without bound. With it, a call finding every
   // thread busy is refused at once, as --max-inflight-commands does for
-  // Start and Act.
-  grpc::ResourceQuota rpc_threads("bpmd-rpc-threads");
-  rpc_threads.SetMaxThreads(max_rpc_threads);
-  builder.SetResourceQuota(rpc_threads);
+  // Start and Act. Its memory bound covers what gRPC buffers before any
+  // handler sees a call: without it a burst of calls near the 4 MiB message
+  // cap, each refused by its handler, was first received whole, all at once
+  // (LimitsTest: 256 of them took bpmd from 32 to 545 MiB).
+  grpc::ResourceQuota quota("bpmd-rpc");
+  quota.SetMaxThreads(max_rpc_threads);
+  quota.Resize(static_cast<size_t>(max_rpc_memory_mb) << 20);
+  builder.SetResourceQuota(quota);
   auto services = bpm::server::MakeServices(engine, commands);
   services.push_back(bpm::server::MakeOrgService(
       orgs, *clock, [&engine](const std::vector<std::string>& codes) {
