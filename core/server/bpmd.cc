@@ -210,6 +210,9 @@ int main(int argc, char** argv) {
   }
   auto store = bpm::store::Store::Open(store_url, pool, instance_cache);
   if (!store.ok()) return Fail(std::string(store.status().message()));
+  if (bpm::Status durable = (*store)->CheckDurability(); !durable.ok()) {
+    return Fail(std::string(durable.message()));
+  }
 
   bpm::plugin::Registry plugins;
   std::optional<bpm::plugin::PluginPins> pins;
