@@ -389,7 +389,8 @@ TEST(RpcMemoryLimitTest, AFloodOfLargeCallsIsRefusedNotBuffered) {
   for (const Call& c : calls) {
     ++codes[c.status.error_code()];
     if (c.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      EXPECT_THAT(c.status.error_message(), HasSubstr("variables: 4000011 bytes exceeds the limit"));
+      EXPECT_THAT(c.status.error_message(),
+                  HasSubstr("variables: 4000011 bytes exceeds the limit"));
     } else {
       EXPECT_THAT(c.status.error_code(),
                   ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,

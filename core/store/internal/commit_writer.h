@@ -123,7 +123,8 @@ class CommitWriter {
   static constexpr size_t kMaxQueuedBytes = 4 << 20;
   // What Store::CheckDurability asks of max_allowed_packet covers a full
   // queue plus one more statement with a 4 MiB document as base64.
-  static_assert(kMaxQueuedBytes + (4 << 20) / 3 * 4 + (1 << 20) <= static_cast<size_t>(kMinServerPacketBytes));
+  static_assert(kMaxQueuedBytes + (4 << 20) / 3 * 4 + (1 << 20) <=
+                static_cast<size_t>(kMinServerPacketBytes));
 
   void Queue(std::string statement, int64_t expect_rows, std::string mismatch);
 
