@@ -208,11 +208,8 @@ int main(int argc, char** argv) {
     if (!ids.ok()) return Fail(std::string(ids.status().message()));
     bpm::server::SetCertIdentities(*std::move(ids));
   }
-  auto store = bpm::store::Store::Open(store_url, pool, instance_cache);
+  auto store = bpm::store::Store::Open(store_url, pool, instance_cache, /*require_durable=*/true);
   if (!store.ok()) return Fail(std::string(store.status().message()));
-  if (bpm::Status durable = (*store)->CheckDurability(); !durable.ok()) {
-    return Fail(std::string(durable.message()));
-  }
 
   bpm::plugin::Registry plugins;
   std::optional<bpm::plugin::PluginPins> pins;

@@ -226,40 +226,6 @@ class SociStore final : public Store {
 
   std::string dialect() const override { return db_->dialect(); }
 
-  Status CheckDurability() override {
-    if (db_->sqlite()) return absl::OkStatus();
-    return db_->Session("check durability", [&](soci::session& sql) -> Status {
-      long long flush = 0, log_bin = 0, sync_binlog = 0, packet = 0;
-      sql << "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, "
-             "@@GLOBAL.sync_binlog, @@SESSION.max_allowed_packet",
-          into(flush), into(log_bin), into(sync_binlog), into(packet);
-      const char* kWhy = ": bpmd acknowledges a command once its COMMIT returns, and the "
-                         "server would lose the last acknowledged commits in a crash of the "
-                         "server or the machine.";
-      if (flush != 1 && flush != 3) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "mysql store: the server has innodb_flush_log_at_trx_commit = ", flush,
-            ", not 1", kWhy, " Set innodb_flush_log_at_trx_commit = 1 (SET GLOBAL, and in "
-            "the server's configuration)."));
-      }
-      if (log_bin != 0 && sync_binlog != 1) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "mysql store: the server writes a binary log with sync_binlog = ", sync_binlog,
-            ", not 1", kWhy, " Set sync_binlog = 1 (SET GLOBAL, and in the server's "
-            "configuration), or turn the binary log off."));
-      }
-      if (packet < kMinServerPacketBytes) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "mysql store: the server has max_allowed_packet = ", packet, " bytes; a batch of "
-            "commits can send up to ", kMinServerPacketBytes, " bytes at once, and the server "
-            "refuses a larger packet by closing the connection. Set max_allowed_packet to at "
-            "least ", kMinServerPacketBytes, " (16M; SET GLOBAL, and in the server's "
-            "configuration)."));
-      }
-      return absl::OkStatus();
-    });
-  }
-
   StatusOr<int64_t> SchemaVersion() override {
     return db_->Session("schema version", [&](soci::session& sql) -> StatusOr<int64_t> {
       long long v = 0;
@@ -1546,14 +1512,51 @@ class SociStore final : public Store {
   internal::GroupCommit<Commit> group_;
 };
 
+// The check of Store::Open with require_durable (see store.h).
+Status CheckDurability(internal::SociDb& db) {
+  if (db.sqlite()) return absl::OkStatus();
+  return db.Session("check durability", [&](soci::session& sql) -> Status {
+    long long flush = 0, log_bin = 0, sync_binlog = 0, packet = 0;
+    sql << "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.log_bin, "
+           "@@GLOBAL.sync_binlog, @@SESSION.max_allowed_packet",
+        into(flush), into(log_bin), into(sync_binlog), into(packet);
+    const char* kWhy = ": bpmd acknowledges a command once its COMMIT returns, and the "
+                       "server would lose the last acknowledged commits in a crash of the "
+                       "server or the machine.";
+    if (flush != 1 && flush != 3) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "mysql store: the server has innodb_flush_log_at_trx_commit = ", flush,
+          ", not 1", kWhy, " Set innodb_flush_log_at_trx_commit = 1 (SET GLOBAL, and in "
+          "the server's configuration)."));
+    }
+    if (log_bin != 0 && sync_binlog != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "mysql store: the server writes a binary log with sync_binlog = ", sync_binlog,
+          ", not 1", kWhy, " Set sync_binlog = 1 (SET GLOBAL, and in the server's "
+          "configuration), or turn the binary log off."));
+    }
+    if (packet < kMinServerPacketBytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "mysql store: the server has max_allowed_packet = ", packet, " bytes; a batch of "
+          "commits can send up to ", kMinServerPacketBytes, " bytes at once, and the server "
+          "refuses a larger packet by closing the connection. Set max_allowed_packet to at "
+          "least ", kMinServerPacketBytes, " (16M; SET GLOBAL, and in the server's "
+          "configuration)."));
+    }
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_size,
-                                             size_t instance_cache) {
+                                             size_t instance_cache, bool require_durable) {
   BPM_ASSIGN_OR_RETURN(internal::Url parsed, internal::ParseUrl(url));
   if (pool_size < 1) pool_size = 1;
   auto db = std::make_shared<internal::SociDb>(std::move(parsed), pool_size);
-  BPM_RETURN_IF_ERROR(db->Init());
+  BPM_RETURN_IF_ERROR(db->Init([&]() -> Status {
+    return require_durable ? CheckDurability(*db) : absl::OkStatus();
+  }));
   auto store = std::make_unique<SociStore>(std::move(db), instance_cache);
   BPM_RETURN_IF_ERROR(store->ChainLegacyEvents());
   return std::unique_ptr<Store>(std::move(store));

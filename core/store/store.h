@@ -394,7 +394,8 @@ struct InstanceState {
   std::vector<TimerRow> timers;               // as ListTimers(id)
 };
 
-// The smallest max_allowed_packet CheckDurability accepts on MariaDB/MySQL:
+// The smallest max_allowed_packet Store::Open(require_durable) accepts on
+// MariaDB/MySQL:
 // a batch is sent once it reaches 4 MiB, and the statement that takes it
 // past may carry a document of up to 4 MiB as base64 (MariaDB's default).
 inline constexpr int64_t kMinServerPacketBytes = 16 << 20;
@@ -414,20 +415,22 @@ class Store {
   // database cannot be reached. instance_cache: how many recently used
   // instances LoadInstance/LoadTaskInstance answer from memory (0: none; see
   // InstanceState::from_cache and internal/instance_cache.h).
-  static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8,
-                                               size_t instance_cache = kDefaultInstanceCache);
-
-  virtual std::string dialect() const = 0;  // "sqlite3" or "mysql"
-  // Whether the database server keeps what bpmd acknowledges. bpmd answers a
+  //
+  // require_durable (bpmd's serving store): first, before any migration
+  // writes, whether the server keeps what bpmd acknowledges. bpmd answers a
   // command once its COMMIT returned; on MariaDB/MySQL that commit survives a
   // crash of the server or the machine only with innodb_flush_log_at_trx_commit
   // 1 (or 3) and, when the binary log is on, sync_binlog 1. A commit also
-  // needs max_allowed_packet of at least kMinServerPacketBytes: a larger
-  // batch is refused by the server by closing the connection, which bpmd
-  // would take for an outage and retry. FAILED_PRECONDITION naming the
-  // setting, its value and the one needed; UNAVAILABLE when the server
-  // cannot be asked. SQLite: always OK (bpmd sets synchronous=FULL itself).
-  virtual Status CheckDurability() = 0;
+  // needs max_allowed_packet of at least kMinServerPacketBytes: the server
+  // refuses a larger batch by closing the connection, which bpmd would take
+  // for an outage and retry. FAILED_PRECONDITION naming the setting, its
+  // value and the one needed. SQLite always passes (synchronous=FULL is set
+  // on every connection).
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& url, int pool_size = 8,
+                                               size_t instance_cache = kDefaultInstanceCache,
+                                               bool require_durable = false);
+
+  virtual std::string dialect() const = 0;  // "sqlite3" or "mysql"
   // Highest applied migration number.
   virtual StatusOr<int64_t> SchemaVersion() = 0;
 

@@ -5,10 +5,11 @@
 # A private MariaDB (not the shared fixture: its global settings change here)
 # started with innodb_flush_log_at_trx_commit = 2, a binary log with
 # sync_binlog = 0, and max_allowed_packet = 4M. bpmd is started on it four
-# times; each of the first three refuses to serve, exits non-zero and names
-# the first setting still wrong, its value and the value needed; each
-# setting is then fixed with SET GLOBAL, and the fourth bpmd serves and
-# runs a command.
+# times; each of the first three refuses to serve, exits non-zero, names
+# the first setting still wrong, its value and the value needed, and has
+# written nothing (the database still has no table: the check comes before
+# the migrations); each setting is then fixed with SET GLOBAL, and the
+# fourth bpmd serves and runs a command.
 set -euo pipefail
 # shellcheck source=tests/fault/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +19,7 @@ BPM_MARIADB_ARGS="--innodb-flush-log-at-trx-commit=2 --log-bin=bpm-bin --sync-bi
 --max-allowed-packet=4M" start_private_mariadb "$mdir"
 store=$(fresh_mysql_url "$mdir/info" settings)
 client=$(sed -n 2p "$mdir/info")
+db=${store##*/}
 
 # expect_refusal TEXT: bpmd exits non-zero, without serving, saying TEXT.
 expect_refusal() {
@@ -29,6 +31,9 @@ expect_refusal() {
     fail "bpmd did not refuse (exit $status), expected: $1; its output: $(cat "$out")"
   [[ ! -s "$work/refused.port" ]] || fail "bpmd listened before refusing"
   grep -qF -- "$1" "$out" || fail "bpmd's refusal does not say \"$1\": $(cat "$out")"
+  local tables
+  tables=$($client -N -B -D "$db" -e "SHOW TABLES")
+  [[ -z "$tables" ]] || fail "the refused bpmd wrote to the database: tables $tables"
   log "refused (exit $status): $(grep -F -- "$1" "$out" | head -n 1 | cut -c1-160)..."
 }
 
@@ -44,4 +49,4 @@ start_bpmd a "$store" 0
   start target-filing --subject P1 --org 906017 >"$work/start.out" 2>&1 ||
   fail "a start on the fixed server failed: $(cat "$work/start.out")"
 stop_bpmd a
-log "PASS: three unsafe settings refused by name; the fixed server serves"
+log "PASS: three unsafe settings refused by name, nothing written; the fixed server serves"

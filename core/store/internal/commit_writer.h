@@ -121,7 +121,7 @@ class CommitWriter {
   // A queue this large is sent at once; well under MariaDB's default 16 MB
   // max_allowed_packet.
   static constexpr size_t kMaxQueuedBytes = 4 << 20;
-  // What Store::CheckDurability asks of max_allowed_packet covers a full
+  // What Store::Open(require_durable) asks of max_allowed_packet covers a full
   // queue plus one more statement with a 4 MiB document as base64.
   static_assert(kMaxQueuedBytes + (4 << 20) / 3 * 4 + (1 << 20) <=
                 static_cast<size_t>(kMinServerPacketBytes));

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -101,9 +102,10 @@ class SociDb {
   // Stops the checkpointer (the last connection to close checkpoints).
   ~SociDb();
 
-  // Opens every pooled session and applies pending migrations.
-  // UNAVAILABLE when the database cannot be reached.
-  Status Init();
+  // Opens every pooled session, runs before_migrations (when given; its
+  // error is returned and nothing is migrated), and applies pending
+  // migrations. UNAVAILABLE when the database cannot be reached.
+  Status Init(const std::function<Status()>& before_migrations = {});
   const std::string& dialect() const { return url_.dialect; }
   bool sqlite() const { return url_.dialect == "sqlite3"; }
   int pool_size() const { return size_; }
