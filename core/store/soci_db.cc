@@ -38,7 +38,7 @@ StatusOr<Url> ParseUrl(const std::string& url) {
 }
 
 
-Status SociDb::Init(const std::function<Status()>& before_migrations) {
+Status SociDb::Connect() {
     if (!url_.path.empty()) {
       std::filesystem::path parent = std::filesystem::path(url_.path).parent_path();
       std::error_code ec;
@@ -94,8 +94,7 @@ Status SociDb::Init(const std::function<Status()>& before_migrations) {
       }
       checkpointer_ = std::thread([this] { Checkpointer(); });
     }
-    if (before_migrations) BPM_RETURN_IF_ERROR(before_migrations());
-    return Migrate();
+    return absl::OkStatus();
   }
 
 SociDb::~SociDb() {

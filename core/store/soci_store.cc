@@ -1535,13 +1535,13 @@ Status CheckDurability(internal::SociDb& db) {
           ", not 1", kWhy, " Set sync_binlog = 1 (SET GLOBAL, and in the server's "
           "configuration), or turn the binary log off."));
     }
-    if (packet < kMinServerPacketBytes) {
+    constexpr int64_t kMinPacket = internal::CommitWriter::kMinServerPacketBytes;
+    if (packet < kMinPacket) {
       return absl::FailedPreconditionError(absl::StrCat(
           "mysql store: the server has max_allowed_packet = ", packet, " bytes; a batch of "
-          "commits can send up to ", kMinServerPacketBytes, " bytes at once, and the server "
-          "refuses a larger packet by closing the connection. Set max_allowed_packet to at "
-          "least ", kMinServerPacketBytes, " (16M; SET GLOBAL, and in the server's "
-          "configuration)."));
+          "commits can send up to ", kMinPacket, " bytes at once, and the server refuses a "
+          "larger packet by closing the connection. Set max_allowed_packet to at least ",
+          kMinPacket, " (16M; SET GLOBAL, and in the server's configuration)."));
     }
     return absl::OkStatus();
   });
@@ -1554,9 +1554,9 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& url, int pool_si
   BPM_ASSIGN_OR_RETURN(internal::Url parsed, internal::ParseUrl(url));
   if (pool_size < 1) pool_size = 1;
   auto db = std::make_shared<internal::SociDb>(std::move(parsed), pool_size);
-  BPM_RETURN_IF_ERROR(db->Init([&]() -> Status {
-    return require_durable ? CheckDurability(*db) : absl::OkStatus();
-  }));
+  BPM_RETURN_IF_ERROR(db->Connect());
+  if (require_durable) BPM_RETURN_IF_ERROR(CheckDurability(*db));  // before anything is written
+  BPM_RETURN_IF_ERROR(db->Migrate());
   auto store = std::make_unique<SociStore>(std::move(db), instance_cache);
   BPM_RETURN_IF_ERROR(store->ChainLegacyEvents());
   return std::unique_ptr<Store>(std::move(store));

@@ -394,12 +394,6 @@ struct InstanceState {
   std::vector<TimerRow> timers;               // as ListTimers(id)
 };
 
-// The smallest max_allowed_packet Store::Open(require_durable) accepts on
-// MariaDB/MySQL:
-// a batch is sent once it reaches 4 MiB, and the statement that takes it
-// past may carry a document of up to 4 MiB as base64 (MariaDB's default).
-inline constexpr int64_t kMinServerPacketBytes = 16 << 20;
-
 // Instances a store keeps in memory by default (a few KB each).
 inline constexpr size_t kDefaultInstanceCache = 4096;
 
@@ -421,8 +415,8 @@ class Store {
   // command once its COMMIT returned; on MariaDB/MySQL that commit survives a
   // crash of the server or the machine only with innodb_flush_log_at_trx_commit
   // 1 (or 3) and, when the binary log is on, sync_binlog 1. A commit also
-  // needs max_allowed_packet of at least kMinServerPacketBytes: the server
-  // refuses a larger batch by closing the connection, which bpmd would take
+  // needs max_allowed_packet of at least 16 MiB (MariaDB's default): the
+  // server refuses a larger batch by closing the connection, which bpmd would take
   // for an outage and retry. FAILED_PRECONDITION naming the setting, its
   // value and the one needed. SQLite always passes (synchronous=FULL is set
   // on every connection).

@@ -29,12 +29,16 @@
 #include "core/common/status.h"
 #include "core/store/internal/mysql_text.h"
 #include "core/store/internal/soci_db.h"
-#include "core/store/store.h"
 
 namespace bpm::store::internal {
 
 class CommitWriter {
  public:
+  // The smallest max_allowed_packet Store::Open(require_durable) accepts on
+  // MariaDB: a full queue (kMaxQueuedBytes) plus the statement that took it
+  // past, which may carry a 4 MiB document as base64. MariaDB's default.
+  static constexpr int64_t kMinServerPacketBytes = 16 << 20;
+
   // sql: a session leased from db, inside the caller's transaction.
   CommitWriter(SociDb& db, soci::session& sql);
   CommitWriter(const CommitWriter&) = delete;
@@ -121,8 +125,6 @@ class CommitWriter {
   // A queue this large is sent at once; well under MariaDB's default 16 MB
   // max_allowed_packet.
   static constexpr size_t kMaxQueuedBytes = 4 << 20;
-  // What Store::Open(require_durable) asks of max_allowed_packet covers a full
-  // queue plus one more statement with a 4 MiB document as base64.
   static_assert(kMaxQueuedBytes + (4 << 20) / 3 * 4 + (1 << 20) <=
                 static_cast<size_t>(kMinServerPacketBytes));
 

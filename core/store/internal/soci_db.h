@@ -20,7 +20,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -102,10 +101,10 @@ class SociDb {
   // Stops the checkpointer (the last connection to close checkpoints).
   ~SociDb();
 
-  // Opens every pooled session, runs before_migrations (when given; its
-  // error is returned and nothing is migrated), and applies pending
-  // migrations. UNAVAILABLE when the database cannot be reached.
-  Status Init(const std::function<Status()>& before_migrations = {});
+  // Opens every pooled session (and on SQLite starts the checkpointer).
+  // UNAVAILABLE when the database cannot be reached. Migrate() then applies
+  // the pending migrations.
+  Status Connect();
   const std::string& dialect() const { return url_.dialect; }
   bool sqlite() const { return url_.dialect == "sqlite3"; }
   int pool_size() const { return size_; }
@@ -296,6 +295,7 @@ class SociDb {
     return Session(what, std::forward<Fn>(fn));
   }
 
+  // Applies the dialect's pending migrations (core/store/migrations/).
   Status Migrate();
 
   // How many Write() calls have returned: writes an instance cache

@@ -19,7 +19,7 @@ namespace {
 TEST(SociDbTest, PreparedStatementsAreReusedOnPooledSessions) {
   bpm::testing::TempDir dir;
   SociDb db(Url{"sqlite3", "db=" + dir.path() + "/t.db", dir.path() + "/t.db"}, 2);
-  ASSERT_TRUE(db.Init().ok());
+  ASSERT_TRUE(db.Connect().ok());
   struct B {
     long long v = 0;
     long long out = 0;
@@ -41,7 +41,7 @@ TEST(SociDbTest, SessionOutsideThePoolIsAnInternalError) {
   bpm::testing::TempDir dir;
   const std::string path = dir.path() + "/t.db";
   SociDb db(Url{"sqlite3", "db=" + path, path}, 1);
-  ASSERT_TRUE(db.Init().ok());
+  ASSERT_TRUE(db.Connect().ok());
   soci::session stray(soci::sqlite3, "db=" + path);
   Status s = db.Guard("stray", [&]() -> Status {
     struct B {
@@ -58,7 +58,7 @@ TEST(SociDbTest, TheCheckpointerThreadCheckpointsTheWal) {
   bpm::testing::TempDir dir;
   const std::string path = dir.path() + "/t.db";
   SociDb db(Url{"sqlite3", "db=" + path, path}, 2);
-  ASSERT_TRUE(db.Init().ok());
+  ASSERT_TRUE(db.Connect().ok());
   // No pooled session checkpoints on its own commits.
   for (int i = 0; i < 2; ++i) {
     Status s = db.Session("pragma", [&](soci::session& sql) -> Status {
