@@ -542,24 +542,26 @@ TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
     for (const auto& r : rows) out.push_back(r.id);
     return out;
   };
-  InboxQuery alice;
-  alice.users = {"alice"};
-  alice.roles = {"unit_filer", "finance_reviewer"};
-  alice.org = "906017";
+  auto query = [](std::vector<std::string> users, std::vector<std::string> roles,
+                  std::string org) {
+    InboxQuery q;
+    q.users = std::move(users);
+    q.roles = std::move(roles);
+    q.org = std::move(org);
+    return q;
+  };
+  InboxQuery alice = query({"alice"}, {"unit_filer", "finance_reviewer"}, "906017");
   EXPECT_THAT(ids(*store_->Inbox(alice, 0, 10)),
               ::testing::ElementsAre("mine", "role-org", "role-any"));
-  InboxQuery nobody;
-  nobody.users = {"carol"};
-  nobody.org = "906017";
+  const InboxQuery nobody = query({"carol"}, {}, "906017");
   EXPECT_TRUE(store_->Inbox(nobody, 0, 10)->empty());
   // Paging by row_id.
   auto first = *store_->Inbox(alice, 0, 2);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_THAT(ids(*store_->Inbox(alice, first[1].row_id, 10)), ::testing::ElementsAre("role-any"));
   // A proxy sees its principal's tasks; filters narrow by the instance.
-  InboxQuery proxy;
-  proxy.users = {"carol", "bob"};
-  EXPECT_THAT(ids(*store_->Inbox(proxy, 0, 10)), ::testing::ElementsAre("for-bob"));
+  EXPECT_THAT(ids(*store_->Inbox(query({"carol", "bob"}, {}, ""), 0, 10)),
+              ::testing::ElementsAre("for-bob"));
   alice.def_key = "other";
   EXPECT_TRUE(store_->Inbox(alice, 0, 10)->empty());
   alice.def_key.clear();
@@ -572,15 +574,11 @@ TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
   more.expected_version = 1;
   more.insert_tasks = {NewTask("dave-as-filer", "i1", "unit_filer", "906017", "dave")};
   ASSERT_TRUE(store_->Apply(more).ok());
-  InboxQuery dave;
-  dave.users = {"dave"};
-  EXPECT_THAT(ids(*store_->Inbox(dave, 0, 10)), ::testing::ElementsAre("dave-as-filer"));
+  EXPECT_THAT(ids(*store_->Inbox(query({"dave"}, {}, ""), 0, 10)),
+              ::testing::ElementsAre("dave-as-filer"));
   EXPECT_THAT(ids(*store_->Inbox(alice, 0, 10)),
               ::testing::ElementsAre("mine", "role-org", "role-any"));
-  InboxQuery empty_name;
-  empty_name.users = {""};
-  empty_name.org = "906017";
-  EXPECT_TRUE(store_->Inbox(empty_name, 0, 10)->empty());
+  EXPECT_TRUE(store_->Inbox(query({""}, {}, "906017"), 0, 10)->empty());
 
   // A role task handed to one person (its user set) leaves the role's inbox
   // for that person's, and back.
@@ -593,9 +591,7 @@ TEST_F(StoreTest, InboxMatchesUserRoleAndOrg) {
     h.update_tasks.push_back({t, "open"});
     return store_->Apply(h);
   };
-  InboxQuery erin;
-  erin.users = {"erin"};
-  erin.roles = {"finance_reviewer"};
+  const InboxQuery erin = query({"erin"}, {"finance_reviewer"}, "");
   ASSERT_TRUE(hand(2, "carol").ok());
   EXPECT_TRUE(store_->Inbox(erin, 0, 10)->empty());
   EXPECT_THAT(ids(*store_->Inbox(nobody, 0, 10)), ::testing::ElementsAre("role-any"));
