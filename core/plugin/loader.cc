@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bpm/plugin/abi.h"
+#include "bpm/plugin/message_library.h"
 #include "core/common/util.h"
 
 namespace bpm::plugin {
@@ -19,10 +20,14 @@ namespace {
 
 // Calls one hook of the C table: request bytes in, response bytes out.
 // Translates failure codes into INTERNAL with the plugin's own message.
+// With message calls (ABI 1.1, the plugin on bpmd's own copy of the message
+// code) Enter, Act and OnTimer hand the plugin the request object and take
+// the decision object back; otherwise, and always for describe and
+// validate_config, they cross as bytes.
 class InProcessStage final : public StageHandle {
  public:
-  InProcessStage(void* handle, const bpm_plugin_v1* table, std::string path)
-      : handle_(handle), table_(table), path_(std::move(path)) {}
+  InProcessStage(void* handle, const bpm_plugin_v1* table, std::string path, bool messages)
+      : handle_(handle), table_(table), path_(std::move(path)), messages_(messages) {}
   ~InProcessStage() override {
     // The Registry owning this handle outlives every call into the plugin.
     if (handle_ != nullptr) dlclose(handle_);
@@ -48,6 +53,9 @@ class InProcessStage final : public StageHandle {
 
   const pb::DescribeResponse& description() const override { return description_; }
   const std::string& origin() const override { return path_; }
+  std::string_view transport() const override {
+    return messages_ ? "in process, messages" : "in process, bytes";
+  }
 
   StatusOr<pb::ValidateConfigResponse> ValidateConfig(
       const pb::ValidateConfigRequest& request) const override {
@@ -55,32 +63,62 @@ class InProcessStage final : public StageHandle {
     BPM_RETURN_IF_ERROR(Call("validate_config", table_->validate_config, request, &resp));
     return resp;
   }
+  // A request given as const carries its config, so a message hook leaves it
+  // unchanged (abi.h: only config_wire lets it set the config).
   StatusOr<pb::Decision> Enter(const pb::EnterRequest& request) const override {
-    return CallDecision("enter", table_->enter, request);
+    return CallDecision("enter", table_->enter, &bpm_plugin_v1::enter_message,
+                        const_cast<pb::EnterRequest&>(request));
   }
   StatusOr<pb::Decision> Act(const pb::ActRequest& request) const override {
-    return CallDecision("act", table_->act, request);
+    return CallDecision("act", table_->act, &bpm_plugin_v1::act_message,
+                        const_cast<pb::ActRequest&>(request));
   }
   StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const override {
-    return CallDecision("on_timer", table_->on_timer, request);
+    return CallDecision("on_timer", table_->on_timer, &bpm_plugin_v1::on_timer_message,
+                        const_cast<pb::TimerRequest&>(request));
   }
-  StatusOr<pb::Decision> EnterWithConfig(const pb::EnterRequest& request,
+  StatusOr<pb::Decision> EnterWithConfig(pb::EnterRequest& request,
                                          const Config& config) const override {
-    return CallDecision("enter", table_->enter, request, &config.wire);
+    return CallDecision("enter", table_->enter, &bpm_plugin_v1::enter_message, request,
+                        &config.wire);
   }
-  StatusOr<pb::Decision> ActWithConfig(const pb::ActRequest& request,
+  StatusOr<pb::Decision> ActWithConfig(pb::ActRequest& request,
                                        const Config& config) const override {
-    return CallDecision("act", table_->act, request, &config.wire);
+    return CallDecision("act", table_->act, &bpm_plugin_v1::act_message, request, &config.wire);
   }
 
  private:
+  // message_hook: the table's member, read only with messages_ (a table of
+  // ABI 1.0 ends before it). prefix: the config's wire bytes (ConfigWire),
+  // when not in the request.
   template <typename Req>
   StatusOr<pb::Decision> CallDecision(const char* hook, bpm_plugin_hook_fn fn,
-                                      const Req& request,
-                                      const std::string* prefix = nullptr) const {
+                                      bpm_plugin_message_hook_fn bpm_plugin_v1::*message_hook,
+                                      Req& request, const std::string* prefix = nullptr) const {
     pb::Decision d;
-    BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d, prefix));
-    return d;
+    if (!messages_) {
+      BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d, prefix));
+      return d;
+    }
+    uint8_t* error = nullptr;
+    size_t error_len = 0;
+    const auto* wire = prefix == nullptr ? nullptr
+                                         : reinterpret_cast<const uint8_t*>(prefix->data());
+    const int rc = (table_->*message_hook)(&request, wire, prefix == nullptr ? 0 : prefix->size(),
+                                           &d, &error, &error_len);
+    if (rc == BPM_PLUGIN_OK) {
+      if (error != nullptr) table_->free_buffer(error, error_len);
+      return d;
+    }
+    std::string message(reinterpret_cast<const char*>(error), error == nullptr ? 0 : error_len);
+    if (error != nullptr) table_->free_buffer(error, error_len);
+    return Failed(hook, message);
+  }
+
+  Status Failed(const char* hook, const std::string& message) const {
+    return absl::InternalError(absl::StrCat("stage plugin '", table_->name, "' ",
+                                            table_->version, " (", path_, ") ", hook,
+                                            " failed: ", message));
   }
 
   // prefix: request bytes sent ahead of the serialized request (ConfigWire).
@@ -96,11 +134,7 @@ class InProcessStage final : public StageHandle {
     int rc = fn(reinterpret_cast<const uint8_t*>(in.data()), in.size(), &out, &out_len);
     std::string bytes(reinterpret_cast<const char*>(out), out == nullptr ? 0 : out_len);
     if (out != nullptr) table_->free_buffer(out, out_len);
-    if (rc != BPM_PLUGIN_OK) {
-      return absl::InternalError(absl::StrCat("stage plugin '", table_->name, "' ",
-                                              table_->version, " (", path_, ") ", hook,
-                                              " failed: ", bytes));
-    }
+    if (rc != BPM_PLUGIN_OK) return Failed(hook, bytes);
     if (!response->ParseFromString(bytes)) {
       return absl::InternalError(absl::StrCat("stage plugin '", table_->name, "' ",
                                               table_->version, " (", path_, ") ", hook,
@@ -113,8 +147,20 @@ class InProcessStage final : public StageHandle {
   void* handle_;
   const bpm_plugin_v1* table_;
   std::string path_;
+  const bool messages_;
   pb::DescribeResponse description_;
 };
+
+// Whether table's plugin takes message calls on this process's copy of the
+// message code (abi.h, ABI 1.1).
+bool TakesMessages(const bpm_plugin_v1& table) {
+  if (table.abi_minor < 1 || table.message_library == nullptr ||
+      table.enter_message == nullptr || table.act_message == nullptr ||
+      table.on_timer_message == nullptr) {
+    return false;
+  }
+  return SameMessageLibrary(table.message_library(), ThisMessageLibrary());
+}
 
 }  // namespace
 
@@ -182,7 +228,8 @@ Status CheckPluginFile(const std::string& path, const PluginPins* pins) {
 }
 
 StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path,
-                                                      const PluginPins* pins) {
+                                                      const PluginPins* pins,
+                                                      PluginCalls calls) {
   BPM_RETURN_IF_ERROR(CheckPluginFile(path, pins));
   // RTLD_LOCAL keeps each plugin's symbols to itself; RTLD_NOW surfaces
   // missing symbols at load, not at the first call.
@@ -221,7 +268,8 @@ StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path,
     return absl::FailedPreconditionError(
         absl::StrCat("plugin ", path, ": entry table has a null name, version or hook"));
   }
-  auto stage = std::make_unique<InProcessStage>(handle, table, path);
+  const bool messages = calls == PluginCalls::kMessagesWhenShared && TakesMessages(*table);
+  auto stage = std::make_unique<InProcessStage>(handle, table, path, messages);
   BPM_RETURN_IF_ERROR(stage->Init());
   return std::unique_ptr<StageHandle>(std::move(stage));
 }

@@ -46,9 +46,17 @@ StatusOr<PluginPins> ReadPluginPins(const std::string& path);
 // null (see the file comment). PERMISSION_DENIED; NOT_FOUND when missing.
 Status CheckPluginFile(const std::string& path, const PluginPins* pins);
 
+// How a loaded plugin's Enter, Act and OnTimer are called. With
+// kMessagesWhenShared the host hands the plugin its request and decision
+// objects when the plugin declares (ABI 1.1) the very copy of the
+// bpm.plugin.v1 message code that bpmd runs on, and bytes otherwise; kBytes
+// always serializes (tests compare the two). Both decide the same.
+enum class PluginCalls { kMessagesWhenShared, kBytes };
+
 // Checks (CheckPluginFile) and loads one plugin shared object.
-StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(const std::string& path,
-                                                      const PluginPins* pins = nullptr);
+StatusOr<std::unique_ptr<StageHandle>> LoadPluginFile(
+    const std::string& path, const PluginPins* pins = nullptr,
+    PluginCalls calls = PluginCalls::kMessagesWhenShared);
 
 class Registry {
  public:

@@ -123,6 +123,7 @@ class RemoteStage final : public StageHandle {
 
   const pb::DescribeResponse& description() const override { return description_; }
   const std::string& origin() const override { return options_.address; }
+  std::string_view transport() const override { return "gRPC"; }
   bool healthy() const override { return healthy_.load(); }
 
   StatusOr<pb::ValidateConfigResponse> ValidateConfig(

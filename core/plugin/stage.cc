@@ -21,12 +21,12 @@ Req WithConfig(const Req& request, const google::protobuf::Struct& config) {
 
 }  // namespace
 
-StatusOr<pb::Decision> StageHandle::EnterWithConfig(const pb::EnterRequest& request,
+StatusOr<pb::Decision> StageHandle::EnterWithConfig(pb::EnterRequest& request,
                                                     const Config& config) const {
   return Enter(WithConfig(request, config.value));
 }
 
-StatusOr<pb::Decision> StageHandle::ActWithConfig(const pb::ActRequest& request,
+StatusOr<pb::Decision> StageHandle::ActWithConfig(pb::ActRequest& request,
                                                   const Config& config) const {
   return Act(WithConfig(request, config.value));
 }

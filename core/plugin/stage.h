@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpm/plugin/v1/plugin.pb.h"
@@ -50,17 +51,23 @@ class StageHandle {
 
   // The same calls for a request whose context.config is left empty and
   // given apart: a state's config never changes, so the in-process transport
-  // sends the bytes serialized once (config.wire) ahead of the request
-  // instead of copying and serializing the Struct on every call. By default
-  // the config is copied into the request.
+  // sends the bytes serialized once (config.wire) ahead of the request, or
+  // lends the plugin's cached copy of it into the request (the request is
+  // lent for the call: its context.config may be set during it and is as it
+  // was on return), instead of copying and serializing the Struct on every
+  // call. By default the config is copied into a copy of the request.
   struct Config {
     const google::protobuf::Struct& value;
     const std::string& wire;  // ConfigWire(value)
   };
-  virtual StatusOr<pb::Decision> EnterWithConfig(const pb::EnterRequest& request,
+  virtual StatusOr<pb::Decision> EnterWithConfig(pb::EnterRequest& request,
                                                  const Config& config) const;
-  virtual StatusOr<pb::Decision> ActWithConfig(const pb::ActRequest& request,
+  virtual StatusOr<pb::Decision> ActWithConfig(pb::ActRequest& request,
                                                const Config& config) const;
+
+  // How calls reach the stage, for operators: "in process, messages",
+  // "in process, bytes" or "gRPC" (core/plugin/loader.h, remote.h).
+  virtual std::string_view transport() const = 0;
   virtual StatusOr<pb::Decision> OnTimer(const pb::TimerRequest& request) const = 0;
 
   // Whether the plugin is believed able to answer. In-process plugins always

@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   for (const auto& name : plugins.Names()) {
     const auto* stage = plugins.Find(name);
     std::cout << "bpmd: stage plugin " << name << " " << stage->description().version() << " from "
-              << stage->origin() << std::endl;
+              << stage->origin() << " (" << stage->transport() << ")" << std::endl;
   }
   // Remote plugins join the same registry, so a stage name taken by a loaded
   // plugin is refused the same way. Each must answer at start.

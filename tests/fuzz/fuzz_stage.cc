@@ -63,8 +63,10 @@ int Next(const uint8_t*, size_t, uint8_t** out, size_t* out_len) {
 
 void FreeBuffer(uint8_t* owned, size_t) { std::free(owned); }
 
+// No message hooks (ABI 1.1): the host's decoding of the bytes is what is fuzzed.
 const bpm_plugin_v1 kTable = {BPM_PLUGIN_ABI_MAJOR, BPM_PLUGIN_ABI_MINOR, "fuzz_stage", "1.0.0",
-                              &Describe, &ValidateConfig, &Next, &Next, &Next, &FreeBuffer};
+                              &Describe, &ValidateConfig, &Next, &Next, &Next, &FreeBuffer,
+                              nullptr, nullptr, nullptr, nullptr};
 
 }  // namespace
 

@@ -330,7 +330,7 @@ TEST_F(RemotePluginTest, BpmdRefusesAPluginOfAnotherAbiAtStart) {
   ASSERT_NE(status, -1) << "bpmd did not exit; log:\n" << log;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
   EXPECT_THAT(log, HasSubstr("\nbpmd: remote plugin " + plugin_.address() +
-                             ": ABI 2.0 is incompatible with host ABI 1.0 (stage "
+                             ": ABI 2.1 is incompatible with host ABI 1.1 (stage "
                              "'expert_review' 1.0.0)\n"));
   EXPECT_THAT(log, Not(HasSubstr("listening on")));
 }

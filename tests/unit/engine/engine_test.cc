@@ -146,6 +146,7 @@ class RecordingStage : public plugin::StageHandle {
   }
   const plugin::pb::DescribeResponse& description() const override { return description_; }
   const std::string& origin() const override { return inner_.origin(); }
+  std::string_view transport() const override { return inner_.transport(); }
   StatusOr<plugin::pb::ValidateConfigResponse> ValidateConfig(
       const plugin::pb::ValidateConfigRequest& r) const override {
     return inner_.ValidateConfig(r);
@@ -158,12 +159,12 @@ class RecordingStage : public plugin::StageHandle {
     Record(r.context());
     return inner_.Act(r);
   }
-  StatusOr<plugin::pb::Decision> EnterWithConfig(const plugin::pb::EnterRequest& r,
+  StatusOr<plugin::pb::Decision> EnterWithConfig(plugin::pb::EnterRequest& r,
                                                  const Config& c) const override {
     Record(r.context());
     return inner_.EnterWithConfig(r, c);
   }
-  StatusOr<plugin::pb::Decision> ActWithConfig(const plugin::pb::ActRequest& r,
+  StatusOr<plugin::pb::Decision> ActWithConfig(plugin::pb::ActRequest& r,
                                                const Config& c) const override {
     Record(r.context());
     return inner_.ActWithConfig(r, c);

@@ -23,6 +23,10 @@ std::string Fixture(const std::string& name) {
   return testing::FixturePluginDir() + "/bpm_stage_" + name + ".so";
 }
 
+std::string Bundled(const std::string& stage) {
+  return testing::PluginDir() + "/bpm_stage_" + stage + ".so";
+}
+
 TEST(LoaderTest, LoadsTheBundledStages) {
   Registry r;
   Status s = r.LoadDirectory(testing::PluginDir());
@@ -41,7 +45,7 @@ TEST(LoaderTest, RefusesAbiMajorMismatch) {
   EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(p.status().message(),
             "plugin " + Fixture("abi_major_mismatch") +
-                ": ABI 2.0 is incompatible with host ABI 1.0 (stage 'future_stage' 9.9.9)");
+                ": ABI 2.0 is incompatible with host ABI 1.1 (stage 'future_stage' 9.9.9)");
 }
 
 TEST(LoaderTest, RefusesNewerAbiMinor) {
@@ -50,7 +54,7 @@ TEST(LoaderTest, RefusesNewerAbiMinor) {
   EXPECT_EQ(p.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(p.status().message(),
             "plugin " + Fixture("abi_minor_newer") +
-                ": ABI 1.99 is incompatible with host ABI 1.0 (stage 'newer_stage' 9.9.9)");
+                ": ABI 1.99 is incompatible with host ABI 1.1 (stage 'newer_stage' 9.9.9)");
 }
 
 TEST(LoaderTest, RefusesMissingEntrySymbol) {
@@ -85,14 +89,116 @@ TEST(LoaderTest, RefusesAThrowingDescribeHook) {
 }
 
 TEST(LoaderTest, AThrowingActHookBecomesInternal) {
-  auto p = LoadPluginFile(Fixture("throwing_act"));
+  for (PluginCalls calls : {PluginCalls::kMessagesWhenShared, PluginCalls::kBytes}) {
+    auto p = LoadPluginFile(Fixture("throwing_act"), nullptr, calls);
+    ASSERT_TRUE(p.ok()) << p.status();
+    SCOPED_TRACE((*p)->transport());
+    pb::ActRequest req;
+    auto d = (*p)->Act(req);
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(d.status().message(), "stage plugin 'throwing_act' 1.0.0 (" +
+                                        Fixture("throwing_act") +
+                                        ") act failed: act hook threw an exception: boom in act");
+  }
+}
+
+google::protobuf::Struct Tagged(const std::string& key, const std::string& value) {
+  google::protobuf::Struct s;
+  (*s.mutable_fields())[key].set_string_value(value);
+  return s;
+}
+
+// Enter and Act of an echo fixture (older_table.cc) with the config apart, as
+// the engine calls them: the config arrives, and the request is as it was.
+void ExpectEchoes(const StageHandle& stage) {
+  const google::protobuf::Struct config = [] {
+    google::protobuf::Struct c = Tagged("tag", "t-1");
+    (*c.mutable_fields())["outcome"].set_string_value("done");
+    return c;
+  }();
+  const std::string wire = ConfigWire(config);
+  const StageHandle::Config apart{config, wire};
+  for (int round = 0; round < 2; ++round) {  // the second from the plugin's config cache
+    pb::EnterRequest enter;
+    auto entered = stage.EnterWithConfig(enter, apart);
+    ASSERT_TRUE(entered.ok()) << entered.status();
+    EXPECT_EQ(entered->set_variables().fields().at("entered").string_value(), "t-1");
+    EXPECT_FALSE(enter.context().has_config());
+
+    pb::ActRequest act;
+    act.set_action("go");
+    *act.mutable_payload() = Tagged("value", "v-1");
+    auto acted = stage.ActWithConfig(act, apart);
+    ASSERT_TRUE(acted.ok()) << acted.status();
+    EXPECT_EQ(acted->outcome(), "done");
+    EXPECT_EQ(acted->set_variables().fields().at("acted").string_value(), "v-1");
+    EXPECT_FALSE(act.context().has_config());
+  }
+}
+
+TEST(LoaderTest, BundledStagesTakeTheHostsMessages) {
+  for (const std::string stage : {"review", "department_submit", "disclosure"}) {
+    auto shared = LoadPluginFile(Bundled(stage));
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    EXPECT_EQ((*shared)->transport(), "in process, messages") << stage;
+    auto bytes = LoadPluginFile(Bundled(stage), nullptr, PluginCalls::kBytes);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    EXPECT_EQ((*bytes)->transport(), "in process, bytes") << stage;
+  }
+}
+
+TEST(LoaderTest, OlderAndForeignPluginsAreCalledWithBytes) {
+  for (const std::string name : {"minor_zero", "foreign_messages"}) {
+    SCOPED_TRACE(name);
+    auto p = LoadPluginFile(Fixture(name));
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ((*p)->description().name(), name);
+    EXPECT_EQ((*p)->transport(), "in process, bytes");
+    ExpectEchoes(**p);
+  }
+}
+
+TEST(LoaderTest, MessageCallsLendTheConfigAndTakeItBack) {
+  // A stage built with the SDK, called both ways with its config apart.
+  for (PluginCalls calls : {PluginCalls::kMessagesWhenShared, PluginCalls::kBytes}) {
+    auto p = LoadPluginFile(Bundled("review"), nullptr, calls);
+    ASSERT_TRUE(p.ok()) << p.status();
+    SCOPED_TRACE((*p)->transport());
+    google::protobuf::Struct config = Tagged("title", "初审");
+    const std::string wire = ConfigWire(config);
+    pb::EnterRequest enter;
+    enter.mutable_context()->set_state("review");
+    auto entered = (*p)->EnterWithConfig(enter, StageHandle::Config{config, wire});
+    ASSERT_TRUE(entered.ok()) << entered.status();
+    ASSERT_EQ(entered->open_tasks_size(), 1);
+    EXPECT_EQ(entered->open_tasks(0).title(), "初审");
+    EXPECT_FALSE(enter.context().has_config());
+
+    // A config in the request merges over the one apart, as a parse of the
+    // two would; the request keeps its own afterwards.
+    *enter.mutable_context()->mutable_config() = Tagged("title", "复审");
+    entered = (*p)->EnterWithConfig(enter, StageHandle::Config{config, wire});
+    ASSERT_TRUE(entered.ok()) << entered.status();
+    EXPECT_EQ(entered->open_tasks(0).title(), "复审");
+    EXPECT_EQ(enter.context().config().fields().at("title").string_value(), "复审");
+    EXPECT_EQ(enter.context().config().fields_size(), 1);
+  }
+}
+
+TEST(LoaderTest, AMessageCallWithAConfigThatIsNotOneFails) {
+  auto p = LoadPluginFile(Bundled("review"));
   ASSERT_TRUE(p.ok()) << p.status();
-  pb::ActRequest req;
-  auto d = (*p)->Act(req);
-  ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(d.status().message(), "stage plugin 'throwing_act' 1.0.0 (" + Fixture("throwing_act") +
-                                      ") act failed: act hook threw an exception: boom in act");
+  ASSERT_EQ((*p)->transport(), "in process, messages");
+  const google::protobuf::Struct config;
+  const std::string garbage = "\x0a\x05\x42\x09xx";
+  pb::EnterRequest enter;
+  auto entered = (*p)->EnterWithConfig(enter, StageHandle::Config{config, garbage});
+  ASSERT_FALSE(entered.ok());
+  EXPECT_EQ(entered.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(entered.status().message(),
+            "stage plugin 'review' 2.0.0 (" + Bundled("review") +
+                ") enter failed: enter: config_wire is not a config alone");
 }
 
 // A copy of a file in a fresh private directory, with the given mode.
@@ -109,10 +215,6 @@ constexpr auto kReadable = std::filesystem::perms::owner_all | std::filesystem::
                            std::filesystem::perms::group_exec |
                            std::filesystem::perms::others_read |
                            std::filesystem::perms::others_exec;
-
-std::string Bundled(const std::string& stage) {
-  return testing::PluginDir() + "/bpm_stage_" + stage + ".so";
-}
 
 TEST(LoaderTest, RefusesAFileThatIsNotALibrary) {
   testing::TempDir dir;

@@ -168,6 +168,7 @@ TEST(RemoteStageTest, ConnectsAndDescribes) {
 TEST(RemoteStageTest, RefusesAbiMajorMismatch) {
   FakeStage fake;
   fake.describe.set_abi_major(BPM_PLUGIN_ABI_MAJOR + 1);
+  fake.describe.set_abi_minor(0);
   fake.describe.set_name("future_stage");
   fake.describe.set_version("9.9.9");
   FakeServer server(&fake);
@@ -176,7 +177,7 @@ TEST(RemoteStageTest, RefusesAbiMajorMismatch) {
   EXPECT_EQ(stage.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(stage.status().message(),
             "remote plugin " + server.address() +
-                ": ABI 2.0 is incompatible with host ABI 1.0 (stage 'future_stage' 9.9.9)");
+                ": ABI 2.0 is incompatible with host ABI 1.1 (stage 'future_stage' 9.9.9)");
 }
 
 TEST(RemoteStageTest, RefusesNewerAbiMinor) {
@@ -187,7 +188,7 @@ TEST(RemoteStageTest, RefusesNewerAbiMinor) {
   ASSERT_FALSE(stage.ok());
   EXPECT_EQ(stage.status().message(),
             "remote plugin " + server.address() +
-                ": ABI 1.1 is incompatible with host ABI 1.0 (stage 'fake' 1.2.3)");
+                ": ABI 1.2 is incompatible with host ABI 1.1 (stage 'fake' 1.2.3)");
 }
 
 TEST(RemoteStageTest, RefusesAPluginThatDeclaresNoAbi) {
@@ -199,7 +200,7 @@ TEST(RemoteStageTest, RefusesAPluginThatDeclaresNoAbi) {
   ASSERT_FALSE(stage.ok());
   EXPECT_EQ(stage.status().message(),
             "remote plugin " + server.address() +
-                ": ABI 0.0 is incompatible with host ABI 1.0 (stage 'fake' 1.2.3)");
+                ": ABI 0.0 is incompatible with host ABI 1.1 (stage 'fake' 1.2.3)");
 }
 
 TEST(RemoteStageTest, RefusesAnUnexpectedNameAndANameless) {

@@ -55,13 +55,21 @@ MATCHER_P(EqualsJson, json, "") {
   return got == want;
 }
 
+// ctest runs this program twice: as bpmd calls the stages (the host's
+// messages), and with BPM_TEST_PLUGIN_CALLS=bytes (serialized), so every test
+// holds for both transports.
 std::unique_ptr<StageHandle> Load(const std::string& name) {
   const char* dir = std::getenv("BPM_PLUGIN_DIR");
   EXPECT_NE(dir, nullptr) << "BPM_PLUGIN_DIR is not set";
   if (dir == nullptr) return nullptr;
-  auto stage = LoadPluginFile(std::string(dir) + "/bpm_stage_" + name + ".so");
+  const char* calls = std::getenv("BPM_TEST_PLUGIN_CALLS");
+  const bool bytes = calls != nullptr && std::string(calls) == "bytes";
+  auto stage = LoadPluginFile(std::string(dir) + "/bpm_stage_" + name + ".so", nullptr,
+                              bytes ? PluginCalls::kBytes : PluginCalls::kMessagesWhenShared);
   EXPECT_TRUE(stage.ok()) << stage.status();
-  return stage.ok() ? std::move(stage).value() : nullptr;
+  if (!stage.ok()) return nullptr;
+  EXPECT_EQ((*stage)->transport(), bytes ? "in process, bytes" : "in process, messages");
+  return std::move(stage).value();
 }
 
 pb::StageContext Context(const std::string& state, const std::string& config_json,

@@ -9,8 +9,11 @@
 // The macro defines the single exported C symbol bpm_plugin_entry_v1 (see
 // abi.h). Every hook is wrapped: requests are parsed from bytes, responses
 // serialized to bytes, and every exception is caught at the boundary and
-// returned as BPM_PLUGIN_INTERNAL with its message, so no exception and no C++
-// type ever crosses into the host.
+// returned as BPM_PLUGIN_INTERNAL with its message, so no exception ever
+// crosses into the host. The macro also exports ABI 1.1's message hooks:
+// when bpmd finds the plugin on its own copy of the message code it hands
+// Enter, Act and OnTimer its request object and takes the decision object
+// back (internal::CallMessageHook), with the same answers and failures.
 //
 // Thread safety: the host calls hooks concurrently on one shared Stage
 // object, so hooks must be const and keep no mutable state. Treat a request
@@ -38,6 +41,7 @@
 #include <vector>
 
 #include "bpm/plugin/abi.h"
+#include "bpm/plugin/message_library.h"
 #include "bpm/plugin/v1/plugin.pb.h"
 #include "google/protobuf/arena.h"
 
@@ -1255,6 +1259,74 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
   }
 }
 
+// The config a message hook runs with (ABI 1.1, see abi.h): with config_wire
+// the cached entry is lent into req.context for the call (merged with a config
+// the request carries itself, as a parse of the two-part bytes would merge
+// them: uncached then), and put back as it was on destruction.
+template <typename Req>
+class MessageConfig {
+ public:
+  // False (in *ok) when config_wire is not a config prefix alone.
+  MessageConfig(Req& req, const uint8_t* config_wire, size_t config_wire_len, bool* ok)
+      : req_(req) {
+    *ok = true;
+    if (config_wire == nullptr) return;
+    std::string_view rest;
+    std::shared_ptr<const ConfigEntry> entry = Configs().Split(config_wire, config_wire_len, &rest);
+    if (entry == nullptr || !rest.empty()) {
+      *ok = false;
+      return;
+    }
+    if (!req.context().has_config()) {
+      lease_.emplace(req, std::move(entry));
+      return;
+    }
+    merged_ = entry->config;
+    merged_.MergeFrom(req.context().config());
+    req.mutable_context()->mutable_config()->Swap(&merged_);
+    swapped_ = true;
+  }
+  ~MessageConfig() {
+    if (swapped_) req_.mutable_context()->mutable_config()->Swap(&merged_);
+  }
+  MessageConfig(const MessageConfig&) = delete;
+  MessageConfig& operator=(const MessageConfig&) = delete;
+
+ private:
+  Req& req_;
+  std::optional<ConfigLease<Req>> lease_;
+  Struct merged_;
+  bool swapped_ = false;
+};
+
+// CallHook for the hooks on the host's objects (ABI 1.1): no parse, no
+// serialization; the same decisions and the same failures as CallHook.
+template <typename Req, typename Fn>
+int CallMessageHook(const char* hook, void* request, const uint8_t* config_wire,
+                    size_t config_wire_len, void* decision, uint8_t** error,
+                    size_t* error_len, Fn&& fn) noexcept {
+  *error = nullptr;
+  *error_len = 0;
+  try {
+    Req& req = *static_cast<Req*>(request);
+    bool ok = false;
+    MessageConfig<Req> config(req, config_wire, config_wire_len, &ok);
+    if (!ok) {
+      return Fail(BPM_PLUGIN_BAD_REQUEST,
+                  std::string(hook) + ": config_wire is not a config alone", error, error_len);
+    }
+    pb::Decision answer = fn(static_cast<const Req&>(req));
+    static_cast<pb::Decision*>(decision)->Swap(&answer);
+    return BPM_PLUGIN_OK;
+  } catch (const std::exception& e) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw an exception: " + e.what(), error, error_len);
+  } catch (...) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw a non-standard exception", error, error_len);
+  }
+}
+
 inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
 
 // Adds to *names every NAME of a "${var.NAME}" template (Substitute) in the
@@ -1366,10 +1438,30 @@ pb::ValidateConfigResponse ValidateConfigAnswer(const StageClass& stage, const S
         "on_timer", r, n, o, on,                                                      \
         [](const ::bpm::plugin::pb::TimerRequest& q) { return BpmPluginInstance().OnTimer(q); }); \
   }                                                                                   \
+  int BpmMessageEnter(void* r, const uint8_t* c, size_t cn, void* d, uint8_t** e,   \
+                      size_t* en) {                                                   \
+    return ::bpm::plugin::internal::CallMessageHook<::bpm::plugin::pb::EnterRequest>( \
+        "enter", r, c, cn, d, e, en,                                                  \
+        [](const ::bpm::plugin::pb::EnterRequest& q) { return BpmPluginInstance().Enter(q); }); \
+  }                                                                                   \
+  int BpmMessageAct(void* r, const uint8_t* c, size_t cn, void* d, uint8_t** e,     \
+                    size_t* en) {                                                     \
+    return ::bpm::plugin::internal::CallMessageHook<::bpm::plugin::pb::ActRequest>(   \
+        "act", r, c, cn, d, e, en,                                                    \
+        [](const ::bpm::plugin::pb::ActRequest& q) { return BpmPluginInstance().Act(q); }); \
+  }                                                                                   \
+  int BpmMessageTimer(void* r, const uint8_t* c, size_t cn, void* d, uint8_t** e,   \
+                      size_t* en) {                                                   \
+    return ::bpm::plugin::internal::CallMessageHook<::bpm::plugin::pb::TimerRequest>( \
+        "on_timer", r, c, cn, d, e, en,                                               \
+        [](const ::bpm::plugin::pb::TimerRequest& q) { return BpmPluginInstance().OnTimer(q); }); \
+  }                                                                                   \
   const bpm_plugin_v1 kBpmPluginTable = {                                             \
       BPM_PLUGIN_ABI_MAJOR, BPM_PLUGIN_ABI_MINOR, NAME, VERSION,                      \
       &BpmHookDescribe,     &BpmHookValidate,     &BpmHookEnter,                      \
-      &BpmHookAct,          &BpmHookTimer,        &::bpm::plugin::internal::FreeBuffer}; \
+      &BpmHookAct,          &BpmHookTimer,        &::bpm::plugin::internal::FreeBuffer, \
+      &::bpm::plugin::ThisMessageLibrary, &BpmMessageEnter, &BpmMessageAct,           \
+      &BpmMessageTimer};                                                              \
   }                                                                                   \
   extern "C" __attribute__((visibility("default"))) const bpm_plugin_v1*              \
   bpm_plugin_entry_v1(void) {                                                         \
