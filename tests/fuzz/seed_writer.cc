@@ -1,5 +1,5 @@
-// Writes the protobuf seed corpora of decision_fuzz, api_fuzz and
-// sdk_request_fuzz (the inputs are documented at the top of each target). The output
+// Writes the protobuf seed corpora of decision_fuzz, api_fuzz, sdk_request_fuzz
+// and stage_calls_fuzz (the inputs are documented at the top of each target). The output
 // is committed under tests/fuzz/corpus/; rerun after changing an input format:
 //   build-dir/bin/fuzz_seed_writer tests/fuzz/corpus
 // (the definition_fuzz seeds are plain copies of workflows/*.yaml and
@@ -295,6 +295,47 @@ void WriteSdkSeeds(const std::string& dir) {
             "config": {"title": "终审"}}, "action": "approve"})"));
 }
 
+// ---- stage_calls_fuzz: a stage (by index among the bundled plugins, sorted),
+// a hook (bit 2: the config apart), a request.
+void WriteStageCallSeeds(const std::string& dir) {
+  enum Stage : char { kDepartmentSubmit = 1, kDisclosure = 2, kFinalReview = 5, kMonitoring = 6,
+                      kRectification = 7, kReview = 9 };
+  enum Hook : char { kEnter = 0, kAct = 1, kTimer = 2, kApart = 4 };
+  auto seed = [&](const std::string& name, char stage, char hook, const std::string& bytes) {
+    Write(dir + "/" + name, std::string{stage, hook} + bytes);
+  };
+  const std::string context = R"("instanceId": "i-1", "definitionKey": "target-filing",
+      "variables": {"form": {"project_name": "基准测试项目", "amount": 500000},
+                    "submitted_by": "filer1", "grade": "优",
+                    "final_review": {"grade": "优", "by": "finance1"}},
+      "actor": {"user": "finance1", "roles": ["finance_reviewer"], "org": "fin"},
+      "nowUnixMs": "1796591070413")";
+  seed("review_enter", kReview, kEnter | kApart,
+       Bytes<pb::EnterRequest>(R"({"context": {"state": "authority_review", )" + context +
+                               R"(, "config": {"title": "审核",
+                               "assignee": {"role": "reviewer"}}}})"));
+  seed("final_review_act", kFinalReview, kAct | kApart,
+       Bytes<pb::ActRequest>(R"({"context": {"state": "finance_review", )" + context +
+                             R"(, "config": {"title": "终审"}}, "task": {"id": "t-1",
+                             "name": "final_review"}, "action": "approve",
+                             "payload": {"grade": "良"}, "comment": "同意"})"));
+  seed("disclosure_act", kDisclosure, kAct | kApart,
+       Bytes<pb::ActRequest>(R"({"context": {"state": "disclose", )" + context +
+                             R"(, "config": {"publish": ["form", "grade"]},
+                             "variablesSelected": {"names": ["disclosure", "form", "grade"]}},
+                             "task": {"id": "t-2", "name": "publish"}, "action": "publish"})"));
+  seed("rectification_enter", kRectification, kEnter,
+       Bytes<pb::EnterRequest>(R"({"context": {"state": "rectify", )" + context +
+                               R"(, "config": {"due_days": 10}}})"));
+  seed("department_submit_act", kDepartmentSubmit, kAct | kApart,
+       Bytes<pb::ActRequest>(R"({"context": {"state": "fill", )" + context +
+                             R"(, "config": {"form": {"fields": [{"name": "project_name",
+                             "type": "string", "required": true}]}}}, "action": "submit",
+                             "payload": {"project_name": "项目"}})"));
+  seed("monitoring_timer", kMonitoring, kTimer,
+       Bytes<pb::TimerRequest>(R"({"context": {"state": "monitor", )" + context + R"(}})"));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: fuzz_seed_writer CORPUS_DIR (tests/fuzz/corpus)\n");
@@ -302,6 +343,7 @@ int main(int argc, char** argv) {
   }
   std::string out = argv[1];
   WriteDecisionSeeds(out + "/decision_fuzz");
+  WriteStageCallSeeds(out + "/stage_calls_fuzz");
   WriteApiSeeds(out + "/api_fuzz", bpm::fuzz::SourceDir());
   WriteSdkSeeds(out + "/sdk_request_fuzz");
   return 0;
