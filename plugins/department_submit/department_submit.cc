@@ -599,7 +599,7 @@ class DepartmentSubmitStage : public Stage {
                  asked->ToString() + " is over " + cap->ToString() + ", last year's " +
                      StringOr(previous, "amount", "?") + " under last year's budget action " +
                      StringOr(applied, "action", "?") + " (" +
-                     std::to_string(static_cast<int>(NumberOr(previous, "effective_adjustment", 0))) +
+                     std::to_string(IntegerOr<int>(previous, "effective_adjustment", 0)) +
                      "%, grade " + StringOr(applied, "grade", "?") + " in instance " +
                      StringOr(applied, "instance_id", "?") + "; DOMAIN.md §5.6)");
   }
@@ -612,7 +612,7 @@ class DepartmentSubmitStage : public Stage {
     std::vector<std::string> actions = {"submit"};
     if (Field(ctx.config(), "quality") != nullptr) actions.push_back("check");
     *task = MakeTask("fill", StringOr(ctx.config(), "title", "填报"), who, actions);
-    const int days = static_cast<int>(NumberOr(ctx.config(), "due_working_days", 0));
+    const int days = IntegerOr<int>(ctx.config(), "due_working_days", 0);
     if (days > 0) {
       task->mutable_due()->set_working_days(days);
       task->set_overdue_timer(true);

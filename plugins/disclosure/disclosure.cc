@@ -341,7 +341,7 @@ class DisclosureStage : public Stage {
   pb::TaskSpec PublishTask(const pb::StageContext& ctx, int64_t due_ms) const {
     Assignee who = ResolveAssignee(ctx, "assignee", {"performance_section", "", ""});
     pb::TaskSpec t = MakeTask("publish", StringOr(ctx.config(), "title", "信息公开"), who, {"publish"});
-    const int days = static_cast<int>(NumberOr(ctx.config(), "due_days", 0));
+    const int days = IntegerOr<int>(ctx.config(), "due_days", 0);
     if (due_ms > 0) {
       t.set_due_unix_ms(due_ms);
       (*t.mutable_data()->mutable_fields())["due_unix_ms"] = NumberValue(static_cast<double>(due_ms));
@@ -355,7 +355,7 @@ class DisclosureStage : public Stage {
   pb::Decision Review(const pb::ActRequest& request) const {
     const pb::StageContext& ctx = request.context();
     const Struct& data = request.task().data();
-    int64_t due = static_cast<int64_t>(NumberOr(data, "due_unix_ms", 0));
+    int64_t due = IntegerOr<int64_t>(data, "due_unix_ms", 0);
     if (request.action() == "return") {
       if (Trim(request.comment()).empty()) {
         return Reject("comment", "a return needs a comment (退回须填写意见)");

@@ -100,7 +100,7 @@ perf::BudgetRule BudgetRuleOf(const Struct& config) {
       Decimal rate;
       std::string ignored;
       ToDecimal(Field(item.struct_value(), "rate"), &rate, &ignored);
-      r.milestones.emplace_back(static_cast<int>(NumberOr(item.struct_value(), "month", 0)), rate);
+      r.milestones.emplace_back(IntegerOr<int>(item.struct_value(), "month", 0), rate);
     }
   }
   return r;
@@ -258,7 +258,7 @@ class MonitoringStage : public Stage {
     const Struct& payload = request.payload();
     pb::Decision bad;
     RejectUnknownFields(payload, "payload", {"month", "budget", "executed", "indicators"}, &bad);
-    int month = static_cast<int>(NumberOr(config, "month", 0));
+    int month = IntegerOr<int>(config, "month", 0);
     if (month == 0) {
       const Value* m = Field(payload, "month");
       if (m == nullptr || m->kind_case() != Value::kNumberValue || !IsInteger(m->number_value()) ||

@@ -32,7 +32,22 @@ namespace {
 using namespace ::bpm::plugin;  // NOLINT(build/namespaces): SDK vocabulary
 
 constexpr int64_t kDayMs = 86400000;
-constexpr double kDefaultDueDays = 30;
+constexpr int64_t kDefaultDueDays = 30;
+
+// The config's due_days in milliseconds (ValidateConfig holds it to 1..3650;
+// anything else is the default).
+int64_t DueDaysMs(const Struct& config) {
+  const int64_t days = IntegerOr<int64_t>(config, "due_days", kDefaultDueDays);
+  return (days >= 1 && days <= 3650 ? days : kDefaultDueDays) * kDayMs;
+}
+
+// The round recorded in variables.rectification: 1 unless a plausible count
+// (the variable is the instance's, which a client may have set at start).
+int Round(const Struct& rect) {
+  const int round = IntegerOr<int>(rect, "round", 1);
+  return round >= 1 && round <= 1000000 ? round : 1;
+}
+
 const Assignee kDefaultUnit = {"unit_filer", "${org}", ""};
 const Assignee kDefaultChecker = {"finance_reviewer", "", ""};
 
@@ -136,8 +151,7 @@ class RectificationStage : public Stage {
 
   pb::Decision Enter(const pb::EnterRequest& request) const override {
     const pb::StageContext& ctx = request.context();
-    int64_t due = ctx.now_unix_ms() +
-                  static_cast<int64_t>(NumberOr(ctx.config(), "due_days", kDefaultDueDays)) * kDayMs;
+    int64_t due = ctx.now_unix_ms() + DueDaysMs(ctx.config());
     Struct rect;
     auto& f = *rect.mutable_fields();
     f["due_unix_ms"] = NumberValue(static_cast<double>(due));
@@ -182,7 +196,7 @@ class RectificationStage : public Stage {
 
     Struct rect = StructOr(Vars(ctx), "rectification");
     auto& f = *rect.mutable_fields();
-    const int round = static_cast<int>(NumberOr(rect, "round", 1));
+    const int round = Round(rect);
     const double due = NumberOr(rect, "due_unix_ms", 0);
     const bool overdue = due > 0 && static_cast<double>(ctx.now_unix_ms()) > due;
     f["evidence"] = *evidence;
@@ -209,7 +223,7 @@ class RectificationStage : public Stage {
     const pb::StageContext& ctx = request.context();
     Struct rect = StructOr(Vars(ctx), "rectification");
     auto& f = *rect.mutable_fields();
-    const int round = static_cast<int>(NumberOr(rect, "round", 1));
+    const int round = Round(rect);
     pb::Decision d;
     if (request.action() == "accept") {
       f["result"] = StringValue("整改到位");
@@ -223,10 +237,9 @@ class RectificationStage : public Stage {
       }
       // The deadline stays the one set on entering; fall back to a fresh one
       // only if the variable was lost.
-      int64_t due = static_cast<int64_t>(NumberOr(rect, "due_unix_ms", 0));
+      int64_t due = IntegerOr<int64_t>(rect, "due_unix_ms", 0);
       if (due <= 0) {
-        due = ctx.now_unix_ms() +
-              static_cast<int64_t>(NumberOr(ctx.config(), "due_days", kDefaultDueDays)) * kDayMs;
+        due = ctx.now_unix_ms() + DueDaysMs(ctx.config());
         f["due_unix_ms"] = NumberValue(static_cast<double>(due));
       }
       f["round"] = NumberValue(round + 1);

@@ -83,7 +83,7 @@ bool LinkageFor(const Struct& config, const std::string& grade, Linkage* out) {
       actions->kind_case() == Value::kStructValue ? Field(actions->struct_value(), grade) : nullptr;
   if (entry == nullptr || entry->kind_case() != Value::kStructValue) return false;
   out->action = StringOr(entry->struct_value(), "action", "");
-  out->adjustment = static_cast<int>(NumberOr(entry->struct_value(), "adjustment", 0));
+  out->adjustment = IntegerOr<int>(entry->struct_value(), "adjustment", 0);
   return true;
 }
 

@@ -116,19 +116,19 @@ ChainState FromStruct(const Struct& s) {
       out.steps.push_back(std::move(st));
     }
   }
-  out.current = static_cast<int>(NumberOr(s, "current", 0));
+  out.current = IntegerOr<int>(s, "current", 0);
   if (const Value* slots = Field(s, "slots"); slots != nullptr && slots->has_list_value()) {
     for (const Value& v : slots->list_value().values()) {
       if (!v.has_struct_value()) continue;
       const Struct& o = v.struct_value();
       Slot sl;
       sl.users = StringList(o, "users");
-      sl.pos = static_cast<int>(NumberOr(o, "pos", 0));
+      sl.pos = IntegerOr<int>(o, "pos", 0);
       sl.result = StringOr(o, "result", "");
       out.slots.push_back(std::move(sl));
     }
   }
-  out.resume_at = static_cast<int>(NumberOr(s, "resume_at", -1));
+  out.resume_at = IntegerOr<int>(s, "resume_at", -1);
   return out;
 }
 
@@ -262,7 +262,7 @@ std::vector<Step> ResolveSteps(const pb::StageContext& ctx) {
     if (level == "unit_leader") {
       orgs.push_back(org.unit().code().empty() ? ctx.org() : org.unit().code());
     } else if (level == "department") {
-      int depth = static_cast<int>(NumberOr(l, "depth", 1));
+      int depth = IntegerOr<int>(l, "depth", 1);
       for (int k = 0; k < depth && k < org.ancestors_size(); ++k) {
         orgs.push_back(org.ancestors(k).code());
       }

@@ -303,8 +303,8 @@ class Run {
 
   bool HasOpenTask(int slot) const {
     for (const pb::TaskInfo& t : ctx_.open_tasks()) {
-      if (static_cast<int>(NumberOr(t.data(), "slot", -1)) == slot &&
-          static_cast<int>(NumberOr(t.data(), "step", -1)) == state_.current) {
+      if (IntegerOr<int>(t.data(), "slot", -1) == slot &&
+          IntegerOr<int>(t.data(), "step", -1) == state_.current) {
         return true;
       }
     }
@@ -313,8 +313,8 @@ class Run {
 
   std::string OpenTaskOfSlot(int slot) const {
     for (const pb::TaskInfo& t : ctx_.open_tasks()) {
-      if (static_cast<int>(NumberOr(t.data(), "slot", -1)) == slot &&
-          static_cast<int>(NumberOr(t.data(), "step", -1)) == state_.current) {
+      if (IntegerOr<int>(t.data(), "slot", -1) == slot &&
+          IntegerOr<int>(t.data(), "step", -1) == state_.current) {
         return t.id();
       }
     }
@@ -532,8 +532,8 @@ class ReviewStage : public Stage {
     Run run(ctx);
     ChainState& s = run.state();
     const pb::TaskInfo& task = request.task();
-    const int step = static_cast<int>(NumberOr(task.data(), "step", -1));
-    const int j = static_cast<int>(NumberOr(task.data(), "slot", -1));
+    const int step = IntegerOr<int>(task.data(), "step", -1);
+    const int j = IntegerOr<int>(task.data(), "slot", -1);
     if (task.name() != "review" || !run.had_state() || step != s.current || j < 0 ||
         j >= static_cast<int>(s.slots.size()) || !s.slots[j].result.empty()) {
       return Reject("task_id", "task " + task.id() + " belongs to a review step that is no longer current");
@@ -658,8 +658,8 @@ class ReviewStage : public Stage {
     Run run(ctx);
     ChainState& s = run.state();
     const pb::TaskInfo& task = request.task();
-    const int step = static_cast<int>(NumberOr(task.data(), "step", -1));
-    const int j = static_cast<int>(NumberOr(task.data(), "slot", -1));
+    const int step = IntegerOr<int>(task.data(), "step", -1);
+    const int j = IntegerOr<int>(task.data(), "slot", -1);
     if (!run.had_state() || step != s.current || j < 0 || j >= static_cast<int>(s.slots.size()) ||
         !s.slots[j].result.empty()) {
       return Accept();  // the step moved on: nothing to do

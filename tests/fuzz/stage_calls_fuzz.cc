@@ -9,7 +9,11 @@
 // on_timer) and, with bit 2 set, whether the request's context.config is sent
 // apart as the engine sends it (Enter and Act only); the rest is the request
 // (an EnterRequest, ActRequest or TimerRequest). Bytes that do not parse as
-// one are skipped: bpmd never builds such a request.
+// one are skipped: bpmd never builds such a request. What bpmd itself
+// guarantees is made so: a config the stage's ValidateConfig refuses is
+// skipped (a definition with it is never deployed), and now_unix_ms is taken
+// into 1970..2100. Everything else (variables, which a client may set at
+// start; task data, as stored; payloads) is the fuzzer's.
 //
 // Seeds: corpus/stage_calls_fuzz (written by seed_writer.cc).
 #include <cstddef>
@@ -81,6 +85,14 @@ template <typename Req, typename Plain, typename Apart>
 void Call(const Pair& stage, const std::string& bytes, bool apart, Plain plain, Apart with) {
   Req req;
   if (!req.ParseFromString(bytes)) return;
+  pb::StageContext& ctx = *req.mutable_context();
+  constexpr int64_t kYear2100Ms = 4102444800000;
+  ctx.set_now_unix_ms(static_cast<int64_t>(static_cast<uint64_t>(ctx.now_unix_ms()) %
+                                           static_cast<uint64_t>(kYear2100Ms)));
+  pb::ValidateConfigRequest validate;
+  *validate.mutable_config() = ctx.config();
+  auto checked = stage.bytes->ValidateConfig(validate);
+  if (!checked.ok() || checked->errors_size() != 0) return;
   if (!apart) {
     Compare(plain(*stage.messages, req), plain(*stage.bytes, req));
     return;

@@ -5,6 +5,9 @@
 // the SDK's per-config compiled objects (CompiledConfig), which ride on the
 // same request parsing.
 #include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -95,6 +98,36 @@ void ExpectSameAsWholeParse(const std::string& bytes) {
   for (const auto& [name, value] : whole.context().variables().fields()) {
     EXPECT_TRUE(MessageDifferencer::Equals(*v.Find(name), value)) << name;
   }
+}
+
+// IntegerOr truncates as static_cast does, and answers the fallback where
+// the cast would be undefined.
+TEST(SdkVariablesTest, IntegerOrNeverCastsOutOfRange) {
+  Struct s;
+  auto set = [&](double v) { (*s.mutable_fields())["k"].set_number_value(v); };
+  set(3.9);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 3);
+  set(-3.9);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), -3);
+  set(2147483647.5);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 2147483647);
+  set(2147483648.0);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 7);
+  set(-2147483648.0);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), -2147483647 - 1);
+  set(-2147483649.0);
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 7);
+  set(9.3e18);
+  EXPECT_EQ(IntegerOr<int64_t>(s, "k", 7), 7);
+  set(-9223372036854775808.0);
+  EXPECT_EQ(IntegerOr<int64_t>(s, "k", 7), std::numeric_limits<int64_t>::min());
+  set(std::nan(""));
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 7);
+  set(std::numeric_limits<double>::infinity());
+  EXPECT_EQ(IntegerOr<int64_t>(s, "k", 7), 7);
+  (*s.mutable_fields())["k"].set_string_value("3");
+  EXPECT_EQ(IntegerOr<int>(s, "k", 7), 7);
+  EXPECT_EQ(IntegerOr<int>(s, "absent", 7), 7);
 }
 
 TEST(SdkVariablesTest, ByNameSeesWhatAWholeParseSees) {

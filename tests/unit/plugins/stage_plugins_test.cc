@@ -2,6 +2,7 @@
 // loads the REAL bpm_stage_<name>.so from $BPM_PLUGIN_DIR and talks to it only
 // through StageHandle, exactly as the engine does.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -803,6 +804,32 @@ TEST(StagePluginsTest, FinalReviewGrades) {
 }
 
 // ---- rectification ---------------------------------------------------------------
+
+// variables.rectification is the instance's, which a client may set at start:
+// numbers out of any range (or NaN) read as absent, never as a cast's
+// undefined result (the sanitizer build stops on one).
+TEST(StagePluginsTest, RectificationReadsAbsurdStoredNumbersAsAbsent) {
+  auto stage = Load("rectification");
+  ASSERT_NE(stage, nullptr);
+  for (double absurd : {1e300, -1e300, std::nan(""), 2147483648.0}) {
+    SCOPED_TRACE(absurd);
+    pb::StageContext ctx = Context("rectify", R"({"due_days": 10})");
+    Struct& rect = *(*ctx.mutable_variables()->mutable_fields())["rectification"]
+                        .mutable_struct_value();
+    (*rect.mutable_fields())["round"].set_number_value(absurd);
+    (*rect.mutable_fields())["due_unix_ms"].set_number_value(absurd);
+    pb::TaskInfo check;
+    check.set_id("t2");
+    check.set_name("check");
+    pb::Decision returned = Act(*stage, ctx, check, "return", "{}", "凭证不全");
+    ASSERT_TRUE(returned.accepted());
+    const Struct& after = returned.set_variables().fields().at("rectification").struct_value();
+    EXPECT_EQ(after.fields().at("round").number_value(), 2);  // round 1, returned
+    // A deadline out of range is none: a fresh one (2^31 ms is a valid instant).
+    EXPECT_EQ(after.fields().at("due_unix_ms").number_value(),
+              absurd == 2147483648.0 ? absurd : static_cast<double>(kNow + 10 * kDayMs));
+  }
+}
 
 TEST(StagePluginsTest, RectificationLoopKeepsTheOriginalDeadline) {
   auto stage = Load("rectification");

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -110,6 +111,21 @@ double NumberOr(const Fields& s, const std::string& key, double fallback) {
   const Value* v = Field(s, key);
   return v != nullptr && v->kind_case() == Value::kNumberValue ? v->number_value()
                                                                  : fallback;
+}
+
+// The number under key as an Int, truncated toward zero as static_cast would;
+// fallback when absent, not a number, not finite, or outside Int's range,
+// where the cast would be undefined. Use it, not static_cast<int>(NumberOr(..)),
+// for any number a client or a stored row may have set.
+template <typename Int = int64_t, typename Fields>
+Int IntegerOr(const Fields& s, const std::string& key, Int fallback) {
+  static_assert(std::is_integral_v<Int> && std::is_signed_v<Int>);
+  const Value* v = Field(s, key);
+  if (v == nullptr || v->kind_case() != Value::kNumberValue) return fallback;
+  const double d = std::trunc(v->number_value());
+  constexpr double kMin = static_cast<double>(std::numeric_limits<Int>::min());  // -2^k exactly
+  if (!(d >= kMin && d < -kMin)) return fallback;  // NaN fails both
+  return static_cast<Int>(d);
 }
 
 template <typename Fields>
