@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/common/util.h"
 #include "core/engine/engine.h"
+#include "core/engine/internal/vars.h"
 #include "core/engine/internal/working.h"
 
 namespace bpm::engine {
@@ -36,10 +37,13 @@ StatusOr<v1::Campaign> Engine::StartCampaign(const Caller& caller,
   if (req.targets_size() > kMaxTargets) {
     return absl::InvalidArgumentError(absl::StrCat("targets: at most ", kMaxTargets));
   }
+  BPM_RETURN_IF_ERROR(internal::CheckStarterVariables(req.variables(), "variables"));
   for (int i = 0; i < req.targets_size(); ++i) {
     if (req.targets(i).org().empty()) {
       return absl::InvalidArgumentError(absl::StrCat("targets[", i, "].org: is required"));
     }
+    BPM_RETURN_IF_ERROR(internal::CheckStarterVariables(
+        req.targets(i).variables(), absl::StrCat("targets[", i, "].variables")));
   }
   const int64_t now = clock_.NowMillis();
   if (req.deadline_unix_ms() != 0 && req.deadline_unix_ms() <= now) {

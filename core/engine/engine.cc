@@ -1016,6 +1016,7 @@ StatusOr<v1::Instance> Engine::StartInstance(const Caller& caller,
   BPM_RETURN_IF_ERROR(CheckLength(req.subject_ref(), kMaxIdLength, "subject_ref"));
   BPM_RETURN_IF_ERROR(CheckLength(req.org(), 64, "org"));
   BPM_RETURN_IF_ERROR(CheckLength(req.idempotency_key(), kMaxIdLength, "idempotency_key"));
+  BPM_RETURN_IF_ERROR(internal::CheckStarterVariables(req.variables(), "variables"));
   std::string vars_json = CanonicalJson(req.variables());
   BPM_RETURN_IF_ERROR(CheckLength(vars_json, options_.max_payload_bytes, "variables"));
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace bpm::engine::internal {
@@ -38,6 +39,18 @@ double Num(const google::protobuf::Struct& s, const std::string& key, double fal
 int IntIn(const google::protobuf::Struct& s, const std::string& key, int lo, int hi, int fallback) {
   const double v = Num(s, key, fallback);
   return v >= lo && v <= hi && v == std::floor(v) ? static_cast<int>(v) : fallback;
+}
+
+absl::Status CheckStarterVariables(const google::protobuf::Struct& s, const std::string& field) {
+  for (const auto& [name, value] : s.fields()) {
+    if (!name.empty() && name[0] == '_') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".", name,
+          ": names beginning with '_' are reserved for the stages' own state and cannot be "
+          "given at start"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool Bool(const google::protobuf::Struct& s, const std::string& key) {

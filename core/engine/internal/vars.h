@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace bpm::engine::internal {
@@ -27,6 +28,12 @@ int IntIn(const google::protobuf::Struct& s, const std::string& key, int lo, int
 bool Bool(const google::protobuf::Struct& s, const std::string& key);
 // An object variable, or nullptr.
 const google::protobuf::Struct* Obj(const google::protobuf::Struct& s, const std::string& key);
+
+// Variables a starter gives (StartInstance, a campaign and its targets) may
+// not begin with "_": those names hold a stage's own state (the review
+// chain's "_review", which says where a chain resumes), which only the stage
+// sets. INVALID_ARGUMENT naming field.NAME otherwise.
+absl::Status CheckStarterVariables(const google::protobuf::Struct& s, const std::string& field);
 
 // The calendar year, and "YYYY-MM-DD", of an instant in China time (UTC+8).
 int YearOf(int64_t unix_ms);

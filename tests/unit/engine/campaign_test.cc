@@ -199,5 +199,30 @@ TEST_F(CampaignTest, RetriedStartMakesNoDuplicates) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A stage's own state ("_review": where a review chain resumes) is never the
+// starter's to give: refused before the campaign is stored.
+TEST_F(CampaignTest, AStagesOwnStateCannotBeGivenAtStart) {
+  v1::StartCampaignRequest req;
+  req.set_title("监控");
+  req.set_definition_key("annual-targets");
+  for (int i = 1; i <= 2; ++i) req.add_targets()->set_org(Dept(i));
+  (*req.mutable_targets(1)->mutable_variables()->mutable_fields())["_review"]
+      .mutable_struct_value();
+  auto c = engine_->StartCampaign(finance_, req);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "targets[1].variables._review: names beginning with '_' are reserved for the "
+            "stages' own state and cannot be given at start");
+  (*req.mutable_variables()->mutable_fields())["_x"].set_number_value(1);
+  c = engine_->StartCampaign(finance_, req);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "variables._x: names beginning with '_' are reserved for the stages' own state and "
+            "cannot be given at start");
+  auto listed = engine_->ListCampaigns();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->campaigns_size(), 0);
+}
+
 }  // namespace
 }  // namespace bpm::engine

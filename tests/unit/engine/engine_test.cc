@@ -116,6 +116,31 @@ class EngineTest : public ::testing::Test {
   Caller starter_{"zhang", {"unit_filer"}, "906017"};
 };
 
+// "_review" tells the review stage where its chain resumes: a starter who
+// could give it would skip review levels. Names beginning with "_" are the
+// stages' own and refused at start, with nothing stored.
+TEST_F(EngineTest, AStarterCannotGiveAStagesOwnState) {
+  v1::StartInstanceRequest req;
+  req.set_definition_key("auto-publish");
+  req.set_subject_ref("P1");
+  req.set_org("906017");
+  google::protobuf::Struct resume;
+  (*resume.mutable_fields())["resume_at"].set_number_value(1);
+  (*(*req.mutable_variables()->mutable_fields())["_review"]
+        .mutable_struct_value()
+        ->mutable_fields())["review"]
+      .mutable_struct_value()
+      ->Swap(&resume);
+  auto inst = engine_->Start(starter_, req);
+  ASSERT_EQ(inst.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(inst.status().message(),
+            "variables._review: names beginning with '_' are reserved for the stages' own "
+            "state and cannot be given at start");
+  auto listed = engine_->ListInstances(v1::ListInstancesRequest());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->instances_size(), 0);
+}
+
 TEST_F(EngineTest, AThrowingPluginChangesNothing) {
   v1::Instance inst = Start("throwing");
   ASSERT_EQ(inst.open_tasks_size(), 1);

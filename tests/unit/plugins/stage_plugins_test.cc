@@ -711,6 +711,26 @@ TEST(StagePluginsTest, DepartmentSubmitDefaultsIntoFormAndMaxLength) {
 
 // ---- review --------------------------------------------------------------------
 
+// The chain resumes where variables._review says (a returned filing goes
+// back to the step that returned it): the stage trusts that variable, which is
+// why the engine refuses names beginning with "_" from a starter
+// (EngineTest.AStarterCannotGiveAStagesOwnState).
+TEST(StagePluginsTest, ReviewResumesWhereItsOwnStateSays) {
+  auto stage = Load("review");
+  ASSERT_NE(stage, nullptr);
+  const std::string config = R"({"chain": [
+      {"level": "role", "role": "first_reviewer", "name": "first"},
+      {"level": "role", "role": "second_reviewer", "name": "second"}]})";
+  pb::Decision fresh = Enter(*stage, Context("authority_review", config));
+  ASSERT_EQ(fresh.open_tasks_size(), 1);
+  EXPECT_EQ(fresh.open_tasks(0).assignee_role(), "first_reviewer");
+  pb::Decision resumed = Enter(
+      *stage, Context("authority_review", config,
+                      R"({"_review": {"authority_review": {"resume_at": 1}}})"));
+  ASSERT_EQ(resumed.open_tasks_size(), 1);
+  EXPECT_EQ(resumed.open_tasks(0).assignee_role(), "second_reviewer");
+}
+
 TEST(StagePluginsTest, ReviewApproveAndReturn) {
   auto stage = Load("review");
   ASSERT_NE(stage, nullptr);
