@@ -80,9 +80,17 @@ void Compare(const bpm::StatusOr<pb::Decision>& m, const bpm::StatusOr<pb::Decis
   if (!Same(*m, *b)) Finding("the decisions differ", m->DebugString() + "\n" + b->DebugString());
 }
 
-// One hook, both ways; apart: the config sent apart (the request keeps none).
-template <typename Req, typename Plain, typename Apart>
-void Call(const Pair& stage, const std::string& bytes, bool apart, Plain plain, Apart with) {
+template <typename Req>
+using Plain = bpm::StatusOr<pb::Decision> (StageHandle::*)(const Req&) const;
+template <typename Req>
+using Apart = bpm::StatusOr<pb::Decision> (StageHandle::*)(Req&, const StageHandle::Config&)
+    const;
+
+// One hook, both ways: plain with the config in the request, or (apart given
+// and asked for) with the config sent apart, the request keeping none. Either
+// way the message call must hand the request back as it was.
+template <typename Req>
+void Call(const Pair& stage, const std::string& bytes, Plain<Req> plain, Apart<Req> apart) {
   Req req;
   if (!req.ParseFromString(bytes)) return;
   pb::StageContext& ctx = *req.mutable_context();
@@ -93,17 +101,19 @@ void Call(const Pair& stage, const std::string& bytes, bool apart, Plain plain, 
   *validate.mutable_config() = ctx.config();
   auto checked = stage.bytes->ValidateConfig(validate);
   if (!checked.ok() || checked->errors_size() != 0) return;
-  if (!apart) {
-    Compare(plain(*stage.messages, req), plain(*stage.bytes, req));
-    return;
+  Req for_messages = req;
+  if (apart == nullptr) {
+    Compare(((*stage.messages).*plain)(for_messages), ((*stage.bytes).*plain)(req));
+  } else {
+    const google::protobuf::Struct config = req.context().config();
+    const std::string wire = bpm::plugin::ConfigWire(config);
+    req.mutable_context()->clear_config();
+    for_messages = req;
+    Req for_bytes = req;
+    const StageHandle::Config given{config, wire};
+    Compare(((*stage.messages).*apart)(for_messages, given),
+            ((*stage.bytes).*apart)(for_bytes, given));
   }
-  const google::protobuf::Struct config = req.context().config();
-  const std::string wire = bpm::plugin::ConfigWire(config);
-  req.mutable_context()->clear_config();
-  const StageHandle::Config given{config, wire};
-  Req for_messages = req, for_bytes = req;
-  Compare(with(*stage.messages, for_messages, given), with(*stage.bytes, for_bytes, given));
-  // The request is lent, and given back as it was.
   if (!Same(for_messages, req)) {
     Finding("the message call changed the request", for_messages.DebugString());
   }
@@ -134,31 +144,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes = in.Rest();
   switch (how & 3) {
     case 0:
-      Call<pb::EnterRequest>(
-          stage, bytes, apart, [](const StageHandle& s, const pb::EnterRequest& r) {
-            return s.Enter(r);
-          },
-          [](const StageHandle& s, pb::EnterRequest& r, const StageHandle::Config& c) {
-            return s.EnterWithConfig(r, c);
-          });
+      Call<pb::EnterRequest>(stage, bytes, &StageHandle::Enter,
+                             apart ? &StageHandle::EnterWithConfig : nullptr);
       break;
     case 1:
-      Call<pb::ActRequest>(
-          stage, bytes, apart, [](const StageHandle& s, const pb::ActRequest& r) {
-            return s.Act(r);
-          },
-          [](const StageHandle& s, pb::ActRequest& r, const StageHandle::Config& c) {
-            return s.ActWithConfig(r, c);
-          });
+      Call<pb::ActRequest>(stage, bytes, &StageHandle::Act,
+                           apart ? &StageHandle::ActWithConfig : nullptr);
       break;
     default:
-      Call<pb::TimerRequest>(
-          stage, bytes, false, [](const StageHandle& s, const pb::TimerRequest& r) {
-            return s.OnTimer(r);
-          },
-          [](const StageHandle& s, pb::TimerRequest& r, const StageHandle::Config&) {
-            return s.OnTimer(r);
-          });
+      Call<pb::TimerRequest>(stage, bytes, &StageHandle::OnTimer, nullptr);
       break;
   }
   return 0;
