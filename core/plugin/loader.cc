@@ -100,19 +100,16 @@ class InProcessStage final : public StageHandle {
       BPM_RETURN_IF_ERROR(Call(hook, fn, request, &d, prefix));
       return d;
     }
+    const std::string_view wire = prefix == nullptr ? std::string_view() : *prefix;
     uint8_t* error = nullptr;
     size_t error_len = 0;
-    const auto* wire = prefix == nullptr ? nullptr
-                                         : reinterpret_cast<const uint8_t*>(prefix->data());
-    const int rc = (table_->*message_hook)(&request, wire, prefix == nullptr ? 0 : prefix->size(),
-                                           &d, &error, &error_len);
-    if (rc == BPM_PLUGIN_OK) {
-      if (error != nullptr) table_->free_buffer(error, error_len);
-      return d;
-    }
+    const int rc = (table_->*message_hook)(
+        &request, prefix == nullptr ? nullptr : reinterpret_cast<const uint8_t*>(wire.data()),
+        wire.size(), &d, &error, &error_len);
     std::string message(reinterpret_cast<const char*>(error), error == nullptr ? 0 : error_len);
     if (error != nullptr) table_->free_buffer(error, error_len);
-    return Failed(hook, message);
+    if (rc != BPM_PLUGIN_OK) return Failed(hook, message);
+    return d;
   }
 
   Status Failed(const char* hook, const std::string& message) const {

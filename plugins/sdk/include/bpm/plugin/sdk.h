@@ -1240,12 +1240,28 @@ class ConfigLease {
 // Parses Req, runs fn, serializes the result; converts every failure
 // (including exceptions) into an error code plus message.
 // kVariablesByName: the stage's (see "Instance variables").
-template <typename Req, bool kVariablesByName = false, typename Fn>
-int CallHook(const char* hook, const uint8_t* request, size_t request_len,
-             uint8_t** out, size_t* out_len, Fn&& fn) noexcept {
+// Runs body (which returns a hook's code) for the hook named hook; any
+// exception becomes BPM_PLUGIN_INTERNAL with its message in *out. The one
+// failure path of CallHook and CallMessageHook alike.
+template <typename Body>
+int Guarded(const char* hook, uint8_t** out, size_t* out_len, Body&& body) noexcept {
   *out = nullptr;
   *out_len = 0;
   try {
+    return body();
+  } catch (const std::exception& e) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw an exception: " + e.what(), out, out_len);
+  } catch (...) {
+    return Fail(BPM_PLUGIN_INTERNAL,
+                std::string(hook) + " hook threw a non-standard exception", out, out_len);
+  }
+}
+
+template <typename Req, bool kVariablesByName = false, typename Fn>
+int CallHook(const char* hook, const uint8_t* request, size_t request_len,
+             uint8_t** out, size_t* out_len, Fn&& fn) noexcept {
+  return Guarded(hook, out, out_len, [&]() -> int {
     // On an arena: the request (variables, config, org context) is freed in
     // one go instead of one allocation at a time.
     google::protobuf::Arena arena;
@@ -1266,13 +1282,7 @@ int CallHook(const char* hook, const uint8_t* request, size_t request_len,
       return Fail(BPM_PLUGIN_INTERNAL, std::string(hook) + ": out of memory", out, out_len);
     }
     return BPM_PLUGIN_OK;
-  } catch (const std::exception& e) {
-    return Fail(BPM_PLUGIN_INTERNAL,
-                std::string(hook) + " hook threw an exception: " + e.what(), out, out_len);
-  } catch (...) {
-    return Fail(BPM_PLUGIN_INTERNAL,
-                std::string(hook) + " hook threw a non-standard exception", out, out_len);
-  }
+  });
 }
 
 // The config a message hook runs with (ABI 1.1, see abi.h): with config_wire
@@ -1321,9 +1331,7 @@ template <typename Req, typename Fn>
 int CallMessageHook(const char* hook, void* request, const uint8_t* config_wire,
                     size_t config_wire_len, void* decision, uint8_t** error,
                     size_t* error_len, Fn&& fn) noexcept {
-  *error = nullptr;
-  *error_len = 0;
-  try {
+  return Guarded(hook, error, error_len, [&]() -> int {
     Req& req = *static_cast<Req*>(request);
     bool ok = false;
     MessageConfig<Req> config(req, config_wire, config_wire_len, &ok);
@@ -1334,13 +1342,7 @@ int CallMessageHook(const char* hook, void* request, const uint8_t* config_wire,
     pb::Decision answer = fn(static_cast<const Req&>(req));
     static_cast<pb::Decision*>(decision)->Swap(&answer);
     return BPM_PLUGIN_OK;
-  } catch (const std::exception& e) {
-    return Fail(BPM_PLUGIN_INTERNAL,
-                std::string(hook) + " hook threw an exception: " + e.what(), error, error_len);
-  } catch (...) {
-    return Fail(BPM_PLUGIN_INTERNAL,
-                std::string(hook) + " hook threw a non-standard exception", error, error_len);
-  }
+  });
 }
 
 inline void FreeBuffer(uint8_t* owned, size_t /*len*/) { std::free(owned); }
