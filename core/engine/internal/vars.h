@@ -2,7 +2,8 @@
 // for the services that read across instances (reports.cc, targets.cc), and
 // China-time dates. A missing or mistyped variable reads as the fallback:
 // variables come from plugins and starters, and a report must not fail on one
-// odd instance.
+// odd instance. Also the one rule on the names a starter may give
+// (CheckStarterVariables, for Start and campaigns).
 // Thread safety: stateless.
 #pragma once
 
